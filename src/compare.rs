@@ -1,0 +1,253 @@
+//! Element-by-element comparison of a gradient against an oracle, with a verdict.
+//!
+//! Relative error is `|a − e| / max(|a|, |e|)` (0 when both are 0). Each element is
+//! - **certified** when `|a − e| ≤ rel · max(|a|, |e|)`: agreement to `rel` relative;
+//! - **excused** when it is not certified but `|a − e| ≤ abs`: the difference is below the noise
+//!   floor of the oracle, so nothing can be concluded about it. An absolute tolerance may excuse,
+//!   it never certifies;
+//! - **skipped** where the oracle is blind (a finite difference across a kink);
+//! - **failed** otherwise, and always when either value is NaN or infinite.
+//!
+//! A comparison passes when nothing failed and at least one element was certified; with nothing
+//! failed and nothing certified it is inconclusive.
+
+use std::fmt;
+
+use ndarray::{ArrayViewD, Dimension};
+
+/// The absolute tolerance: one for all elements, or one per element (a noise floor).
+#[derive(Debug, Clone)]
+pub enum Abs<'a> {
+    /// The same bound for every element.
+    Uniform(f64),
+    /// A bound per element, shaped like the expected array.
+    PerElement(ArrayViewD<'a, f64>),
+}
+
+/// What counts as agreement.
+#[derive(Debug, Clone)]
+pub struct Tolerance<'a> {
+    /// Relative tolerance: the only way to certify an element.
+    pub rel: f64,
+    /// Absolute tolerance: may excuse an element below the oracle's noise floor.
+    pub abs: Abs<'a>,
+    /// Elements to leave out (false = blind oracle), shaped like the expected array.
+    pub compare: Option<ArrayViewD<'a, bool>>,
+}
+
+impl Tolerance<'_> {
+    /// Relative `rel`, with an absolute floor `abs` for all elements.
+    pub fn uniform(rel: f64, abs: f64) -> Tolerance<'static> {
+        Tolerance {
+            rel,
+            abs: Abs::Uniform(abs),
+            compare: None,
+        }
+    }
+}
+
+/// The three outcomes of a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// No element failed and at least one was certified.
+    Pass,
+    /// At least one element failed (or the shapes differ).
+    Fail,
+    /// Nothing failed, but nothing was certified either.
+    Inconclusive,
+}
+
+/// One element, for reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Element {
+    /// Its index in the array.
+    pub index: Vec<usize>,
+    /// The oracle's value.
+    pub expected: f64,
+    /// The value under test.
+    pub actual: f64,
+    /// `|a − e| / max(|a|, |e|)`.
+    pub rel_err: f64,
+}
+
+/// The outcome of comparing one array with its oracle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// What was compared, e.g. `dL/dW1`.
+    pub name: String,
+    /// The expected shape.
+    pub shape: Vec<usize>,
+    /// The actual shape when it differs from the expected one; no element is compared then.
+    pub actual_shape: Option<Vec<usize>>,
+    /// Elements that agree to the relative tolerance.
+    pub certified: usize,
+    /// Elements whose difference lies under the absolute tolerance only.
+    pub excused: usize,
+    /// Elements the oracle could not judge.
+    pub skipped: usize,
+    /// Elements that disagree.
+    pub failed: usize,
+    /// The largest relative error over the certified and failed elements (NaN if any was NaN).
+    pub max_rel_err: f64,
+    /// The largest `|a − e|` over the compared elements (NaN if any was NaN).
+    pub max_abs_err: f64,
+    /// The largest `|e|` or `|a|` over the compared elements: the array's scale.
+    pub scale: f64,
+    /// The failing element furthest outside its tolerance, or with none failing, the certified
+    /// element with the largest relative error.
+    pub worst: Option<Element>,
+}
+
+/// `|a − e| / max(|a|, |e|)`, 0 when both are 0, NaN when either is not finite.
+pub fn rel_err(expected: f64, actual: f64) -> f64 {
+    if !(expected.is_finite() && actual.is_finite()) {
+        return f64::NAN;
+    }
+    let scale = expected.abs().max(actual.abs());
+    if scale == 0.0 {
+        0.0
+    } else {
+        (actual - expected).abs() / scale
+    }
+}
+
+/// The larger of two numbers, NaN if either is (`f64::max` drops a NaN).
+pub fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Compares `actual` with `expected` element by element under `tol`.
+pub fn compare(
+    name: &str,
+    expected: ArrayViewD<'_, f64>,
+    actual: ArrayViewD<'_, f64>,
+    tol: &Tolerance<'_>,
+) -> Comparison {
+    let mut out = Comparison {
+        name: name.to_owned(),
+        shape: expected.shape().to_vec(),
+        actual_shape: None,
+        certified: 0,
+        excused: 0,
+        skipped: 0,
+        failed: 0,
+        max_rel_err: 0.0,
+        max_abs_err: 0.0,
+        scale: 0.0,
+        worst: None,
+    };
+    if actual.shape() != expected.shape() {
+        out.actual_shape = Some(actual.shape().to_vec());
+        return out;
+    }
+    // How far outside its tolerance the worst element is (failing elements rank above others).
+    let mut worst_badness = f64::NEG_INFINITY;
+    for ((index, &e), &a) in expected.indexed_iter().zip(actual.iter()) {
+        let index = index.slice().to_vec();
+        if let Some(mask) = &tol.compare
+            && !mask[index.as_slice()]
+        {
+            out.skipped += 1;
+            continue;
+        }
+        let abs = match &tol.abs {
+            Abs::Uniform(abs) => *abs,
+            Abs::PerElement(per) => per[index.as_slice()],
+        };
+        let diff = (a - e).abs();
+        let rel = rel_err(e, a);
+        let scale = e.abs().max(a.abs());
+        out.max_abs_err = nan_max(out.max_abs_err, diff);
+        out.scale = nan_max(out.scale, scale);
+        // Rank: a certified element by its relative error minus 1 (at most 0), a failed one by how
+        // many tolerances it is off (above 1, infinite for NaN); excused ones are not ranked.
+        let badness = if diff <= tol.rel * scale {
+            out.certified += 1;
+            rel - 1.0
+        } else if diff <= abs {
+            out.excused += 1;
+            continue;
+        } else {
+            out.failed += 1;
+            if diff.is_nan() {
+                f64::INFINITY
+            } else {
+                diff / (tol.rel * scale).max(abs)
+            }
+        };
+        out.max_rel_err = nan_max(out.max_rel_err, rel);
+        if badness > worst_badness {
+            worst_badness = badness;
+            out.worst = Some(Element {
+                index,
+                expected: e,
+                actual: a,
+                rel_err: rel,
+            });
+        }
+    }
+    out
+}
+
+impl Comparison {
+    /// Pass, fail or inconclusive; see the module docs.
+    pub fn verdict(&self) -> Verdict {
+        if self.actual_shape.is_some() || self.failed > 0 {
+            Verdict::Fail
+        } else if self.certified > 0 {
+            Verdict::Pass
+        } else {
+            Verdict::Inconclusive
+        }
+    }
+
+    /// The array-wise disagreement `max |a − e| / max(|a|, |e|)` over the compared elements: how
+    /// far apart the arrays are relative to their size (0 for two zero arrays, NaN with a NaN).
+    pub fn array_rel_err(&self) -> f64 {
+        if self.max_abs_err == 0.0 {
+            0.0
+        } else {
+            self.max_abs_err / self.scale
+        }
+    }
+
+    /// True unless the verdict is [`Verdict::Fail`].
+    pub fn is_ok(&self) -> bool {
+        self.verdict() != Verdict::Fail
+    }
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(actual) = &self.actual_shape {
+            return write!(
+                f,
+                "{}: FAIL: shape {:?}, expected {:?}",
+                self.name, actual, self.shape
+            );
+        }
+        let total = self.certified + self.excused + self.skipped + self.failed;
+        let verdict = match self.verdict() {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => "inconclusive",
+        };
+        write!(
+            f,
+            "{} {:?}: {verdict}: {} of {total} certified, {} excused, {} not comparable, {} failed; max rel err {:.1e}",
+            self.name, self.shape, self.certified, self.excused, self.skipped, self.failed, self.max_rel_err
+        )?;
+        if let (Some(w), true) = (&self.worst, self.failed > 0) {
+            write!(
+                f,
+                "; worst at {:?}: expected {:.6e}, got {:.6e} (rel err {:.1e})",
+                w.index, w.expected, w.actual, w.rel_err
+            )?;
+        }
+        Ok(())
+    }
+}

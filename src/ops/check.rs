@@ -1,0 +1,89 @@
+//! Argument checks shared by the ops: arity, rank, non-empty dimensions and finite values.
+//! Each failure becomes an [`Error`] naming the op and the argument.
+
+use ndarray::{ArrayView1, ArrayView2, ArrayViewD, Dimension, IntoDimension, Ix1, Ix2};
+
+use crate::error::{Error, Result};
+
+pub(crate) fn arity(op: &str, names: &[&str], got: usize) -> Result<()> {
+    if got == names.len() {
+        return Ok(());
+    }
+    Err(Error::Arity {
+        op: op.to_owned(),
+        expected: names.len(),
+        names: names.join(", "),
+        got,
+    })
+}
+
+pub(crate) fn shape_error(op: &str, arg: &str, expected: String, got: &[usize]) -> Error {
+    Error::Shape {
+        op: op.to_owned(),
+        arg: arg.to_owned(),
+        expected,
+        got: got.to_vec(),
+    }
+}
+
+/// Every dimension at least 1 and every value finite.
+pub(crate) fn usable<D: Dimension>(op: &str, arg: &str, x: &ndarray::ArrayView<'_, f64, D>) -> Result<()> {
+    if x.shape().contains(&0) {
+        return Err(Error::Empty {
+            op: op.to_owned(),
+            arg: arg.to_owned(),
+            shape: x.shape().to_vec(),
+        });
+    }
+    if let Some((index, &value)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            op: op.to_owned(),
+            arg: arg.to_owned(),
+            index: index.into_dimension().slice().to_vec(),
+            value,
+        });
+    }
+    Ok(())
+}
+
+/// A usable matrix.
+pub(crate) fn matrix<'a>(op: &str, arg: &str, x: &ArrayViewD<'a, f64>) -> Result<ArrayView2<'a, f64>> {
+    let m = x
+        .clone()
+        .into_dimensionality::<Ix2>()
+        .map_err(|_| shape_error(op, arg, "a matrix (2 dimensions)".into(), x.shape()))?;
+    usable(op, arg, &m)?;
+    Ok(m)
+}
+
+/// A usable vector.
+pub(crate) fn vector<'a>(op: &str, arg: &str, x: &ArrayViewD<'a, f64>) -> Result<ArrayView1<'a, f64>> {
+    let v = x
+        .clone()
+        .into_dimensionality::<Ix1>()
+        .map_err(|_| shape_error(op, arg, "a vector (1 dimension)".into(), x.shape()))?;
+    usable(op, arg, &v)?;
+    Ok(v)
+}
+
+/// A usable scalar: a 0-dimensional array or any array of exactly one element.
+pub(crate) fn scalar(op: &str, arg: &str, x: &ArrayViewD<'_, f64>) -> Result<f64> {
+    if x.len() != 1 {
+        return Err(shape_error(op, arg, "a scalar (one element)".into(), x.shape()));
+    }
+    usable(op, arg, x)?;
+    Ok(*x.iter().next().expect("internal: one element"))
+}
+
+/// `x` must have exactly `shape`.
+pub(crate) fn same_shape<D: Dimension>(
+    op: &str,
+    arg: &str,
+    x: &ndarray::ArrayView<'_, f64, D>,
+    shape: &[usize],
+) -> Result<()> {
+    if x.shape() != shape {
+        return Err(shape_error(op, arg, format!("{shape:?}"), x.shape()));
+    }
+    usable(op, arg, x)
+}

@@ -1,0 +1,233 @@
+//! `linear`: a = h W + b, with rows of `h` as data points (Eq. 34a, 48, 49).
+//!
+//! Shapes: h is B×Din, W is Din×Dout, b has Dout entries and is added to every row, a is B×Dout.
+//! In index notation `a_bj = Σ_i h_bi W_ij + b_j` (Eq. 49).
+//!
+//! Jacobians (Exercises 1–3), for one data point b and across data points b, b′:
+//! - `∂a_bj/∂h_b′α = δ_bb′ W_αj` (Eq. 56);
+//! - `∂a_bj/∂W_αβ = h_bα δ_jβ` (Eq. 60);
+//! - `∂a_bj/∂b_α = δ_jα` (Eq. 63).
+//!
+//! Backward (Exercises 4–6), with g = dL/da:
+//! - `dL/dh = g Wᵀ` (Eq. 66);
+//! - `dL/dW = hᵀ g` (Eq. 70), summed over data points by the product;
+//! - `dL/db = Σ_b g_b` (Eq. 74), the sum of g's rows: b is shared by every data point.
+
+use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Axis};
+
+use super::{Cost, Op, check, jacobian_road, vjp_road};
+use crate::error::Result;
+
+const NAME: &str = "linear";
+const INPUTS: &[&str] = &["h", "W", "b"];
+
+/// The gradients of `linear` with respect to each of its inputs (Eq. 30b).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearGrads {
+    /// dL/dh, B×Din.
+    pub h: Array2<f64>,
+    /// dL/dW, Din×Dout.
+    pub w: Array2<f64>,
+    /// dL/db, Dout.
+    pub b: Array1<f64>,
+}
+
+/// Checks that h, W and b fit together, returning (B, Din, Dout).
+fn dims(
+    h: &ArrayView2<'_, f64>,
+    w: &ArrayView2<'_, f64>,
+    b: &ArrayView1<'_, f64>,
+) -> Result<(usize, usize, usize)> {
+    check::usable(NAME, "h", h)?;
+    check::usable(NAME, "W", w)?;
+    check::usable(NAME, "b", b)?;
+    let (batch, d_in) = h.dim();
+    let (w_rows, d_out) = w.dim();
+    if w_rows != d_in {
+        return Err(check::shape_error(
+            NAME,
+            "W",
+            format!("{d_in} rows (the columns of h, which has shape {:?})", h.shape()),
+            w.shape(),
+        ));
+    }
+    if b.len() != d_out {
+        return Err(check::shape_error(
+            NAME,
+            "b",
+            format!("[{d_out}] (the columns of W, which has shape {:?})", w.shape()),
+            b.shape(),
+        ));
+    }
+    Ok((batch, d_in, d_out))
+}
+
+/// a = h W + b (Eq. 34a).
+pub fn forward(
+    h: ArrayView2<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    b: ArrayView1<'_, f64>,
+) -> Result<Array2<f64>> {
+    dims(&h, &w, &b)?;
+    Ok(h.dot(&w) + b)
+}
+
+/// (dL/dh, dL/dW, dL/db) from dL/da (Eq. 30b, 66, 70, 74).
+pub fn backward(
+    grad_a: ArrayView2<'_, f64>,
+    h: ArrayView2<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    b: ArrayView1<'_, f64>,
+) -> Result<LinearGrads> {
+    let (batch, _, d_out) = dims(&h, &w, &b)?;
+    check::same_shape(NAME, "dL/da", &grad_a, &[batch, d_out])?;
+    Ok(LinearGrads {
+        h: grad_a.dot(&w.t()),
+        w: h.t().dot(&grad_a),
+        b: grad_a.sum_axis(Axis(0)),
+    })
+}
+
+/// ∂a/∂h: `(B·Dout) × (B·Din)`, with `J[b·Dout + j, b·Din + α] = W_αj` (Eq. 56).
+pub fn jacobian_h(
+    h: ArrayView2<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    b: ArrayView1<'_, f64>,
+) -> Result<Array2<f64>> {
+    let (batch, d_in, d_out) = dims(&h, &w, &b)?;
+    let mut jac = Array2::zeros((batch * d_out, batch * d_in));
+    for row in 0..batch {
+        for j in 0..d_out {
+            for alpha in 0..d_in {
+                jac[[row * d_out + j, row * d_in + alpha]] = w[[alpha, j]];
+            }
+        }
+    }
+    Ok(jac)
+}
+
+/// ∂a/∂W: `(B·Dout) × (Din·Dout)`, with `J[b·Dout + j, α·Dout + j] = h_bα` (Eq. 60).
+pub fn jacobian_w(
+    h: ArrayView2<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    b: ArrayView1<'_, f64>,
+) -> Result<Array2<f64>> {
+    let (batch, d_in, d_out) = dims(&h, &w, &b)?;
+    let mut jac = Array2::zeros((batch * d_out, d_in * d_out));
+    for row in 0..batch {
+        for j in 0..d_out {
+            for alpha in 0..d_in {
+                jac[[row * d_out + j, alpha * d_out + j]] = h[[row, alpha]];
+            }
+        }
+    }
+    Ok(jac)
+}
+
+/// ∂a/∂b: `(B·Dout) × Dout`, with `J[b·Dout + j, j] = 1` (Eq. 63).
+pub fn jacobian_b(
+    h: ArrayView2<'_, f64>,
+    w: ArrayView2<'_, f64>,
+    b: ArrayView1<'_, f64>,
+) -> Result<Array2<f64>> {
+    let (batch, _, d_out) = dims(&h, &w, &b)?;
+    let mut jac = Array2::zeros((batch * d_out, d_out));
+    for row in 0..batch {
+        for j in 0..d_out {
+            jac[[row * d_out + j, j]] = 1.0;
+        }
+    }
+    Ok(jac)
+}
+
+/// The linear op on a tape; inputs `h`, `W`, `b`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Linear;
+
+fn views<'a>(
+    inputs: &[ArrayViewD<'a, f64>],
+) -> Result<(ArrayView2<'a, f64>, ArrayView2<'a, f64>, ArrayView1<'a, f64>)> {
+    check::arity(NAME, INPUTS, inputs.len())?;
+    Ok((
+        check::matrix(NAME, "h", &inputs[0])?,
+        check::matrix(NAME, "W", &inputs[1])?,
+        check::vector(NAME, "b", &inputs[2])?,
+    ))
+}
+
+impl Op for Linear {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn input_names(&self) -> &'static [&'static str] {
+        INPUTS
+    }
+
+    fn forward(&self, inputs: &[ArrayViewD<'_, f64>]) -> Result<ArrayD<f64>> {
+        let (h, w, b) = views(inputs)?;
+        Ok(forward(h, w, b)?.into_dyn())
+    }
+
+    fn vjp(
+        &self,
+        inputs: &[ArrayViewD<'_, f64>],
+        grad_out: ArrayViewD<'_, f64>,
+        wanted: &[bool],
+    ) -> Result<Vec<Option<ArrayD<f64>>>> {
+        let (h, w, b) = views(inputs)?;
+        let (batch, _, d_out) = dims(&h, &w, &b)?;
+        let grad_a = check::matrix(NAME, "dL/da", &grad_out)?;
+        check::same_shape(NAME, "dL/da", &grad_a, &[batch, d_out])?;
+        let want = |k: usize| wanted.get(k).copied().unwrap_or(false);
+        Ok(vec![
+            want(0).then(|| grad_a.dot(&w.t()).into_dyn()),
+            want(1).then(|| h.t().dot(&grad_a).into_dyn()),
+            want(2).then(|| grad_a.sum_axis(Axis(0)).into_dyn()),
+        ])
+    }
+
+    fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> Result<Array2<f64>> {
+        let (h, w, b) = views(inputs)?;
+        match wrt {
+            0 => jacobian_h(h, w, b),
+            1 => jacobian_w(h, w, b),
+            2 => jacobian_b(h, w, b),
+            _ => Err(check::shape_error(
+                NAME,
+                "wrt",
+                "an input index below 3".into(),
+                &[wrt],
+            )),
+        }
+    }
+
+    fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost> {
+        check::arity(NAME, INPUTS, input_shapes.len())?;
+        let (&[batch, d_in], &[_, d_out]) = (input_shapes[0], input_shapes[1]) else {
+            return Err(check::shape_error(
+                NAME,
+                "h, W",
+                "two matrices".into(),
+                input_shapes[0],
+            ));
+        };
+        let out_len = batch * d_out;
+        // (input length, VJP flops): g Wᵀ and hᵀ g are B·Din·Dout multiply-adds, Σ_b g_b is
+        // (B − 1)·Dout additions (counted as B·Dout, one per element read).
+        let roads = [
+            (batch * d_in, 2 * batch * d_in * d_out),
+            (d_in * d_out, 2 * batch * d_in * d_out),
+            (d_out, batch * d_out),
+        ];
+        Ok(roads
+            .iter()
+            .zip(wanted)
+            .filter(|(_, want)| **want)
+            .map(|(&(in_len, flops), _)| Cost {
+                vjp: vjp_road(flops, in_len),
+                jacobian: jacobian_road(out_len, in_len),
+            })
+            .fold(Cost::default(), |acc, c| acc + c))
+    }
+}
