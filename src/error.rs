@@ -58,3 +58,52 @@ pub enum Error {
     #[error("{context}: {message}")]
     Json { context: String, message: String },
 }
+
+impl Error {
+    /// The same error with `context` (e.g. the tape node `a1 = linear(x, W1, b1)`) added to the
+    /// op's name, so a message says where in a larger computation the op failed.
+    pub fn within(self, context: &str) -> Error {
+        let place = |op: String| format!("{op} in `{context}`");
+        match self {
+            Error::Shape {
+                op,
+                arg,
+                expected,
+                got,
+            } => Error::Shape {
+                op: place(op),
+                arg,
+                expected,
+                got,
+            },
+            Error::Empty { op, arg, shape } => Error::Empty {
+                op: place(op),
+                arg,
+                shape,
+            },
+            Error::NonFinite {
+                op,
+                arg,
+                index,
+                value,
+            } => Error::NonFinite {
+                op: place(op),
+                arg,
+                index,
+                value,
+            },
+            Error::Arity {
+                op,
+                expected,
+                names,
+                got,
+            } => Error::Arity {
+                op: place(op),
+                expected,
+                names,
+                got,
+            },
+            other => other,
+        }
+    }
+}

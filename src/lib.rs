@@ -51,3 +51,8 @@ pub mod sweep;
 pub mod tape;
 
 pub use error::{Error, Result};
+
+/// The README's examples, run as doctests so that they keep working.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,7 +1,7 @@
 //! The `gradverify` command: parse, run, map outcomes to exit codes (0 agree, 1 disagree,
 //! 2 bad usage or input).
 
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         Command::Sweep { cases, seed } => run_sweep(cases, seed),
         Command::Serve => match serve::serve(io::stdin().lock(), io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("gradverify serve: {e}");
                 ExitCode::from(2)
@@ -56,7 +57,6 @@ fn main() -> ExitCode {
 }
 
 fn run_sweep(cases: u64, seed: u64) -> ExitCode {
-    println!("gradverify: the reference backprop against explicit Jacobians and central differences");
     let start = Instant::now();
     let report = match sweep::run(seed, cases) {
         Ok(report) => report,
@@ -65,15 +65,24 @@ fn run_sweep(cases: u64, seed: u64) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!("{report}");
-    println!(
-        "took {:.2} s on {} threads",
+    print(&format!(
+        "gradverify: the reference backprop against explicit Jacobians and central differences\n{report}\ntook {:.2} s on {} threads\n",
         start.elapsed().as_secs_f64(),
         rayon::current_num_threads()
-    );
+    ));
     if report.failures().next().is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Writes `text` to standard output; a reader that went away (`| head`) is not an error.
+fn print(text: &str) {
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        eprintln!("gradverify: cannot write to standard output: {e}");
     }
 }

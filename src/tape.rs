@@ -146,7 +146,10 @@ impl Tape {
         }
         let value = {
             let views: Vec<_> = inputs.iter().map(|&v| self.nodes[v.index].value.view()).collect();
-            op.forward(&views)?
+            op.forward(&views).map_err(|e| {
+                let args: Vec<&str> = inputs.iter().map(|v| self.nodes[v.index].name.as_str()).collect();
+                e.within(&format!("{name} = {}({})", op.name(), args.join(", ")))
+            })?
         };
         let origin = Origin::Op {
             op: Box::new(op),

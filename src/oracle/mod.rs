@@ -12,6 +12,7 @@ use ndarray::{ArrayD, ArrayViewD};
 
 use crate::compare::{self, Abs, Comparison, Tolerance};
 use crate::error::Result;
+use crate::ops::Op;
 use crate::tape::{Tape, Var, Vjp, Wrt};
 
 /// Relative tolerance between the VJP and the Jacobian contraction: both are exact, so they
@@ -81,4 +82,22 @@ pub fn check(
             .push(compare::compare(&name, fd.values.view(), actual, &tol));
     }
     Ok(report)
+}
+
+/// Records `op` alone with every input a leaf and checks its VJP against both oracles under the
+/// given cotangent dL/d(output).
+pub fn check_op(
+    op: impl Op + 'static,
+    inputs: Vec<ArrayD<f64>>,
+    cotangent: ArrayViewD<'_, f64>,
+) -> Result<OracleReport> {
+    let mut tape = Tape::new();
+    let names = op.input_names();
+    let leaves: Vec<Var> = names
+        .iter()
+        .zip(inputs)
+        .map(|(name, value)| tape.param(name, value))
+        .collect();
+    let out = tape.apply("out", op, &leaves)?;
+    check(&tape, out, cotangent, &leaves)
 }

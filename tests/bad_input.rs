@@ -1,0 +1,153 @@
+//! Bad input is an `Err` that names the op, the argument and the shapes or the value; never a
+//! panic.
+
+use gradverify::Error;
+use gradverify::mlp::{self, MlpParams};
+use gradverify::ops::{linear, relu, sqerr};
+use gradverify::tape::{Tape, Wrt};
+use ndarray::{Array1, Array2, array};
+
+#[test]
+fn linear_names_w_and_both_shapes_when_h_and_w_do_not_fit() {
+    let (h, w, b) = (Array2::zeros((2, 3)), Array2::zeros((4, 2)), Array1::zeros(2));
+    let err = linear::forward(h.view(), w.view(), b.view()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "linear: argument `W` has shape [4, 2], expected 3 rows (the columns of h, which has shape [2, 3])"
+    );
+}
+
+#[test]
+fn linear_names_b_when_its_length_is_not_ws_columns() {
+    let (h, w, b) = (Array2::zeros((2, 3)), Array2::zeros((3, 2)), Array1::zeros(5));
+    let err = linear::backward(Array2::zeros((2, 2)).view(), h.view(), w.view(), b.view()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Shape { op, arg, got, .. } if op == "linear" && arg == "b" && got == &[5]),
+        "{err}"
+    );
+}
+
+#[test]
+fn linear_rejects_an_upstream_gradient_of_the_wrong_shape() {
+    let (h, w, b) = (Array2::zeros((2, 3)), Array2::zeros((3, 2)), Array1::zeros(2));
+    let err = linear::backward(Array2::zeros((3, 2)).view(), h.view(), w.view(), b.view()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "linear: argument `dL/da` has shape [3, 2], expected [2, 2]"
+    );
+}
+
+#[test]
+fn an_empty_batch_or_width_is_rejected() {
+    let err = linear::forward(
+        Array2::zeros((0, 3)).view(),
+        Array2::zeros((3, 2)).view(),
+        Array1::zeros(2).view(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "linear: argument `h` has shape [0, 3]; every dimension must be at least 1"
+    );
+    let err = relu::forward(Array2::<f64>::zeros((2, 0)).into_dyn().view()).unwrap_err();
+    assert!(matches!(err, Error::Empty { .. }), "{err}");
+}
+
+#[test]
+fn nan_and_infinity_are_rejected_with_their_index() {
+    let mut w = Array2::zeros((3, 2));
+    w[[2, 1]] = f64::NAN;
+    let err = linear::forward(Array2::zeros((1, 3)).view(), w.view(), Array1::zeros(2).view()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "linear: argument `W` holds NaN at index [2, 1]; every value must be finite"
+    );
+    let a = array![[1.0, f64::INFINITY]].into_dyn();
+    let err = relu::forward(a.view()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "relu: argument `a` holds inf at index [0, 1]; every value must be finite"
+    );
+    let err = sqerr::backward(f64::NAN, a.view(), a.view()).unwrap_err();
+    assert!(
+        matches!(&err, Error::NonFinite { arg, .. } if arg == "dL/dL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sqerr_names_y_when_it_does_not_match_f() {
+    let f = Array2::<f64>::zeros((2, 3)).into_dyn();
+    let y = Array2::<f64>::zeros((3, 2)).into_dyn();
+    let err = sqerr::forward(f.view(), y.view()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "sqerr: argument `y` has shape [3, 2], expected [2, 3]"
+    );
+}
+
+#[test]
+fn relu_rejects_an_upstream_gradient_of_the_wrong_shape() {
+    let a = Array2::<f64>::zeros((2, 3)).into_dyn();
+    let g = Array2::<f64>::zeros((2, 2)).into_dyn();
+    let err = relu::backward(g.view(), a.view()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "relu: argument `dL/dh` has shape [2, 2], expected [2, 3]"
+    );
+}
+
+#[test]
+fn the_network_says_which_layer_does_not_fit() {
+    let params = MlpParams {
+        w1: Array2::zeros((3, 4)),
+        b1: Array1::zeros(4),
+        w2: Array2::zeros((5, 2)),
+        b2: Array1::zeros(2),
+        w3: Array2::zeros((2, 1)),
+        b3: Array1::zeros(1),
+    };
+    let err = mlp::loss_and_grads(
+        &params,
+        &Array2::zeros((2, 3)),
+        &Array2::zeros((2, 1)),
+        Wrt::Params,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "linear in `a2 = linear(h1, W2, b2)`: argument `W` has shape [5, 2], expected 4 rows (the columns of h, which has shape [2, 4])"
+    );
+    let params = MlpParams {
+        w2: Array2::zeros((4, 2)),
+        ..params
+    };
+    let err = mlp::loss_and_grads(
+        &params,
+        &Array2::zeros((2, 3)),
+        &Array2::zeros((2, 7)),
+        Wrt::Params,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "sqerr in `L = sqerr(f, y)`: argument `y` has shape [2, 7], expected [2, 1]"
+    );
+}
+
+#[test]
+fn the_tape_rejects_a_foreign_variable_and_a_non_scalar_loss() {
+    let mut other = Tape::new();
+    let foreign = other.param("w", array![[1.0]].into_dyn());
+    let mut tape = Tape::new();
+    let a = tape.param("a", array![[1.0, -1.0]].into_dyn());
+    let err = tape.apply("h", gradverify::ops::Relu, &[foreign]).unwrap_err();
+    assert!(matches!(err, Error::Tape(_)), "{err}");
+    let h = tape.apply("h", gradverify::ops::Relu, &[a]).unwrap();
+    let err = tape.backward(h).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tape: backward needs a scalar loss, but `h` has shape [1, 2]"
+    );
+    assert!(tape.backward(foreign).is_err());
+}

@@ -1,0 +1,105 @@
+//! Shared test helpers: proptest strategies (shape first, then data) and oracle assertions.
+#![allow(dead_code)] // each test crate uses the helpers it needs
+
+use gradverify::compare::{Comparison, Verdict};
+use gradverify::mlp::MlpParams;
+use gradverify::oracle::OracleReport;
+use ndarray::{Array1, Array2, ArrayD, IxDyn};
+use proptest::prelude::*;
+
+/// Largest batch size drawn.
+pub const MAX_BATCH: usize = 5;
+/// Largest width drawn.
+pub const MAX_WIDTH: usize = 6;
+/// Inputs and parameters are drawn from [-VALUE_BOUND, VALUE_BOUND].
+pub const VALUE_BOUND: f64 = 2.0;
+/// Upstream gradients are drawn from [-COTANGENT_BOUND, COTANGENT_BOUND], never all ones.
+pub const COTANGENT_BOUND: f64 = 3.0;
+
+/// Values for an array of `len` elements.
+pub fn values(len: usize, bound: f64) -> impl Strategy<Value = Vec<f64>> {
+    proptest::collection::vec(-bound..bound, len)
+}
+
+/// A matrix of the given shape with entries in [-VALUE_BOUND, VALUE_BOUND].
+pub fn matrix(rows: usize, cols: usize) -> impl Strategy<Value = Array2<f64>> {
+    values(rows * cols, VALUE_BOUND)
+        .prop_map(move |v| Array2::from_shape_vec((rows, cols), v).expect("rows × cols values"))
+}
+
+/// A vector of the given length with entries in [-VALUE_BOUND, VALUE_BOUND].
+pub fn vector(len: usize) -> impl Strategy<Value = Array1<f64>> {
+    values(len, VALUE_BOUND).prop_map(Array1::from)
+}
+
+/// A random upstream gradient of the given shape.
+pub fn cotangent(shape: Vec<usize>) -> impl Strategy<Value = ArrayD<f64>> {
+    let len = shape.iter().product();
+    values(len, COTANGENT_BOUND)
+        .prop_map(move |v| ArrayD::from_shape_vec(IxDyn(&shape), v).expect("one value per element"))
+}
+
+/// (B, Din, Dout): batch from 1, widths from 1, square and non-square alike.
+pub fn linear_shape() -> impl Strategy<Value = (usize, usize, usize)> {
+    (1..=MAX_BATCH, 1..=MAX_WIDTH, 1..=MAX_WIDTH)
+}
+
+/// (h, W, b, dL/da) for a random shape.
+pub fn linear_case() -> impl Strategy<Value = (Array2<f64>, Array2<f64>, Array1<f64>, ArrayD<f64>)> {
+    linear_shape().prop_flat_map(|(batch, d_in, d_out)| {
+        (
+            matrix(batch, d_in),
+            matrix(d_in, d_out),
+            vector(d_out),
+            cotangent(vec![batch, d_out]),
+        )
+    })
+}
+
+/// (B, D) for the elementwise ops.
+pub fn elementwise_shape() -> impl Strategy<Value = (usize, usize)> {
+    (1..=MAX_BATCH, 1..=MAX_WIDTH)
+}
+
+/// Widths [D0, D1, D2, D3] and a batch size for the Eq. 33 network.
+pub fn mlp_shape() -> impl Strategy<Value = ([usize; 4], usize)> {
+    (
+        [1..=MAX_WIDTH, 1..=MAX_WIDTH, 1..=MAX_WIDTH, 1..=MAX_WIDTH],
+        1..=MAX_BATCH,
+    )
+}
+
+/// (params, x, y) for a random network shape.
+pub fn mlp_case() -> impl Strategy<Value = (MlpParams, Array2<f64>, Array2<f64>)> {
+    mlp_shape().prop_flat_map(|([d0, d1, d2, d3], batch)| {
+        let params = (
+            matrix(d0, d1),
+            vector(d1),
+            matrix(d1, d2),
+            vector(d2),
+            matrix(d2, d3),
+            vector(d3),
+        )
+            .prop_map(|(w1, b1, w2, b2, w3, b3)| MlpParams {
+                w1,
+                b1,
+                w2,
+                b2,
+                w3,
+                b3,
+            });
+        (params, matrix(batch, d0), matrix(batch, d3))
+    })
+}
+
+/// Fails the property unless every comparison of `report` passes or is inconclusive, and at
+/// least one was certified, with every failing comparison in the message.
+#[track_caller]
+pub fn prop_assert_agrees(report: &OracleReport, context: &str) -> Result<(), TestCaseError> {
+    let all: Vec<&Comparison> = report.vs_jacobian.iter().chain(&report.vs_finite_diff).collect();
+    let failing: Vec<String> = all.iter().filter(|c| !c.is_ok()).map(|c| c.to_string()).collect();
+    prop_assert!(failing.is_empty(), "{context}: {}", failing.join("\n"));
+    let certified = all.iter().any(|c| c.verdict() == Verdict::Pass);
+    prop_assert!(certified, "{context}: nothing was certified");
+    Ok(())
+}

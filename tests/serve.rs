@@ -1,0 +1,131 @@
+//! `gradverify serve` answers protocol-v1 requests with the reference gradients, in order, and
+//! answers a malformed request with an error line without stopping.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use gradverify::protocol::serve::answer;
+use serde_json::{Value, json};
+
+fn ask(request: Value) -> Value {
+    answer(&request.to_string())
+}
+
+#[test]
+fn linear_is_answered_with_the_backward_of_exercises_4_to_6() {
+    let reply = ask(json!({"id": 1, "op": "linear",
+        "inputs": {"h": [[1.0, 2.0]], "W": [[1.0, 0.0, -1.0], [2.0, 1.0, 0.5]], "b": [0.0, 0.0, 0.0]},
+        "grad_out": [[1.0, -2.0, 0.5]]}));
+    // dL/dh = g Wᵀ, dL/dW = hᵀ g, dL/db = g.
+    assert_eq!(
+        reply,
+        json!({"id": 1, "grads": {"h": [[0.5, 0.25]], "W": [[1.0, -2.0, 0.5], [2.0, -4.0, 1.0]], "b": [1.0, -2.0, 0.5]}})
+    );
+}
+
+#[test]
+fn relu_and_sqerr_are_answered() {
+    let reply = ask(
+        json!({"id": 2, "op": "relu", "inputs": {"a": [[1.0, -1.0, 0.0]]}, "grad_out": [[3.0, 4.0, 5.0]]}),
+    );
+    assert_eq!(reply, json!({"id": 2, "grads": {"a": [[3.0, 0.0, 0.0]]}}));
+    let reply = ask(
+        json!({"id": 3, "op": "sqerr", "inputs": {"f": [[1.0, 2.0]], "y": [[0.5, 3.0]]}, "grad_out": 2.0}),
+    );
+    assert_eq!(
+        reply,
+        json!({"id": 3, "grads": {"f": [[1.0, -2.0]], "y": [[-1.0, 2.0]]}})
+    );
+}
+
+#[test]
+fn mlp_is_answered_with_every_parameter_gradient_the_loss_and_dx() {
+    // The scalar network of the notes' Sec. 2 (see tests/notes.rs for the hand computation).
+    let reply = ask(json!({"id": 4, "op": "mlp", "inputs": {
+        "x": [[2.0]], "y": [[1.0]], "W1": [[0.5]], "b1": [0.25], "W2": [[2.0]], "b2": [-1.0],
+        "W3": [[3.0]], "b3": [0.5]}}));
+    assert_eq!(
+        reply,
+        json!({"id": 4, "grads": {"W1": [[48.0]], "b1": [24.0], "W2": [[15.0]], "b2": [12.0],
+            "W3": [[6.0]], "b3": [4.0], "x": [[12.0]], "loss": 8.0}})
+    );
+}
+
+#[test]
+fn malformed_requests_get_an_error_that_says_what_is_wrong() {
+    let cases = [
+        ("{not json", Value::Null, "request is not JSON"),
+        (
+            r#"{"id": 7, "op": "relu", "grad_out": [[1.0]]}"#,
+            json!(7),
+            "missing key `inputs`",
+        ),
+        (
+            r#"{"id": 8, "op": "relu", "inputs": {"a": [[1.0], [2.0, 3.0]]}, "grad_out": [[1.0]]}"#,
+            json!(8),
+            "ragged matrix: row 1 has 2 entries, row 0 has 1",
+        ),
+        (
+            r#"{"id": 9, "op": "relu", "inputs": {"a": [[1.0, "x"]]}, "grad_out": [[1.0, 1.0]]}"#,
+            json!(9),
+            "inputs.a[0][1]: expected a number, got a string",
+        ),
+        (
+            r#"{"id": 10, "op": "relu", "inputs": {"a": [[1.0, 2.0]]}, "grad_out": [[1.0]]}"#,
+            json!(10),
+            "relu: argument `dL/dh` has shape [1, 1], expected [1, 2]",
+        ),
+        (r#"[1, 2]"#, Value::Null, "expected an object, got a list"),
+    ];
+    for (line, id, message) in cases {
+        let reply = answer(line);
+        assert_eq!(reply["id"], id, "{line}");
+        let error = reply["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error for {line}: {reply}"));
+        assert!(error.contains(message), "{line}: {error}");
+        assert!(reply.get("grads").is_none());
+    }
+}
+
+#[test]
+fn an_unknown_op_is_unsupported_not_wrong() {
+    let reply = answer(r#"{"id": 11, "op": "softmax", "inputs": {}}"#);
+    assert_eq!(reply["id"], json!(11));
+    assert_eq!(reply["error"], json!("unsupported op"));
+}
+
+#[test]
+fn the_binary_serves_every_line_in_order_and_survives_garbage() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gradverify"))
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start gradverify serve");
+    let input = concat!(
+        r#"{"id": 1, "op": "relu", "inputs": {"a": [[2.0, -2.0]]}, "grad_out": [[1.5, 1.5]]}"#,
+        "\n",
+        "garbage\n",
+        "\n",
+        r#"{"id": 3, "op": "sqerr", "inputs": {"f": [[1.0]], "y": [[0.0]]}, "grad_out": 1.0}"#,
+        "\n"
+    );
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], json!({"id": 1, "grads": {"a": [[1.5, 0.0]]}}));
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("request is not JSON")
+    );
+    assert_eq!(lines[2], json!({"id": 3, "grads": {"f": [[1.0]], "y": [[-1.0]]}}));
+}
