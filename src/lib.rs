@@ -49,8 +49,10 @@ pub mod protocol;
 pub mod random;
 pub mod sweep;
 pub mod tape;
+pub mod verify;
 
 pub use error::{Error, Result};
+pub use verify::check;
 
 /// The README's examples, run as doctests so that they keep working.
 #[doc = include_str!("../README.md")]

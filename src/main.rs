@@ -3,12 +3,13 @@
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use gradverify::protocol::serve;
+use gradverify::protocol::{OpKind, serve};
 use gradverify::sweep;
+use gradverify::verify::{self, Config, exec::ExecSubject};
 
 /// Cases in the default run: enough to cover every op at many shapes in about a second.
 const DEFAULT_CASES: u64 = 400;
@@ -36,6 +37,37 @@ enum Command {
     },
     /// Answer protocol-v1 requests on standard input with the reference gradients.
     Serve,
+    /// Verify a backward written in any language that speaks protocol-v1 on stdin/stdout.
+    Verify {
+        /// The program to run through `sh -c`, e.g. "python3 student.py".
+        #[arg(long, value_name = "CMD")]
+        exec: String,
+        /// Which ops to verify, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = OpKind::ALL.map(|k| k.name().to_owned()), value_parser = op_name)]
+        ops: Vec<String>,
+        /// Random cases per op.
+        #[arg(long, default_value_t = Config::default().cases as u64, value_parser = clap::value_parser!(u64).range(1..10_000_000))]
+        cases: u64,
+        /// The seed every case is drawn from.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Seconds to wait for each answer.
+        #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
+        timeout: f64,
+    },
+}
+
+fn op_name(s: &str) -> Result<String, String> {
+    s.parse::<OpKind>()
+        .map(|k| k.name().to_owned())
+        .map_err(|e| e.to_string())
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds above 0")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -53,6 +85,49 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Verify {
+            exec,
+            ops,
+            cases,
+            seed,
+            timeout,
+        } => {
+            let config = Config {
+                cases: cases as usize,
+                seed,
+            };
+            let kinds: Vec<OpKind> = ops.iter().filter_map(|o| o.parse().ok()).collect();
+            run_verify(&exec, &kinds, config, Duration::from_secs_f64(timeout))
+        }
+    }
+}
+
+fn run_verify(command: &str, kinds: &[OpKind], config: Config, timeout: Duration) -> ExitCode {
+    let mut subject = match ExecSubject::start(command, timeout) {
+        Ok(subject) => subject,
+        Err(e) => {
+            eprintln!("gradverify verify: cannot start `sh -c {command}`: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut passed = 0;
+    for &kind in kinds {
+        let report = verify::verify(kind, &mut subject, config);
+        passed += usize::from(report.passed());
+        print(&format!("{report}\n"));
+    }
+    let tail = subject.stderr_tail();
+    if passed < kinds.len() && !tail.is_empty() {
+        print(&format!(
+            "the program's last lines of standard error:\n  | {}\n",
+            tail.join("\n  | ")
+        ));
+    }
+    print(&format!("{passed} of {} ops pass\n", kinds.len()));
+    if passed == kinds.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

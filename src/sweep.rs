@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::mlp;
 use crate::ops::{Linear, Op, Relu, SqErr};
 use crate::oracle::{self, OracleReport};
+use crate::protocol::OpKind;
 use crate::random;
 
 /// Largest batch B drawn for a case.
@@ -25,41 +26,13 @@ pub const MAX_BATCH: usize = 6;
 /// Largest width drawn for a case.
 pub const MAX_WIDTH: usize = 7;
 
-/// What a case exercises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum CaseKind {
-    /// `linear` alone, with a random cotangent.
-    Linear,
-    /// `relu` alone, with a random cotangent.
-    Relu,
-    /// `sqerr` alone, with a random scalar dL/dL.
-    SqErr,
-    /// The Eq. 33 network, every parameter and x.
-    Mlp,
-}
-
-impl CaseKind {
-    /// Every kind, in the order cases cycle through them.
-    pub const ALL: [CaseKind; 4] = [CaseKind::Linear, CaseKind::Relu, CaseKind::SqErr, CaseKind::Mlp];
-
-    /// The op's name as in the notes.
-    pub fn name(self) -> &'static str {
-        match self {
-            CaseKind::Linear => "linear",
-            CaseKind::Relu => "relu",
-            CaseKind::SqErr => "sqerr",
-            CaseKind::Mlp => "mlp",
-        }
-    }
-}
-
 /// One case's outcome.
 #[derive(Debug, Clone)]
 pub struct CaseResult {
     /// The case's index in the sweep.
     pub index: u64,
     /// What it exercised.
-    pub kind: CaseKind,
+    pub kind: OpKind,
     /// Its shape, e.g. `B=3 Din=2 Dout=5`.
     pub shape: String,
     /// The comparisons with both oracles.
@@ -87,11 +60,11 @@ pub fn run(seed: u64, count: u64) -> Result<SweepReport> {
 /// Draws case `index` of the sweep `seed` and checks it against both oracles.
 pub fn run_case(seed: u64, index: u64) -> Result<CaseResult> {
     let mut rng = random::case_rng(seed, index);
-    let kind = CaseKind::ALL[(index % CaseKind::ALL.len() as u64) as usize];
+    let kind = OpKind::ALL[(index % OpKind::ALL.len() as u64) as usize];
     let dim = |rng: &mut ChaCha8Rng, max: usize| rng.random_range(1..=max);
     let batch = dim(&mut rng, MAX_BATCH);
     let (shape, report) = match kind {
-        CaseKind::Linear => {
+        OpKind::Linear => {
             let (d_in, d_out) = (dim(&mut rng, MAX_WIDTH), dim(&mut rng, MAX_WIDTH));
             let h = random::normal_matrix(&mut rng, batch, d_in).into_dyn();
             let w = random::normal_matrix(&mut rng, d_in, d_out).into_dyn();
@@ -101,12 +74,12 @@ pub fn run_case(seed: u64, index: u64) -> Result<CaseResult> {
                 single_op(&mut rng, Linear, vec![h, w, b])?,
             )
         }
-        CaseKind::Relu => {
+        OpKind::Relu => {
             let d = dim(&mut rng, MAX_WIDTH);
             let a = random::normal_matrix(&mut rng, batch, d).into_dyn();
             (format!("B={batch} D={d}"), single_op(&mut rng, Relu, vec![a])?)
         }
-        CaseKind::SqErr => {
+        OpKind::SqErr => {
             let d = dim(&mut rng, MAX_WIDTH);
             let f = random::normal_matrix(&mut rng, batch, d).into_dyn();
             let y = random::normal_matrix(&mut rng, batch, d).into_dyn();
@@ -115,7 +88,7 @@ pub fn run_case(seed: u64, index: u64) -> Result<CaseResult> {
                 single_op(&mut rng, SqErr, vec![f, y])?,
             )
         }
-        CaseKind::Mlp => {
+        OpKind::Mlp => {
             let widths = [0; 4].map(|_| dim(&mut rng, MAX_WIDTH));
             let params = random::mlp_params(&mut rng, widths);
             let x = random::normal_matrix(&mut rng, batch, widths[0]);
@@ -178,7 +151,7 @@ impl Tally {
 impl SweepReport {
     /// Tallies of the comparisons with (the Jacobian oracle, the finite-difference oracle) over
     /// the cases of `kind`, or all cases with `None`.
-    pub fn tally(&self, kind: Option<CaseKind>) -> (Tally, Tally) {
+    pub fn tally(&self, kind: Option<OpKind>) -> (Tally, Tally) {
         let (mut jac, mut fd) = (Tally::default(), Tally::default());
         for case in self.cases.iter().filter(|c| kind.is_none_or(|k| c.kind == k)) {
             case.report.vs_jacobian.iter().for_each(|c| jac.add(c));
@@ -211,7 +184,7 @@ impl fmt::Display for SweepReport {
             "{:<7} {:>6}   {:>9} {:>16}   {:>9} {:>16} {:>8} {:>8}",
             "", "", "elements", "max|a-e|/max|e|", "elements", "max|a-e|/max|e|", "excused", "at kink"
         )?;
-        let kinds = CaseKind::ALL.map(Some).into_iter().chain([None]);
+        let kinds = OpKind::ALL.map(Some).into_iter().chain([None]);
         for kind in kinds {
             let cases = self
                 .cases
@@ -222,7 +195,7 @@ impl fmt::Display for SweepReport {
             writeln!(
                 f,
                 "{:<7} {:>6}   {:>9} {:>16.2e}   {:>9} {:>16.2e} {:>8} {:>8}",
-                kind.map_or("all", CaseKind::name),
+                kind.map_or("all", OpKind::name),
                 cases,
                 jac.certified + jac.excused,
                 jac.max_array_rel_err,

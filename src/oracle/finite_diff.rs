@@ -90,6 +90,34 @@ fn objective(out: ArrayViewD<'_, f64>, v: ArrayViewD<'_, f64>) -> (f64, f64) {
         .fold((0.0, 0.0), |(s, m), o, v| (s + o * v, m + (o * v).abs()))
 }
 
+/// One central difference quotient and its rounding-noise bound.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quotient {
+    /// `(L(θ + h) − L(θ − h)) / ((θ + h) − (θ − h))`.
+    pub value: f64,
+    /// `κ · ε · (M⁺ + M⁻ + M) / ((θ + h) − (θ − h))`.
+    pub noise: f64,
+}
+
+/// The central difference at `theta` of an objective that returns `(L, M)` (the value and the
+/// magnitude its rounding error scales with) at a given coordinate value; `at_theta` is `M` at θ.
+pub fn central_difference<E>(
+    theta: f64,
+    step: f64,
+    at_theta: f64,
+    mut objective: impl FnMut(f64) -> Result<(f64, f64), E>,
+) -> Result<Quotient, E> {
+    let h = step * theta.abs().max(1.0);
+    let (plus, minus) = (theta + h, theta - h);
+    let (l_plus, m_plus) = objective(plus)?;
+    let (l_minus, m_minus) = objective(minus)?;
+    let width = plus - minus;
+    Ok(Quotient {
+        value: (l_plus - l_minus) / width,
+        noise: NOISE_SAFETY * f64::EPSILON * (m_plus + m_minus + at_theta) / width,
+    })
+}
+
 fn leaf_gradient(
     tape: &Tape,
     leaf: Var,
@@ -107,19 +135,18 @@ fn leaf_gradient(
     );
     for flat in 0..n {
         let theta = flat_mut(&mut point)[flat];
-        let h = config.step * theta.abs().max(1.0);
-        let (plus, minus) = (theta + h, theta - h);
-        flat_mut(&mut point)[flat] = plus;
-        let upper = tape.evaluate_with(leaf, point.clone())?;
-        flat_mut(&mut point)[flat] = minus;
-        let lower = tape.evaluate_with(leaf, point.clone())?;
+        let mut evaluations = Vec::with_capacity(2);
+        let q = central_difference(theta, config.step, base_value.1, |x| {
+            flat_mut(&mut point)[flat] = x;
+            let e = tape.evaluate_with(leaf, point.clone())?;
+            let value = objective(&e);
+            evaluations.push(e);
+            Ok::<_, crate::Error>(value)
+        })?;
         flat_mut(&mut point)[flat] = theta;
-
-        let ((l_plus, m_plus), (l_minus, m_minus)) = (objective(&upper), objective(&lower));
-        let width = plus - minus;
-        values.push((l_plus - l_minus) / width);
-        noise.push(NOISE_SAFETY * f64::EPSILON * (m_plus + m_minus + base_value.1) / width);
-        smooth.push(smooth_along(tape, &lower, &upper));
+        values.push(q.value);
+        noise.push(q.noise);
+        smooth.push(smooth_along(tape, &evaluations[1], &evaluations[0]));
     }
     let shaped = |v| ArrayD::from_shape_vec(shape.clone(), v).expect("internal: one estimate per element");
     Ok(FdGradient {

@@ -8,10 +8,15 @@
 //! {"id": 4, "op": "mlp",    "inputs": {"x", "y", "W1", "b1", "W2", "b2", "W3", "b3"}}
 //! ```
 //! Answers are `{"id": N, "grads": {...}}` keyed by input name, or `{"id": N, "error": TEXT}`.
+//! A matrix is a list of rows, a vector a list of numbers, a scalar (the mlp's optional `loss`) a
+//! number.
 
 pub mod serve;
 
-use ndarray::{Array1, Array2};
+use std::fmt;
+use std::str::FromStr;
+
+use ndarray::{Array1, Array2, ArrayD, Ix1, Ix2, arr0};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
@@ -24,7 +29,52 @@ use crate::tape::Wrt;
 pub const UNSUPPORTED: &str = "unsupported op";
 
 /// The ops of protocol version 1.
-pub const OPS: [&str; 4] = ["linear", "relu", "sqerr", "mlp"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpKind {
+    /// a = h W + b.
+    Linear,
+    /// h = max(a, 0).
+    Relu,
+    /// L = ½ Σ (f − y)².
+    SqErr,
+    /// The Eq. 33 network.
+    Mlp,
+}
+
+impl OpKind {
+    /// Every op, in the protocol's order.
+    pub const ALL: [OpKind; 4] = [OpKind::Linear, OpKind::Relu, OpKind::SqErr, OpKind::Mlp];
+
+    /// The op's name on the wire and in the notes.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Linear => "linear",
+            OpKind::Relu => "relu",
+            OpKind::SqErr => "sqerr",
+            OpKind::Mlp => "mlp",
+        }
+    }
+}
+
+impl fmt::Display for OpKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for OpKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<OpKind> {
+        OpKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| Error::Config {
+                arg: "op".into(),
+                value: s.into(),
+                expected: "one of linear, relu, sqerr, mlp".into(),
+            })
+    }
+}
 
 /// One request's payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +100,141 @@ pub enum Request {
         y: Array2<f64>,
         params: Box<MlpParams>,
     },
+}
+
+impl Request {
+    /// Which op this asks for.
+    pub fn kind(&self) -> OpKind {
+        match self {
+            Request::Linear { .. } => OpKind::Linear,
+            Request::Relu { .. } => OpKind::Relu,
+            Request::SqErr { .. } => OpKind::SqErr,
+            Request::Mlp { .. } => OpKind::Mlp,
+        }
+    }
+
+    /// The batch size B (rows of the first input).
+    pub fn batch(&self) -> usize {
+        match self {
+            Request::Linear { h, .. } => h.nrows(),
+            Request::Relu { a, .. } => a.nrows(),
+            Request::SqErr { f, .. } => f.nrows(),
+            Request::Mlp { x, .. } => x.nrows(),
+        }
+    }
+
+    /// The shape in the notes' letters, e.g. `B=2 Din=3 Dout=3`.
+    pub fn shape(&self) -> String {
+        match self {
+            Request::Linear { h, w, .. } => format!("B={} Din={} Dout={}", h.nrows(), w.nrows(), w.ncols()),
+            Request::Relu { a: m, .. } | Request::SqErr { f: m, .. } => {
+                format!("B={} D={}", m.nrows(), m.ncols())
+            }
+            Request::Mlp { x, params, .. } => {
+                let [d0, d1, d2, d3] = params.widths();
+                format!("B={} D0={d0} D1={d1} D2={d2} D3={d3}", x.nrows())
+            }
+        }
+    }
+
+    /// The same request with the upstream gradient set to zero (the network has none: `None`).
+    pub fn with_zero_upstream(&self) -> Option<Request> {
+        let mut zeroed = self.clone();
+        match &mut zeroed {
+            Request::Linear { grad_out, .. } | Request::Relu { grad_out, .. } => grad_out.fill(0.0),
+            Request::SqErr { grad_out, .. } => *grad_out = 0.0,
+            Request::Mlp { .. } => return None,
+        }
+        Some(zeroed)
+    }
+
+    /// The request line sent to a program, with `id`.
+    pub fn to_json(&self, id: u64) -> Value {
+        let m = |a: &Array2<f64>| json::from_matrix(a.view());
+        let v = |a: &Array1<f64>| json::from_vector(a.view());
+        match self {
+            Request::Linear { h, w, b, grad_out } => json!({"id": id, "op": "linear",
+                "inputs": {"h": m(h), "W": m(w), "b": v(b)}, "grad_out": m(grad_out)}),
+            Request::Relu { a, grad_out } => {
+                json!({"id": id, "op": "relu", "inputs": {"a": m(a)}, "grad_out": m(grad_out)})
+            }
+            Request::SqErr { f, y, grad_out } => json!({"id": id, "op": "sqerr",
+                "inputs": {"f": m(f), "y": m(y)}, "grad_out": grad_out}),
+            Request::Mlp { x, y, params } => json!({"id": id, "op": "mlp", "inputs": {
+                "x": m(x), "y": m(y),
+                "W1": m(&params.w1), "b1": v(&params.b1),
+                "W2": m(&params.w2), "b2": v(&params.b2),
+                "W3": m(&params.w3), "b3": v(&params.b3)}}),
+        }
+    }
+}
+
+/// Gradients keyed by input name, in the protocol's order. A scalar (the mlp's `loss`) is a
+/// 0-dimensional array.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Answer {
+    /// (name, value) pairs.
+    pub grads: Vec<(String, ArrayD<f64>)>,
+}
+
+impl Answer {
+    /// The gradient named `name`.
+    pub fn get(&self, name: &str) -> Option<&ArrayD<f64>> {
+        self.grads.iter().find(|(n, _)| n == name).map(|(_, g)| g)
+    }
+
+    /// Adds a named value.
+    pub fn with(mut self, name: &str, value: ArrayD<f64>) -> Answer {
+        self.grads.push((name.to_owned(), value));
+        self
+    }
+
+    /// The `grads` object of a response.
+    pub fn to_json(&self) -> Value {
+        let object: Map<String, Value> = self
+            .grads
+            .iter()
+            .map(|(name, g)| {
+                let value = match g.ndim() {
+                    0 => json!(g.iter().next().copied().unwrap_or(f64::NAN)),
+                    1 => json::from_vector(g.view().into_dimensionality::<Ix1>().expect("internal: rank 1")),
+                    _ => json::from_matrix(g.view().into_dimensionality::<Ix2>().expect("internal: rank 2")),
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        Value::Object(object)
+    }
+
+    /// Reads a `grads` object, taking each key of `like` with the rank it has there; keys in
+    /// `optional` are read when present. A missing key, a non-number or a ragged matrix is an
+    /// error naming the key.
+    pub fn from_json(grads: &Value, like: &Answer, optional: &[&str]) -> Result<Answer> {
+        let object = grads.as_object().ok_or_else(|| Error::Json {
+            context: "grads".into(),
+            message: format!("expected an object, got {}", json::kind(grads)),
+        })?;
+        let mut answer = Answer::default();
+        for (name, reference) in &like.grads {
+            let Some(value) = object.get(name) else {
+                if optional.contains(&name.as_str()) {
+                    continue;
+                }
+                return Err(Error::Json {
+                    context: "grads".into(),
+                    message: format!("missing key `{name}`"),
+                });
+            };
+            let what = format!("grads.{name}");
+            let parsed = match reference.ndim() {
+                0 => arr0(json::number(value, &what)?).into_dyn(),
+                1 => json::vector(value, &what)?.into_dyn(),
+                _ => json::matrix(value, &what)?.into_dyn(),
+            };
+            answer.grads.push((name.clone(), parsed));
+        }
+        Ok(answer)
+    }
 }
 
 /// A parse failure, with the request's id when it could be read (else `null`).
@@ -82,22 +267,24 @@ pub fn parse_request(line: &str) -> std::result::Result<(Value, Request), BadReq
             message: format!("expected an object, got {}", json::kind(&value)),
         })
     })?;
-    match object.get("op").and_then(Value::as_str) {
-        Some(op) if !OPS.contains(&op) => Err(BadRequest {
-            id,
-            message: format!("{UNSUPPORTED} `{op}` (the protocol has {})", OPS.join(", ")),
-            unsupported: true,
-        }),
-        _ => request_payload(object).map(|r| (id.clone(), r)).map_err(fail),
-    }
+    let op = json::field(object, "op", "request").map_err(fail)?;
+    let op = op.as_str().ok_or_else(|| {
+        fail(Error::Json {
+            context: "request".into(),
+            message: format!("`op` must be a string, got {}", json::kind(op)),
+        })
+    })?;
+    let kind = op.parse::<OpKind>().map_err(|_| BadRequest {
+        id: id.clone(),
+        message: format!("{UNSUPPORTED} `{op}` (the protocol has linear, relu, sqerr, mlp)"),
+        unsupported: true,
+    })?;
+    request_payload(kind, object)
+        .map(|r| (id.clone(), r))
+        .map_err(fail)
 }
 
-fn request_payload(object: &Map<String, Value>) -> Result<Request> {
-    let op = json::field(object, "op", "request")?;
-    let op = op.as_str().ok_or_else(|| Error::Json {
-        context: "request".into(),
-        message: format!("`op` must be a string, got {}", json::kind(op)),
-    })?;
+fn request_payload(kind: OpKind, object: &Map<String, Value>) -> Result<Request> {
     let inputs = json::field(object, "inputs", "request")?;
     let inputs = inputs.as_object().ok_or_else(|| Error::Json {
         context: "request".into(),
@@ -108,23 +295,23 @@ fn request_payload(object: &Map<String, Value>) -> Result<Request> {
     let input_vector =
         |key: &str| json::vector(json::field(inputs, key, "inputs")?, &format!("inputs.{key}"));
     let grad_out = || json::field(object, "grad_out", "request");
-    Ok(match op {
-        "linear" => Request::Linear {
+    Ok(match kind {
+        OpKind::Linear => Request::Linear {
             h: input_matrix("h")?,
             w: input_matrix("W")?,
             b: input_vector("b")?,
             grad_out: json::matrix(grad_out()?, "grad_out")?,
         },
-        "relu" => Request::Relu {
+        OpKind::Relu => Request::Relu {
             a: input_matrix("a")?,
             grad_out: json::matrix(grad_out()?, "grad_out")?,
         },
-        "sqerr" => Request::SqErr {
+        OpKind::SqErr => Request::SqErr {
             f: input_matrix("f")?,
             y: input_matrix("y")?,
             grad_out: json::number(grad_out()?, "grad_out")?,
         },
-        "mlp" => Request::Mlp {
+        OpKind::Mlp => Request::Mlp {
             x: input_matrix("x")?,
             y: input_matrix("y")?,
             params: Box::new(MlpParams {
@@ -136,38 +323,40 @@ fn request_payload(object: &Map<String, Value>) -> Result<Request> {
                 b3: input_vector("b3")?,
             }),
         },
-        other => unreachable!("internal: op `{other}` was checked against OPS"),
     })
 }
 
-/// The reference answer's `grads` object, computed by this crate's backprop.
-pub fn reference_grads(request: &Request) -> Result<Value> {
+/// The reference answer, computed by this crate's backprop: for the network every parameter
+/// gradient, dL/dx and the loss.
+pub fn reference_answer(request: &Request) -> Result<Answer> {
     Ok(match request {
         Request::Linear { h, w, b, grad_out } => {
             let g = linear::backward(grad_out.view(), h.view(), w.view(), b.view())?;
-            json!({"h": json::from_matrix(g.h.view()), "W": json::from_matrix(g.w.view()), "b": json::from_vector(g.b.view())})
+            Answer::default()
+                .with("h", g.h.into_dyn())
+                .with("W", g.w.into_dyn())
+                .with("b", g.b.into_dyn())
         }
-        Request::Relu { a, grad_out } => {
-            let g = relu::backward(grad_out.view().into_dyn(), a.view().into_dyn())?;
-            let g = g.into_dimensionality().expect("internal: relu keeps the shape");
-            json!({"a": json::from_matrix(g.view())})
-        }
+        Request::Relu { a, grad_out } => Answer::default().with(
+            "a",
+            relu::backward(grad_out.view().into_dyn(), a.view().into_dyn())?,
+        ),
         Request::SqErr { f, y, grad_out } => {
             let (df, dy) = sqerr::backward(*grad_out, f.view().into_dyn(), y.view().into_dyn())?;
-            let as_matrix = |g: ndarray::ArrayD<f64>| -> Array2<f64> {
-                g.into_dimensionality().expect("internal: sqerr keeps the shape")
-            };
-            json!({"f": json::from_matrix(as_matrix(df).view()), "y": json::from_matrix(as_matrix(dy).view())})
+            Answer::default().with("f", df).with("y", dy)
         }
         Request::Mlp { x, y, params } => {
             let g = mlp::loss_and_grads(params, x, y, Wrt::ParamsAndData)?;
             let dx = g.x.expect("internal: dL/dx was requested");
-            json!({
-                "W1": json::from_matrix(g.w1.view()), "b1": json::from_vector(g.b1.view()),
-                "W2": json::from_matrix(g.w2.view()), "b2": json::from_vector(g.b2.view()),
-                "W3": json::from_matrix(g.w3.view()), "b3": json::from_vector(g.b3.view()),
-                "x": json::from_matrix(dx.view()), "loss": g.loss,
-            })
+            Answer::default()
+                .with("W1", g.w1.into_dyn())
+                .with("b1", g.b1.into_dyn())
+                .with("W2", g.w2.into_dyn())
+                .with("b2", g.b2.into_dyn())
+                .with("W3", g.w3.into_dyn())
+                .with("b3", g.b3.into_dyn())
+                .with("x", dx.into_dyn())
+                .with("loss", arr0(g.loss).into_dyn())
         }
     })
 }

@@ -7,13 +7,13 @@ use std::io::{self, BufRead, Write};
 
 use serde_json::{Value, json};
 
-use super::{BadRequest, UNSUPPORTED, parse_request, reference_grads};
+use super::{BadRequest, UNSUPPORTED, parse_request, reference_answer};
 
 /// The response line for one request line.
 pub fn answer(line: &str) -> Value {
     match parse_request(line) {
-        Ok((id, request)) => match reference_grads(&request) {
-            Ok(grads) => json!({"id": id, "grads": grads}),
+        Ok((id, request)) => match reference_answer(&request) {
+            Ok(answer) => json!({"id": id, "grads": answer.to_json()}),
             Err(e) => json!({"id": id, "error": e.to_string()}),
         },
         Err(BadRequest {

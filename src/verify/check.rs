@@ -1,0 +1,243 @@
+//! One-line checks for backward functions written in Rust, in the shapes of the notes.
+//!
+//! ```
+//! use ndarray::{Array1, Array2, Axis};
+//!
+//! /// Eq. 30b: (dL/dh, dL/dW, dL/db) from dL/da.
+//! fn linear_backward(
+//!     grad_a: &Array2<f64>, h: &Array2<f64>, w: &Array2<f64>, _b: &Array1<f64>,
+//! ) -> (Array2<f64>, Array2<f64>, Array1<f64>) {
+//!     (grad_a.dot(&w.t()), h.t().dot(grad_a), grad_a.sum_axis(Axis(0)))
+//! }
+//!
+//! gradverify::check::linear(linear_backward).assert_correct();
+//! ```
+//!
+//! A panic in the function under test is caught and reported as a failed case with its message;
+//! the default panic hook is silenced for those calls only, on the verifying thread.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Once;
+
+use ndarray::{Array1, Array2};
+
+pub use super::custom::{op, op_with};
+use super::{Backward, Config, Fault, Report, verify};
+use crate::mlp::MlpParams;
+use crate::protocol::{Answer, OpKind, Request};
+
+/// The six parameter gradients of the Eq. 33 network, in Eq. 35's order:
+/// (dL/dW1, dL/db1, dL/dW2, dL/db2, dL/dW3, dL/db3).
+pub type NetworkGrads = (
+    Array2<f64>,
+    Array1<f64>,
+    Array2<f64>,
+    Array1<f64>,
+    Array2<f64>,
+    Array1<f64>,
+);
+
+/// Checks `linear_backward(dL/da, h, W, b) -> (dL/dh, dL/dW, dL/db)` (Eq. 30b).
+pub fn linear<F>(backward: F) -> Report
+where
+    F: Fn(&Array2<f64>, &Array2<f64>, &Array2<f64>, &Array1<f64>) -> (Array2<f64>, Array2<f64>, Array1<f64>),
+{
+    with(Config::default()).linear(backward)
+}
+
+/// Checks `relu_backward(dL/dh, a) -> dL/da` (Eq. 29b).
+pub fn relu<F>(backward: F) -> Report
+where
+    F: Fn(&Array2<f64>, &Array2<f64>) -> Array2<f64>,
+{
+    with(Config::default()).relu(backward)
+}
+
+/// Checks `sqerr_backward(dL/dL, f, y) -> (dL/df, dL/dy)` (Eq. 31b).
+pub fn sqerr<F>(backward: F) -> Report
+where
+    F: Fn(f64, &Array2<f64>, &Array2<f64>) -> (Array2<f64>, Array2<f64>),
+{
+    with(Config::default()).sqerr(backward)
+}
+
+/// Checks a whole backprop of the Eq. 33 network: `(x, y, params) -> the six parameter
+/// gradients` (Eq. 32/37).
+pub fn network<F>(backprop: F) -> Report
+where
+    F: Fn(&Array2<f64>, &Array2<f64>, &MlpParams) -> NetworkGrads,
+{
+    with(Config::default()).network(backprop)
+}
+
+/// The same checks with another number of cases or seed.
+pub fn with(config: Config) -> Checker {
+    Checker { config }
+}
+
+/// Checks with a chosen [`Config`].
+#[derive(Debug, Clone, Copy)]
+pub struct Checker {
+    config: Config,
+}
+
+impl Checker {
+    /// See [`linear`].
+    pub fn linear<F>(self, backward: F) -> Report
+    where
+        F: Fn(
+            &Array2<f64>,
+            &Array2<f64>,
+            &Array2<f64>,
+            &Array1<f64>,
+        ) -> (Array2<f64>, Array2<f64>, Array1<f64>),
+    {
+        let call = |r: &Request| match r {
+            Request::Linear { h, w, b, grad_out } => {
+                let (dh, dw, db) = backward(grad_out, h, w, b);
+                Answer::default()
+                    .with("h", dh.into_dyn())
+                    .with("W", dw.into_dyn())
+                    .with("b", db.into_dyn())
+            }
+            _ => unreachable!("internal: linear cases only"),
+        };
+        self.run(OpKind::Linear, label::<F>(), call)
+    }
+
+    /// See [`relu`].
+    pub fn relu<F>(self, backward: F) -> Report
+    where
+        F: Fn(&Array2<f64>, &Array2<f64>) -> Array2<f64>,
+    {
+        let call = |r: &Request| match r {
+            Request::Relu { a, grad_out } => Answer::default().with("a", backward(grad_out, a).into_dyn()),
+            _ => unreachable!("internal: relu cases only"),
+        };
+        self.run(OpKind::Relu, label::<F>(), call)
+    }
+
+    /// See [`sqerr`].
+    pub fn sqerr<F>(self, backward: F) -> Report
+    where
+        F: Fn(f64, &Array2<f64>, &Array2<f64>) -> (Array2<f64>, Array2<f64>),
+    {
+        let call = |r: &Request| match r {
+            Request::SqErr { f, y, grad_out } => {
+                let (df, dy) = backward(*grad_out, f, y);
+                Answer::default()
+                    .with("f", df.into_dyn())
+                    .with("y", dy.into_dyn())
+            }
+            _ => unreachable!("internal: sqerr cases only"),
+        };
+        self.run(OpKind::SqErr, label::<F>(), call)
+    }
+
+    /// See [`network`].
+    pub fn network<F>(self, backprop: F) -> Report
+    where
+        F: Fn(&Array2<f64>, &Array2<f64>, &MlpParams) -> NetworkGrads,
+    {
+        let call = |r: &Request| match r {
+            Request::Mlp { x, y, params } => {
+                let (w1, b1, w2, b2, w3, b3) = backprop(x, y, params);
+                Answer::default()
+                    .with("W1", w1.into_dyn())
+                    .with("b1", b1.into_dyn())
+                    .with("W2", w2.into_dyn())
+                    .with("b2", b2.into_dyn())
+                    .with("W3", w3.into_dyn())
+                    .with("b3", b3.into_dyn())
+            }
+            _ => unreachable!("internal: network cases only"),
+        };
+        self.run(OpKind::Mlp, label::<F>(), call)
+    }
+
+    fn run(self, kind: OpKind, label: String, call: impl Fn(&Request) -> Answer) -> Report {
+        let mut subject = Closure { label, call };
+        verify(kind, &mut subject, self.config)
+    }
+}
+
+/// A Rust function as a [`Backward`].
+struct Closure<C> {
+    label: String,
+    call: C,
+}
+
+impl<C: Fn(&Request) -> Answer> Backward for Closure<C> {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
+        catching_panics(|| (self.call)(request)).map_err(Fault::Failed)
+    }
+}
+
+thread_local! {
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+static QUIET_HOOK: Once = Once::new();
+
+/// Runs `f`, turning a panic into `Err("panicked: …")` without printing it.
+pub(crate) fn catching_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    QUIET_HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was_quiet = QUIET.with(|q| q.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was_quiet));
+    result.map_err(|payload| format!("panicked: {}", panic_message(payload.as_ref())))
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a non-string payload)".to_owned()
+    }
+}
+
+/// The function's name for reports: `linear_backward` for a named function, `closure` else.
+fn label<F>() -> String {
+    let full = std::any::type_name::<F>();
+    if full.contains("{{closure}}") {
+        return "closure".to_owned();
+    }
+    full.rsplit("::").next().unwrap_or(full).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_error_with_its_message() {
+        let r: Result<(), String> = catching_panics(|| panic!("index out of bounds: {}", 7));
+        assert_eq!(r, Err("panicked: index out of bounds: 7".to_owned()));
+        assert_eq!(catching_panics(|| 3), Ok(3));
+    }
+
+    fn label_of<F>(_: &F) -> String {
+        label::<F>()
+    }
+
+    #[test]
+    fn a_named_function_is_labelled_by_its_name_and_a_closure_as_closure() {
+        fn linear_backward() {}
+        assert_eq!(label_of(&linear_backward), "linear_backward");
+        assert_eq!(label_of(&|| ()), "closure");
+    }
+}

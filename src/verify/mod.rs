@@ -1,0 +1,424 @@
+//! The verifier: someone else's backward against the reference, case by case.
+//!
+//! A [`Backward`] is anything that answers a protocol [`Request`] with gradients: a student's Rust
+//! functions ([`check`]), a program in another language over JSON Lines ([`exec`]). For each op
+//! [`verify`] draws cases (planned shapes first, then random; random values and random upstream
+//! gradients), and for each case
+//! 1. compares every gradient with the reference VJP (relative [`VERIFY_REL`]; an absolute floor of
+//!    [`VERIFY_FLOOR`] × the gradient's largest element may only excuse), and reports wrong shapes
+//!    and NaN/infinity;
+//! 2. calls again with the same input and flags any difference (a stateful or random backward);
+//! 3. calls with a zero upstream gradient and flags any non-zero gradient.
+//!
+//! Each problem is then shrunk to the smallest shape that still shows it, and [`diagnose`]d.
+//! At relu's kink (a = 0) both one-sided derivatives are valid subgradients: Θ(0) = 1 passes,
+//! with a note.
+//!
+//! A library author's own op, with no reference to compare with, is checked against finite
+//! differences of its own forward instead ([`custom`]).
+
+pub mod cases;
+pub mod check;
+pub mod custom;
+pub mod diagnose;
+pub mod exec;
+pub mod report;
+
+pub use diagnose::Diagnosis;
+pub use report::{Finding, Problem, Report};
+
+use ndarray::{ArrayD, Dimension, Zip};
+
+use crate::compare::{self, Comparison, Tolerance};
+use crate::protocol::{Answer, OpKind, Request, reference_answer};
+use crate::random;
+
+/// Relative tolerance against the reference: both are exact, so only rounding separates them.
+pub const VERIFY_REL: f64 = 1e-8;
+/// Absolute floor, as a fraction of the gradient's largest element: excuses rounding in elements
+/// that cancel to almost nothing.
+pub const VERIFY_FLOOR: f64 = 1e-12;
+/// Most shrinking attempts per problem.
+const SHRINK_ATTEMPTS: u64 = 64;
+/// Keeps the shrinking's random streams apart from the cases'.
+const SHRINK_STREAM: u64 = 1 << 40;
+
+/// Why a backward gave no gradients for a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// The op is not implemented (protocol: `"error": "unsupported op"`).
+    Unsupported,
+    /// Any other failure, described for the report.
+    Failed(String),
+}
+
+/// Anything that answers a request with gradients.
+pub trait Backward {
+    /// A short name for reports (`linear_backward`, `python3 student.py`).
+    fn label(&self) -> String;
+    /// The gradients for `request`, keyed by input name.
+    fn answer(&mut self, request: &Request) -> Result<Answer, Fault>;
+}
+
+/// How many cases, from which seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Random cases per op (the planned shapes come first).
+    pub cases: usize,
+    /// The seed of every case's random stream.
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { cases: 40, seed: 0 }
+    }
+}
+
+/// One case, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct CaseRecord {
+    /// The dimensions the case was drawn with (what shrinking reduces).
+    pub(crate) dims: Vec<usize>,
+    /// The shape for reports, e.g. `B=2 Din=3 Dout=3`.
+    pub(crate) shape: String,
+    /// The batch size, where the op has one.
+    pub(crate) batch: Option<usize>,
+    /// The protocol request, for the protocol's ops.
+    pub(crate) request: Option<Request>,
+    /// What the gradients should be.
+    pub(crate) expected: Answer,
+    /// The answer's problems, or the fault that kept it from answering.
+    pub(crate) outcome: Result<Checked, String>,
+}
+
+/// The problems of one answered case.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Checked {
+    pub(crate) actual: Answer,
+    /// Per input: what is wrong.
+    pub(crate) wrong: Vec<(String, Problem)>,
+    pub(crate) nondeterministic: Vec<String>,
+    pub(crate) nonzero_for_zero_upstream: Vec<String>,
+    /// relu took Θ(0) = 1 at an exact zero.
+    pub(crate) other_subgradient: bool,
+}
+
+impl CaseRecord {
+    /// The problem of `what` (an input name, or `the call`) in this case, if any.
+    fn problem(&self, what: &str) -> Option<Problem> {
+        match (&self.outcome, what) {
+            (Err(message), "the call") => Some(Problem::Fault(message.clone())),
+            (Err(_), _) => None,
+            (Ok(checked), _) => checked
+                .wrong
+                .iter()
+                .find(|(n, _)| n == what)
+                .map(|(_, p)| p.clone()),
+        }
+    }
+}
+
+/// Verifies `subject`'s backward of `kind` on `config.cases` cases.
+pub fn verify(kind: OpKind, subject: &mut dyn Backward, config: Config) -> Report {
+    let mut report = Report {
+        subject: subject.label(),
+        op: kind.name().to_owned(),
+        cases: config.cases,
+        implemented: true,
+        findings: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut records = Vec::with_capacity(config.cases);
+    for index in 0..config.cases {
+        let mut rng = random::case_rng(config.seed, index as u64);
+        let dims = cases::dims(kind, index, &mut rng);
+        let request = cases::request(kind, &dims, &mut rng);
+        match check_case(subject, dims, request) {
+            Some(record) => records.push(record),
+            None => {
+                report.implemented = false;
+                return report;
+            }
+        }
+    }
+    let inputs: Vec<String> = records
+        .first()
+        .map(|r| r.expected.grads.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    let mut shrinker = |start: &CaseRecord, what: &str| shrink(subject, kind, config, start, what);
+    report.findings = findings(&records, &inputs, &mut shrinker);
+    if records
+        .iter()
+        .any(|r| r.outcome.as_ref().is_ok_and(|c| c.other_subgradient))
+    {
+        report.notes.push(
+            "at a = 0 exactly you take relu'(0) = 1; that is a valid subgradient, but PyTorch and JAX (and these notes, Eq. 42) use Θ(0) = 0".to_owned(),
+        );
+    }
+    report
+}
+
+/// Runs one case: the answer, a second answer, and the answer to a zero upstream. `None` when
+/// the subject does not implement the op.
+fn check_case(subject: &mut dyn Backward, dims: Vec<usize>, request: Request) -> Option<CaseRecord> {
+    let expected = reference_answer(&request).expect("internal: generated requests fit");
+    let outcome = match subject.answer(&request) {
+        Err(Fault::Unsupported) => return None,
+        Err(Fault::Failed(message)) => Err(message),
+        Ok(actual) => Ok(examine(subject, &request, &expected, actual)),
+    };
+    Some(CaseRecord {
+        dims,
+        shape: request.shape(),
+        batch: Some(request.batch()),
+        request: Some(request),
+        expected,
+        outcome,
+    })
+}
+
+/// Compares an answer with the reference, then asks twice more (same input; zero upstream).
+fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, actual: Answer) -> Checked {
+    let mut checked = Checked::default();
+    let relu_other_side = match request {
+        Request::Relu { a, grad_out } => {
+            Some((grad_out * &a.mapv(|v| if v >= 0.0 { 1.0 } else { 0.0 })).into_dyn())
+        }
+        _ => None,
+    };
+    for (name, e) in &expected.grads {
+        let Some(a) = actual.get(name) else {
+            continue; // optional keys (the network's x and loss) the subject left out
+        };
+        if a.shape() != e.shape() {
+            let problem = Problem::WrongShape {
+                got: a.shape().to_vec(),
+                expected: e.shape().to_vec(),
+            };
+            checked.wrong.push((name.clone(), problem));
+            continue;
+        }
+        if a.iter().any(|v| !v.is_finite()) {
+            checked.wrong.push((name.clone(), Problem::NonFinite));
+            continue;
+        }
+        if against(name, e, a).is_ok() {
+            continue;
+        }
+        if let Some(other) = &relu_other_side
+            && against(name, other, a).is_ok()
+        {
+            checked.other_subgradient = true;
+            continue;
+        }
+        checked.wrong.push((name.clone(), Problem::WrongValues));
+    }
+    match subject.answer(request) {
+        Ok(again) => {
+            for (name, first) in &actual.grads {
+                if again.get(name).is_none_or(|second| !same(first, second)) {
+                    checked.nondeterministic.push(name.clone());
+                }
+            }
+        }
+        Err(_) => checked.nondeterministic.push("the call".to_owned()),
+    }
+    if let Some(zeroed) = request.with_zero_upstream()
+        && let Ok(answer) = subject.answer(&zeroed)
+    {
+        for (name, g) in &answer.grads {
+            if g.iter().any(|v| *v != 0.0) {
+                checked.nonzero_for_zero_upstream.push(name.clone());
+            }
+        }
+    }
+    checked.actual = actual;
+    checked
+}
+
+/// Compares one gradient with the reference under the verifier's tolerance.
+fn against(name: &str, expected: &ArrayD<f64>, actual: &ArrayD<f64>) -> Comparison {
+    let scale = expected.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    compare::compare(
+        &format!("dL/d{name}"),
+        expected.view(),
+        actual.view(),
+        &Tolerance::uniform(VERIFY_REL, VERIFY_FLOOR * scale),
+    )
+}
+
+/// Two answers to the same request agree to the last few bits.
+fn same(first: &ArrayD<f64>, second: &ArrayD<f64>) -> bool {
+    first.shape() == second.shape()
+        && Zip::from(first)
+            .and(second)
+            .all(|a, b| a == b || compare::rel_err(*a, *b) <= 1e-12)
+}
+
+/// Reduces a failing case to a smaller one that fails the same way.
+pub(crate) type Shrinker<'a> = dyn FnMut(&CaseRecord, &str) -> CaseRecord + 'a;
+
+/// Every finding of a set of cases: faults, then each input's gradient, then non-determinism
+/// and non-zero gradients for a zero upstream.
+pub(crate) fn findings(
+    records: &[CaseRecord],
+    inputs: &[String],
+    shrinker: &mut Shrinker<'_>,
+) -> Vec<Finding> {
+    let mut found: Vec<Finding> = std::iter::once("the call")
+        .chain(inputs.iter().map(String::as_str))
+        .filter_map(|what| finding(records, what, shrinker))
+        .collect();
+    found.extend(call_level_findings(records));
+    found
+}
+
+/// The finding for `what` (an input, or `the call` for faults), shrunk and diagnosed.
+fn finding(records: &[CaseRecord], what: &str, shrinker: &mut Shrinker<'_>) -> Option<Finding> {
+    let failing: Vec<&CaseRecord> = records.iter().filter(|r| r.problem(what).is_some()).collect();
+    let first = *failing
+        .iter()
+        .min_by_key(|r| (r.dims.iter().product::<usize>(), r.dims.clone()))?;
+    let smallest = shrinker(first, what);
+    let problem = smallest
+        .problem(what)
+        .expect("internal: shrinking keeps the problem");
+    let label = if what == "the call" {
+        what.to_owned()
+    } else {
+        format!("dL/d{what}")
+    };
+    let evidence: Vec<diagnose::Evidence<'_>> = failing
+        .iter()
+        .copied()
+        .chain([&smallest])
+        .filter_map(|r| {
+            let actual = r.outcome.as_ref().ok()?.actual.get(what)?;
+            Some(diagnose::Evidence {
+                request: r.request.as_ref(),
+                input: what,
+                expected: &r.expected,
+                actual,
+            })
+        })
+        .collect();
+    let diagnosis = match problem {
+        Problem::WrongValues | Problem::WrongShape { .. } => diagnose::diagnose(&evidence),
+        _ => None,
+    };
+    let only_batch_of_one = failing.iter().all(|r| r.batch.is_some_and(|b| b > 1))
+        && records
+            .iter()
+            .any(|r| r.batch == Some(1) && r.outcome.is_ok() && r.problem(what).is_none());
+    Some(Finding {
+        what: label,
+        problem,
+        failed: failing.len(),
+        smallest_shape: smallest.shape.clone(),
+        worst: worst_elements(&smallest, what),
+        diagnosis,
+        only_batch_of_one,
+    })
+}
+
+/// Tries smaller shapes (one dimension at a time: to 1, halved, one less) with fresh values,
+/// keeping each that still shows the problem, until none does.
+fn shrink(
+    subject: &mut dyn Backward,
+    kind: OpKind,
+    config: Config,
+    start: &CaseRecord,
+    what: &str,
+) -> CaseRecord {
+    let mut best = start.clone();
+    let mut attempt = 0;
+    'improve: while attempt < SHRINK_ATTEMPTS {
+        for d in 0..best.dims.len() {
+            let current = best.dims[d];
+            let mut smaller = vec![1, current / 2, current.saturating_sub(1)];
+            smaller.retain(|&v| v >= 1 && v < current);
+            smaller.dedup();
+            for value in smaller {
+                attempt += 1;
+                let mut dims = best.dims.clone();
+                dims[d] = value;
+                let mut rng = random::case_rng(config.seed, SHRINK_STREAM + attempt);
+                let request = cases::request(kind, &dims, &mut rng);
+                if let Some(record) = check_case(subject, dims, request)
+                    && record.problem(what).is_some()
+                {
+                    best = record;
+                    continue 'improve;
+                }
+            }
+        }
+        break;
+    }
+    best
+}
+
+/// The (at most three) elements of `what` furthest from the reference in `record`.
+fn worst_elements(record: &CaseRecord, what: &str) -> Vec<compare::Element> {
+    let (Ok(checked), Some(expected)) = (&record.outcome, record.expected.get(what)) else {
+        return Vec::new();
+    };
+    let Some(actual) = checked.actual.get(what).filter(|a| a.shape() == expected.shape()) else {
+        return Vec::new();
+    };
+    let mut elements: Vec<compare::Element> = expected
+        .indexed_iter()
+        .zip(actual.iter())
+        .map(|((index, &e), &a)| compare::Element {
+            index: index.slice().to_vec(),
+            expected: e,
+            actual: a,
+            rel_err: compare::rel_err(e, a),
+        })
+        .filter(|e| e.expected != e.actual)
+        .collect();
+    elements.sort_by(|x, y| {
+        let dx = (x.actual - x.expected).abs();
+        let dy = (y.actual - y.expected).abs();
+        dy.partial_cmp(&dx).unwrap_or(std::cmp::Ordering::Less)
+    });
+    elements.truncate(3);
+    elements
+}
+
+/// Which inputs of a checked case show one call-level problem.
+type NamesOf = fn(&Checked) -> &Vec<String>;
+
+/// Non-determinism and non-zero gradients for a zero upstream, over all cases.
+fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let groups: [(Problem, NamesOf); 2] = [
+        (Problem::NonDeterministic, |c| &c.nondeterministic),
+        (Problem::NonZeroForZeroUpstream, |c| &c.nonzero_for_zero_upstream),
+    ];
+    for (problem, names) in groups {
+        let hits: Vec<(&CaseRecord, &Vec<String>)> = records
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().ok().map(|c| (r, names(c))))
+            .filter(|(_, n)| !n.is_empty())
+            .collect();
+        let Some((smallest, names)) = hits.iter().min_by_key(|(r, _)| r.dims.iter().product::<usize>())
+        else {
+            continue;
+        };
+        findings.push(Finding {
+            what: names
+                .iter()
+                .map(|n| format!("dL/d{n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            problem,
+            failed: hits.len(),
+            smallest_shape: smallest.shape.clone(),
+            worst: Vec::new(),
+            diagnosis: None,
+            only_batch_of_one: false,
+        });
+    }
+    findings
+}
