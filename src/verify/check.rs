@@ -13,6 +13,19 @@
 //! gradverify::check::linear(linear_backward).assert_correct();
 //! ```
 //!
+//! Or all at once: `gradverify::backward_tests!` writes one `#[test]` per op that you name.
+//!
+//! ```
+//! # use ndarray::{Array1, Array2, Axis};
+//! # fn linear_backward(g: &Array2<f64>, h: &Array2<f64>, w: &Array2<f64>, _b: &Array1<f64>)
+//! #     -> (Array2<f64>, Array2<f64>, Array1<f64>) { (g.dot(&w.t()), h.t().dot(g), g.sum_axis(Axis(0))) }
+//! # fn relu_backward(g: &Array2<f64>, a: &Array2<f64>) -> Array2<f64> { g * &a.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 }) }
+//! #[cfg(test)]
+//! mod tests {
+//!     gradverify::backward_tests!(linear: super::linear_backward, relu: super::relu_backward);
+//! }
+//! ```
+//!
 //! A panic in the function under test is caught and reported as a failed case with its message;
 //! the default panic hook is silenced for those calls only, on the verifying thread.
 
@@ -161,6 +174,21 @@ impl Checker {
         let mut subject = Closure { label, call };
         verify(kind, &mut subject, self.config)
     }
+}
+
+/// Writes one `#[test]` per named op, each asserting that the given function is correct:
+/// `backward_tests!(linear: my::linear_backward, relu: my::relu_backward,
+/// sqerr: my::sqerr_backward, network: my::backprop)`, any subset, in any order.
+#[macro_export]
+macro_rules! backward_tests {
+    ($($op:ident : $function:path),* $(,)?) => {
+        $(
+            #[test]
+            fn $op() {
+                $crate::check::$op($function).assert_correct();
+            }
+        )*
+    };
 }
 
 /// A Rust function as a [`Backward`].

@@ -277,8 +277,19 @@ pub(crate) fn findings(
 /// The finding for `what` (an input, or `the call` for faults), shrunk and diagnosed.
 fn finding(records: &[CaseRecord], what: &str, shrinker: &mut Shrinker<'_>) -> Option<Finding> {
     let failing: Vec<&CaseRecord> = records.iter().filter(|r| r.problem(what).is_some()).collect();
+    // The most common kind of problem (a wrong shape may turn into wrong values at 1×1), and
+    // the smallest case that shows it.
+    let kind_count = |r: &CaseRecord| {
+        let kind = r.problem(what);
+        failing
+            .iter()
+            .filter(|o| same_kind(o.problem(what).as_ref(), kind.as_ref()))
+            .count()
+    };
+    let most = failing.iter().map(|r| kind_count(r)).max()?;
     let first = *failing
         .iter()
+        .filter(|r| kind_count(r) == most)
         .min_by_key(|r| (r.dims.iter().product::<usize>(), r.dims.clone()))?;
     let smallest = shrinker(first, what);
     let problem = smallest
@@ -323,7 +334,7 @@ fn finding(records: &[CaseRecord], what: &str, shrinker: &mut Shrinker<'_>) -> O
 }
 
 /// Tries smaller shapes (one dimension at a time: to 1, halved, one less) with fresh values,
-/// keeping each that still shows the problem, until none does.
+/// keeping each that still shows the same kind of problem, until none does.
 fn shrink(
     subject: &mut dyn Backward,
     kind: OpKind,
@@ -331,6 +342,7 @@ fn shrink(
     start: &CaseRecord,
     what: &str,
 ) -> CaseRecord {
+    let problem = start.problem(what);
     let mut best = start.clone();
     let mut attempt = 0;
     'improve: while attempt < SHRINK_ATTEMPTS {
@@ -346,7 +358,7 @@ fn shrink(
                 let mut rng = random::case_rng(config.seed, SHRINK_STREAM + attempt);
                 let request = cases::request(kind, &dims, &mut rng);
                 if let Some(record) = check_case(subject, dims, request)
-                    && record.problem(what).is_some()
+                    && same_kind(record.problem(what).as_ref(), problem.as_ref())
                 {
                     best = record;
                     continue 'improve;
@@ -356,6 +368,14 @@ fn shrink(
         break;
     }
     best
+}
+
+/// Both are the same kind of problem (a wrong shape stays a wrong shape while shrinking).
+fn same_kind(a: Option<&Problem>, b: Option<&Problem>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        _ => false,
+    }
 }
 
 /// The (at most three) elements of `what` furthest from the reference in `record`.

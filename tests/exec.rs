@@ -1,0 +1,206 @@
+//! `gradverify verify --exec`: programs in other languages, end to end with real child processes.
+//! A correct one passes; one that crashes, prints garbage, answers late, answers the wrong shape
+//! or the wrong id, or has not written an op fails with a message that says which, and the
+//! verifier neither hangs nor panics.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use gradverify::protocol::OpKind;
+use gradverify::verify::{self, Config, Problem, exec::ExecSubject};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
+
+fn verify_cli(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["verify"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run gradverify verify")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A shell program that answers every request with `reply`, in which `$id` is the request's id.
+fn answering(reply: &str) -> String {
+    format!(
+        r#"while IFS= read -r line; do id=$(printf '%s' "$line" | sed 's/^{{"id":\([0-9]*\).*/\1/'); echo "{reply}"; done"#
+    )
+}
+
+fn relu_report(command: &str, timeout: Duration, cases: usize) -> verify::Report {
+    let mut subject = ExecSubject::start(command, timeout).expect("start sh");
+    verify::verify(OpKind::Relu, &mut subject, Config { cases, seed: 0 })
+}
+
+#[track_caller]
+fn fault(report: &verify::Report) -> String {
+    match report
+        .findings
+        .iter()
+        .find(|f| f.what == "the call")
+        .map(|f| &f.problem)
+    {
+        Some(Problem::Fault(message)) => message.clone(),
+        _ => panic!("no fault in\n{report}"),
+    }
+}
+
+#[test]
+fn the_reference_server_passes_every_op_and_exits_0() {
+    let out = verify_cli(&["--exec", &format!("{BIN} serve")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("4 of 4 ops pass"), "{}", text(&out));
+}
+
+#[test]
+fn the_python_student_example_passes_every_op() {
+    let out = verify_cli(&["--exec", "python3 examples/student.py", "--cases", "20"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn an_op_the_program_has_not_written_is_not_implemented_and_exits_1() {
+    let program = answering(r#"{\"id\": $id, \"error\": \"unsupported op\"}"#);
+    let out = verify_cli(&["--exec", &program, "--ops", "relu,sqerr"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("relu (") && text(&out).contains("NOT IMPLEMENTED"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("0 of 2 ops pass"), "{}", text(&out));
+}
+
+#[test]
+fn an_unknown_op_name_is_a_usage_error() {
+    let out = verify_cli(&["--exec", "true", "--ops", "softmax"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("softmax"), "{}", text(&out));
+}
+
+#[test]
+fn a_program_that_crashes_fails_every_case_with_its_status_and_last_words() {
+    let report = relu_report(
+        "read line; echo 'Traceback: KeyError grads' >&2; exit 3",
+        Duration::from_secs(5),
+        10,
+    );
+    let message = fault(&report);
+    assert!(message.contains("exit status: 3"), "{message}");
+    assert!(message.contains("Traceback: KeyError grads"), "{message}");
+    assert!(!report.passed());
+}
+
+#[test]
+fn a_command_that_does_not_exist_fails_with_the_shells_message() {
+    let report = relu_report("no-such-program-xyz", Duration::from_secs(5), 3);
+    let message = fault(&report);
+    assert!(
+        message.contains("exit status: 127") && message.contains("not found"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_program_that_prints_garbage_fails_with_not_json() {
+    let report = relu_report(&answering("hello there"), Duration::from_secs(5), 5);
+    let message = fault(&report);
+    assert!(
+        message.starts_with("the answer is not JSON") && message.contains("`hello there`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_program_that_answers_late_times_out_and_the_verifier_does_not_hang() {
+    let program =
+        format!("while IFS= read -r line; do sleep 2; printf '%s\\n' \"$line\" | {BIN} serve; done");
+    let start = Instant::now();
+    let report = relu_report(&program, Duration::from_millis(300), 10);
+    let message = fault(&report);
+    assert!(
+        message.contains("no answer within 0.3 s") || message.contains("stopped answering"),
+        "{message}"
+    );
+    assert!(report.to_string().contains("no answer within 0.3 s") || message.contains("stopped answering"));
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_program_that_answers_the_wrong_shape_fails_with_the_shapes() {
+    let report = relu_report(
+        &answering(r#"{\"id\": $id, \"grads\": {\"a\": [[1.0]]}}"#),
+        Duration::from_secs(5),
+        8,
+    );
+    let wrong = report
+        .findings
+        .iter()
+        .find(|f| f.what == "dL/da")
+        .expect("a finding for dL/da");
+    assert!(
+        matches!(&wrong.problem, Problem::WrongShape { got, .. } if got == &[1, 1]),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_answer_with_the_wrong_id_or_a_missing_key_or_a_ragged_matrix_says_which() {
+    let cases = [
+        (
+            r#"{\"id\": 999, \"grads\": {\"a\": [[1.0]]}}"#,
+            "the answer has id 999, expected ",
+        ),
+        (r#"{\"id\": $id, \"grads\": {\"b\": [[1.0]]}}"#, "missing key `a`"),
+        (
+            r#"{\"id\": $id, \"grads\": {\"a\": [[1.0], [1.0, 2.0]]}}"#,
+            "ragged matrix",
+        ),
+        (
+            r#"{\"id\": $id, \"grads\": {\"a\": [[\"x\"]]}}"#,
+            "expected a number, got a string",
+        ),
+        (
+            r#"{\"id\": $id, \"error\": \"shapes confuse me\"}"#,
+            "the program answered with an error: shapes confuse me",
+        ),
+    ];
+    for (reply, expected) in cases {
+        let report = relu_report(&answering(reply), Duration::from_secs(5), 3);
+        let message = fault(&report);
+        assert!(message.contains(expected), "{reply}: {message}");
+    }
+}
+
+#[test]
+fn a_wrong_backward_over_exec_is_diagnosed_like_a_rust_one() {
+    // A relu backward without the mask: answers dL/da = dL/dh.
+    let program = r#"while IFS= read -r line; do
+        id=$(printf '%s' "$line" | sed 's/^{"id":\([0-9]*\).*/\1/')
+        g=$(printf '%s' "$line" | sed 's/.*"grad_out":\(.*\)}$/\1/')
+        echo "{\"id\": $id, \"grads\": {\"a\": $g}}"
+    done"#;
+    let report = relu_report(program, Duration::from_secs(5), 6);
+    let wrong = report
+        .findings
+        .iter()
+        .find(|f| f.what == "dL/da")
+        .expect("a finding for dL/da");
+    assert_eq!(
+        wrong.diagnosis,
+        Some(verify::Diagnosis::ReluMaskMissing),
+        "{report}"
+    );
+}

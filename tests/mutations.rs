@@ -1,0 +1,439 @@
+//! The mutation suite: deliberately buggy backward functions, each of which the verifier must
+//! catch with the right diagnosis, and correct variants (loops, the h > 0 mask, the a ≥ 0
+//! subgradient) that it must pass.
+
+use std::cell::Cell;
+
+use gradverify::check::{self, NetworkGrads};
+use gradverify::mlp::MlpParams;
+use gradverify::verify::{Diagnosis, Problem, Report};
+use ndarray::{Array1, Array2, Axis};
+
+type LinearGrads = (Array2<f64>, Array2<f64>, Array1<f64>);
+
+/// The finding for `what` (`dL/dW`, `the call`, …), failing the test with the report if none.
+#[track_caller]
+fn finding<'r>(report: &'r Report, what: &str) -> &'r gradverify::verify::Finding {
+    report
+        .findings
+        .iter()
+        .find(|f| f.what == what)
+        .unwrap_or_else(|| panic!("no finding for {what}:\n{report}"))
+}
+
+#[track_caller]
+fn assert_diagnosed(report: &Report, what: &str, diagnosis: Diagnosis) {
+    assert!(!report.passed(), "a buggy backward passed:\n{report}");
+    let found = finding(report, what);
+    assert_eq!(found.diagnosis.as_ref(), Some(&diagnosis), "{report}");
+}
+
+fn step(a: &Array2<f64>) -> Array2<f64> {
+    a.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 })
+}
+
+// ---------------------------------------------------------------- linear (Eq. 30b, 66, 70, 74)
+
+fn linear_right(g: &Array2<f64>, h: &Array2<f64>, w: &Array2<f64>) -> LinearGrads {
+    (g.dot(&w.t()), h.t().dot(g), g.sum_axis(Axis(0)))
+}
+
+#[test]
+fn correct_linear_backwards_pass_with_matrix_products_and_with_loops() {
+    check::linear(|g, h, w, _b| linear_right(g, h, w)).assert_correct();
+    let loops = |g: &Array2<f64>, h: &Array2<f64>, w: &Array2<f64>, _b: &Array1<f64>| {
+        let (batch, d_in, d_out) = (h.nrows(), w.nrows(), w.ncols());
+        let mut dh = Array2::zeros((batch, d_in));
+        let mut dw = Array2::zeros((d_in, d_out));
+        let mut db = Array1::zeros(d_out);
+        for n in 0..batch {
+            for j in 0..d_out {
+                db[j] += g[[n, j]];
+                for i in 0..d_in {
+                    dh[[n, i]] += w[[i, j]] * g[[n, j]];
+                    dw[[i, j]] += h[[n, i]] * g[[n, j]];
+                }
+            }
+        }
+        (dh, dw, db)
+    };
+    check::linear(loops).assert_correct();
+}
+
+#[test]
+fn w_not_transposed_fails_on_square_shapes_and_panics_on_the_others() {
+    let report = check::linear(|g, h, w, _b| (g.dot(w), h.t().dot(g), g.sum_axis(Axis(0))));
+    assert_diagnosed(&report, "dL/dh", Diagnosis::WeightNotTransposed);
+    // At Din = Dout = 1, W equals its transpose: the smallest shape that shows the bug is 2 × 2.
+    assert_eq!(
+        finding(&report, "dL/dh").smallest_shape,
+        "B=1 Din=2 Dout=2",
+        "{report}"
+    );
+    let call = finding(&report, "the call");
+    assert!(
+        matches!(&call.problem, Problem::Fault(m) if m.starts_with("panicked")),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_transposed_dw_is_caught_by_shape_and_on_square_shapes_by_value() {
+    let report = check::linear(|g, h, w, _b| (g.dot(&w.t()), g.t().dot(h), g.sum_axis(Axis(0))));
+    assert_diagnosed(&report, "dL/dW", Diagnosis::Transposed);
+}
+
+#[test]
+fn a_bias_gradient_from_the_first_row_only_is_correct_only_for_b_1() {
+    let report = check::linear(|g, h, w, _b| (g.dot(&w.t()), h.t().dot(g), g.row(0).to_owned()));
+    assert_diagnosed(&report, "dL/db", Diagnosis::BiasNotSummed);
+    let found = finding(&report, "dL/db");
+    assert!(found.only_batch_of_one);
+    assert!(
+        found.smallest_shape.starts_with("B=2"),
+        "shrinks to two data points: {report}"
+    );
+}
+
+#[test]
+fn a_bias_gradient_averaged_over_the_batch_is_a_mean_instead_of_a_sum() {
+    let report = check::linear(|g, h, w, _b| (g.dot(&w.t()), h.t().dot(g), g.mean_axis(Axis(0)).unwrap()));
+    assert_diagnosed(&report, "dL/db", Diagnosis::MeanOverBatch);
+}
+
+#[test]
+fn a_weight_gradient_averaged_over_the_batch_is_a_mean_instead_of_a_sum() {
+    let report = check::linear(|g, h, w, _b| {
+        (
+            g.dot(&w.t()),
+            h.t().dot(g) / h.nrows() as f64,
+            g.sum_axis(Axis(0)),
+        )
+    });
+    assert_diagnosed(&report, "dL/dW", Diagnosis::MeanOverBatch);
+}
+
+#[test]
+fn a_flipped_sign_on_dw_is_named() {
+    let report = check::linear(|g, h, w, _b| (g.dot(&w.t()), -h.t().dot(g), g.sum_axis(Axis(0))));
+    assert_diagnosed(&report, "dL/dW", Diagnosis::SignFlipped);
+}
+
+#[test]
+fn a_doubled_dw_is_a_factor_of_two() {
+    let report = check::linear(|g, h, w, _b| (g.dot(&w.t()), 2.0 * h.t().dot(g), g.sum_axis(Axis(0))));
+    assert_diagnosed(&report, "dL/dW", Diagnosis::Factor(2.0));
+}
+
+#[test]
+fn dh_computed_from_an_upstream_of_ones_ignores_the_upstream_gradient() {
+    let report = check::linear(|g, h, w, _b| {
+        let ones = Array2::ones(g.raw_dim());
+        (ones.dot(&w.t()), h.t().dot(g), g.sum_axis(Axis(0)))
+    });
+    assert_diagnosed(&report, "dL/dh", Diagnosis::UpstreamIgnored);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.problem == Problem::NonZeroForZeroUpstream),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_zero_bias_gradient_is_all_zero() {
+    let report = check::linear(|g, h, w, _b| (g.dot(&w.t()), h.t().dot(g), Array1::zeros(w.ncols())));
+    assert_diagnosed(&report, "dL/db", Diagnosis::AllZero);
+}
+
+#[test]
+fn a_loop_that_stops_one_column_short_zeroes_the_last_column_of_dh() {
+    let report = check::linear(|g, h, w, _b| {
+        let mut dh = g.dot(&w.t());
+        dh.column_mut(h.ncols() - 1).fill(0.0);
+        (dh, h.t().dot(g), g.sum_axis(Axis(0)))
+    });
+    assert_diagnosed(&report, "dL/dh", Diagnosis::ColumnZero { last: true });
+}
+
+#[test]
+fn a_loop_that_stops_one_row_short_zeroes_the_last_row_of_dw() {
+    let report = check::linear(|g, h, w, _b| {
+        let mut dw = h.t().dot(g);
+        dw.row_mut(w.nrows() - 1).fill(0.0);
+        (g.dot(&w.t()), dw, g.sum_axis(Axis(0)))
+    });
+    assert_diagnosed(&report, "dL/dW", Diagnosis::RowZero { last: true });
+}
+
+#[test]
+fn a_dh_from_the_first_data_point_only_is_correct_only_for_b_1() {
+    let report = check::linear(|g, h, w, _b| {
+        let first = g.row(0).dot(&w.t());
+        let dh = Array2::from_shape_fn(h.raw_dim(), |(_, i)| first[i]);
+        (dh, h.t().dot(g), g.sum_axis(Axis(0)))
+    });
+    let found = finding(&report, "dL/dh");
+    assert!(found.only_batch_of_one, "{report}");
+    assert!(report.to_string().contains("correct only when B = 1"), "{report}");
+}
+
+#[test]
+fn a_stateful_backward_is_non_deterministic() {
+    let calls = Cell::new(0u32);
+    let report = check::linear(|g, h, w, _b| {
+        calls.set(calls.get() + 1);
+        let (dh, dw, db) = linear_right(g, h, w);
+        (dh, dw, db + 1e-6 * f64::from(calls.get()))
+    });
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.problem == Problem::NonDeterministic && f.what.contains("dL/db")),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_panicking_backward_fails_every_case_with_its_message() {
+    let report = check::linear(|_g, _h, _w, _b| panic!("linear_backward is not written yet"));
+    let call = finding(&report, "the call");
+    assert_eq!(
+        call.problem,
+        Problem::Fault("panicked: linear_backward is not written yet".to_owned())
+    );
+    assert_eq!(call.failed, report.cases);
+    assert_eq!(
+        call.smallest_shape, "B=1 Din=1 Dout=1",
+        "shrunk to the smallest shape"
+    );
+}
+
+#[test]
+fn a_nan_in_a_gradient_is_reported_as_such() {
+    let report = check::linear(|g, h, w, _b| {
+        let (mut dh, dw, db) = linear_right(g, h, w);
+        dh[[0, 0]] = f64::NAN;
+        (dh, dw, db)
+    });
+    assert_eq!(finding(&report, "dL/dh").problem, Problem::NonFinite, "{report}");
+}
+
+// ---------------------------------------------------------------- relu (Eq. 29b, 47)
+
+#[test]
+fn correct_relu_backwards_pass_including_the_output_mask_and_the_other_subgradient() {
+    check::relu(|g, a| g * &step(a)).assert_correct();
+    check::relu(|g, a| {
+        let h = a.mapv(|v| v.max(0.0));
+        g * &h.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 })
+    })
+    .assert_correct();
+    let at_zero_one = check::relu(|g, a| g * &a.mapv(|v| if v >= 0.0 { 1.0 } else { 0.0 }));
+    at_zero_one.assert_correct();
+    assert!(
+        at_zero_one.notes.iter().any(|n| n.contains("relu'(0) = 1")),
+        "{at_zero_one}"
+    );
+}
+
+#[test]
+fn a_missing_relu_mask_is_named() {
+    assert_diagnosed(
+        &check::relu(|g, _a| g.clone()),
+        "dL/da",
+        Diagnosis::ReluMaskMissing,
+    );
+}
+
+#[test]
+fn an_inverted_relu_mask_is_named() {
+    assert_diagnosed(
+        &check::relu(|g, a| g * &step(a).mapv(|t| 1.0 - t)),
+        "dL/da",
+        Diagnosis::ReluMaskInverted,
+    );
+}
+
+#[test]
+fn a_relu_mask_taken_from_the_upstream_gradient_is_named() {
+    assert_diagnosed(
+        &check::relu(|g, _a| g * &step(g)),
+        "dL/da",
+        Diagnosis::ReluMaskFromUpstream,
+    );
+}
+
+#[test]
+fn a_relu_backward_that_returns_the_mask_ignores_the_upstream_gradient() {
+    assert_diagnosed(&check::relu(|_g, a| step(a)), "dL/da", Diagnosis::UpstreamIgnored);
+}
+
+#[test]
+fn a_negated_relu_backward_is_a_sign_flip() {
+    assert_diagnosed(
+        &check::relu(|g, a| -(g * &step(a))),
+        "dL/da",
+        Diagnosis::SignFlipped,
+    );
+}
+
+// ---------------------------------------------------------------- sqerr (Eq. 31b)
+
+#[test]
+fn a_correct_sqerr_backward_passes() {
+    check::sqerr(|gl, f, y| {
+        let df = gl * (f - y);
+        let dy = -&df;
+        (df, dy)
+    })
+    .assert_correct();
+}
+
+#[test]
+fn forgetting_the_half_doubles_both_gradients() {
+    let report = check::sqerr(|gl, f, y| (2.0 * gl * (f - y), -2.0 * gl * (f - y)));
+    assert_diagnosed(&report, "dL/df", Diagnosis::Factor(2.0));
+    assert_diagnosed(&report, "dL/dy", Diagnosis::Factor(2.0));
+}
+
+#[test]
+fn a_sqerr_backward_that_drops_dl_dl_ignores_the_upstream_gradient() {
+    let report = check::sqerr(|_gl, f, y| (f - y, y - f));
+    assert_diagnosed(&report, "dL/df", Diagnosis::UpstreamIgnored);
+    assert_diagnosed(&report, "dL/dy", Diagnosis::UpstreamIgnored);
+}
+
+#[test]
+fn a_dy_with_the_sign_of_df_is_a_sign_flip() {
+    let report = check::sqerr(|gl, f, y| (gl * (f - y), gl * (f - y)));
+    assert_diagnosed(&report, "dL/dy", Diagnosis::SignFlipped);
+    assert!(report.findings.iter().all(|f| f.what != "dL/df"), "{report}");
+}
+
+#[test]
+fn a_df_of_y_minus_f_is_a_sign_flip() {
+    let report = check::sqerr(|gl, f, y| (gl * (y - f), gl * (y - f)));
+    assert_diagnosed(&report, "dL/df", Diagnosis::SignFlipped);
+}
+
+#[test]
+fn a_mean_squared_error_is_a_mean_over_elements() {
+    let report = check::sqerr(|gl, f, y| {
+        let n = f.len() as f64;
+        (gl * (f - y) / n, gl * (y - f) / n)
+    });
+    assert_diagnosed(&report, "dL/df", Diagnosis::MeanOverElements);
+}
+
+#[test]
+fn a_loss_averaged_over_the_batch_is_a_mean_over_data_points() {
+    let report = check::sqerr(|gl, f, y| {
+        let b = f.nrows() as f64;
+        (gl * (f - y) / b, gl * (y - f) / b)
+    });
+    assert_diagnosed(&report, "dL/df", Diagnosis::MeanOverBatch);
+}
+
+// ---------------------------------------------------------------- the network (Eq. 32/37)
+
+/// A student's whole backprop, with one of the bugs students write.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum NetBug {
+    None,
+    Misprint32e,
+    MaskMissingLayer2,
+    MeanLoss,
+    BiasB3FirstRowOnly,
+    B1AndB2Swapped,
+}
+
+fn student_network(x: &Array2<f64>, y: &Array2<f64>, p: &MlpParams, bug: NetBug) -> NetworkGrads {
+    let relu = |a: &Array2<f64>| a.mapv(|v| v.max(0.0));
+    let a1 = x.dot(&p.w1) + &p.b1;
+    let h1 = relu(&a1);
+    let a2 = h1.dot(&p.w2) + &p.b2;
+    let h2 = relu(&a2);
+    let f = h2.dot(&p.w3) + &p.b3;
+    let mut df = &f - y;
+    if bug == NetBug::MeanLoss {
+        df /= x.nrows() as f64;
+    }
+    let (dw3, db3) = (
+        h2.t().dot(&df),
+        if bug == NetBug::BiasB3FirstRowOnly {
+            df.row(0).to_owned()
+        } else {
+            df.sum_axis(Axis(0))
+        },
+    );
+    let dh2 = df.dot(&p.w3.t());
+    let da2 = if bug == NetBug::MaskMissingLayer2 {
+        dh2.clone()
+    } else {
+        &dh2 * &step(&a2)
+    };
+    let (dw2, db2) = (h1.t().dot(&da2), da2.sum_axis(Axis(0)));
+    let dh1 = da2.dot(&p.w2.t());
+    let da1 = if bug == NetBug::Misprint32e {
+        assert_eq!(dh2.dim(), a1.dim(), "Eq. 32e as printed needs D1 = D2");
+        &dh2 * &step(&a2)
+    } else {
+        &dh1 * &step(&a1)
+    };
+    let (dw1, db1) = (x.t().dot(&da1), da1.sum_axis(Axis(0)));
+    if bug == NetBug::B1AndB2Swapped {
+        return (dw1, db2, dw2, db1, dw3, db3);
+    }
+    (dw1, db1, dw2, db2, dw3, db3)
+}
+
+#[test]
+fn a_correct_hand_written_backprop_passes() {
+    check::network(|x, y, p| student_network(x, y, p, NetBug::None)).assert_correct();
+}
+
+#[test]
+fn the_misprint_of_eq_32e_is_recognised() {
+    let report = check::network(|x, y, p| student_network(x, y, p, NetBug::Misprint32e));
+    assert_diagnosed(&report, "dL/dW1", Diagnosis::Misprint32e);
+    assert_diagnosed(&report, "dL/db1", Diagnosis::Misprint32e);
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| !["dL/dW2", "dL/dW3"].contains(&f.what.as_str())),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_relu_mask_left_out_of_the_backward_is_located() {
+    let report = check::network(|x, y, p| student_network(x, y, p, NetBug::MaskMissingLayer2));
+    assert_diagnosed(&report, "dL/dW2", Diagnosis::NetworkMaskMissing(2));
+    assert_diagnosed(&report, "dL/dW1", Diagnosis::NetworkMaskMissing(2));
+}
+
+#[test]
+fn a_mean_loss_scales_every_gradient_by_one_over_b() {
+    let report = check::network(|x, y, p| student_network(x, y, p, NetBug::MeanLoss));
+    for what in ["dL/dW1", "dL/db1", "dL/dW2", "dL/db2", "dL/dW3", "dL/db3"] {
+        assert_diagnosed(&report, what, Diagnosis::MeanOverBatch);
+    }
+}
+
+#[test]
+fn a_network_bias_not_summed_over_the_batch_is_correct_only_for_b_1() {
+    let report = check::network(|x, y, p| student_network(x, y, p, NetBug::BiasB3FirstRowOnly));
+    assert!(finding(&report, "dL/db3").only_batch_of_one, "{report}");
+    assert_eq!(report.findings.len(), 1, "{report}");
+}
+
+#[test]
+fn swapped_gradients_are_recognised_as_another_parameters() {
+    let report = check::network(|x, y, p| student_network(x, y, p, NetBug::B1AndB2Swapped));
+    assert_diagnosed(&report, "dL/db1", Diagnosis::SwappedWith("b2".to_owned()));
+    assert_diagnosed(&report, "dL/db2", Diagnosis::SwappedWith("b1".to_owned()));
+}
