@@ -204,3 +204,12 @@ fn a_wrong_backward_over_exec_is_diagnosed_like_a_rust_one() {
         "{report}"
     );
 }
+
+#[test]
+fn the_networks_optional_loss_is_checked_when_the_program_sends_it() {
+    let program = format!(r#"{BIN} serve | sed -u 's/"loss":[-0-9.eE+]*/"loss":12345.0/'"#);
+    let mut subject = ExecSubject::start(&program, Duration::from_secs(5)).expect("start sh");
+    let report = verify::verify(OpKind::Mlp, &mut subject, Config { cases: 5, seed: 0 });
+    assert_eq!(report.findings.len(), 1, "{report}");
+    assert_eq!(report.findings[0].what, "the loss L", "{report}");
+}

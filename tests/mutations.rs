@@ -437,3 +437,62 @@ fn swapped_gradients_are_recognised_as_another_parameters() {
     assert_diagnosed(&report, "dL/db1", Diagnosis::SwappedWith("b2".to_owned()));
     assert_diagnosed(&report, "dL/db2", Diagnosis::SwappedWith("b1".to_owned()));
 }
+
+// ---------------------------------------------------------------- a library author's own op
+
+fn sin_forward(x: &[ndarray::ArrayD<f64>]) -> ndarray::ArrayD<f64> {
+    x[0].mapv(f64::sin)
+}
+
+#[test]
+fn a_custom_op_with_the_right_derivative_passes_and_with_a_wrong_one_fails() {
+    let right = |x: &[ndarray::ArrayD<f64>], g: &ndarray::ArrayD<f64>| vec![g * &x[0].mapv(f64::cos)];
+    check::op("sin", &[&[2, 3]], sin_forward, right).assert_correct();
+    let negated = |x: &[ndarray::ArrayD<f64>], g: &ndarray::ArrayD<f64>| vec![-(g * &x[0].mapv(f64::cos))];
+    assert_diagnosed(
+        &check::op("sin", &[&[2, 3]], sin_forward, negated),
+        "dL/dx0",
+        Diagnosis::SignFlipped,
+    );
+    let ignores_upstream = |x: &[ndarray::ArrayD<f64>], _g: &ndarray::ArrayD<f64>| vec![x[0].mapv(f64::cos)];
+    let report = check::op("sin", &[&[2, 3]], sin_forward, ignores_upstream);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.problem == Problem::NonZeroForZeroUpstream),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_custom_op_returning_the_wrong_number_of_gradients_or_panicking_fails_with_a_message() {
+    let two_inputs = |x: &[ndarray::ArrayD<f64>]| &x[0] * &x[1];
+    let one_gradient = |x: &[ndarray::ArrayD<f64>], g: &ndarray::ArrayD<f64>| vec![g * &x[1]];
+    let report = check::op("product", &[&[3], &[3]], two_inputs, one_gradient);
+    let call = finding(&report, "the call");
+    assert_eq!(
+        call.problem,
+        Problem::Fault("the backward returned 1 gradients for 2 inputs".to_owned())
+    );
+
+    let panicking =
+        |_x: &[ndarray::ArrayD<f64>]| -> ndarray::ArrayD<f64> { panic!("shape mismatch in forward") };
+    let any = |x: &[ndarray::ArrayD<f64>], g: &ndarray::ArrayD<f64>| vec![g * &x[0]];
+    let report = check::op("broken", &[&[2]], panicking, any);
+    assert_eq!(
+        finding(&report, "the call").problem,
+        Problem::Fault("the forward panicked: shape mismatch in forward".to_owned())
+    );
+}
+
+#[test]
+fn a_custom_op_with_no_usable_shape_says_so() {
+    let any = |x: &[ndarray::ArrayD<f64>], g: &ndarray::ArrayD<f64>| vec![g * &x[0]];
+    let report = check::op("empty", &[&[0, 3]], sin_forward, any);
+    let found = finding(&report, "the shapes");
+    assert!(
+        matches!(&found.problem, Problem::Fault(m) if m.contains("[[0, 3]]") && m.contains("at least 1")),
+        "{report}"
+    );
+}

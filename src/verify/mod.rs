@@ -241,7 +241,7 @@ fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, act
 fn against(name: &str, expected: &ArrayD<f64>, actual: &ArrayD<f64>) -> Comparison {
     let scale = expected.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
     compare::compare(
-        &format!("dL/d{name}"),
+        &gradient_label(name),
         expected.view(),
         actual.view(),
         &Tolerance::uniform(VERIFY_REL, VERIFY_FLOOR * scale),
@@ -295,11 +295,6 @@ fn finding(records: &[CaseRecord], what: &str, shrinker: &mut Shrinker<'_>) -> O
     let problem = smallest
         .problem(what)
         .expect("internal: shrinking keeps the problem");
-    let label = if what == "the call" {
-        what.to_owned()
-    } else {
-        format!("dL/d{what}")
-    };
     let evidence: Vec<diagnose::Evidence<'_>> = failing
         .iter()
         .copied()
@@ -323,7 +318,7 @@ fn finding(records: &[CaseRecord], what: &str, shrinker: &mut Shrinker<'_>) -> O
             .iter()
             .any(|r| r.batch == Some(1) && r.outcome.is_ok() && r.problem(what).is_none());
     Some(Finding {
-        what: label,
+        what: gradient_label(what),
         problem,
         failed: failing.len(),
         smallest_shape: smallest.shape.clone(),
@@ -368,6 +363,16 @@ fn shrink(
         break;
     }
     best
+}
+
+/// How a gradient is named in reports: `dL/dW` for an input, `the loss L` for the network's
+/// optional loss, `the call` for faults.
+fn gradient_label(what: &str) -> String {
+    match what {
+        "the call" => what.to_owned(),
+        "loss" => "the loss L".to_owned(),
+        input => format!("dL/d{input}"),
+    }
 }
 
 /// Both are the same kind of problem (a wrong shape stays a wrong shape while shrinking).
@@ -429,7 +434,7 @@ fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
         findings.push(Finding {
             what: names
                 .iter()
-                .map(|n| format!("dL/d{n}"))
+                .map(|n| gradient_label(n))
                 .collect::<Vec<_>>()
                 .join(", "),
             problem,
