@@ -54,6 +54,9 @@ pub enum Error {
         value: String,
         expected: String,
     },
+    /// A file could not be written.
+    #[error("cannot write `{path}`: {message}")]
+    Output { path: String, message: String },
     /// Input in JSON (a fixture or a protocol message) is not what was expected.
     #[error("{context}: {message}")]
     Json { context: String, message: String },

@@ -40,15 +40,18 @@
 //! ```
 
 pub mod compare;
+pub mod cost;
 pub mod error;
 pub mod json;
 pub mod mlp;
 pub mod ops;
 pub mod oracle;
+pub mod plot;
 pub mod protocol;
 pub mod random;
 pub mod sweep;
 pub mod tape;
+pub mod timing;
 pub mod verify;
 
 pub use error::{Error, Result};

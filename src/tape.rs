@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ndarray::{ArrayD, ArrayViewD};
 
 use crate::error::{Error, Result};
-use crate::ops::Op;
+use crate::ops::{Cost, F64_BYTES, Op};
 
 static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
 
@@ -311,6 +311,72 @@ impl Tape {
             None => *slot = Some(grad),
         }
         Ok(())
+    }
+
+    /// The work of a backward pass from `output` along both roads: the sum of the cost models of
+    /// exactly the ops [`Tape::pullback`] visits, each for the inputs it is asked for.
+    pub fn backward_cost(&self, output: Var, wrt: Wrt) -> Result<Cost> {
+        self.check(output)?;
+        let needs = self.needs_grad(wrt);
+        let mut reached = vec![false; self.nodes.len()];
+        reached[output.index] = true;
+        let mut total = Cost::default();
+        for index in (0..=output.index).rev() {
+            let Origin::Op { op, inputs } = &self.nodes[index].origin else {
+                continue;
+            };
+            let wanted: Vec<bool> = inputs.iter().map(|v| needs[v.index]).collect();
+            if !reached[index] || !wanted.contains(&true) {
+                continue;
+            }
+            let shapes: Vec<&[usize]> = inputs.iter().map(|v| self.nodes[v.index].value.shape()).collect();
+            total = total + op.cost(&shapes, &wanted)?;
+            for (v, want) in inputs.iter().zip(wanted) {
+                reached[v.index] |= want;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Bytes of every value on the tape that is not a parameter (data and every op's output):
+    /// what backprop keeps from the forward pass for the backward (Sec. 4.2).
+    pub fn retained_bytes(&self) -> u64 {
+        self.nodes
+            .iter()
+            .filter(|n| !matches!(n.origin, Origin::Leaf(LeafKind::Param)))
+            .map(|n| F64_BYTES * n.value.len() as u64)
+            .sum()
+    }
+
+    /// The peak bytes of non-parameter values an inference-only forward pass needs when it frees
+    /// each value right after its last use (Sec. 4.2): while op i runs, its inputs, its output and
+    /// every earlier value still to be read later (or the final `output`) are alive.
+    pub fn inference_peak_bytes(&self, output: Var) -> Result<u64> {
+        self.check(output)?;
+        let mut last_use: Vec<usize> = (0..self.nodes.len()).collect();
+        for (index, node) in self.nodes.iter().enumerate() {
+            if let Origin::Op { inputs, .. } = &node.origin {
+                for v in inputs {
+                    last_use[v.index] = last_use[v.index].max(index);
+                }
+            }
+        }
+        last_use[output.index] = usize::MAX;
+        let size = |n: &Node| match n.origin {
+            Origin::Leaf(LeafKind::Param) => 0,
+            _ => F64_BYTES * n.value.len() as u64,
+        };
+        let peak = (0..=output.index)
+            .filter(|&i| matches!(self.nodes[i].origin, Origin::Op { .. }))
+            .map(|i| {
+                (0..=i)
+                    .filter(|&v| last_use[v] >= i)
+                    .map(|v| size(&self.nodes[v]))
+                    .sum::<u64>()
+            })
+            .max()
+            .unwrap_or(0);
+        Ok(peak)
     }
 
     /// Which nodes need a gradient: requested leaves and every op that reads one, transitively.

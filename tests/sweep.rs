@@ -38,3 +38,55 @@ fn the_result_is_the_same_on_one_thread_and_on_several() {
 fn different_seeds_draw_different_cases() {
     assert_ne!(plan(0, 8), plan(1, 8));
 }
+
+#[test]
+fn the_shards_of_a_sweep_together_are_the_whole_sweep() {
+    let whole = sweep::run(5, 37).unwrap();
+    let mut union = Vec::new();
+    for part in 1..=4 {
+        let shard = format!("{part}/4").parse().unwrap();
+        union.extend(sweep::run_shard(5, 37, shard, &|| {}).unwrap().cases);
+    }
+    let describe = |cases: &[sweep::CaseResult]| {
+        cases
+            .iter()
+            .map(|c| format!("{} {} {} {:?}", c.index, c.kind.name(), c.shape, c.report.is_ok()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(union.len(), 37);
+    assert_eq!(describe(&union), describe(&whole.cases));
+}
+
+#[test]
+fn a_shard_must_be_i_of_n_with_i_from_1_to_n() {
+    for bad in ["0/3", "4/3", "1", "a/b", "1/0"] {
+        let err = bad.parse::<sweep::Shard>().unwrap_err();
+        assert!(err.to_string().contains("expected i/n"), "{bad}: {err}");
+    }
+    assert_eq!("3/3".parse::<sweep::Shard>().unwrap().range(10), 6..10);
+}
+
+#[test]
+fn a_parallel_verification_is_the_same_on_one_thread_and_on_several() {
+    use gradverify::check::linear_subject;
+    use gradverify::protocol::OpKind;
+    use gradverify::verify::{Config, verify_parallel};
+    use ndarray::{Array1, Array2, Axis};
+    // A bias not summed over the batch: the findings, shrinking and diagnosis must not depend
+    // on how the cases were split between threads.
+    let buggy = |g: &Array2<f64>, h: &Array2<f64>, w: &Array2<f64>, _b: &Array1<f64>| {
+        let _ = Axis(0);
+        (g.dot(&w.t()), h.t().dot(g), g.row(0).to_owned())
+    };
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let config = Config { cases: 60, seed: 2 };
+        pool.install(|| verify_parallel(OpKind::Linear, || linear_subject(buggy), config, 0..60).to_string())
+    };
+    let one = on(1);
+    assert!(one.contains("bias gradient not summed"), "{one}");
+    assert_eq!(one, on(3));
+}

@@ -35,6 +35,9 @@ pub(crate) fn usable<D: Dimension>(op: &str, arg: &str, x: &ndarray::ArrayView<'
             shape: x.shape().to_vec(),
         });
     }
+    if x.iter().all(|v| v.is_finite()) {
+        return Ok(());
+    }
     if let Some((index, &value)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(Error::NonFinite {
             op: op.to_owned(),

@@ -107,17 +107,7 @@ impl Checker {
             &Array1<f64>,
         ) -> (Array2<f64>, Array2<f64>, Array1<f64>),
     {
-        let call = |r: &Request| match r {
-            Request::Linear { h, w, b, grad_out } => {
-                let (dh, dw, db) = backward(grad_out, h, w, b);
-                Answer::default()
-                    .with("h", dh.into_dyn())
-                    .with("W", dw.into_dyn())
-                    .with("b", db.into_dyn())
-            }
-            _ => unreachable!("internal: linear cases only"),
-        };
-        self.run(OpKind::Linear, label::<F>(), call)
+        verify(OpKind::Linear, &mut linear_subject(backward), self.config)
     }
 
     /// See [`relu`].
@@ -125,11 +115,7 @@ impl Checker {
     where
         F: Fn(&Array2<f64>, &Array2<f64>) -> Array2<f64>,
     {
-        let call = |r: &Request| match r {
-            Request::Relu { a, grad_out } => Answer::default().with("a", backward(grad_out, a).into_dyn()),
-            _ => unreachable!("internal: relu cases only"),
-        };
-        self.run(OpKind::Relu, label::<F>(), call)
+        verify(OpKind::Relu, &mut relu_subject(backward), self.config)
     }
 
     /// See [`sqerr`].
@@ -137,16 +123,7 @@ impl Checker {
     where
         F: Fn(f64, &Array2<f64>, &Array2<f64>) -> (Array2<f64>, Array2<f64>),
     {
-        let call = |r: &Request| match r {
-            Request::SqErr { f, y, grad_out } => {
-                let (df, dy) = backward(*grad_out, f, y);
-                Answer::default()
-                    .with("f", df.into_dyn())
-                    .with("y", dy.into_dyn())
-            }
-            _ => unreachable!("internal: sqerr cases only"),
-        };
-        self.run(OpKind::SqErr, label::<F>(), call)
+        verify(OpKind::SqErr, &mut sqerr_subject(backward), self.config)
     }
 
     /// See [`network`].
@@ -154,26 +131,80 @@ impl Checker {
     where
         F: Fn(&Array2<f64>, &Array2<f64>, &MlpParams) -> NetworkGrads,
     {
-        let call = |r: &Request| match r {
-            Request::Mlp { x, y, params } => {
-                let (w1, b1, w2, b2, w3, b3) = backprop(x, y, params);
-                Answer::default()
-                    .with("W1", w1.into_dyn())
-                    .with("b1", b1.into_dyn())
-                    .with("W2", w2.into_dyn())
-                    .with("b2", b2.into_dyn())
-                    .with("W3", w3.into_dyn())
-                    .with("b3", b3.into_dyn())
-            }
-            _ => unreachable!("internal: network cases only"),
-        };
-        self.run(OpKind::Mlp, label::<F>(), call)
+        verify(OpKind::Mlp, &mut network_subject(backprop), self.config)
     }
+}
 
-    fn run(self, kind: OpKind, label: String, call: impl Fn(&Request) -> Answer) -> Report {
-        let mut subject = Closure { label, call };
-        verify(kind, &mut subject, self.config)
-    }
+/// A linear backward as a [`Backward`], e.g. for [`verify_parallel`](super::verify_parallel).
+pub fn linear_subject<F>(backward: F) -> impl Backward
+where
+    F: Fn(&Array2<f64>, &Array2<f64>, &Array2<f64>, &Array1<f64>) -> (Array2<f64>, Array2<f64>, Array1<f64>),
+{
+    let label = label::<F>();
+    let call = move |r: &Request| match r {
+        Request::Linear { h, w, b, grad_out } => {
+            let (dh, dw, db) = backward(grad_out, h, w, b);
+            Answer::default()
+                .with("h", dh.into_dyn())
+                .with("W", dw.into_dyn())
+                .with("b", db.into_dyn())
+        }
+        _ => unreachable!("internal: linear cases only"),
+    };
+    Closure { label, call }
+}
+
+/// A relu backward as a [`Backward`].
+pub fn relu_subject<F>(backward: F) -> impl Backward
+where
+    F: Fn(&Array2<f64>, &Array2<f64>) -> Array2<f64>,
+{
+    let label = label::<F>();
+    let call = move |r: &Request| match r {
+        Request::Relu { a, grad_out } => Answer::default().with("a", backward(grad_out, a).into_dyn()),
+        _ => unreachable!("internal: relu cases only"),
+    };
+    Closure { label, call }
+}
+
+/// A sqerr backward as a [`Backward`].
+pub fn sqerr_subject<F>(backward: F) -> impl Backward
+where
+    F: Fn(f64, &Array2<f64>, &Array2<f64>) -> (Array2<f64>, Array2<f64>),
+{
+    let label = label::<F>();
+    let call = move |r: &Request| match r {
+        Request::SqErr { f, y, grad_out } => {
+            let (df, dy) = backward(*grad_out, f, y);
+            Answer::default()
+                .with("f", df.into_dyn())
+                .with("y", dy.into_dyn())
+        }
+        _ => unreachable!("internal: sqerr cases only"),
+    };
+    Closure { label, call }
+}
+
+/// A whole-network backprop as a [`Backward`].
+pub fn network_subject<F>(backprop: F) -> impl Backward
+where
+    F: Fn(&Array2<f64>, &Array2<f64>, &MlpParams) -> NetworkGrads,
+{
+    let label = label::<F>();
+    let call = move |r: &Request| match r {
+        Request::Mlp { x, y, params } => {
+            let (w1, b1, w2, b2, w3, b3) = backprop(x, y, params);
+            Answer::default()
+                .with("W1", w1.into_dyn())
+                .with("b1", b1.into_dyn())
+                .with("W2", w2.into_dyn())
+                .with("b2", b2.into_dyn())
+                .with("W3", w3.into_dyn())
+                .with("b3", b3.into_dyn())
+        }
+        _ => unreachable!("internal: network cases only"),
+    };
+    Closure { label, call }
 }
 
 /// Writes one `#[test]` per named op, each asserting that the given function is correct:

@@ -27,7 +27,10 @@ pub mod report;
 pub use diagnose::Diagnosis;
 pub use report::{Finding, Problem, Report};
 
+use std::ops::Range;
+
 use ndarray::{ArrayD, Dimension, Zip};
+use rayon::prelude::*;
 
 use crate::compare::{self, Comparison, Tolerance};
 use crate::protocol::{Answer, OpKind, Request, reference_answer};
@@ -119,29 +122,79 @@ impl CaseRecord {
     }
 }
 
-/// Verifies `subject`'s backward of `kind` on `config.cases` cases.
+/// Verifies `subject`'s backward of `kind` on cases `0..config.cases`.
 pub fn verify(kind: OpKind, subject: &mut dyn Backward, config: Config) -> Report {
+    let records = run_cases(kind, subject, config.seed, 0..config.cases);
+    report(kind, subject, config, records)
+}
+
+/// Verifies in parallel on the current rayon pool: each worker makes its own subject with `make`
+/// (its own process, for a program) and takes a contiguous part of the cases `range`; the
+/// records are put back in case order, so the report is the same for any number of threads.
+pub fn verify_parallel<S, M>(kind: OpKind, make: M, config: Config, range: Range<usize>) -> Report
+where
+    S: Backward,
+    M: Fn() -> S + Sync,
+{
+    let workers = rayon::current_num_threads().max(1);
+    let chunk = range.len().div_ceil(workers).max(1);
+    let starts: Vec<usize> = range.clone().step_by(chunk).collect();
+    let parts: Vec<Option<Vec<CaseRecord>>> = starts
+        .into_par_iter()
+        .map(|start| {
+            let mut subject = make();
+            run_cases(
+                kind,
+                &mut subject,
+                config.seed,
+                start..(start + chunk).min(range.end),
+            )
+        })
+        .collect();
+    let records = parts.into_iter().collect::<Option<Vec<_>>>().map(|p| p.concat());
+    let mut subject = make();
+    let config = Config {
+        cases: range.len(),
+        ..config
+    };
+    report(kind, &mut subject, config, records)
+}
+
+/// Runs the cases `indices`; `None` as soon as the subject says the op is not implemented.
+fn run_cases(
+    kind: OpKind,
+    subject: &mut dyn Backward,
+    seed: u64,
+    indices: Range<usize>,
+) -> Option<Vec<CaseRecord>> {
+    indices
+        .map(|index| {
+            let mut rng = random::case_rng(seed, index as u64);
+            let dims = cases::dims(kind, index, &mut rng);
+            let request = cases::request(kind, &dims, &mut rng);
+            check_case(subject, dims, request)
+        })
+        .collect()
+}
+
+/// The report on a set of case records (`None`: not implemented), shrinking with `subject`.
+fn report(
+    kind: OpKind,
+    subject: &mut dyn Backward,
+    config: Config,
+    records: Option<Vec<CaseRecord>>,
+) -> Report {
     let mut report = Report {
         subject: subject.label(),
         op: kind.name().to_owned(),
         cases: config.cases,
-        implemented: true,
+        implemented: records.is_some(),
         findings: Vec::new(),
         notes: Vec::new(),
     };
-    let mut records = Vec::with_capacity(config.cases);
-    for index in 0..config.cases {
-        let mut rng = random::case_rng(config.seed, index as u64);
-        let dims = cases::dims(kind, index, &mut rng);
-        let request = cases::request(kind, &dims, &mut rng);
-        match check_case(subject, dims, request) {
-            Some(record) => records.push(record),
-            None => {
-                report.implemented = false;
-                return report;
-            }
-        }
-    }
+    let Some(records) = records else {
+        return report;
+    };
     let inputs: Vec<String> = records
         .first()
         .map(|r| r.expected.grads.iter().map(|(n, _)| n.clone()).collect())

@@ -1,0 +1,240 @@
+//! Measured time of both roads of the backward on this machine (never snapshotted: times depend
+//! on the machine and its load).
+//!
+//! Each figure is the median of repeated runs of [`Tape::pullback`] after one warm-up run, with
+//! the reference [`Vjp`] and with [`JacobianContraction`], on the same recorded forward pass. The
+//! Jacobian road is skipped where its model says it would allocate more than
+//! [`JACOBIAN_BUDGET_BYTES`]. The growth exponent is the least-squares slope of log(time) against
+//! log(D) at B = 1 over the widths from [`FIT_FROM_WIDTH`] on, where fixed per-call overhead no
+//! longer dominates: about 2 for relu's Jacobian road against about 1 for its VJP (Eq. 44–47).
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use ndarray::ArrayD;
+use ndarray_rand::RandomExt;
+use ndarray_rand::rand_distr::StandardNormal;
+
+use crate::cost::{self, model_cost};
+use crate::error::Result;
+use crate::mlp;
+use crate::ops::{Linear, Relu, SqErr};
+use crate::oracle::jacobian::JacobianContraction;
+use crate::protocol::OpKind;
+use crate::random;
+use crate::tape::{Pullback, Tape, Var, Vjp, Wrt};
+
+/// The Jacobian road is not run where it would allocate more than this.
+pub const JACOBIAN_BUDGET_BYTES: u64 = 512 << 20;
+/// The growth exponent is fitted over widths from this one on.
+pub const FIT_FROM_WIDTH: usize = 64;
+/// Each measurement repeats until this much time has passed (and at least three times).
+const MEASURE_FOR: Duration = Duration::from_millis(60);
+
+/// Median times of both roads for one op at one size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Which op.
+    pub op: OpKind,
+    /// Batch size B.
+    pub batch: usize,
+    /// Width D.
+    pub width: usize,
+    /// Seconds of the VJP road.
+    pub vjp_s: f64,
+    /// Seconds of the Jacobian road, when it fits the budget.
+    pub jacobian_s: Option<f64>,
+}
+
+/// Measured times for every op and size, with growth exponents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimingTable {
+    /// Rows by op, then batch, then width.
+    pub rows: Vec<Timing>,
+}
+
+/// A recorded forward pass of `op` at this size, the output its backward starts from, and a
+/// random cotangent for it.
+fn recorded(op: OpKind, batch: usize, width: usize) -> Result<(Tape, Var, ArrayD<f64>)> {
+    let mut rng = random::case_rng(0, width as u64 * 64 + batch as u64);
+    let mut normal = |shape: &[usize]| ArrayD::random_using(shape, StandardNormal, &mut rng);
+    let (b, d) = (batch, width);
+    let single = |op: &dyn Fn(&mut Tape, &[Var]) -> Result<Var>,
+                  inputs: Vec<(&str, ArrayD<f64>)>|
+     -> Result<(Tape, Var)> {
+        let mut tape = Tape::new();
+        let leaves: Vec<Var> = inputs.into_iter().map(|(n, v)| tape.param(n, v)).collect();
+        let out = op(&mut tape, &leaves)?;
+        Ok((tape, out))
+    };
+    let (tape, out) = match op {
+        OpKind::Linear => single(
+            &|t, l| t.apply("a", Linear, l),
+            vec![
+                ("h", normal(&[b, d])),
+                ("W", normal(&[d, d])),
+                ("b", normal(&[d])),
+            ],
+        )?,
+        OpKind::Relu => single(&|t, l| t.apply("h", Relu, l), vec![("a", normal(&[b, d]))])?,
+        OpKind::SqErr => single(
+            &|t, l| t.apply("L", SqErr, l),
+            vec![("f", normal(&[b, d])), ("y", normal(&[b, d]))],
+        )?,
+        OpKind::Mlp => {
+            let widths = [d, d, d, (d / 4).max(1)];
+            let params = random::mlp_params(&mut random::case_rng(1, d as u64), widths);
+            let x = random::normal_matrix(&mut random::case_rng(2, d as u64), b, d);
+            let y = random::normal_matrix(&mut random::case_rng(3, d as u64), b, widths[3]);
+            let net = mlp::record(&params, &x, &y)?;
+            (net.tape, net.loss)
+        }
+    };
+    let cotangent = if op == OpKind::Mlp {
+        ArrayD::ones(tape.value(out).raw_dim())
+    } else {
+        normal(tape.value(out).shape())
+    };
+    Ok((tape, out, cotangent))
+}
+
+/// The median time of `run`, after one warm-up run.
+fn median_time(mut run: impl FnMut() -> Result<()>) -> Result<f64> {
+    run()?;
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 3 || start.elapsed() < MEASURE_FOR {
+        let t = Instant::now();
+        run()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// Measures both roads for `op` at this size.
+pub fn measure(op: OpKind, batch: usize, width: usize) -> Result<Timing> {
+    let (tape, out, cotangent) = recorded(op, batch, width)?;
+    let wrt = if op == OpKind::Mlp {
+        Wrt::Params
+    } else {
+        Wrt::ParamsAndData
+    };
+    let time =
+        |road: &dyn Pullback| median_time(|| tape.pullback(out, cotangent.clone(), wrt, road).map(drop));
+    let jacobian_fits = model_cost(op, batch, width)?.jacobian.bytes <= JACOBIAN_BUDGET_BYTES;
+    Ok(Timing {
+        op,
+        batch,
+        width,
+        vjp_s: time(&Vjp)?,
+        jacobian_s: if jacobian_fits {
+            Some(time(&JacobianContraction)?)
+        } else {
+            None
+        },
+    })
+}
+
+impl TimingTable {
+    /// Measures every op at [`cost::SIZES`] × [`cost::BATCHES`].
+    pub fn standard() -> Result<TimingTable> {
+        let mut rows = Vec::new();
+        for op in OpKind::ALL {
+            for &batch in &cost::BATCHES {
+                for &width in &cost::SIZES {
+                    rows.push(measure(op, batch, width)?);
+                }
+            }
+        }
+        Ok(TimingTable { rows })
+    }
+
+    /// The growth exponents (VJP, Jacobian) of `op` in D at B = 1, over widths from
+    /// [`FIT_FROM_WIDTH`]; `None` with fewer than two measured widths.
+    pub fn exponents(&self, op: OpKind) -> (Option<f64>, Option<f64>) {
+        let at_b1 = || {
+            self.rows
+                .iter()
+                .filter(move |r| r.op == op && r.batch == 1 && r.width >= FIT_FROM_WIDTH)
+        };
+        let vjp: Vec<(f64, f64)> = at_b1().map(|r| (r.width as f64, r.vjp_s)).collect();
+        let jac: Vec<(f64, f64)> = at_b1()
+            .filter_map(|r| Some((r.width as f64, r.jacobian_s?)))
+            .collect();
+        (log_log_slope(&vjp), log_log_slope(&jac))
+    }
+}
+
+/// The least-squares slope of log(y) against log(x); `None` with fewer than two points.
+pub fn log_log_slope(points: &[(f64, f64)]) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let logs: Vec<(f64, f64)> = points.iter().map(|(x, y)| (x.ln(), y.ln())).collect();
+    let n = logs.len() as f64;
+    let (mx, my) = (
+        logs.iter().map(|p| p.0).sum::<f64>() / n,
+        logs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxy: f64 = logs.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let sxx: f64 = logs.iter().map(|(x, _)| (x - mx) * (x - mx)).sum();
+    Some(sxy / sxx)
+}
+
+/// Seconds with a unit: `812 ns`, `3.41 µs`, `12.0 ms`, `1.52 s`.
+pub fn seconds(s: f64) -> String {
+    match s {
+        s if s < 1e-6 => format!("{:.0} ns", s * 1e9),
+        s if s < 1e-3 => format!("{:.2} µs", s * 1e6),
+        s if s < 1.0 => format!("{:.2} ms", s * 1e3),
+        s => format!("{s:.2} s"),
+    }
+}
+
+impl fmt::Display for TimingTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Measured backward time on this machine (median of repeated runs; Jacobian road skipped above {})",
+            cost::bytes(JACOBIAN_BUDGET_BYTES)
+        )?;
+        writeln!(
+            f,
+            "{:<7} {:>3} {:>5} {:>11} {:>13} {:>9}",
+            "op", "B", "D", "VJP", "Jacobian", "ratio"
+        )?;
+        for r in &self.rows {
+            let (jac, ratio) = match r.jacobian_s {
+                Some(j) => (seconds(j), format!("×{:.0}", j / r.vjp_s)),
+                None => ("skipped".to_owned(), "—".to_owned()),
+            };
+            writeln!(
+                f,
+                "{:<7} {:>3} {:>5} {:>11} {:>13} {:>9}",
+                r.op.name(),
+                r.batch,
+                r.width,
+                seconds(r.vjp_s),
+                jac,
+                ratio
+            )?;
+        }
+        write!(
+            f,
+            "growth exponent in D at B = 1, D ≥ {FIT_FROM_WIDTH} (time ∝ D^k):"
+        )?;
+        for op in OpKind::ALL {
+            let (v, j) = self.exponents(op);
+            let show = |k: Option<f64>| k.map_or("—".to_owned(), |k| format!("{k:.2}"));
+            write!(
+                f,
+                "\n  {:<7} VJP {:>5}   Jacobian {:>5}",
+                op.name(),
+                show(v),
+                show(j)
+            )?;
+        }
+        Ok(())
+    }
+}
