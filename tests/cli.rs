@@ -41,16 +41,31 @@ fn a_sweep_of_zero_cases_is_a_usage_error() {
 
 #[test]
 fn every_command_has_help() {
-    for command in [vec!["--help"], vec!["sweep", "--help"], vec!["costs", "--help"], vec!["verify", "--help"], vec!["serve", "--help"]] {
+    for command in [
+        vec!["--help"],
+        vec!["sweep", "--help"],
+        vec!["costs", "--help"],
+        vec!["verify", "--help"],
+        vec!["serve", "--help"],
+    ] {
         let out = gradverify(&command);
         assert!(out.status.success(), "{command:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: gradverify"), "{command:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: gradverify"),
+            "{command:?}"
+        );
     }
 }
 
 #[test]
 fn bad_arguments_are_one_clear_line_and_status_2() {
-    for args in [vec!["sweep", "--shard", "5/2"], vec!["sweep", "--threads", "0"], vec!["verify"], vec!["verify", "--exec", "x", "--timeout", "-1"], vec!["bogus"]] {
+    for args in [
+        vec!["sweep", "--shard", "5/2"],
+        vec!["sweep", "--threads", "0"],
+        vec!["verify"],
+        vec!["verify", "--exec", "x", "--timeout", "-1"],
+        vec!["bogus"],
+    ] {
         let out = gradverify(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -61,14 +76,30 @@ fn bad_arguments_are_one_clear_line_and_status_2() {
 #[test]
 fn costs_prints_both_tables_in_markdown_and_writes_the_plot() {
     let svg = std::env::temp_dir().join(format!("gradverify-costs-{}.svg", std::process::id()));
-    let out = gradverify(&["costs", "--markdown", "--no-timing", "--svg", svg.to_str().unwrap()]);
+    let out = gradverify(&[
+        "costs",
+        "--markdown",
+        "--no-timing",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("| relu | 1 | 1024 | 1.02 k | 2.10 M | ×2048 |"), "{stdout}");
-    assert!(stdout.contains("| depth | width | B | retained for backward | inference peak | ratio |"), "{stdout}");
+    assert!(
+        stdout.contains("| relu | 1 | 1024 | 1.02 k | 2.10 M | ×2048 |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| depth | width | B | retained for backward | inference peak | ratio |"),
+        "{stdout}"
+    );
     let plot = std::fs::read_to_string(&svg).unwrap();
     std::fs::remove_file(&svg).unwrap();
-    assert!(plot.starts_with("<svg") && plot.contains("relu: Jacobian") && plot.contains("width D"), "{}", &plot[..200]);
+    assert!(
+        plot.starts_with("<svg") && plot.contains("relu: Jacobian") && plot.contains("width D"),
+        "{}",
+        &plot[..200]
+    );
 }
 
 #[test]
@@ -76,25 +107,50 @@ fn costs_says_which_file_it_cannot_write() {
     let out = gradverify(&["costs", "--no-timing", "--svg", "/no/such/dir/plot.svg"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot write `/no/such/dir/plot.svg`"), "{stderr}");
+    assert!(
+        stderr.contains("cannot write `/no/such/dir/plot.svg`"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn a_sweep_in_json_is_machine_readable() {
-    let out = gradverify(&["sweep", "--cases", "12", "--seed", "4", "--json", "--shard", "2/3"]);
+    let out = gradverify(&[
+        "sweep", "--cases", "12", "--seed", "4", "--json", "--shard", "2/3",
+    ]);
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["range"], serde_json::json!([4, 8]));
     assert_eq!(json["cases"].as_array().unwrap().len(), 4);
     assert_eq!(json["ok"], serde_json::json!(true));
-    assert!(json["per_op"]["all"]["finite_diff"]["certified"].as_u64().unwrap() > 0);
+    assert!(
+        json["per_op"]["all"]["finite_diff"]["certified"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 }
 
 #[test]
 fn a_sweep_of_a_program_runs_one_process_per_thread_and_reports_per_op() {
     let serve = format!("{} serve", env!("CARGO_BIN_EXE_gradverify"));
-    let out = gradverify(&["sweep", "--exec", &serve, "--cases", "30", "--threads", "2", "--ops", "linear,mlp"]);
+    let out = gradverify(&[
+        "sweep",
+        "--exec",
+        &serve,
+        "--cases",
+        "30",
+        "--threads",
+        "2",
+        "--ops",
+        "linear,mlp",
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains("linear (") && stdout.contains("pass, 30 random cases") && stdout.contains("2 of 2 ops pass"), "{stdout}");
+    assert!(
+        stdout.contains("linear (")
+            && stdout.contains("pass, 30 random cases")
+            && stdout.contains("2 of 2 ops pass"),
+        "{stdout}"
+    );
 }

@@ -78,3 +78,33 @@ fn relus_jacobian_road_grows_as_d_squared_and_its_vjp_as_d() {
     assert_eq!(large.jacobian.flops / small.jacobian.flops, 256);
     assert_eq!(large.vjp.flops / small.vjp.flops, 16);
 }
+
+/// The network's Jacobian road, counted from the Jacobians actually built along its backward,
+/// is exactly what `Tape::backward_cost` models (parameters wanted, x and y not).
+#[test]
+fn the_networks_modelled_cost_is_the_sum_of_the_jacobians_its_backward_builds() {
+    use gradverify::mlp;
+    use gradverify::tape::Wrt;
+    let mut rng = random::case_rng(9, 0);
+    let params = random::mlp_params(&mut rng, [3, 5, 4, 2]);
+    let x = random::normal_matrix(&mut rng, 3, 3);
+    let y = random::normal_matrix(&mut rng, 3, 2);
+    let net = mlp::record(&params, &x, &y).unwrap();
+    let model = net.tape.backward_cost(net.loss, Wrt::Params).unwrap();
+    let (mut elements, mut grads) = (0u64, 0u64);
+    for v in net.tape.vars() {
+        let Some(node) = net.tape.op_node(v) else { continue };
+        let values: Vec<_> = node.inputs.iter().map(|&i| net.tape.value(i).view()).collect();
+        for (k, &input) in node.inputs.iter().enumerate() {
+            // The backward asks for a gradient wherever a parameter lies upstream: every input
+            // but the data x and y.
+            if input == net.x || input == net.y {
+                continue;
+            }
+            elements += node.op.jacobian(&values, k).unwrap().len() as u64;
+            grads += net.tape.value(input).len() as u64;
+        }
+    }
+    assert_eq!(model.jacobian.flops, 2 * elements);
+    assert_eq!(model.jacobian.bytes, F64_BYTES * (elements + grads));
+}
