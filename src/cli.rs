@@ -175,6 +175,36 @@ pub fn verify(command: &str, kinds: &[OpKind], config: Config, timeout: Duration
     status(passed == kinds.len())
 }
 
+/// The speed workloads, as a table or as JSON lines.
+pub fn bench(json: bool) -> ExitCode {
+    let figures = match gradverify::bench::all() {
+        Ok(figures) => figures,
+        Err(e) => return fail(&e),
+    };
+    for f in &figures {
+        let line = if json {
+            f.to_json().to_string()
+        } else {
+            let size = if f.batch == 0 {
+                String::new()
+            } else {
+                format!("B={} D={}", f.batch, f.width)
+            };
+            let rate = f.cases_per_s.map_or(String::new(), |r| {
+                format!("  ({r:.0} cases/s on {} threads)", rayon::current_num_threads())
+            });
+            format!(
+                "{:<17} {:<13} {:>10}{rate}",
+                f.name,
+                size,
+                gradverify::timing::seconds(f.median_s)
+            )
+        };
+        print(&format!("{line}\n"));
+    }
+    ExitCode::SUCCESS
+}
+
 /// Serves protocol requests on standard input until it closes.
 pub fn serve() -> ExitCode {
     match server::serve(io::stdin().lock(), io::stdout().lock()) {

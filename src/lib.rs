@@ -39,6 +39,7 @@
 //! # Ok::<(), gradverify::Error>(())
 //! ```
 
+pub mod bench;
 pub mod compare;
 pub mod cost;
 pub mod error;

@@ -36,6 +36,12 @@ enum Command {
     Verify(VerifyArgs),
     /// Answer protocol-v1 requests on standard input with the reference gradients.
     Serve,
+    /// Time the speed workloads (median seconds per run) at the sizes of the peers' figures.
+    Bench {
+        /// One JSON object per line instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +153,7 @@ fn main() -> ExitCode {
             cli::verify(&a.exec, &a.program.kinds(), config, a.program.timeout())
         }
         Some(Command::Serve) => cli::serve(),
+        Some(Command::Bench { json }) => cli::bench(json),
     }
 }
 

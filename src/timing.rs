@@ -98,8 +98,8 @@ fn recorded(op: OpKind, batch: usize, width: usize) -> Result<(Tape, Var, ArrayD
     Ok((tape, out, cotangent))
 }
 
-/// The median time of `run`, after one warm-up run.
-fn median_time(mut run: impl FnMut() -> Result<()>) -> Result<f64> {
+/// The median time of `run`, after one warm-up run, over at least three runs and 60 ms.
+pub fn median_time(mut run: impl FnMut() -> Result<()>) -> Result<f64> {
     run()?;
     let mut times = Vec::new();
     let start = Instant::now();

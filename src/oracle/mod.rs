@@ -7,6 +7,8 @@
 
 pub mod finite_diff;
 pub mod jacobian;
+pub mod network_fd;
+pub mod projection;
 
 use ndarray::{ArrayD, ArrayViewD};
 

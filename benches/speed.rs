@@ -1,0 +1,53 @@
+//! `cargo bench`: the speed workloads at the sizes of the peers' figures (issue "Speed"),
+//! the same code as `gradverify bench`.
+
+use divan::Bencher;
+use gradverify::bench::{self, SWEEP_CASES};
+use gradverify::mlp;
+use gradverify::oracle::projection;
+use gradverify::random;
+use gradverify::sweep;
+use gradverify::tape::Wrt;
+
+fn main() {
+    divan::main();
+}
+
+/// The loss and all six parameter gradients, at (B, D).
+#[divan::bench(args = [(32, 64), (256, 1024)])]
+fn forward_backward(bencher: Bencher, (batch, width): (usize, usize)) {
+    let (params, x, y) = bench::network(batch, width);
+    bencher.bench_local(|| mlp::loss_and_grads(&params, &x, &y, Wrt::Params).unwrap());
+}
+
+/// Central differences of all 9,360 parameters against the reference gradients.
+#[divan::bench]
+fn full_check(bencher: Bencher) {
+    let (params, x, y) = bench::network(16, 64);
+    bencher.bench_local(|| assert!(bench::check_network_by_finite_differences(&params, &x, &y).unwrap()));
+}
+
+/// One random projection of the reference gradient.
+#[divan::bench]
+fn projection_check(bencher: Bencher) {
+    let (params, x, y) = bench::network(16, 64);
+    let mut rng = random::case_rng(7, 7);
+    bencher.bench_local(|| {
+        let g = mlp::loss_and_grads(&params, &x, &y, Wrt::Params).unwrap();
+        let grads = [
+            g.w1.into_dyn(),
+            g.b1.into_dyn(),
+            g.w2.into_dyn(),
+            g.b2.into_dyn(),
+            g.w3.into_dyn(),
+            g.b3.into_dyn(),
+        ];
+        projection::project(&params, &x, &y, &grads, &mut rng).unwrap()
+    });
+}
+
+/// The reference against both oracles on SWEEP_CASES random cases (divide for cases/s).
+#[divan::bench(sample_count = 5)]
+fn sweep_cases(bencher: Bencher) {
+    bencher.bench_local(|| sweep::run(0, SWEEP_CASES).unwrap());
+}

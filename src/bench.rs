@@ -1,0 +1,209 @@
+//! The speed workloads of the project, at the sizes of the peers' figures, shared by
+//! `gradverify bench` and `cargo bench`.
+//!
+//! The network is Eq. 33 with D0 = D1 = D2 = D and D3 = D/4. Each figure is the median of
+//! repeated runs after a warm-up ([`crate::timing::median_time`]):
+//! - `forward_backward` (B=32, D=64 and B=256, D=1024): the loss and all six parameter
+//!   gradients by the tape;
+//! - `full_check` (B=16, D=64, 9,360 parameters): central differences of every parameter
+//!   ([`network_fd`]) against the reference gradients;
+//! - `projection_check` (B=16, D=64): one random projection ([`projection`]);
+//! - `sweep`: cases per second of the reference against both oracles.
+
+use std::time::Instant;
+
+use ndarray::Array2;
+use serde_json::{Value, json};
+
+use crate::compare::{self, Abs, Tolerance};
+use crate::error::Result;
+use crate::mlp::{self, MlpParams};
+use crate::oracle::FINITE_DIFF_REL;
+use crate::oracle::finite_diff::FdConfig;
+use crate::oracle::{network_fd, projection};
+use crate::random;
+use crate::sweep;
+use crate::tape::Wrt;
+use crate::timing::median_time;
+
+/// Cases in the sweep throughput workload.
+pub const SWEEP_CASES: u64 = 4000;
+
+/// One benchmark figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// `forward_backward`, `full_check`, `projection_check` or `sweep`.
+    pub name: &'static str,
+    /// Batch size B (0 for the sweep).
+    pub batch: usize,
+    /// Width D (0 for the sweep).
+    pub width: usize,
+    /// Median seconds of one run.
+    pub median_s: f64,
+    /// Cases per second (the sweep only).
+    pub cases_per_s: Option<f64>,
+}
+
+impl Figure {
+    /// One JSON object, as `gradverify bench --json` prints it.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({"name": self.name, "B": self.batch, "D": self.width, "median_s": self.median_s});
+        if let Some(rate) = self.cases_per_s {
+            v["cases_per_s"] = rate.into();
+        }
+        v
+    }
+}
+
+/// Parameters, data and targets of the benchmark network at batch `batch`, width `width`.
+pub fn network(batch: usize, width: usize) -> (MlpParams, Array2<f64>, Array2<f64>) {
+    let widths = [width, width, width, (width / 4).max(1)];
+    let mut rng = random::case_rng(2026, (batch * 10_000 + width) as u64);
+    let params = random::mlp_params(&mut rng, widths);
+    let x = random::normal_matrix(&mut rng, batch, widths[0]);
+    let y = random::normal_matrix(&mut rng, batch, widths[3]);
+    (params, x, y)
+}
+
+/// Forward and backward of the network, all six parameter gradients.
+pub fn forward_backward(batch: usize, width: usize) -> Result<Figure> {
+    let (params, x, y) = network(batch, width);
+    let median_s = median_time(|| mlp::loss_and_grads(&params, &x, &y, Wrt::Params).map(drop))?;
+    Ok(Figure {
+        name: "forward_backward",
+        batch,
+        width,
+        median_s,
+        cases_per_s: None,
+    })
+}
+
+/// The reference against both oracles on [`SWEEP_CASES`] cases, on the current rayon pool.
+pub fn sweep_throughput() -> Result<Figure> {
+    let start = Instant::now();
+    let report = sweep::run(0, SWEEP_CASES)?;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(Figure {
+        name: "sweep",
+        batch: 0,
+        width: 0,
+        median_s: seconds / report.cases.len() as f64,
+        cases_per_s: Some(report.cases.len() as f64 / seconds),
+    })
+}
+
+/// The full finite-difference check of the network: central differences of every parameter
+/// ([`network_fd`]), the reference gradients, and their comparison.
+pub fn full_check(batch: usize, width: usize) -> Result<Figure> {
+    let (params, x, y) = network(batch, width);
+    let median_s = median_time(|| {
+        let ok = check_network_by_finite_differences(&params, &x, &y)?;
+        debug_assert!(ok);
+        Ok(())
+    })?;
+    Ok(Figure {
+        name: "full_check",
+        batch,
+        width,
+        median_s,
+        cases_per_s: None,
+    })
+}
+
+/// Every parameter gradient of the reference against central differences: true when all agree.
+pub fn check_network_by_finite_differences(
+    params: &MlpParams,
+    x: &Array2<f64>,
+    y: &Array2<f64>,
+) -> Result<bool> {
+    let fd = network_fd::network_gradients(params, x, y, FdConfig::default())?;
+    let g = mlp::loss_and_grads(params, x, y, Wrt::Params)?;
+    let reference = [
+        g.w1.into_dyn(),
+        g.b1.into_dyn(),
+        g.w2.into_dyn(),
+        g.b2.into_dyn(),
+        g.w3.into_dyn(),
+        g.b3.into_dyn(),
+    ];
+    Ok(fd.iter().zip(&reference).all(|(fd, r)| {
+        let tol = Tolerance {
+            rel: FINITE_DIFF_REL,
+            abs: Abs::PerElement(fd.noise.view()),
+            compare: Some(fd.smooth.view()),
+        };
+        compare::compare("", fd.values.view(), r.view(), &tol).is_ok()
+    }))
+}
+
+/// One random projection of the reference gradient: a backward, three forwards and a dot
+/// product ([`projection`]).
+pub fn projection_check(batch: usize, width: usize) -> Result<Figure> {
+    let (params, x, y) = network(batch, width);
+    let mut rng = random::case_rng(7, 7);
+    let median_s = median_time(|| {
+        let g = mlp::loss_and_grads(&params, &x, &y, Wrt::Params)?;
+        let grads = [
+            g.w1.into_dyn(),
+            g.b1.into_dyn(),
+            g.w2.into_dyn(),
+            g.b2.into_dyn(),
+            g.w3.into_dyn(),
+            g.b3.into_dyn(),
+        ];
+        projection::project(&params, &x, &y, &grads, &mut rng).map(drop)
+    })?;
+    Ok(Figure {
+        name: "projection_check",
+        batch,
+        width,
+        median_s,
+        cases_per_s: None,
+    })
+}
+
+/// Every workload, at the sizes of the peers' figures.
+pub fn all() -> Result<Vec<Figure>> {
+    Ok(vec![
+        forward_backward(32, 64)?,
+        forward_backward(256, 1024)?,
+        full_check(16, 64)?,
+        projection_check(16, 64)?,
+        sweep_throughput()?,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_figure_is_one_json_object_with_the_documented_keys() {
+        let f = Figure {
+            name: "full_check",
+            batch: 16,
+            width: 64,
+            median_s: 0.0071,
+            cases_per_s: None,
+        };
+        assert_eq!(
+            f.to_json().to_string(),
+            r#"{"name":"full_check","B":16,"D":64,"median_s":0.0071}"#
+        );
+        let s = Figure {
+            name: "sweep",
+            cases_per_s: Some(7000.0),
+            ..f
+        };
+        assert_eq!(s.to_json()["cases_per_s"], json!(7000.0));
+    }
+
+    #[test]
+    fn the_benchmark_network_has_the_issues_shape() {
+        let (p, x, y) = network(16, 64);
+        assert_eq!(p.widths(), [64, 64, 64, 16]);
+        let parameters = p.named().iter().map(|(_, v)| v.len()).sum::<usize>();
+        assert_eq!(parameters, 9_360);
+        assert_eq!((x.dim(), y.dim()), ((16, 64), (16, 16)));
+    }
+}
