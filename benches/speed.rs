@@ -34,14 +34,7 @@ fn projection_check(bencher: Bencher) {
     let mut rng = random::case_rng(7, 7);
     bencher.bench_local(|| {
         let g = mlp::loss_and_grads(&params, &x, &y, Wrt::Params).unwrap();
-        let grads = [
-            g.w1.into_dyn(),
-            g.b1.into_dyn(),
-            g.w2.into_dyn(),
-            g.b2.into_dyn(),
-            g.w3.into_dyn(),
-            g.b3.into_dyn(),
-        ];
+        let grads = g.into_params();
         projection::project(&params, &x, &y, &grads, &mut rng).unwrap()
     });
 }

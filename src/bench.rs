@@ -118,14 +118,7 @@ pub fn check_network_by_finite_differences(
 ) -> Result<bool> {
     let fd = network_fd::network_gradients(params, x, y, FdConfig::default())?;
     let g = mlp::loss_and_grads(params, x, y, Wrt::Params)?;
-    let reference = [
-        g.w1.into_dyn(),
-        g.b1.into_dyn(),
-        g.w2.into_dyn(),
-        g.b2.into_dyn(),
-        g.w3.into_dyn(),
-        g.b3.into_dyn(),
-    ];
+    let reference = g.into_params();
     Ok(fd.iter().zip(&reference).all(|(fd, r)| {
         let tol = Tolerance {
             rel: FINITE_DIFF_REL,
@@ -143,14 +136,7 @@ pub fn projection_check(batch: usize, width: usize) -> Result<Figure> {
     let mut rng = random::case_rng(7, 7);
     let median_s = median_time(|| {
         let g = mlp::loss_and_grads(&params, &x, &y, Wrt::Params)?;
-        let grads = [
-            g.w1.into_dyn(),
-            g.b1.into_dyn(),
-            g.w2.into_dyn(),
-            g.b2.into_dyn(),
-            g.w3.into_dyn(),
-            g.b3.into_dyn(),
-        ];
+        let grads = g.into_params();
         projection::project(&params, &x, &y, &grads, &mut rng).map(drop)
     })?;
     Ok(Figure {

@@ -73,6 +73,21 @@ pub struct MlpGrads {
     pub x: Option<Array2<f64>>,
 }
 
+impl MlpGrads {
+    /// The six parameter gradients in Eq. 35's order (dL/dW1, dL/db1, …, dL/db3), as arrays of
+    /// any dimension, the form the oracles and the projection take.
+    pub fn into_params(self) -> [ArrayD<f64>; 6] {
+        [
+            self.w1.into_dyn(),
+            self.b1.into_dyn(),
+            self.w2.into_dyn(),
+            self.b2.into_dyn(),
+            self.w3.into_dyn(),
+            self.b3.into_dyn(),
+        ]
+    }
+}
+
 /// The network recorded on a tape, with a handle to every value of Eq. 33.
 #[derive(Debug)]
 pub struct MlpTape {

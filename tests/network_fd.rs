@@ -30,14 +30,7 @@ fn the_fast_oracle_gives_the_generic_oracles_quotients_on_random_networks() {
                 .unwrap();
         let fast = network_fd::network_gradients(&params, &x, &y, FdConfig::default()).unwrap();
         let vjp = mlp::loss_and_grads(&params, &x, &y, Wrt::Params).unwrap();
-        let reference = [
-            vjp.w1.into_dyn(),
-            vjp.b1.into_dyn(),
-            vjp.w2.into_dyn(),
-            vjp.b2.into_dyn(),
-            vjp.w3.into_dyn(),
-            vjp.b3.into_dyn(),
-        ];
+        let reference = vjp.into_params();
         for ((g, f), r) in generic.iter().zip(&fast).zip(&reference) {
             assert_eq!(g.smooth, f.smooth, "case {case}: the same kinks");
             let tol = Tolerance {

@@ -19,14 +19,7 @@ fn reference(
 ) {
     let (p, x, y) = bench::network(batch, width);
     let g = mlp::loss_and_grads(&p, &x, &y, Wrt::Params).unwrap();
-    let grads = [
-        g.w1.into_dyn(),
-        g.b1.into_dyn(),
-        g.w2.into_dyn(),
-        g.b2.into_dyn(),
-        g.w3.into_dyn(),
-        g.b3.into_dyn(),
-    ];
+    let grads = g.into_params();
     (p, x, y, grads)
 }
 
