@@ -6,7 +6,7 @@
 
 use thiserror::Error;
 
-/// The crate's `Result`, with [`Error`] as the default error.
+/// The crate's `Result`, with [`enum@Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong when the crate is used on input it cannot accept.

@@ -15,6 +15,17 @@
 //! [`compare`] turns a pair of arrays into a verdict under the rule "a relative tolerance
 //! certifies, an absolute one may only excuse, NaN never passes".
 //!
+//! Around them:
+//! - [`verify`] and [`check`]: someone else's backward against the reference — a student's
+//!   `linear_backward` in one line of a `#[test]`, a whole backprop, a library author's own op
+//!   (against finite differences of its own forward), or a program in any language over the
+//!   JSON Lines [`protocol`] — with shrinking to the smallest failing shape and a diagnosis;
+//! - [`sweep`]: many random cases in parallel, the same for any number of threads;
+//! - [`cost`], [`timing`], [`plot`]: the notes' two claims (Sec. 4.1 cost, Sec. 4.2 memory) as
+//!   tables, measured times and a plot;
+//! - [`oracle::network_fd`] and [`oracle::projection`]: the full finite-difference check of the
+//!   network in milliseconds, and a random-projection pre-check; [`mod@bench`] times them.
+//!
 //! ```
 //! use gradverify::mlp::{self, MlpParams};
 //! use gradverify::tape::Wrt;

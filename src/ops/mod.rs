@@ -56,7 +56,7 @@ pub trait Op: Send + Sync + fmt::Debug {
         wanted: &[bool],
     ) -> Result<Vec<Option<ArrayD<f64>>>>;
 
-    /// The full Jacobian ∂output/∂inputs[wrt] as a matrix (Eq. 38b), flattened row-major.
+    /// The full Jacobian ∂output/∂`inputs[wrt]` as a matrix (Eq. 38b), flattened row-major.
     fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> Result<Array2<f64>>;
 
     /// Work of the VJP road and of the Jacobian road for inputs of these shapes, counting only
