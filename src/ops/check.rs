@@ -69,24 +69,19 @@ fn all_finite<D: Dimension>(x: &ndarray::ArrayView<'_, f64, D>) -> bool {
     lanes.iter().sum::<f64>() + rest == 0.0
 }
 
-/// A usable matrix.
-pub(crate) fn matrix<'a>(op: &str, arg: &str, x: &ArrayViewD<'a, f64>) -> Result<ArrayView2<'a, f64>> {
-    let m = x
-        .clone()
+/// `x` as a matrix, or an error naming the argument. Only the rank is checked here: the op checks
+/// the values once, with the shapes they must fit (linear's `dims`).
+pub(crate) fn as_matrix<'a>(op: &str, arg: &str, x: &ArrayViewD<'a, f64>) -> Result<ArrayView2<'a, f64>> {
+    x.clone()
         .into_dimensionality::<Ix2>()
-        .map_err(|_| shape_error(op, arg, "a matrix (2 dimensions)".into(), x.shape()))?;
-    usable(op, arg, &m)?;
-    Ok(m)
+        .map_err(|_| shape_error(op, arg, "a matrix (2 dimensions)".into(), x.shape()))
 }
 
-/// A usable vector.
-pub(crate) fn vector<'a>(op: &str, arg: &str, x: &ArrayViewD<'a, f64>) -> Result<ArrayView1<'a, f64>> {
-    let v = x
-        .clone()
+/// `x` as a vector, or an error naming the argument; as [`as_matrix`], the rank only.
+pub(crate) fn as_vector<'a>(op: &str, arg: &str, x: &ArrayViewD<'a, f64>) -> Result<ArrayView1<'a, f64>> {
+    x.clone()
         .into_dimensionality::<Ix1>()
-        .map_err(|_| shape_error(op, arg, "a vector (1 dimension)".into(), x.shape()))?;
-    usable(op, arg, &v)?;
-    Ok(v)
+        .map_err(|_| shape_error(op, arg, "a vector (1 dimension)".into(), x.shape()))
 }
 
 /// A usable scalar: a 0-dimensional array or any array of exactly one element.

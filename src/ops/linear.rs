@@ -149,9 +149,9 @@ fn views<'a>(
 ) -> Result<(ArrayView2<'a, f64>, ArrayView2<'a, f64>, ArrayView1<'a, f64>)> {
     check::arity(NAME, INPUTS, inputs.len())?;
     Ok((
-        check::matrix(NAME, "h", &inputs[0])?,
-        check::matrix(NAME, "W", &inputs[1])?,
-        check::vector(NAME, "b", &inputs[2])?,
+        check::as_matrix(NAME, "h", &inputs[0])?,
+        check::as_matrix(NAME, "W", &inputs[1])?,
+        check::as_vector(NAME, "b", &inputs[2])?,
     ))
 }
 
@@ -177,7 +177,7 @@ impl Op for Linear {
     ) -> Result<Vec<Option<ArrayD<f64>>>> {
         let (h, w, b) = views(inputs)?;
         let (batch, _, d_out) = dims(&h, &w, &b)?;
-        let grad_a = check::matrix(NAME, "dL/da", &grad_out)?;
+        let grad_a = check::as_matrix(NAME, "dL/da", &grad_out)?;
         check::same_shape(NAME, "dL/da", &grad_a, &[batch, d_out])?;
         let want = |k: usize| wanted.get(k).copied().unwrap_or(false);
         Ok(vec![
