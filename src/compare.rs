@@ -147,16 +147,15 @@ pub fn compare(
     // How far outside its tolerance the worst element is (failing elements rank above others).
     let mut worst_badness = f64::NEG_INFINITY;
     for ((index, &e), &a) in expected.indexed_iter().zip(actual.iter()) {
-        let index = index.slice().to_vec();
         if let Some(mask) = &tol.compare
-            && !mask[index.as_slice()]
+            && !mask[&index]
         {
             out.skipped += 1;
             continue;
         }
         let abs = match &tol.abs {
             Abs::Uniform(abs) => *abs,
-            Abs::PerElement(per) => per[index.as_slice()],
+            Abs::PerElement(per) => per[&index],
         };
         let diff = (a - e).abs();
         let rel = rel_err(e, a);
@@ -183,7 +182,7 @@ pub fn compare(
         if badness > worst_badness {
             worst_badness = badness;
             out.worst = Some(Element {
-                index,
+                index: index.slice().to_vec(),
                 expected: e,
                 actual: a,
                 rel_err: rel,

@@ -113,27 +113,61 @@ impl CostTable {
 
     /// The table as a Markdown table, for pasting.
     pub fn markdown(&self) -> String {
-        let mut out = String::from(
-            "| op | B | D | VJP flops | Jacobian flops | ratio | VJP bytes | Jacobian bytes | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        let mut out = format!(
+            "| {} |\n|---|{}\n",
+            COST_HEADER.join(" | "),
+            "---:|".repeat(COST_HEADER.len() - 1)
         );
         for row in &self.rows {
-            let c = row.cost;
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                row.op,
-                row.batch,
-                row.width,
-                flops(c.vjp.flops),
-                flops(c.jacobian.flops),
-                ratio(c.jacobian.flops, c.vjp.flops),
-                bytes(c.vjp.bytes),
-                bytes(c.jacobian.bytes),
-                ratio(c.jacobian.bytes, c.vjp.bytes)
-            );
+            let _ = writeln!(out, "| {} |", row.cells().join(" | "));
         }
         out
     }
+}
+
+/// The cost table's columns.
+const COST_HEADER: [&str; 9] = [
+    "op",
+    "B",
+    "D",
+    "VJP flops",
+    "Jacobian flops",
+    "ratio",
+    "VJP bytes",
+    "Jacobian bytes",
+    "ratio",
+];
+/// Their widths in the terminal (the first is left-aligned).
+const COST_WIDTHS: [usize; 9] = [7, 3, 5, 10, 14, 9, 10, 14, 9];
+
+impl CostRow {
+    /// The row's cells, with units, in [`COST_HEADER`]'s order.
+    fn cells(&self) -> [String; 9] {
+        let c = self.cost;
+        [
+            self.op.name().to_owned(),
+            self.batch.to_string(),
+            self.width.to_string(),
+            flops(c.vjp.flops),
+            flops(c.jacobian.flops),
+            ratio(c.jacobian.flops, c.vjp.flops),
+            bytes(c.vjp.bytes),
+            bytes(c.jacobian.bytes),
+            ratio(c.jacobian.bytes, c.vjp.bytes),
+        ]
+    }
+}
+
+/// Cells aligned to [`COST_WIDTHS`]: the first to the left, the others to the right.
+fn aligned(cells: &[String]) -> String {
+    let mut line = String::new();
+    for (k, (cell, width)) in cells.iter().zip(COST_WIDTHS).enumerate() {
+        let _ = match k {
+            0 => write!(line, "{cell:<width$}"),
+            _ => write!(line, " {cell:>width$}"),
+        };
+    }
+    line
 }
 
 impl fmt::Display for CostTable {
@@ -146,26 +180,9 @@ impl fmt::Display for CostTable {
             f,
             "(mlp: widths D, D, D, D/4; flops count a multiply-add as 2; bytes are the f64 arrays each road allocates)"
         )?;
-        writeln!(
-            f,
-            "{:<7} {:>3} {:>5} {:>10} {:>14} {:>9} {:>10} {:>14} {:>9}",
-            "op", "B", "D", "VJP flops", "Jacobian flops", "ratio", "VJP bytes", "Jacobian bytes", "ratio"
-        )?;
+        writeln!(f, "{}", aligned(&COST_HEADER.map(str::to_owned)))?;
         for row in &self.rows {
-            let c = row.cost;
-            writeln!(
-                f,
-                "{:<7} {:>3} {:>5} {:>10} {:>14} {:>9} {:>10} {:>14} {:>9}",
-                row.op.name(),
-                row.batch,
-                row.width,
-                flops(c.vjp.flops),
-                flops(c.jacobian.flops),
-                ratio(c.jacobian.flops, c.vjp.flops),
-                bytes(c.vjp.bytes),
-                bytes(c.jacobian.bytes),
-                ratio(c.jacobian.bytes, c.vjp.bytes)
-            )?;
+            writeln!(f, "{}", aligned(&row.cells()))?;
         }
         Ok(())
     }
