@@ -1,0 +1,164 @@
+//! From case records to findings: each problem's failing cases grouped, the most common kind of
+//! problem shrunk to its smallest shape, the worst elements picked, and a diagnosis sought from
+//! every failing case; then the call-level problems (non-determinism, a non-zero gradient for a
+//! zero upstream) over all cases.
+
+use super::diagnose;
+use super::{CaseRecord, Checked, Finding, Problem};
+use crate::compare;
+use ndarray::Dimension;
+
+/// Reduces a failing case to a smaller one that fails the same way.
+pub(crate) type Shrinker<'a> = dyn FnMut(&CaseRecord, &str) -> CaseRecord + 'a;
+
+/// Every finding of a set of cases: faults, then each input's gradient, then non-determinism
+/// and non-zero gradients for a zero upstream.
+pub(crate) fn findings(
+    records: &[CaseRecord],
+    inputs: &[String],
+    shrinker: &mut Shrinker<'_>,
+) -> Vec<Finding> {
+    let mut found: Vec<Finding> = std::iter::once("the call")
+        .chain(inputs.iter().map(String::as_str))
+        .filter_map(|what| finding(records, what, shrinker))
+        .collect();
+    found.extend(call_level_findings(records));
+    found
+}
+
+/// The finding for `what` (an input, or `the call` for faults), shrunk and diagnosed.
+fn finding(records: &[CaseRecord], what: &str, shrinker: &mut Shrinker<'_>) -> Option<Finding> {
+    let failing: Vec<&CaseRecord> = records.iter().filter(|r| r.problem(what).is_some()).collect();
+    // The most common kind of problem (a wrong shape may turn into wrong values at 1×1), and
+    // the smallest case that shows it.
+    let kind_count = |r: &CaseRecord| {
+        let kind = r.problem(what);
+        failing
+            .iter()
+            .filter(|o| same_kind(o.problem(what).as_ref(), kind.as_ref()))
+            .count()
+    };
+    let most = failing.iter().map(|r| kind_count(r)).max()?;
+    let first = *failing
+        .iter()
+        .filter(|r| kind_count(r) == most)
+        .min_by_key(|r| (r.dims.iter().product::<usize>(), r.dims.clone()))?;
+    let smallest = shrinker(first, what);
+    let problem = smallest
+        .problem(what)
+        .expect("internal: shrinking keeps the problem");
+    let evidence: Vec<diagnose::Evidence<'_>> = failing
+        .iter()
+        .copied()
+        .chain([&smallest])
+        .filter_map(|r| {
+            let actual = r.outcome.as_ref().ok()?.actual.get(what)?;
+            Some(diagnose::Evidence {
+                request: r.request.as_ref(),
+                input: what,
+                expected: &r.expected,
+                actual,
+            })
+        })
+        .collect();
+    let diagnosis = match problem {
+        Problem::WrongValues | Problem::WrongShape { .. } => diagnose::diagnose(&evidence),
+        _ => None,
+    };
+    let only_batch_of_one = failing.iter().all(|r| r.batch.is_some_and(|b| b > 1))
+        && records
+            .iter()
+            .any(|r| r.batch == Some(1) && r.outcome.is_ok() && r.problem(what).is_none());
+    Some(Finding {
+        what: gradient_label(what),
+        problem,
+        failed: failing.len(),
+        smallest_shape: smallest.shape.clone(),
+        worst: worst_elements(&smallest, what),
+        diagnosis,
+        only_batch_of_one,
+    })
+}
+
+/// How a gradient is named in reports: `dL/dW` for an input, `the loss L` for the network's
+/// optional loss, `the call` for faults.
+pub(crate) fn gradient_label(what: &str) -> String {
+    match what {
+        "the call" => what.to_owned(),
+        "loss" => "the loss L".to_owned(),
+        input => format!("dL/d{input}"),
+    }
+}
+
+/// Both are the same kind of problem (a wrong shape stays a wrong shape while shrinking).
+pub(crate) fn same_kind(a: Option<&Problem>, b: Option<&Problem>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        _ => false,
+    }
+}
+
+/// The (at most three) elements of `what` furthest from the reference in `record`.
+fn worst_elements(record: &CaseRecord, what: &str) -> Vec<compare::Element> {
+    let (Ok(checked), Some(expected)) = (&record.outcome, record.expected.get(what)) else {
+        return Vec::new();
+    };
+    let Some(actual) = checked.actual.get(what).filter(|a| a.shape() == expected.shape()) else {
+        return Vec::new();
+    };
+    let mut elements: Vec<compare::Element> = expected
+        .indexed_iter()
+        .zip(actual.iter())
+        .map(|((index, &e), &a)| compare::Element {
+            index: index.slice().to_vec(),
+            expected: e,
+            actual: a,
+            rel_err: compare::rel_err(e, a),
+        })
+        .filter(|e| e.expected != e.actual)
+        .collect();
+    elements.sort_by(|x, y| {
+        let dx = (x.actual - x.expected).abs();
+        let dy = (y.actual - y.expected).abs();
+        dy.partial_cmp(&dx).unwrap_or(std::cmp::Ordering::Less)
+    });
+    elements.truncate(3);
+    elements
+}
+
+/// Which inputs of a checked case show one call-level problem.
+type NamesOf = fn(&Checked) -> &Vec<String>;
+
+/// Non-determinism and non-zero gradients for a zero upstream, over all cases.
+fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let groups: [(Problem, NamesOf); 2] = [
+        (Problem::NonDeterministic, |c| &c.nondeterministic),
+        (Problem::NonZeroForZeroUpstream, |c| &c.nonzero_for_zero_upstream),
+    ];
+    for (problem, names) in groups {
+        let hits: Vec<(&CaseRecord, &Vec<String>)> = records
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().ok().map(|c| (r, names(c))))
+            .filter(|(_, n)| !n.is_empty())
+            .collect();
+        let Some((smallest, names)) = hits.iter().min_by_key(|(r, _)| r.dims.iter().product::<usize>())
+        else {
+            continue;
+        };
+        findings.push(Finding {
+            what: names
+                .iter()
+                .map(|n| gradient_label(n))
+                .collect::<Vec<_>>()
+                .join(", "),
+            problem,
+            failed: hits.len(),
+            smallest_shape: smallest.shape.clone(),
+            worst: Vec::new(),
+            diagnosis: None,
+            only_batch_of_one: false,
+        });
+    }
+    findings
+}
