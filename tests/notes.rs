@@ -6,7 +6,7 @@ use gradverify::compare::{self, Tolerance};
 use gradverify::mlp::{self, MlpParams};
 use gradverify::ops::{Linear, SqErr, linear, relu};
 use gradverify::random;
-use gradverify::tape::{Tape, Wrt};
+use gradverify::tape::{LeafKind, Tape, Wrt};
 use ndarray::{Array1, Array2, ArrayD, ArrayViewD, array};
 
 fn scalar(v: f64) -> ArrayD<f64> {
@@ -40,6 +40,8 @@ fn the_scalar_network_of_section_2_gives_the_hand_computed_gradients() {
     };
     let (x, y) = (array![[2.0]], array![[1.0]]);
     let net = mlp::record(&params, &x, &y).unwrap();
+    assert_eq!(net.tape.leaves(LeafKind::Param), net.params);
+    assert_eq!(net.tape.leaves(LeafKind::Data), [net.x, net.y]);
     let grads = net.tape.backward_wrt(net.loss, Wrt::ParamsAndData).unwrap();
     let g = |v| grads.get(v).unwrap().iter().copied().next().unwrap();
     assert_close(net.loss_value(), 8.0);
