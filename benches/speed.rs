@@ -9,6 +9,10 @@ use gradverify::random;
 use gradverify::sweep;
 use gradverify::tape::Wrt;
 
+/// The allocator of the `gradverify` binary, so that both measure the same thing.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }
