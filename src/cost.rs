@@ -113,35 +113,86 @@ impl CostTable {
 
     /// The table as a Markdown table, for pasting.
     pub fn markdown(&self) -> String {
+        COST_COLUMNS.markdown(self.rows.iter().map(CostRow::cells))
+    }
+}
+
+/// A table's layout: column names, their widths in the terminal, and how many leading columns
+/// align left (the rest align right); rendered aligned for the terminal or as Markdown.
+struct Columns<const N: usize> {
+    header: [&'static str; N],
+    widths: [usize; N],
+    left: usize,
+}
+
+impl<const N: usize> Columns<N> {
+    /// One line of cells, aligned to the widths, one space apart.
+    fn line(&self, cells: &[String]) -> String {
+        let mut line = String::new();
+        for (k, (cell, &width)) in cells.iter().zip(&self.widths).enumerate() {
+            let space = if k == 0 { "" } else { " " };
+            let _ = if k < self.left {
+                write!(line, "{space}{cell:<width$}")
+            } else {
+                write!(line, "{space}{cell:>width$}")
+            };
+        }
+        line
+    }
+
+    /// The header line for the terminal.
+    fn header_line(&self) -> String {
+        self.line(&self.header.map(str::to_owned))
+    }
+
+    /// A Markdown table of `rows`.
+    fn markdown(&self, rows: impl Iterator<Item = [String; N]>) -> String {
         let mut out = format!(
-            "| {} |\n|---|{}\n",
-            COST_HEADER.join(" | "),
-            "---:|".repeat(COST_HEADER.len() - 1)
+            "| {} |\n|{}{}\n",
+            self.header.join(" | "),
+            "---|".repeat(self.left),
+            "---:|".repeat(N - self.left)
         );
-        for row in &self.rows {
-            let _ = writeln!(out, "| {} |", row.cells().join(" | "));
+        for row in rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
         }
         out
     }
 }
 
-/// The cost table's columns.
-const COST_HEADER: [&str; 9] = [
-    "op",
-    "B",
-    "D",
-    "VJP flops",
-    "Jacobian flops",
-    "ratio",
-    "VJP bytes",
-    "Jacobian bytes",
-    "ratio",
-];
-/// Their widths in the terminal (the first is left-aligned).
-const COST_WIDTHS: [usize; 9] = [7, 3, 5, 10, 14, 9, 10, 14, 9];
+/// The cost table's layout.
+const COST_COLUMNS: Columns<9> = Columns {
+    header: [
+        "op",
+        "B",
+        "D",
+        "VJP flops",
+        "Jacobian flops",
+        "ratio",
+        "VJP bytes",
+        "Jacobian bytes",
+        "ratio",
+    ],
+    widths: [7, 3, 5, 10, 14, 9, 10, 14, 9],
+    left: 1,
+};
+
+/// The memory table's layout.
+const MEMORY_COLUMNS: Columns<6> = Columns {
+    header: [
+        "depth",
+        "width",
+        "B",
+        "retained for backward",
+        "inference peak",
+        "ratio",
+    ],
+    widths: [5, 6, 3, 22, 15, 7],
+    left: 0,
+};
 
 impl CostRow {
-    /// The row's cells, with units, in [`COST_HEADER`]'s order.
+    /// The row's cells, with units, in [`COST_COLUMNS`]' order.
     fn cells(&self) -> [String; 9] {
         let c = self.cost;
         [
@@ -158,18 +209,6 @@ impl CostRow {
     }
 }
 
-/// Cells aligned to [`COST_WIDTHS`]: the first to the left, the others to the right.
-fn aligned(cells: &[String]) -> String {
-    let mut line = String::new();
-    for (k, (cell, width)) in cells.iter().zip(COST_WIDTHS).enumerate() {
-        let _ = match k {
-            0 => write!(line, "{cell:<width$}"),
-            _ => write!(line, " {cell:>width$}"),
-        };
-    }
-    line
-}
-
 impl fmt::Display for CostTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -180,9 +219,9 @@ impl fmt::Display for CostTable {
             f,
             "(mlp: widths D, D, D, D/4; flops count a multiply-add as 2; bytes are the f64 arrays each road allocates)"
         )?;
-        writeln!(f, "{}", aligned(&COST_HEADER.map(str::to_owned)))?;
+        writeln!(f, "{}", COST_COLUMNS.header_line())?;
         for row in &self.rows {
-            writeln!(f, "{}", aligned(&row.cells()))?;
+            writeln!(f, "{}", COST_COLUMNS.line(&row.cells()))?;
         }
         Ok(())
     }
@@ -253,22 +292,21 @@ impl MemoryTable {
 
     /// The table as a Markdown table, for pasting.
     pub fn markdown(&self) -> String {
-        let mut out = String::from(
-            "| depth | width | B | retained for backward | inference peak | ratio |\n|---:|---:|---:|---:|---:|---:|\n",
-        );
-        for r in &self.rows {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} |",
-                r.depth,
-                r.width,
-                r.batch,
-                bytes(r.retained),
-                bytes(r.inference_peak),
-                ratio(r.retained, r.inference_peak)
-            );
-        }
-        out
+        MEMORY_COLUMNS.markdown(self.rows.iter().map(MemoryRow::cells))
+    }
+}
+
+impl MemoryRow {
+    /// The row's cells, with units, in [`MEMORY_COLUMNS`]' order.
+    fn cells(&self) -> [String; 6] {
+        [
+            self.depth.to_string(),
+            self.width.to_string(),
+            self.batch.to_string(),
+            bytes(self.retained),
+            bytes(self.inference_peak),
+            ratio(self.retained, self.inference_peak),
+        ]
     }
 }
 
@@ -282,22 +320,9 @@ impl fmt::Display for MemoryTable {
             f,
             "the peak of an inference-only forward that frees each value after its last use (parameters excluded)"
         )?;
-        writeln!(
-            f,
-            "{:>5} {:>6} {:>3} {:>22} {:>15} {:>7}",
-            "depth", "width", "B", "retained for backward", "inference peak", "ratio"
-        )?;
-        for r in &self.rows {
-            writeln!(
-                f,
-                "{:>5} {:>6} {:>3} {:>22} {:>15} {:>7}",
-                r.depth,
-                r.width,
-                r.batch,
-                bytes(r.retained),
-                bytes(r.inference_peak),
-                ratio(r.retained, r.inference_peak)
-            )?;
+        writeln!(f, "{}", MEMORY_COLUMNS.header_line())?;
+        for row in &self.rows {
+            writeln!(f, "{}", MEMORY_COLUMNS.line(&row.cells()))?;
         }
         Ok(())
     }

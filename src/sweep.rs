@@ -233,6 +233,20 @@ impl SweepReport {
         (jac, fd)
     }
 
+    /// For each op and then for all together (`None`): the number of cases and the tallies
+    /// against (the Jacobian oracle, the finite-difference oracle).
+    fn per_op(&self) -> impl Iterator<Item = (Option<OpKind>, usize, Tally, Tally)> + '_ {
+        OpKind::ALL.map(Some).into_iter().chain([None]).map(|kind| {
+            let cases = self
+                .cases
+                .iter()
+                .filter(|c| kind.is_none_or(|k| c.kind == k))
+                .count();
+            let (jac, fd) = self.tally(kind);
+            (kind, cases, jac, fd)
+        })
+    }
+
     /// The cases with any failed comparison.
     pub fn failures(&self) -> impl Iterator<Item = &CaseResult> {
         self.cases.iter().filter(|c| !c.report.is_ok())
@@ -248,13 +262,7 @@ impl SweepReport {
             "seed {}, shard {} of {} cases\n",
             self.seed, self.shard, self.total
         );
-        for kind in OpKind::ALL.map(Some).into_iter().chain([None]) {
-            let cases = self
-                .cases
-                .iter()
-                .filter(|c| kind.is_none_or(|k| c.kind == k))
-                .count();
-            let (jac, fd) = self.tally(kind);
+        for (kind, cases, jac, fd) in self.per_op() {
             let elements = |t: Tally| t.certified + t.excused + t.skipped + t.failed_elements;
             out += &format!(
                 "{:<7} {:>5} cases, {:>6} gradient elements against each oracle, {} arrays failed\n",
@@ -274,12 +282,9 @@ impl SweepReport {
             json!({"arrays": t.arrays, "failed": t.failed, "certified": t.certified, "excused": t.excused,
                    "at_kink": t.skipped, "max_rel_err": t.max_rel_err, "max_array_rel_err": t.max_array_rel_err})
         };
-        let per_op: Map<String, Value> = OpKind::ALL
-            .into_iter()
-            .map(Some)
-            .chain([None])
-            .map(|kind| {
-                let (jac, fd) = self.tally(kind);
+        let per_op: Map<String, Value> = self
+            .per_op()
+            .map(|(kind, _, jac, fd)| {
                 let name = kind.map_or("all", OpKind::name).to_owned();
                 (name, json!({"jacobian": tally(jac), "finite_diff": tally(fd)}))
             })
@@ -333,14 +338,7 @@ impl fmt::Display for SweepReport {
             "{:<7} {:>6}   {:>9} {:>16}   {:>9} {:>16} {:>8} {:>8}",
             "", "", "elements", "max|a-e|/max|e|", "elements", "max|a-e|/max|e|", "excused", "at kink"
         )?;
-        let kinds = OpKind::ALL.map(Some).into_iter().chain([None]);
-        for kind in kinds {
-            let cases = self
-                .cases
-                .iter()
-                .filter(|c| kind.is_none_or(|k| c.kind == k))
-                .count();
-            let (jac, fd) = self.tally(kind);
+        for (kind, cases, jac, fd) in self.per_op() {
             writeln!(
                 f,
                 "{:<7} {:>6}   {:>9} {:>16.2e}   {:>9} {:>16.2e} {:>8} {:>8}",

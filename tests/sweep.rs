@@ -71,11 +71,10 @@ fn a_parallel_verification_is_the_same_on_one_thread_and_on_several() {
     use gradverify::check::linear_subject;
     use gradverify::protocol::OpKind;
     use gradverify::verify::{Config, verify_parallel};
-    use ndarray::{Array1, Array2, Axis};
+    use ndarray::{Array1, Array2};
     // A bias not summed over the batch: the findings, shrinking and diagnosis must not depend
     // on how the cases were split between threads.
     let buggy = |g: &Array2<f64>, h: &Array2<f64>, w: &Array2<f64>, _b: &Array1<f64>| {
-        let _ = Axis(0);
         (g.dot(&w.t()), h.t().dot(g), g.row(0).to_owned())
     };
     let on = |threads: usize| {

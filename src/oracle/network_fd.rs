@@ -269,11 +269,11 @@ impl<'a> Forward<'a> {
     /// The quotient for parameter `which` (Eq. 35's order) at `index` from two full forward
     /// passes: the generic oracle's way, for the elements with a kink in reach.
     fn full_quotient(&self, which: usize, index: &[usize], step: f64) -> Result<f64> {
-        let theta = *element(&mut self.p.clone(), which, index);
+        let mut q = self.p.clone();
+        let theta = *element(&mut q, which, index);
         let h = step * theta.abs().max(1.0);
         let (plus, minus) = (theta + h, theta - h);
-        let loss_at = |v: f64| -> Result<f64> {
-            let mut q = self.p.clone();
+        let mut loss_at = |v: f64| -> Result<f64> {
             *element(&mut q, which, index) = v;
             Ok(mlp::loss_and_grads(&q, self.x, self.y, Wrt::Params)?.loss)
         };
