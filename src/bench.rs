@@ -188,7 +188,7 @@ mod tests {
     fn the_benchmark_network_has_the_issues_shape() {
         let (p, x, y) = network(16, 64);
         assert_eq!(p.widths(), [64, 64, 64, 16]);
-        let parameters = p.named().iter().map(|(_, v)| v.len()).sum::<usize>();
+        let parameters = p.views().iter().map(|(_, v)| v.len()).sum::<usize>();
         assert_eq!(parameters, 9_360);
         assert_eq!((x.dim(), y.dim()), ((16, 64), (16, 16)));
     }

@@ -63,14 +63,15 @@ pub fn model_cost(op: OpKind, batch: usize, width: usize) -> Result<Cost> {
         OpKind::Relu => Relu.cost(&[&[b, d]], &[true]),
         OpKind::SqErr => SqErr.cost(&[&[b, d], &[b, d]], &[true; 2]),
         OpKind::Mlp => {
-            let net = network_of_width(batch, width)?;
+            let (params, x, y) = zero_network(batch, width);
+            let net = mlp::record(&params, x.view(), y.view())?;
             net.tape.backward_cost(net.loss, Wrt::Params)
         }
     }
 }
 
-/// The Eq. 33 network with widths D, D, D, max(D/4, 1), zero parameters and data.
-pub fn network_of_width(batch: usize, width: usize) -> Result<mlp::MlpTape> {
+/// Parameters, data and targets of the Eq. 33 network with widths D, D, D, max(D/4, 1), all zero.
+pub fn zero_network(batch: usize, width: usize) -> (MlpParams, Array2<f64>, Array2<f64>) {
     let widths = [width, width, width, (width / 4).max(1)];
     let params = MlpParams {
         w1: Array2::zeros((widths[0], widths[1])),
@@ -80,10 +81,10 @@ pub fn network_of_width(batch: usize, width: usize) -> Result<mlp::MlpTape> {
         w3: Array2::zeros((widths[2], widths[3])),
         b3: Array1::zeros(widths[3]),
     };
-    mlp::record(
-        &params,
-        &Array2::zeros((batch, widths[0])),
-        &Array2::zeros((batch, widths[3])),
+    (
+        params,
+        Array2::zeros((batch, widths[0])),
+        Array2::zeros((batch, widths[3])),
     )
 }
 
@@ -251,7 +252,7 @@ pub struct MemoryTable {
 
 /// Records `depth` layers `h_k = relu(h_(k−1) W_k + b_k)` of width `width` on a batch of `batch`,
 /// then `f = h W + b` and `L = sqerr(f, y)`, all zeros (only the shapes matter here).
-pub fn chain(depth: usize, width: usize, batch: usize) -> Result<(Tape, Var)> {
+pub fn chain(depth: usize, width: usize, batch: usize) -> Result<(Tape<'static>, Var)> {
     let mut tape = Tape::new();
     let zeros = |shape: &[usize]| ArrayD::<f64>::zeros(shape);
     let mut h = tape.data("x", zeros(&[batch, width]));
@@ -267,7 +268,7 @@ pub fn chain(depth: usize, width: usize, batch: usize) -> Result<(Tape, Var)> {
     }
     let y = tape.data("y", zeros(&[batch, width]));
     let loss = tape.apply("L", SqErr, &[h, y])?;
-    debug_assert_eq!(tape.value(loss), &arr0(0.0).into_dyn());
+    debug_assert_eq!(tape.value(loss), arr0(0.0).into_dyn());
     Ok((tape, loss))
 }
 

@@ -10,7 +10,7 @@
 //! Eq. 32e/37e print `dL/da1 = relu.backward(dL/dh2; a2)`; the correct step, which the tape takes,
 //! is `dL/da1 = relu.backward(dL/dh1; a1)`.
 
-use ndarray::{Array1, Array2, ArrayD, Ix1, Ix2};
+use ndarray::{Array, Array1, Array2, ArrayD, ArrayView2, ArrayViewD, Dimension};
 
 use crate::error::{Error, Result};
 use crate::ops::{Linear, Relu, SqErr};
@@ -40,14 +40,14 @@ impl MlpParams {
     }
 
     /// The parameters in Eq. 35's order, with their names.
-    pub fn named(&self) -> [(&'static str, ArrayD<f64>); 6] {
+    pub fn views(&self) -> [(&'static str, ArrayViewD<'_, f64>); 6] {
         [
-            ("W1", self.w1.clone().into_dyn()),
-            ("b1", self.b1.clone().into_dyn()),
-            ("W2", self.w2.clone().into_dyn()),
-            ("b2", self.b2.clone().into_dyn()),
-            ("W3", self.w3.clone().into_dyn()),
-            ("b3", self.b3.clone().into_dyn()),
+            ("W1", self.w1.view().into_dyn()),
+            ("b1", self.b1.view().into_dyn()),
+            ("W2", self.w2.view().into_dyn()),
+            ("b2", self.b2.view().into_dyn()),
+            ("W3", self.w3.view().into_dyn()),
+            ("b3", self.b3.view().into_dyn()),
         ]
     }
 }
@@ -90,9 +90,9 @@ impl MlpGrads {
 
 /// The network recorded on a tape, with a handle to every value of Eq. 33.
 #[derive(Debug)]
-pub struct MlpTape {
-    /// The tape holding the forward pass.
-    pub tape: Tape,
+pub struct MlpTape<'a> {
+    /// The tape holding the forward pass; it borrows the parameters, x and y.
+    pub tape: Tape<'a>,
     /// Data leaves.
     pub x: Var,
     /// Targets (a data leaf).
@@ -117,15 +117,15 @@ pub struct MlpTape {
 ///
 /// Shapes that do not fit (x's columns against W1's rows, y against f, ...) are an [`Error`]
 /// naming the layer's op and argument.
-pub fn record(params: &MlpParams, x: &Array2<f64>, y: &Array2<f64>) -> Result<MlpTape> {
+pub fn record<'a>(
+    params: &'a MlpParams,
+    x: ArrayView2<'a, f64>,
+    y: ArrayView2<'a, f64>,
+) -> Result<MlpTape<'a>> {
     let mut tape = Tape::new();
-    let xv = tape.data("x", x.clone().into_dyn());
-    let yv = tape.data("y", y.clone().into_dyn());
-    let named = params.named();
-    let p: Vec<Var> = named
-        .into_iter()
-        .map(|(name, value)| tape.param(name, value))
-        .collect();
+    let xv = tape.data("x", x.into_dyn());
+    let yv = tape.data("y", y.into_dyn());
+    let p = params.views().map(|(name, value)| tape.param(name, value));
     let a1 = tape.apply("a1", Linear, &[xv, p[0], p[1]])?;
     let h1 = tape.apply("h1", Relu, &[a1])?;
     let a2 = tape.apply("a2", Linear, &[h1, p[2], p[3]])?;
@@ -136,7 +136,7 @@ pub fn record(params: &MlpParams, x: &Array2<f64>, y: &Array2<f64>) -> Result<Ml
         tape,
         x: xv,
         y: yv,
-        params: [p[0], p[1], p[2], p[3], p[4], p[5]],
+        params: p,
         a1,
         h1,
         a2,
@@ -146,7 +146,7 @@ pub fn record(params: &MlpParams, x: &Array2<f64>, y: &Array2<f64>) -> Result<Ml
     })
 }
 
-impl MlpTape {
+impl MlpTape<'_> {
     /// The recorded loss L.
     pub fn loss_value(&self) -> f64 {
         self.tape
@@ -157,35 +157,37 @@ impl MlpTape {
             .expect("internal: scalar loss")
     }
 
-    /// Collects a backward pass's gradients into [`MlpGrads`].
-    pub fn collect(&self, grads: &Gradients) -> Result<MlpGrads> {
-        let matrix = |v: Var| -> Result<Array2<f64>> {
-            let g = grads.require(&self.tape, v)?.clone();
-            g.into_dimensionality::<Ix2>()
-                .map_err(|e| Error::Tape(format!("gradient of `{}`: {e}", self.tape.name(v))))
-        };
-        let vector = |v: Var| -> Result<Array1<f64>> {
-            let g = grads.require(&self.tape, v)?.clone();
-            g.into_dimensionality::<Ix1>()
-                .map_err(|e| Error::Tape(format!("gradient of `{}`: {e}", self.tape.name(v))))
-        };
+    /// Moves a backward pass's gradients into [`MlpGrads`].
+    pub fn collect(&self, mut grads: Gradients) -> Result<MlpGrads> {
+        let tape = &self.tape;
+        let data_gradient = grads.get(self.x).is_some();
         let [w1, b1, w2, b2, w3, b3] = self.params;
         Ok(MlpGrads {
             loss: self.loss_value(),
-            w1: matrix(w1)?,
-            b1: vector(b1)?,
-            w2: matrix(w2)?,
-            b2: vector(b2)?,
-            w3: matrix(w3)?,
-            b3: vector(b3)?,
-            x: grads.get(self.x).map(|_| matrix(self.x)).transpose()?,
+            w1: take(tape, &mut grads, w1)?,
+            b1: take(tape, &mut grads, b1)?,
+            w2: take(tape, &mut grads, w2)?,
+            b2: take(tape, &mut grads, b2)?,
+            w3: take(tape, &mut grads, w3)?,
+            b3: take(tape, &mut grads, b3)?,
+            x: data_gradient
+                .then(|| take(tape, &mut grads, self.x))
+                .transpose()?,
         })
     }
 }
 
+/// Moves dL/d`v` out of `grads` as an array of rank `D`.
+fn take<D: Dimension>(tape: &Tape<'_>, grads: &mut Gradients, v: Var) -> Result<Array<f64, D>> {
+    grads
+        .take(tape, v)?
+        .into_dimensionality::<D>()
+        .map_err(|e| Error::Tape(format!("gradient of `{}`: {e}", tape.name(v))))
+}
+
 /// The loss and its gradients by backprop on the tape (Eq. 33 forward, Eq. 37 backward).
 pub fn loss_and_grads(params: &MlpParams, x: &Array2<f64>, y: &Array2<f64>, wrt: Wrt) -> Result<MlpGrads> {
-    let net = record(params, x, y)?;
+    let net = record(params, x.view(), y.view())?;
     let grads = net.tape.backward_wrt(net.loss, wrt)?;
-    net.collect(&grads)
+    net.collect(grads)
 }

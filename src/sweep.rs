@@ -163,7 +163,7 @@ pub fn run_case(seed: u64, index: u64) -> Result<CaseResult> {
             let params = random::mlp_params(&mut rng, widths);
             let x = random::normal_matrix(&mut rng, batch, widths[0]);
             let y = random::normal_matrix(&mut rng, batch, widths[3]);
-            let net = mlp::record(&params, &x, &y)?;
+            let net = mlp::record(&params, x.view(), y.view())?;
             let mut leaves = vec![net.x];
             leaves.extend(net.params);
             let report = oracle::check(&net.tape, net.loss, arr0(1.0).into_dyn().view(), &leaves)?;

@@ -16,10 +16,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 
 use crate::error::{Error, Result};
-use crate::ops::{Cost, F64_BYTES, Op};
+use crate::ops::{Cost, F64_BYTES, Op, check};
 
 static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(0);
 
@@ -62,9 +62,9 @@ enum Origin {
 }
 
 #[derive(Debug)]
-struct Node {
+struct Node<'a> {
     name: String,
-    value: ArrayD<f64>,
+    value: CowArray<'a, f64, IxDyn>,
     origin: Origin,
 }
 
@@ -108,19 +108,23 @@ pub struct OpNode<'t> {
 }
 
 /// A recorded forward pass.
+///
+/// Leaves are borrowed when given as views (the parameters of a network that is evaluated again
+/// and again need not be copied onto each tape) and owned when given as arrays; `'a` is how long
+/// the borrowed ones live. Op outputs are always owned.
 #[derive(Debug)]
-pub struct Tape {
+pub struct Tape<'a> {
     id: u64,
-    nodes: Vec<Node>,
+    nodes: Vec<Node<'a>>,
 }
 
-impl Default for Tape {
+impl Default for Tape<'_> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Tape {
+impl<'a> Tape<'a> {
     /// An empty tape.
     pub fn new() -> Self {
         Tape {
@@ -129,14 +133,14 @@ impl Tape {
         }
     }
 
-    /// Records a parameter leaf.
-    pub fn param(&mut self, name: &str, value: ArrayD<f64>) -> Var {
-        self.push(name, value, Origin::Leaf(LeafKind::Param))
+    /// Records a parameter leaf: an owned array or a borrowed view.
+    pub fn param(&mut self, name: &str, value: impl Into<CowArray<'a, f64, IxDyn>>) -> Var {
+        self.push(name, value.into(), Origin::Leaf(LeafKind::Param))
     }
 
-    /// Records a data leaf.
-    pub fn data(&mut self, name: &str, value: ArrayD<f64>) -> Var {
-        self.push(name, value, Origin::Leaf(LeafKind::Data))
+    /// Records a data leaf: an owned array or a borrowed view.
+    pub fn data(&mut self, name: &str, value: impl Into<CowArray<'a, f64, IxDyn>>) -> Var {
+        self.push(name, value.into(), Origin::Leaf(LeafKind::Data))
     }
 
     /// Runs `op` forward on the values of `inputs` and records it; returns the output variable.
@@ -155,10 +159,10 @@ impl Tape {
             op: Box::new(op),
             inputs: inputs.to_vec(),
         };
-        Ok(self.push(name, value, origin))
+        Ok(self.push(name, value.into(), origin))
     }
 
-    fn push(&mut self, name: &str, value: ArrayD<f64>, origin: Origin) -> Var {
+    fn push(&mut self, name: &str, value: CowArray<'a, f64, IxDyn>, origin: Origin) -> Var {
         self.nodes.push(Node {
             name: name.to_owned(),
             value,
@@ -184,9 +188,9 @@ impl Tape {
     ///
     /// # Panics
     /// If `v` is from another tape: variables are only made by this tape's methods.
-    pub fn value(&self, v: Var) -> &ArrayD<f64> {
+    pub fn value(&self, v: Var) -> ArrayViewD<'_, f64> {
         self.check(v).expect("Tape::value: variable from another tape");
-        &self.nodes[v.index].value
+        self.nodes[v.index].value.view()
     }
 
     /// The name `v` was recorded with.
@@ -263,6 +267,8 @@ impl Tape {
                 out_shape
             )));
         }
+        let name = &self.nodes[output.index].name;
+        check::usable("pullback", &format!("cotangent of `{name}`"), &cotangent.view())?;
         let needs = self.needs_grad(wrt);
         let mut grads: Vec<Option<ArrayD<f64>>> = vec![None; self.nodes.len()];
         grads[output.index] = Some(cotangent);
@@ -362,7 +368,7 @@ impl Tape {
             }
         }
         last_use[output.index] = usize::MAX;
-        let size = |n: &Node| match n.origin {
+        let size = |n: &Node<'_>| match n.origin {
             Origin::Leaf(LeafKind::Param) => 0,
             _ => F64_BYTES * n.value.len() as u64,
         };
@@ -394,7 +400,7 @@ impl Tape {
 
     /// Re-runs the forward pass with `leaf` set to `value`, recomputing only the ops downstream of
     /// it. The tape itself is unchanged.
-    pub fn evaluate_with(&self, leaf: Var, value: ArrayD<f64>) -> Result<Evaluation<'_>> {
+    pub fn evaluate_with(&self, leaf: Var, value: ArrayD<f64>) -> Result<Evaluation<'_, 'a>> {
         self.check(leaf)?;
         let node = &self.nodes[leaf.index];
         if !matches!(node.origin, Origin::Leaf(_)) {
@@ -422,11 +428,9 @@ impl Tape {
             }
             let views: Vec<_> = inputs
                 .iter()
-                .map(|v| {
-                    changed[v.index]
-                        .as_ref()
-                        .unwrap_or(&self.nodes[v.index].value)
-                        .view()
+                .map(|v| match &changed[v.index] {
+                    Some(value) => value.view(),
+                    None => self.nodes[v.index].value.view(),
                 })
                 .collect();
             changed[index] = Some(op.forward(&views)?);
@@ -437,17 +441,17 @@ impl Tape {
 
 /// A forward pass re-run with one leaf replaced; see [`Tape::evaluate_with`].
 #[derive(Debug)]
-pub struct Evaluation<'t> {
-    tape: &'t Tape,
+pub struct Evaluation<'t, 'a> {
+    tape: &'t Tape<'a>,
     changed: Vec<Option<ArrayD<f64>>>,
 }
 
-impl Evaluation<'_> {
+impl Evaluation<'_, '_> {
     /// The value of `v` in this evaluation.
     pub fn value(&self, v: Var) -> ArrayViewD<'_, f64> {
         match self.changed.get(v.index) {
             Some(Some(value)) => value.view(),
-            _ => self.tape.value(v).view(),
+            _ => self.tape.value(v),
         }
     }
 
@@ -475,8 +479,18 @@ impl Gradients {
     }
 
     /// dL/d`v`, or a [`Error::Tape`] naming the variable when it was not computed.
-    pub fn require(&self, tape: &Tape, v: Var) -> Result<&ArrayD<f64>> {
+    pub fn require(&self, tape: &Tape<'_>, v: Var) -> Result<&ArrayD<f64>> {
         self.get(v)
+            .ok_or_else(|| Error::Tape(format!("no gradient was computed for `{}`", tape.name(v))))
+    }
+
+    /// Moves dL/d`v` out, as [`Gradients::require`] without the copy; a second take of the same
+    /// variable is the same error as a gradient never computed.
+    pub fn take(&mut self, tape: &Tape<'_>, v: Var) -> Result<ArrayD<f64>> {
+        let slot = (v.tape == self.tape)
+            .then(|| self.grads.get_mut(v.index))
+            .flatten();
+        slot.and_then(Option::take)
             .ok_or_else(|| Error::Tape(format!("no gradient was computed for `{}`", tape.name(v))))
     }
 }

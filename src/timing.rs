@@ -11,13 +11,13 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use ndarray::ArrayD;
+use ndarray::{Array2, ArrayD};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
 
 use crate::cost::{self, model_cost};
 use crate::error::Result;
-use crate::mlp;
+use crate::mlp::{self, MlpParams};
 use crate::ops::{Linear, Relu, SqErr};
 use crate::oracle::jacobian::JacobianContraction;
 use crate::protocol::OpKind;
@@ -53,49 +53,58 @@ pub struct TimingTable {
     pub rows: Vec<Timing>,
 }
 
-/// A recorded forward pass of `op` at this size, the output its backward starts from, and a
-/// random cotangent for it.
-fn recorded(op: OpKind, batch: usize, width: usize) -> Result<(Tape, Var, ArrayD<f64>)> {
-    let mut rng = random::case_rng(0, width as u64 * 64 + batch as u64);
-    let mut normal = |shape: &[usize]| ArrayD::random_using(shape, StandardNormal, &mut rng);
-    let (b, d) = (batch, width);
-    let single = |op: &dyn Fn(&mut Tape, &[Var]) -> Result<Var>,
-                  inputs: Vec<(&str, ArrayD<f64>)>|
-     -> Result<(Tape, Var)> {
-        let mut tape = Tape::new();
-        let leaves: Vec<Var> = inputs.into_iter().map(|(n, v)| tape.param(n, v)).collect();
-        let out = op(&mut tape, &leaves)?;
-        Ok((tape, out))
-    };
-    let (tape, out) = match op {
-        OpKind::Linear => single(
-            &|t, l| t.apply("a", Linear, l),
-            vec![
-                ("h", normal(&[b, d])),
-                ("W", normal(&[d, d])),
-                ("b", normal(&[d])),
-            ],
-        )?,
-        OpKind::Relu => single(&|t, l| t.apply("h", Relu, l), vec![("a", normal(&[b, d]))])?,
-        OpKind::SqErr => single(
-            &|t, l| t.apply("L", SqErr, l),
-            vec![("f", normal(&[b, d])), ("y", normal(&[b, d]))],
-        )?,
-        OpKind::Mlp => {
-            let widths = [d, d, d, (d / 4).max(1)];
-            let params = random::mlp_params(&mut random::case_rng(1, d as u64), widths);
-            let x = random::normal_matrix(&mut random::case_rng(2, d as u64), b, d);
-            let y = random::normal_matrix(&mut random::case_rng(3, d as u64), b, widths[3]);
-            let net = mlp::record(&params, &x, &y)?;
-            (net.tape, net.loss)
+/// Random inputs of `op` at one size: the op's leaves, or the network's parameters and data.
+enum Inputs {
+    Op(OpKind, Vec<(&'static str, ArrayD<f64>)>),
+    Mlp(Box<(MlpParams, Array2<f64>, Array2<f64>)>),
+}
+
+impl Inputs {
+    fn random(op: OpKind, batch: usize, width: usize) -> Inputs {
+        let mut rng = random::case_rng(0, width as u64 * 64 + batch as u64);
+        let mut normal = |shape: &[usize]| ArrayD::random_using(shape, StandardNormal, &mut rng);
+        let (b, d) = (batch, width);
+        match op {
+            OpKind::Linear => Inputs::Op(
+                op,
+                vec![
+                    ("h", normal(&[b, d])),
+                    ("W", normal(&[d, d])),
+                    ("b", normal(&[d])),
+                ],
+            ),
+            OpKind::Relu => Inputs::Op(op, vec![("a", normal(&[b, d]))]),
+            OpKind::SqErr => Inputs::Op(op, vec![("f", normal(&[b, d])), ("y", normal(&[b, d]))]),
+            OpKind::Mlp => {
+                let widths = [d, d, d, (d / 4).max(1)];
+                let params = random::mlp_params(&mut random::case_rng(1, d as u64), widths);
+                let x = random::normal_matrix(&mut random::case_rng(2, d as u64), b, d);
+                let y = random::normal_matrix(&mut random::case_rng(3, d as u64), b, widths[3]);
+                Inputs::Mlp(Box::new((params, x, y)))
+            }
         }
-    };
-    let cotangent = if op == OpKind::Mlp {
-        ArrayD::ones(tape.value(out).raw_dim())
-    } else {
-        normal(tape.value(out).shape())
-    };
-    Ok((tape, out, cotangent))
+    }
+
+    /// The forward pass recorded on these inputs, and the output its backward starts from.
+    fn record(&self) -> Result<(Tape<'_>, Var)> {
+        match self {
+            Inputs::Mlp(network) => {
+                let (params, x, y) = network.as_ref();
+                let net = mlp::record(params, x.view(), y.view())?;
+                Ok((net.tape, net.loss))
+            }
+            Inputs::Op(op, leaves) => {
+                let mut tape = Tape::new();
+                let leaves: Vec<Var> = leaves.iter().map(|(n, v)| tape.param(n, v.view())).collect();
+                let out = match op {
+                    OpKind::Linear => tape.apply("a", Linear, &leaves)?,
+                    OpKind::Relu => tape.apply("h", Relu, &leaves)?,
+                    OpKind::SqErr | OpKind::Mlp => tape.apply("L", SqErr, &leaves)?,
+                };
+                Ok((tape, out))
+            }
+        }
+    }
 }
 
 /// The median time of `run`, after one warm-up run, over at least three runs and 60 ms.
@@ -114,7 +123,16 @@ pub fn median_time(mut run: impl FnMut() -> Result<()>) -> Result<f64> {
 
 /// Measures both roads for `op` at this size.
 pub fn measure(op: OpKind, batch: usize, width: usize) -> Result<Timing> {
-    let (tape, out, cotangent) = recorded(op, batch, width)?;
+    let inputs = Inputs::random(op, batch, width);
+    let (tape, out) = inputs.record()?;
+    // The loss is seeded with dL/dL = 1; a lone op with a random upstream gradient.
+    let cotangent = match op {
+        OpKind::Mlp => ArrayD::ones(tape.value(out).raw_dim()),
+        _ => {
+            let mut rng = random::case_rng(4, width as u64 * 64 + batch as u64);
+            ArrayD::random_using(tape.value(out).shape(), StandardNormal, &mut rng)
+        }
+    };
     let wrt = if op == OpKind::Mlp {
         Wrt::Params
     } else {

@@ -4,7 +4,7 @@
 use gradverify::Error;
 use gradverify::mlp::{self, MlpParams};
 use gradverify::ops::{linear, relu, sqerr};
-use gradverify::tape::{Tape, Wrt};
+use gradverify::tape::{Tape, Vjp, Wrt};
 use ndarray::{Array1, Array2, array};
 
 #[test]
@@ -150,4 +150,38 @@ fn the_tape_rejects_a_foreign_variable_and_a_non_scalar_loss() {
         "tape: backward needs a scalar loss, but `h` has shape [1, 2]"
     );
     assert!(tape.backward(foreign).is_err());
+}
+
+#[test]
+fn a_non_finite_cotangent_is_rejected_before_the_walk() {
+    let mut tape = Tape::new();
+    let a = tape.param("a", array![[1.0, -1.0]].into_dyn());
+    let h = tape.apply("h", gradverify::ops::Relu, &[a]).unwrap();
+    let err = tape
+        .pullback(h, array![[1.0, f64::NAN]].into_dyn(), Wrt::Params, &Vjp)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "pullback: argument `cotangent of `h`` holds NaN at index [0, 1]; every value must be finite"
+    );
+    assert!(
+        tape.pullback(h, array![[1.0, 2.0]].into_dyn(), Wrt::Params, &Vjp)
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_gradient_taken_twice_is_an_error_the_second_time() {
+    let mut tape = Tape::new();
+    let f = tape.param("f", array![[3.0]].into_dyn());
+    let y = tape.data("y", array![[1.0]].into_dyn());
+    let loss = tape.apply("L", gradverify::ops::SqErr, &[f, y]).unwrap();
+    let mut grads = tape.backward(loss).unwrap();
+    assert_eq!(grads.take(&tape, f).unwrap(), array![[2.0]].into_dyn());
+    let err = grads.take(&tape, f).unwrap_err();
+    assert_eq!(err.to_string(), "tape: no gradient was computed for `f`");
+    assert!(
+        grads.take(&tape, y).is_err(),
+        "y is data: no gradient without Wrt::ParamsAndData"
+    );
 }

@@ -89,12 +89,12 @@ fn the_networks_modelled_cost_is_the_sum_of_the_jacobians_its_backward_builds() 
     let params = random::mlp_params(&mut rng, [3, 5, 4, 2]);
     let x = random::normal_matrix(&mut rng, 3, 3);
     let y = random::normal_matrix(&mut rng, 3, 2);
-    let net = mlp::record(&params, &x, &y).unwrap();
+    let net = mlp::record(&params, x.view(), y.view()).unwrap();
     let model = net.tape.backward_cost(net.loss, Wrt::Params).unwrap();
     let (mut elements, mut grads) = (0u64, 0u64);
     for v in net.tape.vars() {
         let Some(node) = net.tape.op_node(v) else { continue };
-        let values: Vec<_> = node.inputs.iter().map(|&i| net.tape.value(i).view()).collect();
+        let values: Vec<_> = node.inputs.iter().map(|&i| net.tape.value(i)).collect();
         for (k, &input) in node.inputs.iter().enumerate() {
             // The backward asks for a gradient wherever a parameter lies upstream: every input
             // but the data x and y.

@@ -23,7 +23,7 @@ fn the_fast_oracle_gives_the_generic_oracles_quotients_on_random_networks() {
         let batch = 1 + case as usize % 4;
         let x = random::normal_matrix(&mut rng, batch, widths[0]);
         let y = random::normal_matrix(&mut rng, batch, widths[3]);
-        let net = mlp::record(&params, &x, &y).unwrap();
+        let net = mlp::record(&params, x.view(), y.view()).unwrap();
         let one = arr0(1.0).into_dyn();
         let generic =
             finite_diff::gradients(&net.tape, net.loss, one.view(), &net.params, FdConfig::default())

@@ -39,7 +39,7 @@ fn the_scalar_network_of_section_2_gives_the_hand_computed_gradients() {
         b3: array![0.5],
     };
     let (x, y) = (array![[2.0]], array![[1.0]]);
-    let net = mlp::record(&params, &x, &y).unwrap();
+    let net = mlp::record(&params, x.view(), y.view()).unwrap();
     assert_eq!(net.tape.leaves(LeafKind::Param), net.params);
     assert_eq!(net.tape.leaves(LeafKind::Data), [net.x, net.y]);
     let grads = net.tape.backward_wrt(net.loss, Wrt::ParamsAndData).unwrap();

@@ -46,7 +46,7 @@ proptest! {
     #[test]
     fn network_gradients_agree_with_both_oracles((params, x, y) in mlp_case()) {
         let context = format!("mlp widths {:?}, B = {}", params.widths(), x.nrows());
-        let net = mlp::record(&params, &x, &y).expect("shapes fit by construction");
+        let net = mlp::record(&params, x.view(), y.view()).expect("shapes fit by construction");
         let mut leaves = vec![net.x];
         leaves.extend(net.params);
         let report = oracle::check(&net.tape, net.loss, arr0(1.0).into_dyn().view(), &leaves)

@@ -93,8 +93,19 @@ pub(crate) fn scalar(op: &str, arg: &str, x: &ArrayViewD<'_, f64>) -> Result<f64
     Ok(*x.iter().next().expect("internal: one element"))
 }
 
-/// `x` must have exactly `shape`.
+/// `x` must have exactly `shape` and be [`usable`].
 pub(crate) fn same_shape<D: Dimension>(
+    op: &str,
+    arg: &str,
+    x: &ndarray::ArrayView<'_, f64, D>,
+    shape: &[usize],
+) -> Result<()> {
+    has_shape(op, arg, x, shape)?;
+    usable(op, arg, x)
+}
+
+/// `x` must have exactly `shape`; its values are not looked at.
+pub(crate) fn has_shape<D: Dimension>(
     op: &str,
     arg: &str,
     x: &ndarray::ArrayView<'_, f64, D>,
@@ -103,5 +114,5 @@ pub(crate) fn same_shape<D: Dimension>(
     if x.shape() != shape {
         return Err(shape_error(op, arg, format!("{shape:?}"), x.shape()));
     }
-    usable(op, arg, x)
+    Ok(())
 }

@@ -15,6 +15,7 @@
 
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Axis};
 
+use super::matmul::matmul;
 use super::{Cost, Op, check, jacobian_road, vjp_road};
 use crate::error::Result;
 
@@ -32,7 +33,8 @@ pub struct LinearGrads {
     pub b: Array1<f64>,
 }
 
-/// Checks that h, W and b fit together, returning (B, Din, Dout).
+/// Checks that h, W and b are usable (no empty dimension, every value finite) and fit together,
+/// returning (B, Din, Dout).
 fn dims(
     h: &ArrayView2<'_, f64>,
     w: &ArrayView2<'_, f64>,
@@ -41,6 +43,15 @@ fn dims(
     check::usable(NAME, "h", h)?;
     check::usable(NAME, "W", w)?;
     check::usable(NAME, "b", b)?;
+    fit(h, w, b)
+}
+
+/// Checks only that the shapes of h, W and b fit together, returning (B, Din, Dout).
+fn fit(
+    h: &ArrayView2<'_, f64>,
+    w: &ArrayView2<'_, f64>,
+    b: &ArrayView1<'_, f64>,
+) -> Result<(usize, usize, usize)> {
     let (batch, d_in) = h.dim();
     let (w_rows, d_out) = w.dim();
     if w_rows != d_in {
@@ -69,7 +80,7 @@ pub fn forward(
     b: ArrayView1<'_, f64>,
 ) -> Result<Array2<f64>> {
     dims(&h, &w, &b)?;
-    Ok(h.dot(&w) + b)
+    Ok(matmul(h, w) + b)
 }
 
 /// (dL/dh, dL/dW, dL/db) from dL/da (Eq. 30b, 66, 70, 74).
@@ -82,8 +93,8 @@ pub fn backward(
     let (batch, _, d_out) = dims(&h, &w, &b)?;
     check::same_shape(NAME, "dL/da", &grad_a, &[batch, d_out])?;
     Ok(LinearGrads {
-        h: grad_a.dot(&w.t()),
-        w: h.t().dot(&grad_a),
+        h: matmul(grad_a, w.t()),
+        w: matmul(h.t(), grad_a),
         b: grad_a.sum_axis(Axis(0)),
     })
 }
@@ -176,13 +187,13 @@ impl Op for Linear {
         wanted: &[bool],
     ) -> Result<Vec<Option<ArrayD<f64>>>> {
         let (h, w, b) = views(inputs)?;
-        let (batch, _, d_out) = dims(&h, &w, &b)?;
+        let (batch, _, d_out) = fit(&h, &w, &b)?;
         let grad_a = check::as_matrix(NAME, "dL/da", &grad_out)?;
-        check::same_shape(NAME, "dL/da", &grad_a, &[batch, d_out])?;
+        check::has_shape(NAME, "dL/da", &grad_a, &[batch, d_out])?;
         let want = |k: usize| wanted.get(k).copied().unwrap_or(false);
         Ok(vec![
-            want(0).then(|| grad_a.dot(&w.t()).into_dyn()),
-            want(1).then(|| h.t().dot(&grad_a).into_dyn()),
+            want(0).then(|| matmul(grad_a, w.t()).into_dyn()),
+            want(1).then(|| matmul(h.t(), grad_a).into_dyn()),
             want(2).then(|| grad_a.sum_axis(Axis(0)).into_dyn()),
         ])
     }

@@ -17,8 +17,9 @@
 //! allocates every Jacobian (`out.len() × input.len()`) plus the same input gradients, and contracts
 //! densely, `2 · out.len() · input.len()` flops per input.
 
-mod check;
+pub(crate) mod check;
 pub mod linear;
+mod matmul;
 pub mod relu;
 pub mod sqerr;
 
@@ -49,6 +50,10 @@ pub trait Op: Send + Sync + fmt::Debug {
 
     /// dL/d(input) for every input with `wanted[k]`, from dL/d(output) (Eq. 28), never forming a
     /// Jacobian. Entries of unwanted inputs are `None`.
+    ///
+    /// The tape calls it with inputs that [`Op::forward`] accepted and with gradients it computed
+    /// or checked itself, so the VJP checks shapes only and does not scan the values again. The
+    /// ops' free functions (`linear::backward`, ...) check everything.
     fn vjp(
         &self,
         inputs: &[ArrayViewD<'_, f64>],

@@ -31,7 +31,12 @@ pub fn forward(a: ArrayViewD<'_, f64>) -> Result<ArrayD<f64>> {
 pub fn backward(grad_h: ArrayViewD<'_, f64>, a: ArrayViewD<'_, f64>) -> Result<ArrayD<f64>> {
     check::usable(NAME, "a", &a)?;
     check::same_shape(NAME, "dL/dh", &grad_h, a.shape())?;
-    Ok(Zip::from(&grad_h).and(&a).map_collect(|&g, &v| step(v) * g))
+    Ok(masked(&grad_h, &a))
+}
+
+/// Θ(a) ⊙ dL/dh for arguments already checked.
+fn masked(grad_h: &ArrayViewD<'_, f64>, a: &ArrayViewD<'_, f64>) -> ArrayD<f64> {
+    Zip::from(grad_h).and(a).map_collect(|&g, &v| step(v) * g)
 }
 
 /// ∂h/∂a: the N×N diagonal matrix with Θ(a) on the diagonal (Eq. 44).
@@ -69,8 +74,10 @@ impl Op for Relu {
         wanted: &[bool],
     ) -> Result<Vec<Option<ArrayD<f64>>>> {
         check::arity(NAME, INPUTS, inputs.len())?;
-        let grad = backward(grad_out, inputs[0].view())?;
-        Ok(vec![wanted.first().copied().unwrap_or(false).then_some(grad)])
+        let a = &inputs[0];
+        check::has_shape(NAME, "dL/dh", &grad_out, a.shape())?;
+        let want = wanted.first().copied().unwrap_or(false);
+        Ok(vec![want.then(|| masked(&grad_out, a))])
     }
 
     fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> Result<Array2<f64>> {

@@ -64,9 +64,14 @@ impl Op for SqErr {
     ) -> Result<Vec<Option<ArrayD<f64>>>> {
         check::arity(NAME, INPUTS, inputs.len())?;
         let grad_loss = check::scalar(NAME, "dL/dL", &grad_out)?;
-        let (df, dy) = backward(grad_loss, inputs[0].view(), inputs[1].view())?;
+        let (f, y) = (&inputs[0], &inputs[1]);
+        check::has_shape(NAME, "y", y, f.shape())?;
+        let r = f - y;
         let want = |k: usize| wanted.get(k).copied().unwrap_or(false);
-        Ok(vec![want(0).then_some(df), want(1).then_some(dy)])
+        Ok(vec![
+            want(0).then(|| r.mapv(|r| grad_loss * r)),
+            want(1).then(|| r.mapv(|r| -grad_loss * r)),
+        ])
     }
 
     fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> Result<Array2<f64>> {

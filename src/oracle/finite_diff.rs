@@ -54,7 +54,7 @@ pub struct FdGradient {
 
 /// The finite-difference gradient of `L = ⟨cotangent, output⟩` with respect to each leaf.
 pub fn gradients(
-    tape: &Tape,
+    tape: &Tape<'_>,
     output: Var,
     cotangent: ArrayViewD<'_, f64>,
     leaves: &[Var],
@@ -75,7 +75,7 @@ pub fn gradients(
             tape.value(output).shape()
         )));
     }
-    let value_at = |e: &Evaluation<'_>| objective(e.value(output), cotangent.view());
+    let value_at = |e: &Evaluation<'_, '_>| objective(e.value(output), cotangent.view());
     let base_value = objective(tape.value(output).view(), cotangent.view());
     leaves
         .iter()
@@ -119,10 +119,10 @@ pub fn central_difference<E>(
 }
 
 fn leaf_gradient(
-    tape: &Tape,
+    tape: &Tape<'_>,
     leaf: Var,
     base_value: (f64, f64),
-    objective: &dyn Fn(&Evaluation<'_>) -> (f64, f64),
+    objective: &dyn Fn(&Evaluation<'_, '_>) -> (f64, f64),
     config: FdConfig,
 ) -> Result<FdGradient> {
     let shape = tape.value(leaf).raw_dim();
@@ -162,13 +162,13 @@ fn flat_mut(a: &mut ArrayD<f64>) -> &mut [f64] {
 }
 
 /// Every op downstream of the perturbed leaf is smooth from θ − h to θ and from θ to θ + h.
-fn smooth_along(tape: &Tape, lower: &Evaluation<'_>, upper: &Evaluation<'_>) -> bool {
+fn smooth_along(tape: &Tape<'_>, lower: &Evaluation<'_, '_>, upper: &Evaluation<'_, '_>) -> bool {
     tape.vars()
         .filter(|&v| upper.is_changed(v))
         .filter_map(|v| tape.op_node(v))
         .all(|node| {
             let lo: Vec<_> = node.inputs.iter().map(|&i| lower.value(i)).collect();
-            let mid: Vec<_> = node.inputs.iter().map(|&i| tape.value(i).view()).collect();
+            let mid: Vec<_> = node.inputs.iter().map(|&i| tape.value(i)).collect();
             let hi: Vec<_> = node.inputs.iter().map(|&i| upper.value(i)).collect();
             node.op.smooth_between(&lo, &mid) && node.op.smooth_between(&mid, &hi)
         })

@@ -56,7 +56,7 @@ impl Pullback for JacobianContraction {
 }
 
 /// dL/d(parameter) (and data, per `wrt`) from the scalar `loss`, by Jacobian contraction.
-pub fn backward(tape: &Tape, loss: Var, wrt: Wrt) -> Result<Gradients> {
+pub fn backward(tape: &Tape<'_>, loss: Var, wrt: Wrt) -> Result<Gradients> {
     let value = tape.value(loss);
     if value.len() != 1 {
         return Err(Error::Tape(format!(

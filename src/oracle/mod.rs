@@ -47,7 +47,7 @@ impl OracleReport {
 /// Checks the reference VJP of `L = ⟨cotangent, output⟩` for every leaf in `leaves` against the
 /// Jacobian oracle and the finite-difference oracle.
 pub fn check(
-    tape: &Tape,
+    tape: &Tape<'_>,
     output: Var,
     cotangent: ArrayViewD<'_, f64>,
     leaves: &[Var],

@@ -79,7 +79,7 @@ pub fn project(
     grads: &[ArrayD<f64>; 6],
     rng: &mut ChaCha8Rng,
 ) -> Result<Projection> {
-    let theta = params.named().map(|(_, v)| v);
+    let theta = params.views().map(|(_, v)| v.to_owned());
     for (k, (t, g)) in theta.iter().zip(grads).enumerate() {
         if t.shape() != g.shape() {
             return Err(Error::Shape {
