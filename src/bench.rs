@@ -129,7 +129,7 @@ pub fn check_network_by_finite_differences(
     }))
 }
 
-/// One random projection of the reference gradient: a backward, three forwards and a dot
+/// One random projection of the reference gradient: a backward, two forwards and a dot
 /// product ([`projection`]).
 pub fn projection_check(batch: usize, width: usize) -> Result<Figure> {
     let (params, x, y) = network(batch, width);

@@ -1,9 +1,9 @@
 //! Seeded random inputs: every case draws from its own ChaCha generator, seeded from the case's
 //! index, so results never depend on the order or the thread a case runs on.
 
-use ndarray::{Array1, Array2};
+use ndarray::{Array, Array1, Array2, Dimension};
 use ndarray_rand::RandomExt;
-use ndarray_rand::rand::SeedableRng;
+use ndarray_rand::rand::{RngCore, SeedableRng};
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 
@@ -26,6 +26,19 @@ pub fn normal_vector(rng: &mut ChaCha8Rng, len: usize) -> Array1<f64> {
     Array1::random_using(len, StandardNormal, rng)
 }
 
+/// An array of independent random signs ±1 (Rademacher), one bit of the generator each: bit i
+/// of a 64-bit draw becomes the sign bit of 1.0.
+pub fn signs<D: Dimension>(rng: &mut ChaCha8Rng, shape: D) -> Array<f64, D> {
+    let len = shape.size();
+    let mut values = Vec::with_capacity(len);
+    while values.len() < len {
+        let bits = rng.next_u64();
+        let take = (len - values.len()).min(64);
+        values.extend((0..take).map(|i| f64::from_bits(1.0_f64.to_bits() | ((bits >> i) & 1) << 63)));
+    }
+    Array::from_shape_vec(shape, values).expect("internal: one sign per element")
+}
+
 /// Parameters for widths [D0, D1, D2, D3], with weights scaled by 1/√(fan-in) so activations
 /// keep unit scale, and biases at unit scale so relu inputs sit on both sides of 0.
 pub fn mlp_params(rng: &mut ChaCha8Rng, widths: [usize; 4]) -> MlpParams {
@@ -43,5 +56,26 @@ pub fn mlp_params(rng: &mut ChaCha8Rng, widths: [usize; 4]) -> MlpParams {
         b2,
         w3,
         b3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Ix2;
+
+    use super::*;
+
+    #[test]
+    fn signs_are_plus_or_minus_one_balanced_and_reproducible() {
+        let a = signs(&mut case_rng(1, 2), Ix2(100, 100));
+        assert!(a.iter().all(|&v| v == 1.0 || v == -1.0));
+        let positive = a.iter().filter(|&&v| v > 0.0).count();
+        // 10,000 fair bits: the count of ones has spread 50; 4,800..5,200 is four spreads.
+        assert!((4800..=5200).contains(&positive), "{positive} of 10,000 positive");
+        assert_eq!(a, signs(&mut case_rng(1, 2), Ix2(100, 100)));
+        assert_ne!(a, signs(&mut case_rng(1, 3), Ix2(100, 100)));
+        // Neighbours agree half of the time: every bit of a draw is used once, not repeated.
+        let same = a.iter().zip(a.iter().skip(1)).filter(|(x, y)| x == y).count();
+        assert!((4800..=5200).contains(&same), "{same} of 9,999 neighbours equal");
     }
 }
