@@ -4,7 +4,8 @@
 //! The network is Eq. 33 with D0 = D1 = D2 = D and D3 = D/4. Each figure is the median of
 //! repeated runs after a warm-up ([`crate::timing::median_time`]):
 //! - `forward_backward` (B=32, D=64 and B=256, D=1024): the loss and all six parameter
-//!   gradients by the tape;
+//!   gradients by the tape; `forward` (recording the tape) and `backward` (walking it) apart, at
+//!   the same sizes, to set the ratio of their times against the ratio of their flops;
 //! - `full_check` (B=16, D=64, 9,360 parameters): central differences of every parameter
 //!   ([`network_fd`]) against the reference gradients;
 //! - `projection_check` (B=16, D=64): one random projection ([`projection`]);
@@ -42,6 +43,8 @@ pub struct Figure {
     pub median_s: f64,
     /// Cases per second (the sweep only).
     pub cases_per_s: Option<f64>,
+    /// Floating-point operations of one run by the ops' cost models (the network's passes).
+    pub flops: Option<u64>,
 }
 
 impl Figure {
@@ -51,8 +54,27 @@ impl Figure {
         if let Some(rate) = self.cases_per_s {
             v["cases_per_s"] = rate.into();
         }
+        if let Some(flops) = self.flops {
+            v["flops"] = flops.into();
+        }
         v
     }
+
+    /// Floating-point operations per second, where the flops are known.
+    pub fn flop_rate(&self) -> Option<f64> {
+        self.flops.map(|f| f as f64 / self.median_s)
+    }
+}
+
+/// The backward's time over the forward's, against the backward's flops over the forward's:
+/// `(time ratio, flop ratio)` for the `forward` and `backward` figures of one size.
+pub fn backward_over_forward(forward: &Figure, backward: &Figure) -> Option<(f64, f64)> {
+    let same_size = (forward.batch, forward.width) == (backward.batch, backward.width);
+    if (forward.name, backward.name) != ("forward", "backward") || !same_size {
+        return None;
+    }
+    let flop_ratio = backward.flops? as f64 / forward.flops? as f64;
+    Some((backward.median_s / forward.median_s, flop_ratio))
 }
 
 /// Parameters, data and targets of the benchmark network at batch `batch`, width `width`.
@@ -68,6 +90,8 @@ pub fn network(batch: usize, width: usize) -> (MlpParams, Array2<f64>, Array2<f6
 /// Forward and backward of the network, all six parameter gradients.
 pub fn forward_backward(batch: usize, width: usize) -> Result<Figure> {
     let (params, x, y) = network(batch, width);
+    let net = mlp::record(&params, x.view(), y.view())?;
+    let flops = net.tape.forward_flops(net.loss)? + net.tape.backward_cost(net.loss, Wrt::Params)?.vjp.flops;
     let median_s = median_time(|| mlp::loss_and_grads(&params, &x, &y, Wrt::Params).map(drop))?;
     Ok(Figure {
         name: "forward_backward",
@@ -75,7 +99,33 @@ pub fn forward_backward(batch: usize, width: usize) -> Result<Figure> {
         width,
         median_s,
         cases_per_s: None,
+        flops: Some(flops),
     })
+}
+
+/// The forward pass alone (recording the tape) and the backward pass alone (walking a recorded
+/// tape for the six parameter gradients), each with its flops.
+pub fn forward_and_backward_apart(batch: usize, width: usize) -> Result<[Figure; 2]> {
+    let (params, x, y) = network(batch, width);
+    let forward_s = median_time(|| mlp::record(&params, x.view(), y.view()).map(drop))?;
+    let net = mlp::record(&params, x.view(), y.view())?;
+    let backward_s = median_time(|| net.tape.backward(net.loss).map(drop))?;
+    let figure = |name, median_s, flops| Figure {
+        name,
+        batch,
+        width,
+        median_s,
+        cases_per_s: None,
+        flops: Some(flops),
+    };
+    Ok([
+        figure("forward", forward_s, net.tape.forward_flops(net.loss)?),
+        figure(
+            "backward",
+            backward_s,
+            net.tape.backward_cost(net.loss, Wrt::Params)?.vjp.flops,
+        ),
+    ])
 }
 
 /// The reference against both oracles on [`SWEEP_CASES`] cases, on the current rayon pool.
@@ -89,6 +139,7 @@ pub fn sweep_throughput() -> Result<Figure> {
         width: 0,
         median_s: seconds / report.cases.len() as f64,
         cases_per_s: Some(report.cases.len() as f64 / seconds),
+        flops: None,
     })
 }
 
@@ -107,6 +158,7 @@ pub fn full_check(batch: usize, width: usize) -> Result<Figure> {
         width,
         median_s,
         cases_per_s: None,
+        flops: None,
     })
 }
 
@@ -145,18 +197,21 @@ pub fn projection_check(batch: usize, width: usize) -> Result<Figure> {
         width,
         median_s,
         cases_per_s: None,
+        flops: None,
     })
 }
 
 /// Every workload, at the sizes of the peers' figures.
 pub fn all() -> Result<Vec<Figure>> {
-    Ok(vec![
-        forward_backward(32, 64)?,
-        forward_backward(256, 1024)?,
-        full_check(16, 64)?,
-        projection_check(16, 64)?,
-        sweep_throughput()?,
-    ])
+    let mut figures = Vec::new();
+    for (batch, width) in [(32, 64), (256, 1024)] {
+        figures.push(forward_backward(batch, width)?);
+        figures.extend(forward_and_backward_apart(batch, width)?);
+    }
+    figures.push(full_check(16, 64)?);
+    figures.push(projection_check(16, 64)?);
+    figures.push(sweep_throughput()?);
+    Ok(figures)
 }
 
 #[cfg(test)]
@@ -171,6 +226,7 @@ mod tests {
             width: 64,
             median_s: 0.0071,
             cases_per_s: None,
+            flops: None,
         };
         assert_eq!(
             f.to_json().to_string(),
@@ -182,6 +238,39 @@ mod tests {
             ..f
         };
         assert_eq!(s.to_json()["cases_per_s"], json!(7000.0));
+        let forward = Figure {
+            name: "forward",
+            median_s: 0.5,
+            flops: Some(600_000),
+            ..f
+        };
+        assert_eq!(forward.to_json()["flops"], json!(600_000));
+        assert_eq!(forward.flop_rate(), Some(1.2e6));
+        let backward = Figure {
+            name: "backward",
+            median_s: 1.0,
+            flops: Some(900_000),
+            ..f
+        };
+        assert_eq!(backward_over_forward(&forward, &backward), Some((2.0, 1.5)));
+        assert_eq!(backward_over_forward(&forward, &s), None);
+        assert_eq!(backward_over_forward(&backward, &forward), None);
+        let other_size = Figure {
+            batch: 32,
+            ..backward
+        };
+        assert_eq!(backward_over_forward(&forward, &other_size), None);
+    }
+
+    #[test]
+    fn the_backward_of_the_benchmark_network_does_about_one_and_a_half_times_the_forwards_flops() {
+        let [forward, backward] = forward_and_backward_apart(32, 64).unwrap();
+        // Forward: three products, 2·32·(64·64 + 64·64 + 64·16) = 589,824 flops, plus the bias
+        // additions (32·144), the relus (32·128) and sqerr (3·32·16): 600,064.
+        assert_eq!(forward.flops, Some(600_064));
+        // Backward: dW for all three layers, dh for the upper two (x is data), 917,504 flops,
+        // plus dL/db (32·144), the relu masks (32·128) and sqerr's dL/df (2·32·16): 927,232.
+        assert_eq!(backward.flops, Some(927_232));
     }
 
     #[test]

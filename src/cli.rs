@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use gradverify::bench::backward_over_forward;
 use gradverify::cost::{self, CostTable, MemoryTable};
 use gradverify::plot;
 use gradverify::protocol::{OpKind, serve as server};
@@ -181,26 +182,30 @@ pub fn bench(json: bool) -> ExitCode {
         Ok(figures) => figures,
         Err(e) => return fail(&e),
     };
-    for f in &figures {
-        let line = if json {
-            f.to_json().to_string()
+    for (k, f) in figures.iter().enumerate() {
+        if json {
+            print(&format!("{}\n", f.to_json()));
+            continue;
+        }
+        let size = if f.batch == 0 {
+            String::new()
         } else {
-            let size = if f.batch == 0 {
-                String::new()
-            } else {
-                format!("B={} D={}", f.batch, f.width)
-            };
-            let rate = f.cases_per_s.map_or(String::new(), |r| {
-                format!("  ({r:.0} cases/s on {} threads)", rayon::current_num_threads())
-            });
-            format!(
-                "{:<17} {:<13} {:>10}{rate}",
-                f.name,
-                size,
-                gradverify::timing::seconds(f.median_s)
-            )
+            format!("B={} D={}", f.batch, f.width)
         };
-        print(&format!("{line}\n"));
+        let rate = match (f.cases_per_s, f.flop_rate()) {
+            (Some(r), _) => format!("  ({r:.0} cases/s on {} threads)", rayon::current_num_threads()),
+            (None, Some(r)) => format!("  ({:.1} GFLOP/s)", r / 1e9),
+            (None, None) => String::new(),
+        };
+        let time = gradverify::timing::seconds(f.median_s);
+        print(&format!("{:<17} {size:<13} {time:>10}{rate}\n", f.name));
+        let forward = k.checked_sub(1).map(|i| &figures[i]);
+        if let Some((time, flops)) = forward.and_then(|fw| backward_over_forward(fw, f)) {
+            print(&format!(
+                "{:<31} backward/forward: time ×{time:.2}, flops ×{flops:.2}\n",
+                ""
+            ));
+        }
     }
     ExitCode::SUCCESS
 }

@@ -344,6 +344,29 @@ impl<'a> Tape<'a> {
         Ok(total)
     }
 
+    /// Floating-point operations of the forward pass that computed `output`: the sum of
+    /// [`Op::forward_flops`] over the ops it depends on.
+    pub fn forward_flops(&self, output: Var) -> Result<u64> {
+        self.check(output)?;
+        let mut reached = vec![false; self.nodes.len()];
+        reached[output.index] = true;
+        let mut total = 0;
+        for index in (0..=output.index).rev() {
+            let Origin::Op { op, inputs } = &self.nodes[index].origin else {
+                continue;
+            };
+            if !reached[index] {
+                continue;
+            }
+            let shapes: Vec<&[usize]> = inputs.iter().map(|v| self.nodes[v.index].value.shape()).collect();
+            total += op.forward_flops(&shapes)?;
+            for v in inputs {
+                reached[v.index] = true;
+            }
+        }
+        Ok(total)
+    }
+
     /// Bytes of every value on the tape that is not a parameter (data and every op's output):
     /// what backprop keeps from the forward pass for the backward (Sec. 4.2).
     pub fn retained_bytes(&self) -> u64 {

@@ -185,3 +185,59 @@ fn a_gradient_taken_twice_is_an_error_the_second_time() {
         "y is data: no gradient without Wrt::ParamsAndData"
     );
 }
+
+#[test]
+fn linear_names_every_non_finite_input_although_it_scans_only_its_output() {
+    // Every position of h, W and b, with NaN, +∞ and −∞, among zeros (so that ∞·0 occurs) and
+    // among ones: the error names the argument and the index each time.
+    for fill in [0.0, 1.0] {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            for arg in ["h", "W", "b"] {
+                let shape: &[usize] = match arg {
+                    "h" => &[2, 3],
+                    "W" => &[3, 2],
+                    _ => &[2],
+                };
+                for flat in 0..shape.iter().product::<usize>() {
+                    let (mut h, mut w, mut b) = (
+                        Array2::from_elem((2, 3), fill),
+                        Array2::from_elem((3, 2), fill),
+                        Array1::from_elem(2, fill),
+                    );
+                    let index = match arg {
+                        "h" => {
+                            h[[flat / 3, flat % 3]] = bad;
+                            vec![flat / 3, flat % 3]
+                        }
+                        "W" => {
+                            w[[flat / 2, flat % 2]] = bad;
+                            vec![flat / 2, flat % 2]
+                        }
+                        _ => {
+                            b[flat] = bad;
+                            vec![flat]
+                        }
+                    };
+                    let err = linear::forward(h.view(), w.view(), b.view()).unwrap_err();
+                    assert!(
+                        matches!(&err, Error::NonFinite { arg: a, index: i, .. } if a == arg && *i == index),
+                        "{bad} in {arg} at {index:?} among {fill}s: {err}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn finite_inputs_whose_product_overflows_pass_linear_and_stop_at_the_next_op() {
+    let h = array![[1e200, 1e200]];
+    let w = array![[1e200], [1e200]];
+    let a = linear::forward(h.view(), w.view(), array![0.0].view()).unwrap();
+    assert_eq!(a[[0, 0]], f64::INFINITY);
+    let err = relu::forward(a.view().into_dyn()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "relu: argument `a` holds inf at index [0, 0]; every value must be finite"
+    );
+}

@@ -108,3 +108,21 @@ fn the_networks_modelled_cost_is_the_sum_of_the_jacobians_its_backward_builds() 
     assert_eq!(model.jacobian.flops, 2 * elements);
     assert_eq!(model.jacobian.bytes, F64_BYTES * (elements + grads));
 }
+
+#[test]
+fn the_forward_flops_count_the_products_and_every_elementwise_op_on_the_path() {
+    let (batch, widths) = (5, [7, 6, 4, 3]);
+    let mut rng = random::case_rng(9, 0);
+    let params = random::mlp_params(&mut rng, widths);
+    let x = random::normal_matrix(&mut rng, batch, widths[0]);
+    let y = random::normal_matrix(&mut rng, batch, widths[3]);
+    let net = gradverify::mlp::record(&params, x.view(), y.view()).unwrap();
+    // Per layer 2·B·Din·Dout for h W and B·Dout for + b; one per element for each relu; three
+    // per element for sqerr.
+    let linear = |d_in: usize, d_out: usize| 2 * batch * d_in * d_out + batch * d_out;
+    let expected = linear(7, 6) + batch * 6 + linear(6, 4) + batch * 4 + linear(4, 3) + 3 * batch * 3;
+    assert_eq!(net.tape.forward_flops(net.loss).unwrap(), expected as u64);
+    // Up to a1, only the first product counts.
+    assert_eq!(net.tape.forward_flops(net.a1).unwrap(), linear(7, 6) as u64);
+    assert_eq!(net.tape.forward_flops(net.x).unwrap(), 0);
+}

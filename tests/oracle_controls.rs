@@ -35,6 +35,9 @@ impl Op for Corrupted {
     fn forward(&self, inputs: &[ArrayViewD<'_, f64>]) -> Result<ArrayD<f64>> {
         Linear.forward(inputs)
     }
+    fn forward_flops(&self, input_shapes: &[&[usize]]) -> Result<u64> {
+        Linear.forward_flops(input_shapes)
+    }
     fn vjp(
         &self,
         inputs: &[ArrayViewD<'_, f64>],

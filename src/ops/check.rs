@@ -28,6 +28,12 @@ pub(crate) fn shape_error(op: &str, arg: &str, expected: String, got: &[usize]) 
 
 /// Every dimension at least 1 and every value finite.
 pub(crate) fn usable<D: Dimension>(op: &str, arg: &str, x: &ndarray::ArrayView<'_, f64, D>) -> Result<()> {
+    non_empty(op, arg, x)?;
+    finite(op, arg, x)
+}
+
+/// Every dimension at least 1.
+pub(crate) fn non_empty<D: Dimension>(op: &str, arg: &str, x: &ndarray::ArrayView<'_, f64, D>) -> Result<()> {
     if x.shape().contains(&0) {
         return Err(Error::Empty {
             op: op.to_owned(),
@@ -35,6 +41,11 @@ pub(crate) fn usable<D: Dimension>(op: &str, arg: &str, x: &ndarray::ArrayView<'
             shape: x.shape().to_vec(),
         });
     }
+    Ok(())
+}
+
+/// Every value finite, or an error naming the first that is not and its index.
+pub(crate) fn finite<D: Dimension>(op: &str, arg: &str, x: &ndarray::ArrayView<'_, f64, D>) -> Result<()> {
     if all_finite(x) {
         return Ok(());
     }
@@ -53,7 +64,7 @@ pub(crate) fn usable<D: Dimension>(op: &str, arg: &str, x: &ndarray::ArrayView<'
 /// contiguous slice is exactly 0 when all are finite: a branch-free loop that vectorises, where
 /// iterating an `IxDyn` array element by element is an order of magnitude slower.
 #[expect(clippy::eq_op, reason = "v − v is exactly 0 for a finite v and NaN otherwise")]
-fn all_finite<D: Dimension>(x: &ndarray::ArrayView<'_, f64, D>) -> bool {
+pub(crate) fn all_finite<D: Dimension>(x: &ndarray::ArrayView<'_, f64, D>) -> bool {
     let Some(slice) = x.as_slice_memory_order() else {
         return x.iter().all(|v| v.is_finite());
     };

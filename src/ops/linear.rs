@@ -74,13 +74,27 @@ fn fit(
 }
 
 /// a = h W + b (Eq. 34a).
+///
+/// A NaN or an infinity anywhere in h, W or b reaches a (NaN·0 and ∞·0 are NaN, and so is
+/// ∞ − ∞), so the output's B·Dout values are scanned rather than the inputs' B·Din + Din·Dout +
+/// Dout; only when a holds one are the inputs scanned, to name the argument and the index.
+/// Finite inputs whose product overflows give a non-finite a, which the next op rejects.
 pub fn forward(
     h: ArrayView2<'_, f64>,
     w: ArrayView2<'_, f64>,
     b: ArrayView1<'_, f64>,
 ) -> Result<Array2<f64>> {
-    dims(&h, &w, &b)?;
-    Ok(matmul(h, w) + b)
+    check::non_empty(NAME, "h", &h)?;
+    check::non_empty(NAME, "W", &w)?;
+    check::non_empty(NAME, "b", &b)?;
+    fit(&h, &w, &b)?;
+    let a = matmul(h.view(), w.view()) + b;
+    if !check::all_finite(&a.view()) {
+        check::finite(NAME, "h", &h)?;
+        check::finite(NAME, "W", &w)?;
+        check::finite(NAME, "b", &b)?;
+    }
+    Ok(a)
 }
 
 /// (dL/dh, dL/dW, dL/db) from dL/da (Eq. 30b, 66, 70, 74).
@@ -151,6 +165,20 @@ pub fn jacobian_b(
     Ok(jac)
 }
 
+/// (B, Din, Dout) from the shapes of h and W, for the cost models.
+fn matrix_dims(input_shapes: &[&[usize]]) -> Result<(usize, usize, usize)> {
+    check::arity(NAME, INPUTS, input_shapes.len())?;
+    let (&[batch, d_in], &[_, d_out]) = (input_shapes[0], input_shapes[1]) else {
+        return Err(check::shape_error(
+            NAME,
+            "h, W",
+            "two matrices".into(),
+            input_shapes[0],
+        ));
+    };
+    Ok((batch, d_in, d_out))
+}
+
 /// The linear op on a tape; inputs `h`, `W`, `b`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Linear;
@@ -213,16 +241,14 @@ impl Op for Linear {
         }
     }
 
+    /// h W is B·Din·Dout multiply-adds, + b one addition per output element.
+    fn forward_flops(&self, input_shapes: &[&[usize]]) -> Result<u64> {
+        let (batch, d_in, d_out) = matrix_dims(input_shapes)?;
+        Ok((2 * batch * d_in * d_out + batch * d_out) as u64)
+    }
+
     fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost> {
-        check::arity(NAME, INPUTS, input_shapes.len())?;
-        let (&[batch, d_in], &[_, d_out]) = (input_shapes[0], input_shapes[1]) else {
-            return Err(check::shape_error(
-                NAME,
-                "h, W",
-                "two matrices".into(),
-                input_shapes[0],
-            ));
-        };
+        let (batch, d_in, d_out) = matrix_dims(input_shapes)?;
         let out_len = batch * d_out;
         // (input length, VJP flops): g Wᵀ and hᵀ g are B·Din·Dout multiply-adds, Σ_b g_b is
         // (B − 1)·Dout additions (counted as B·Dout, one per element read).

@@ -64,6 +64,10 @@ pub trait Op: Send + Sync + fmt::Debug {
     /// The full Jacobian ∂output/∂`inputs[wrt]` as a matrix (Eq. 38b), flattened row-major.
     fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> Result<Array2<f64>>;
 
+    /// Floating-point operations of [`Op::forward`] on inputs of these shapes (a multiply-add
+    /// counts as 2), to set the backward's work against.
+    fn forward_flops(&self, input_shapes: &[&[usize]]) -> Result<u64>;
+
     /// Work of the VJP road and of the Jacobian road for inputs of these shapes, counting only
     /// the `wanted` inputs.
     fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost>;

@@ -88,6 +88,12 @@ impl Op for Relu {
         jacobian(inputs[0].view())
     }
 
+    /// One max per element.
+    fn forward_flops(&self, input_shapes: &[&[usize]]) -> Result<u64> {
+        check::arity(NAME, INPUTS, input_shapes.len())?;
+        Ok(input_shapes[0].iter().product::<usize>() as u64)
+    }
+
     fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost> {
         check::arity(NAME, INPUTS, input_shapes.len())?;
         if !wanted.first().copied().unwrap_or(false) {

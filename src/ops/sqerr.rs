@@ -93,6 +93,12 @@ impl Op for SqErr {
         Ok(Array2::from_shape_vec((1, row.len()), row).expect("internal: one row of r.len()"))
     }
 
+    /// A subtraction, a square and an addition per element.
+    fn forward_flops(&self, input_shapes: &[&[usize]]) -> Result<u64> {
+        check::arity(NAME, INPUTS, input_shapes.len())?;
+        Ok(3 * input_shapes[0].iter().product::<usize>() as u64)
+    }
+
     fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost> {
         check::arity(NAME, INPUTS, input_shapes.len())?;
         let n: usize = input_shapes[0].iter().product();
