@@ -40,11 +40,19 @@ pub fn main_job(cases: u64) -> ExitCode {
         Err(e) => return fail(&e),
     };
     print(&format!(
-        "gradverify: the reference backprop against explicit Jacobians and central differences\n{report}\ntook {:.2} s on {} threads\n\n{table}\nMore: `gradverify costs` (batch 32, memory, measured times), `gradverify sweep --help`, `gradverify verify --help`.\n",
+        "gradverify: the reference backprop against explicit Jacobians and central differences\n{report}\ntook {:.2} s on {}\n\n{table}\nMore: `gradverify costs` (batch 32, memory, measured times), `gradverify sweep --help`, `gradverify verify --help`.\n",
         start.elapsed().as_secs_f64(),
-        rayon::current_num_threads()
+        pool_threads()
     ));
     status(report.failures().next().is_none())
+}
+
+/// "1 thread" or "N threads": the size of the current rayon pool.
+fn pool_threads() -> String {
+    match rayon::current_num_threads() {
+        1 => "1 thread".to_owned(),
+        n => format!("{n} threads"),
+    }
 }
 
 /// Runs `f` on a pool of `threads` threads, or on rayon's default pool (which honours
@@ -83,8 +91,8 @@ pub fn sweep(job: &SweepJob) -> ExitCode {
     } else {
         let rate = report.cases.len() as f64 / seconds;
         print(&format!(
-            "{report}\ntook {seconds:.2} s on {} threads ({rate:.0} cases/s)\n",
-            rayon::current_num_threads()
+            "{report}\ntook {seconds:.2} s on {} ({rate:.0} cases/s)\n",
+            pool_threads()
         ));
     }
     status(report.failures().next().is_none())
@@ -193,7 +201,7 @@ pub fn bench(json: bool) -> ExitCode {
             format!("B={} D={}", f.batch, f.width)
         };
         let rate = match (f.cases_per_s, f.flop_rate()) {
-            (Some(r), _) => format!("  ({r:.0} cases/s on {} threads)", rayon::current_num_threads()),
+            (Some(r), _) => format!("  ({r:.0} cases/s on {})", pool_threads()),
             (None, Some(r)) => format!("  ({:.1} GFLOP/s)", r / 1e9),
             (None, None) => String::new(),
         };
