@@ -24,6 +24,21 @@ fn forward_backward(bencher: Bencher, (batch, width): (usize, usize)) {
     bencher.bench_local(|| mlp::loss_and_grads(&params, &x, &y, Wrt::Params).unwrap());
 }
 
+/// The forward pass alone: recording the network on a tape, at (B, D).
+#[divan::bench(args = [(32, 64), (256, 1024)])]
+fn forward(bencher: Bencher, (batch, width): (usize, usize)) {
+    let (params, x, y) = bench::network(batch, width);
+    bencher.bench_local(|| mlp::record(&params, x.view(), y.view()).unwrap());
+}
+
+/// The backward pass alone: walking a recorded tape for the six parameter gradients, at (B, D).
+#[divan::bench(args = [(32, 64), (256, 1024)])]
+fn backward(bencher: Bencher, (batch, width): (usize, usize)) {
+    let (params, x, y) = bench::network(batch, width);
+    let net = mlp::record(&params, x.view(), y.view()).unwrap();
+    bencher.bench_local(|| net.tape.backward(net.loss).unwrap());
+}
+
 /// Central differences of all 9,360 parameters against the reference gradients.
 #[divan::bench]
 fn full_check(bencher: Bencher) {
