@@ -109,16 +109,30 @@ impl Inputs {
 
 /// The median time of `run`, after one warm-up run, over at least three runs and 60 ms.
 pub fn median_time(mut run: impl FnMut() -> Result<()>) -> Result<f64> {
-    run()?;
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while times.len() < 3 || start.elapsed() < MEASURE_FOR {
+    let [median] = median_times(|| {
         let t = Instant::now();
         run()?;
-        times.push(t.elapsed().as_secs_f64());
+        Ok([t.elapsed()])
+    })?;
+    Ok(median)
+}
+
+/// The median of each of the `N` durations that `run` measures of its parts, over the same runs
+/// (after one warm-up run, at least three runs and 60 ms): parts timed in turn see the same
+/// state of the machine, so their ratio is steadier than that of separate measurements.
+pub fn median_times<const N: usize>(mut run: impl FnMut() -> Result<[Duration; N]>) -> Result<[f64; N]> {
+    run()?;
+    let mut times: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
+    let start = Instant::now();
+    while times[0].len() < 3 || start.elapsed() < MEASURE_FOR {
+        for (part, time) in times.iter_mut().zip(run()?) {
+            part.push(time.as_secs_f64());
+        }
     }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    Ok(times.map(|mut part| {
+        part.sort_by(f64::total_cmp);
+        part[part.len() / 2]
+    }))
 }
 
 /// Measures both roads for `op` at this size.
