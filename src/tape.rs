@@ -268,7 +268,7 @@ impl<'a> Tape<'a> {
             )));
         }
         let name = &self.nodes[output.index].name;
-        check::usable("pullback", &format!("cotangent of `{name}`"), &cotangent.view())?;
+        check::usable(&format!("pullback from `{name}`"), "cotangent", &cotangent.view())?;
         let needs = self.needs_grad(wrt);
         let mut grads: Vec<Option<ArrayD<f64>>> = vec![None; self.nodes.len()];
         grads[output.index] = Some(cotangent);

@@ -162,7 +162,7 @@ fn a_non_finite_cotangent_is_rejected_before_the_walk() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "pullback: argument `cotangent of `h`` holds NaN at index [0, 1]; every value must be finite"
+        "pullback from `h`: argument `cotangent` holds NaN at index [0, 1]; every value must be finite"
     );
     assert!(
         tape.pullback(h, array![[1.0, 2.0]].into_dyn(), Wrt::Params, &Vjp)
