@@ -27,17 +27,35 @@ pub fn normal_vector(rng: &mut ChaCha8Rng, len: usize) -> Array1<f64> {
 }
 
 /// An array of independent random signs ±1 (Rademacher), one bit of the generator each: bit i
-/// of a 64-bit draw becomes the sign bit of 1.0.
+/// of a 64-bit draw is element i, −1 where it is set.
 pub fn signs<D: Dimension>(rng: &mut ChaCha8Rng, shape: D) -> Array<f64, D> {
     let len = shape.size();
-    let mut values = Vec::with_capacity(len);
+    let mut values = Vec::with_capacity(len + 63);
     while values.len() < len {
-        let bits = rng.next_u64();
-        let take = (len - values.len()).min(64);
-        values.extend((0..take).map(|i| f64::from_bits(1.0_f64.to_bits() | ((bits >> i) & 1) << 63)));
+        for byte in rng.next_u64().to_le_bytes() {
+            values.extend_from_slice(&SIGNS_OF_BYTE[usize::from(byte)]);
+        }
     }
+    values.truncate(len);
     Array::from_shape_vec(shape, values).expect("internal: one sign per element")
 }
+
+/// The eight signs that the bits of a byte stand for, lowest bit first: −1 for a set bit.
+const SIGNS_OF_BYTE: [[f64; 8]; 256] = {
+    let mut table = [[1.0; 8]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut bit = 0;
+        while bit < 8 {
+            if (byte >> bit) & 1 == 1 {
+                table[byte][bit] = -1.0;
+            }
+            bit += 1;
+        }
+        byte += 1;
+    }
+    table
+};
 
 /// Parameters for widths [D0, D1, D2, D3], with weights scaled by 1/√(fan-in) so activations
 /// keep unit scale, and biases at unit scale so relu inputs sit on both sides of 0.
@@ -61,9 +79,23 @@ pub fn mlp_params(rng: &mut ChaCha8Rng, widths: [usize; 4]) -> MlpParams {
 
 #[cfg(test)]
 mod tests {
-    use ndarray::Ix2;
+    use ndarray::{Ix1, Ix2};
 
     use super::*;
+
+    #[test]
+    fn sign_i_is_bit_i_of_the_draw() {
+        let bits = [case_rng(4, 5).next_u64(), {
+            let mut rng = case_rng(4, 5);
+            rng.next_u64();
+            rng.next_u64()
+        }];
+        let a = signs(&mut case_rng(4, 5), Ix1(100));
+        for (i, &sign) in a.iter().enumerate() {
+            let set = (bits[i / 64] >> (i % 64)) & 1 == 1;
+            assert_eq!(sign, if set { -1.0 } else { 1.0 }, "element {i}");
+        }
+    }
 
     #[test]
     fn signs_are_plus_or_minus_one_balanced_and_reproducible() {
