@@ -28,12 +28,12 @@
 //!   how PyTorch's `fast_mode` missed real bugs that touch a few entries.)
 //! - **An error spread over many elements** and unrelated to g: `e·u` is nearly Gaussian with
 //!   spread ‖e‖ and nearly independent of `g·u`, and the miss probability is about
-//!   `(2/π)·arctan(τ‖g‖/‖e‖)`: 4e-4 per draw at ‖e‖/‖g‖ = 1e-3.
+//!   `(2/π)·arctan(τ‖g‖/‖e‖)`: 6e-4 per draw at ‖e‖/‖g‖ = 1e-3.
 //! - **An error proportional to g** (a wrong factor c, `e = (c − 1)·g`): caught in every draw
 //!   when `|c − 1| > τ`, missed in every draw below.
 //!
-//! A draw across a relu kink (`smooth` false) gives no verdict. Use several draws as a pre-check
-//! in tight loops, and [`network_fd`](super::network_fd) for the verdict.
+//! Use several draws as a pre-check in tight loops, and [`network_fd`](super::network_fd) for
+//! the verdict.
 
 use ndarray::{Array, Array2, ArrayD, ArrayView, ArrayView2, Dimension, Zip};
 use rand_chacha::ChaCha8Rng;
