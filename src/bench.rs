@@ -33,7 +33,7 @@ pub const SWEEP_CASES: u64 = 4000;
 /// One benchmark figure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
-    /// `forward_backward`, `full_check`, `projection_check` or `sweep`.
+    /// `forward_backward`, `forward`, `backward`, `full_check`, `projection_check` or `sweep`.
     pub name: &'static str,
     /// Batch size B (0 for the sweep).
     pub batch: usize,
