@@ -267,8 +267,10 @@ impl<'a> Tape<'a> {
                 out_shape
             )));
         }
-        let name = &self.nodes[output.index].name;
-        check::usable(&format!("pullback from `{name}`"), "cotangent", &cotangent.view())?;
+        if !check::all_finite(&cotangent.view()) {
+            let op = format!("pullback from `{}`", self.nodes[output.index].name);
+            check::finite(&op, "cotangent", &cotangent.view())?;
+        }
         let needs = self.needs_grad(wrt);
         let mut grads: Vec<Option<ArrayD<f64>>> = vec![None; self.nodes.len()];
         grads[output.index] = Some(cotangent);
