@@ -53,9 +53,12 @@ pub struct TimingTable {
     pub rows: Vec<Timing>,
 }
 
+/// Records one op on a tape, on the given leaves.
+type Apply = fn(&mut Tape<'_>, &[Var]) -> Result<Var>;
+
 /// Random inputs of `op` at one size: the op's leaves, or the network's parameters and data.
 enum Inputs {
-    Op(OpKind, Vec<(&'static str, ArrayD<f64>)>),
+    Op(Apply, Vec<(&'static str, ArrayD<f64>)>),
     Mlp(Box<(MlpParams, Array2<f64>, Array2<f64>)>),
 }
 
@@ -66,15 +69,21 @@ impl Inputs {
         let (b, d) = (batch, width);
         match op {
             OpKind::Linear => Inputs::Op(
-                op,
+                |tape, leaves| tape.apply("a", Linear, leaves),
                 vec![
                     ("h", normal(&[b, d])),
                     ("W", normal(&[d, d])),
                     ("b", normal(&[d])),
                 ],
             ),
-            OpKind::Relu => Inputs::Op(op, vec![("a", normal(&[b, d]))]),
-            OpKind::SqErr => Inputs::Op(op, vec![("f", normal(&[b, d])), ("y", normal(&[b, d]))]),
+            OpKind::Relu => Inputs::Op(
+                |tape, leaves| tape.apply("h", Relu, leaves),
+                vec![("a", normal(&[b, d]))],
+            ),
+            OpKind::SqErr => Inputs::Op(
+                |tape, leaves| tape.apply("L", SqErr, leaves),
+                vec![("f", normal(&[b, d])), ("y", normal(&[b, d]))],
+            ),
             OpKind::Mlp => {
                 let widths = [d, d, d, (d / 4).max(1)];
                 let params = random::mlp_params(&mut random::case_rng(1, d as u64), widths);
@@ -93,14 +102,10 @@ impl Inputs {
                 let net = mlp::record(params, x.view(), y.view())?;
                 Ok((net.tape, net.loss))
             }
-            Inputs::Op(op, leaves) => {
+            Inputs::Op(apply, leaves) => {
                 let mut tape = Tape::new();
                 let leaves: Vec<Var> = leaves.iter().map(|(n, v)| tape.param(n, v.view())).collect();
-                let out = match op {
-                    OpKind::Linear => tape.apply("a", Linear, &leaves)?,
-                    OpKind::Relu => tape.apply("h", Relu, &leaves)?,
-                    OpKind::SqErr | OpKind::Mlp => tape.apply("L", SqErr, &leaves)?,
-                };
+                let out = apply(&mut tape, &leaves)?;
                 Ok((tape, out))
             }
         }
