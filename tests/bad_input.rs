@@ -241,3 +241,30 @@ fn finite_inputs_whose_product_overflows_pass_linear_and_stop_at_the_next_op() {
         "relu: argument `a` holds inf at index [0, 0]; every value must be finite"
     );
 }
+
+#[test]
+fn linear_names_a_non_finite_input_in_matrices_large_enough_for_the_blocked_kernels() {
+    // 37×70 by 70×53: several register blocks and edge blocks of the product's kernel. An
+    // infinity among zeros only ever meets ∞·0 = NaN.
+    let positions = [(0, 0), (36, 69), (17, 33), (5, 64)];
+    for bad in [f64::NAN, f64::INFINITY] {
+        for (i, j) in positions {
+            let mut h = Array2::zeros((37, 70));
+            h[[i, j]] = bad;
+            let err = linear::forward(h.view(), Array2::zeros((70, 53)).view(), Array1::zeros(53).view())
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::NonFinite { arg, index, .. } if arg == "h" && *index == [i, j]),
+                "{bad} in h at ({i}, {j}): {err}"
+            );
+            let mut w = Array2::zeros((70, 53));
+            w[[j, i]] = bad;
+            let err = linear::forward(Array2::zeros((37, 70)).view(), w.view(), Array1::zeros(53).view())
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::NonFinite { arg, index, .. } if arg == "W" && *index == [j, i]),
+                "{bad} in W at ({j}, {i}): {err}"
+            );
+        }
+    }
+}
