@@ -129,7 +129,7 @@ pub fn median_times<const N: usize>(mut run: impl FnMut() -> Result<[Duration; N
     run()?;
     let mut times: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
     let start = Instant::now();
-    while times[0].len() < 3 || start.elapsed() < MEASURE_FOR {
+    while times.first().map_or(0, Vec::len) < 3 || start.elapsed() < MEASURE_FOR {
         for (part, time) in times.iter_mut().zip(run()?) {
             part.push(time.as_secs_f64());
         }
