@@ -129,10 +129,12 @@ pub fn median_times<const N: usize>(mut run: impl FnMut() -> Result<[Duration; N
     run()?;
     let mut times: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
     let start = Instant::now();
-    while times.first().map_or(0, Vec::len) < 3 || start.elapsed() < MEASURE_FOR {
+    let mut runs = 0;
+    while runs < 3 || start.elapsed() < MEASURE_FOR {
         for (part, time) in times.iter_mut().zip(run()?) {
             part.push(time.as_secs_f64());
         }
+        runs += 1;
     }
     Ok(times.map(|mut part| {
         part.sort_by(f64::total_cmp);
@@ -273,5 +275,29 @@ impl fmt::Display for TimingTable {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_times_gives_each_parts_own_median_over_the_same_runs() {
+        // Part 0 takes 1, 2, 3, 1, 2, 3, … µs and part 1 ten times as long.
+        let mut k = 0_u64;
+        let [first, second] = median_times(|| {
+            k += 1;
+            let us = Duration::from_micros(k % 3 + 1);
+            Ok([us, us * 10])
+        })
+        .unwrap();
+        assert_eq!((first, second), (2e-6, 2e-5));
+        assert!(k >= 4, "a warm-up and at least three runs, {k} runs");
+    }
+
+    #[test]
+    fn median_times_of_no_parts_is_empty() {
+        assert_eq!(median_times(|| Ok([])).unwrap(), [0.0; 0]);
     }
 }
