@@ -3,9 +3,9 @@
 
 use gradverify::Error;
 use gradverify::mlp::{self, MlpParams};
-use gradverify::ops::{linear, relu, sqerr};
+use gradverify::ops::{Linear, Op, linear, relu, sqerr};
 use gradverify::tape::{Tape, Vjp, Wrt};
-use ndarray::{Array1, Array2, array};
+use ndarray::{Array1, Array2, ArrayD, Dimension, array};
 
 #[test]
 fn linear_names_w_and_both_shapes_when_h_and_w_do_not_fit() {
@@ -188,39 +188,18 @@ fn a_gradient_taken_twice_is_an_error_the_second_time() {
 
 #[test]
 fn linear_names_every_non_finite_input_although_it_scans_only_its_output() {
-    // Every position of h, W and b, with NaN, +∞ and −∞, among zeros (so that ∞·0 occurs) and
-    // among ones: the error names the argument and the index each time.
+    // Every position of h (2×3), W (3×2) and b (2), with NaN, +∞ and −∞, among zeros (so that
+    // ∞·0 occurs) and among ones: the error names the argument and the index each time.
     for fill in [0.0, 1.0] {
+        let clean = [&[2, 3][..], &[3, 2], &[2]].map(|shape| ArrayD::from_elem(shape, fill));
         for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            for arg in ["h", "W", "b"] {
-                let shape: &[usize] = match arg {
-                    "h" => &[2, 3],
-                    "W" => &[3, 2],
-                    _ => &[2],
-                };
-                for flat in 0..shape.iter().product::<usize>() {
-                    let (mut h, mut w, mut b) = (
-                        Array2::from_elem((2, 3), fill),
-                        Array2::from_elem((3, 2), fill),
-                        Array1::from_elem(2, fill),
-                    );
-                    let index = match arg {
-                        "h" => {
-                            h[[flat / 3, flat % 3]] = bad;
-                            vec![flat / 3, flat % 3]
-                        }
-                        "W" => {
-                            w[[flat / 2, flat % 2]] = bad;
-                            vec![flat / 2, flat % 2]
-                        }
-                        _ => {
-                            b[flat] = bad;
-                            vec![flat]
-                        }
-                    };
-                    let err = linear::forward(h.view(), w.view(), b.view()).unwrap_err();
+            for (k, arg) in ["h", "W", "b"].into_iter().enumerate() {
+                for index in ndarray::indices(clean[k].raw_dim()) {
+                    let mut inputs = clean.clone();
+                    inputs[k][&index] = bad;
+                    let err = Linear.forward(&inputs.each_ref().map(|a| a.view())).unwrap_err();
                     assert!(
-                        matches!(&err, Error::NonFinite { arg: a, index: i, .. } if a == arg && *i == index),
+                        matches!(&err, Error::NonFinite { arg: a, index: i, .. } if a == arg && i == index.slice()),
                         "{bad} in {arg} at {index:?} among {fill}s: {err}"
                     );
                 }
