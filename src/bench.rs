@@ -48,6 +48,18 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// `median_s` seconds per run of `name` at (B, D), with neither a rate nor flops.
+    pub fn timed(name: &'static str, batch: usize, width: usize, median_s: f64) -> Figure {
+        Figure {
+            name,
+            batch,
+            width,
+            median_s,
+            cases_per_s: None,
+            flops: None,
+        }
+    }
+
     /// One JSON object, as `gradverify bench --json` prints it.
     pub fn to_json(&self) -> Value {
         let mut v = json!({"name": self.name, "B": self.batch, "D": self.width, "median_s": self.median_s});
@@ -87,19 +99,22 @@ pub fn network(batch: usize, width: usize) -> (MlpParams, Array2<f64>, Array2<f6
     (params, x, y)
 }
 
+/// Flops of the network's forward pass and of its backward for the six parameter gradients, by
+/// the ops' cost models.
+fn network_flops(params: &MlpParams, x: &Array2<f64>, y: &Array2<f64>) -> Result<[u64; 2]> {
+    let net = mlp::record(params, x.view(), y.view())?;
+    let backward = net.tape.backward_cost(net.loss, Wrt::Params)?.vjp.flops;
+    Ok([net.tape.forward_flops(net.loss)?, backward])
+}
+
 /// Forward and backward of the network, all six parameter gradients.
 pub fn forward_backward(batch: usize, width: usize) -> Result<Figure> {
     let (params, x, y) = network(batch, width);
-    let net = mlp::record(&params, x.view(), y.view())?;
-    let flops = net.tape.forward_flops(net.loss)? + net.tape.backward_cost(net.loss, Wrt::Params)?.vjp.flops;
+    let [forward, backward] = network_flops(&params, &x, &y)?;
     let median_s = median_time(|| mlp::loss_and_grads(&params, &x, &y, Wrt::Params).map(drop))?;
     Ok(Figure {
-        name: "forward_backward",
-        batch,
-        width,
-        median_s,
-        cases_per_s: None,
-        flops: Some(flops),
+        flops: Some(forward + backward),
+        ..Figure::timed("forward_backward", batch, width, median_s)
     })
 }
 
@@ -114,22 +129,14 @@ pub fn forward_and_backward_apart(batch: usize, width: usize) -> Result<[Figure;
         net.tape.backward(net.loss)?;
         Ok([recorded - start, recorded.elapsed()])
     })?;
-    let net = mlp::record(&params, x.view(), y.view())?;
+    let [forward, backward] = network_flops(&params, &x, &y)?;
     let figure = |name, median_s, flops| Figure {
-        name,
-        batch,
-        width,
-        median_s,
-        cases_per_s: None,
         flops: Some(flops),
+        ..Figure::timed(name, batch, width, median_s)
     };
     Ok([
-        figure("forward", forward_s, net.tape.forward_flops(net.loss)?),
-        figure(
-            "backward",
-            backward_s,
-            net.tape.backward_cost(net.loss, Wrt::Params)?.vjp.flops,
-        ),
+        figure("forward", forward_s, forward),
+        figure("backward", backward_s, backward),
     ])
 }
 
@@ -138,13 +145,10 @@ pub fn sweep_throughput() -> Result<Figure> {
     let start = Instant::now();
     let report = sweep::run(0, SWEEP_CASES)?;
     let seconds = start.elapsed().as_secs_f64();
+    let cases = report.cases.len() as f64;
     Ok(Figure {
-        name: "sweep",
-        batch: 0,
-        width: 0,
-        median_s: seconds / report.cases.len() as f64,
-        cases_per_s: Some(report.cases.len() as f64 / seconds),
-        flops: None,
+        cases_per_s: Some(cases / seconds),
+        ..Figure::timed("sweep", 0, 0, seconds / cases)
     })
 }
 
@@ -157,14 +161,7 @@ pub fn full_check(batch: usize, width: usize) -> Result<Figure> {
         debug_assert!(ok);
         Ok(())
     })?;
-    Ok(Figure {
-        name: "full_check",
-        batch,
-        width,
-        median_s,
-        cases_per_s: None,
-        flops: None,
-    })
+    Ok(Figure::timed("full_check", batch, width, median_s))
 }
 
 /// Every parameter gradient of the reference against central differences: true when all agree.
@@ -196,14 +193,7 @@ pub fn projection_check(batch: usize, width: usize) -> Result<Figure> {
         let grads = g.into_params();
         projection::project(&params, &x, &y, &grads, &mut rng).map(drop)
     })?;
-    Ok(Figure {
-        name: "projection_check",
-        batch,
-        width,
-        median_s,
-        cases_per_s: None,
-        flops: None,
-    })
+    Ok(Figure::timed("projection_check", batch, width, median_s))
 }
 
 /// Every workload, at the sizes of the peers' figures.
@@ -225,14 +215,7 @@ mod tests {
 
     #[test]
     fn a_figure_is_one_json_object_with_the_documented_keys() {
-        let f = Figure {
-            name: "full_check",
-            batch: 16,
-            width: 64,
-            median_s: 0.0071,
-            cases_per_s: None,
-            flops: None,
-        };
+        let f = Figure::timed("full_check", 16, 64, 0.0071);
         assert_eq!(
             f.to_json().to_string(),
             r#"{"name":"full_check","B":16,"D":64,"median_s":0.0071}"#
