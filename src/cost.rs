@@ -71,7 +71,7 @@ pub fn model_cost(op: OpKind, batch: usize, width: usize) -> Result<Cost> {
 }
 
 /// Parameters, data and targets of the Eq. 33 network with widths D, D, D, max(D/4, 1), all zero.
-pub fn zero_network(batch: usize, width: usize) -> (MlpParams, Array2<f64>, Array2<f64>) {
+fn zero_network(batch: usize, width: usize) -> (MlpParams, Array2<f64>, Array2<f64>) {
     let widths = [width, width, width, (width / 4).max(1)];
     let params = MlpParams {
         w1: Array2::zeros((widths[0], widths[1])),
