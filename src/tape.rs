@@ -324,49 +324,61 @@ impl<'a> Tape<'a> {
     /// The work of a backward pass from `output` along both roads: the sum of the cost models of
     /// exactly the ops [`Tape::pullback`] visits, each for the inputs it is asked for.
     pub fn backward_cost(&self, output: Var, wrt: Wrt) -> Result<Cost> {
-        self.check(output)?;
         let needs = self.needs_grad(wrt);
-        let mut reached = vec![false; self.nodes.len()];
-        reached[output.index] = true;
         let mut total = Cost::default();
-        for index in (0..=output.index).rev() {
-            let Origin::Op { op, inputs } = &self.nodes[index].origin else {
-                continue;
-            };
-            let wanted: Vec<bool> = inputs.iter().map(|v| needs[v.index]).collect();
-            if !reached[index] || !wanted.contains(&true) {
-                continue;
-            }
-            let shapes: Vec<&[usize]> = inputs.iter().map(|v| self.nodes[v.index].value.shape()).collect();
-            total = total + op.cost(&shapes, &wanted)?;
-            for (v, want) in inputs.iter().zip(wanted) {
-                reached[v.index] |= want;
-            }
-        }
+        self.walk_back(
+            output,
+            |v| needs[v.index],
+            |op, shapes, wanted| {
+                total = total + op.cost(shapes, wanted)?;
+                Ok(())
+            },
+        )?;
         Ok(total)
     }
 
     /// Floating-point operations of the forward pass that computed `output`: the sum of
     /// [`Op::forward_flops`] over the ops it depends on.
     pub fn forward_flops(&self, output: Var) -> Result<u64> {
+        let mut total = 0;
+        self.walk_back(
+            output,
+            |_| true,
+            |op, shapes, _| {
+                total += op.forward_flops(shapes)?;
+                Ok(())
+            },
+        )?;
+        Ok(total)
+    }
+
+    /// Visits the ops that `output` depends on through the inputs `follow` selects, from `output`
+    /// back, each with its input shapes and which of its inputs are followed; an op with no
+    /// followed input is not visited.
+    fn walk_back(
+        &self,
+        output: Var,
+        follow: impl Fn(Var) -> bool,
+        mut visit: impl FnMut(&dyn Op, &[&[usize]], &[bool]) -> Result<()>,
+    ) -> Result<()> {
         self.check(output)?;
         let mut reached = vec![false; self.nodes.len()];
         reached[output.index] = true;
-        let mut total = 0;
         for index in (0..=output.index).rev() {
             let Origin::Op { op, inputs } = &self.nodes[index].origin else {
                 continue;
             };
-            if !reached[index] {
+            let followed: Vec<bool> = inputs.iter().map(|&v| follow(v)).collect();
+            if !reached[index] || !followed.contains(&true) {
                 continue;
             }
             let shapes: Vec<&[usize]> = inputs.iter().map(|v| self.nodes[v.index].value.shape()).collect();
-            total += op.forward_flops(&shapes)?;
-            for v in inputs {
-                reached[v.index] = true;
+            visit(op.as_ref(), &shapes, &followed)?;
+            for (v, followed) in inputs.iter().zip(followed) {
+                reached[v.index] |= followed;
             }
         }
-        Ok(total)
+        Ok(())
     }
 
     /// Bytes of every value on the tape that is not a parameter (data and every op's output):
