@@ -1,6 +1,7 @@
 //! The matrix product `C = A B`, `C_ij = Σ_k A_ik B_kj`, of the linear op (Eq. 34a, 66, 70).
 //!
-//! One safe function over the `gemm` crate's kernels, which read any strides, so the transposed
+//! One safe function over the `gemm` crate's f64 kernels (`gemm-f64`, without the f16, f32 and
+//! complex kernels of the umbrella crate, which this crate never calls), which read any strides, so the transposed
 //! operands of the backward (`g Wᵀ`, `hᵀ g`) are views, never copies. At the sizes of this
 //! project they are faster than ndarray's `dot` (matrixmultiply): 1.5× at 16×64×64 on one core
 //! and 1.6× at 256×1024×1024 on two (`BENCHMARKS.md`). Products of more than about 600,000
@@ -10,7 +11,7 @@
 //! The oracles keep ndarray's `dot`: the explicit-Jacobian road contracts with a different kernel
 //! from the reference's.
 
-use gemm::Parallelism;
+use gemm_common::Parallelism;
 use ndarray::{Array2, ArrayView2};
 
 /// `a b` for an m×k `a` and a k×n `b`.
@@ -33,7 +34,7 @@ pub(crate) fn matmul(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f
     // m, n, k ≥ 1, gemm writes every one of its elements (`c = 1·a b`) without reading any, so it
     // is initialised afterwards.
     unsafe {
-        gemm::gemm(
+        gemm_f64::gemm::f64::get_gemm_fn()(
             m,
             n,
             k,
