@@ -22,6 +22,7 @@ pub mod check;
 pub mod custom;
 pub mod diagnose;
 pub mod exec;
+pub mod explain;
 mod findings;
 pub mod report;
 
