@@ -24,6 +24,7 @@ pub mod diagnose;
 pub mod exec;
 pub mod explain;
 mod findings;
+pub mod hypotheses;
 pub mod report;
 
 pub use diagnose::Diagnosis;
