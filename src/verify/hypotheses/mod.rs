@@ -12,6 +12,7 @@
 //! [`super::explain`]) and a sentence out. The common tool is the ratio of a case: the one
 //! number r with got = r · expected in every element.
 
+pub mod network;
 pub mod shape_factor;
 
 use ndarray::{ArrayD, Zip};
