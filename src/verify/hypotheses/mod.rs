@@ -13,6 +13,7 @@
 //! number r with got = r · expected in every element.
 
 pub mod network;
+pub mod patterns;
 pub mod shape_factor;
 
 use ndarray::{ArrayD, Zip};
