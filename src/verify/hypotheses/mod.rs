@@ -11,6 +11,22 @@
 //! Every module here is pure: arrays and dims in, a typed result with its stable code (see
 //! [`super::explain`]) and a sentence out. The common tool is the ratio of a case: the one
 //! number r with got = r · expected in every element.
+//!
+//! Wiring them into the report, in the order that keeps each diagnosis honest:
+//! 1. the network first: [`network::loss_factor`] over the failing cases (its one example
+//!    replaces each gradient's shrunk one), else the per-gradient diagnoses below, with
+//!    [`network::first_wrong_layer`] as a locating note where none applies;
+//! 2. per gradient, over all its failing cases: the single-case predictions (zero, transposed,
+//!    a mask, …), then [`shape_factor::fit`] (which subsumes a constant factor, a sign, the
+//!    batch and element means), [`patterns::broadcast_scalar`], [`patterns::fanout_overwrite`]
+//!    (linear), and last [`patterns::float32`], which any tiny error would otherwise claim.
+//!
+//! Measured on the programs of `tests/programs/` (seed 0, 40 cases an op): `mse_size` fits
+//! 2/(B·D) for sqerr with example B=2 D=3 and the network's loss factor 2/(B·D3) with one
+//! example B=2 D3=3 for all six gradients; `mse_batch` fits 2/B (B=3 D=1); `broadcast_scalar`
+//! matches −2 × the mean (B=2 D=1); `fanout_overwrite` keeps the last term for dL/dW, dL/db
+//! (B=3 Din=1 Dout=1) and dL/dh (B=1 Din=1 Dout=2); `float32` agrees to 6e-8 … 6e-7 of the
+//! scale in every op; none of these fire on another program's answers.
 
 pub mod network;
 pub mod patterns;
