@@ -323,3 +323,23 @@ fn an_unflushed_program_is_asked_whether_it_flushed() {
     assert_code(&all, "no_answer");
     assert!(report.to_string().contains("flush"), "{report:#}");
 }
+
+#[test]
+fn the_json_reader_finds_each_findings_codes_and_example_at_any_nesting() {
+    let report: Value = serde_json::from_str(
+        r#"{"ops": [{"op": "sqerr", "cases": 40, "findings": [
+            {"what": "dL/df", "smallest": "B=2 D=3", "shape": "B=1 D=1",
+             "diagnosis": {"code": "mse_convention", "text": "2/(B·D)"}},
+            {"input": "y", "example": {"B": 4, "D": 5},
+             "diagnoses": [{"code": "mse_convention"}, {"code": "factor"}]},
+            {"what": "dL/dh", "smallest": "B=1 D=1"}]}]}"#,
+    )
+    .expect("JSON");
+    assert_eq!(findings(&report).len(), 2);
+    let (codes, dims) = finding(&report, "dL/df");
+    assert_eq!(codes, vec!["mse_convention"]);
+    assert_eq!((dim(&dims, "B"), dim(&dims, "D")), (2, 3));
+    let (codes, dims) = finding(&report, "dL/dy");
+    assert_eq!(codes, vec!["mse_convention", "factor"]);
+    assert_eq!((dim(&dims, "B"), dim(&dims, "D")), (4, 5));
+}
