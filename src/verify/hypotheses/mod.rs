@@ -38,7 +38,7 @@ use super::diagnose::EXPLAIN_REL;
 
 /// Elements of `expected` smaller than this fraction of its largest are ≈ 0: they take no part
 /// in estimating a ratio (they are still checked, against the array's scale).
-const NEGLIGIBLE: f64 = 1e-6;
+pub const NEGLIGIBLE: f64 = 1e-6;
 
 /// The small rationals a factor is recognised as, simplest first: ±{1, 2, ½, 3, ⅓, 4, ¼}
 /// as (numerator, denominator).

@@ -7,7 +7,7 @@
 //! - **`loss_factor`**: in each case every parameter gradient is the right one times one shared
 //!   factor r. Every layer's gradient is linear in dL/df (Eq. 37b–f), so a shared factor means
 //!   dL/df itself is r × (f − y): the loss's backward is the cause. When the factors fit
-//!   2/(B·D₃) or 2/B across cases ([`shape_factor`](super::shape_factor)), `mse_convention`
+//!   2/(B·D₃) or 2/B across cases ([`super::shape_factor`]), `mse_convention`
 //!   stands beside it: the loss was taken as a mean of squares, not L = ½ Σ (f − y)² (Eq. 34b).
 //!   One example serves all six gradients.
 //! - **the first wrong layer**: going down from the loss, the first layer whose gradients are

@@ -7,11 +7,13 @@
 //!   small rational c, against the mean and the sum of the right gradient.
 //! - **`fanout_overwrite`**: a value used in several places gets the sum of the contributions of
 //!   every use (Eq. 4–10, 36); `grad = …` where `grad += …` belongs leaves one term. For linear
-//!   (a = h W + b, Eq. 48–49):
-//!   dL/dW = Σ_k h[k]ᵀ g[k] (Eq. 70) becomes h[k]ᵀ g[k] for the first or last data point k;
-//!   dL/db = Σ_k g[k] (Eq. 74) becomes g[k];
-//!   dL/dh = Σ_j g[:, j] W[:, j]ᵀ (Eq. 65–66) becomes g[:, j] W[:, j]ᵀ for the first or last
-//!   output j — which is wrong at B = 1 too.
+//!   (a = h W + b, Eq. 48–49), with g = dL/da, k the first or last data point, j the first or
+//!   last output:
+//!   ```text
+//!   dL/dW = Σ_k h[k]ᵀ g[k]         (Eq. 70)     becomes  h[k]ᵀ g[k]
+//!   dL/db = Σ_k g[k]               (Eq. 74)     becomes  g[k]
+//!   dL/dh = Σ_j g[:, j] W[:, j]ᵀ   (Eq. 65–66)  becomes  g[:, j] W[:, j]ᵀ  (wrong at B = 1 too)
+//!   ```
 //! - **`float32`**: every element agrees with the right gradient to float32 precision
 //!   (|got − expected| ≤ [`FLOAT32_AGREE`] of the array's scale) and no better (somewhere more than
 //!   [`FLOAT32_FLOOR`], which f64 rounding never reaches): the program computed in float32.
