@@ -16,6 +16,7 @@
 //!   them wrong, that gradient's own formula is.
 
 use ndarray::ArrayD;
+use serde::Serialize;
 
 use super::shape_factor::{self, BATCH, Observed, ShapeFactor};
 use super::{Ratio, close, ratio};
@@ -52,7 +53,7 @@ impl NetworkCase<'_> {
 }
 
 /// Every parameter gradient off by one factor per case: the loss's backward is wrong.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LossFactor {
     /// The shared factor of each case given (`None` where the case determines none: every
     /// gradient zero).
@@ -148,7 +149,7 @@ fn shared_ratio(case: &NetworkCase<'_>) -> Option<Option<f64>> {
 }
 
 /// Going down from the loss, the first layer with a wrong gradient.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FirstWrongLayer {
     /// 3, 2 or 1 (layer 3 is next to the loss).
     pub layer: usize,

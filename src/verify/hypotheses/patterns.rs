@@ -20,6 +20,7 @@
 //!   gradcheck's defaults, `--rtol 1e-3 --atol 1e-5`, accept it.
 
 use ndarray::{Array2, ArrayD, ArrayView2, Axis};
+use serde::Serialize;
 
 use super::{SMALL_RATIONALS, close, max_abs, rational_text};
 
@@ -32,7 +33,7 @@ pub const FLOAT32_FLOOR: f64 = 1e-9;
 pub const FLOAT32_ADVICE: &str = "--rtol 1e-3 --atol 1e-5";
 
 /// Which scalar of the right gradient a broadcast value matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Statistic {
     /// The mean of its elements.
     Mean,
@@ -41,7 +42,7 @@ pub enum Statistic {
 }
 
 /// One value broadcast to every element.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BroadcastScalar {
     /// The statistic and the rational c with value = c × statistic(right gradient), in every case,
     /// when one fits.
@@ -119,7 +120,7 @@ fn constant_value(expected: &ArrayD<f64>, got: &ArrayD<f64>) -> Option<f64> {
 }
 
 /// Which term of a sum is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Term {
     /// The first data point (or output): a loop that overwrites, run backwards, or `[0]`.
     First,
@@ -141,7 +142,7 @@ pub struct LinearCase<'a> {
 }
 
 /// Contributions overwritten instead of summed, the same term in every case.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FanoutOverwrite {
     /// The term kept.
     pub term: Term,
@@ -219,7 +220,7 @@ pub fn fanout_overwrite(input: &str, cases: &[LinearCase<'_>]) -> Option<FanoutO
 }
 
 /// Agreement to float32 precision and no better.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Float32 {
     /// The largest |got − expected| over the cases, as a fraction of its array's scale.
     pub worst: f64,

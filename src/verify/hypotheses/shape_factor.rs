@@ -27,6 +27,7 @@
 //! constant); where there is a choice, dimensions that differ from each other tell them apart.
 
 use ndarray::ArrayD;
+use serde::Serialize;
 
 use super::{Ratio, SMALL_RATIONALS, close, ratio, rational_text};
 
@@ -47,7 +48,7 @@ pub struct ShapeCase<'a> {
 }
 
 /// A fitted factor c · B^p · Π D_k^(q_k), named.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShapeFactor {
     /// The stable code: `sign`, `factor`, `batch_mean`, `element_mean` or `mse_convention`.
     pub code: &'static str,
@@ -406,6 +407,12 @@ mod tests {
         assert_eq!(fit.example, Some(5));
         assert_eq!(fit.predict(&[("B", 2), ("D", 3)]), 2.0 / 6.0);
         assert!(fit.depends_on_shape());
+        // In a JSON report it is an object with its code.
+        let json = serde_json::to_value(&fit).expect("serialisable");
+        assert_eq!(
+            (json["code"].as_str(), json["formula"].as_str()),
+            (Some("mse_convention"), Some("2/(B·D)"))
+        );
     }
 
     #[test]
