@@ -410,10 +410,11 @@ after every answer:
              # or sys.stdout.flush() after each print; or run python3 -u
     C        printf(\"%s\\n\", answer); fflush(stdout);
     C++      std::cout << answer << std::endl;      // endl flushes
-    Node     process.stdout.write(answer + \"\\n\");   // unbuffered for pipes;
-             // with a readline loop, do not wait for 'close' to answer
+    Node     process.stdout.write(answer + \"\\n\");   // not held back by Node;
+             // with readline, answer in on('line'), not after 'close'
     Java     System.out.println(answer); System.out.flush();
-    Rust     println!(\"{answer}\"); std::io::stdout().flush()?;   // use std::io::Write
+    Rust     println!(\"{answer}\");   // line-buffered: flushed at the newline;
+             // after print! or a BufWriter: std::io::stdout().flush()?
     Go       fmt.Println(answer)    // os.Stdout is unbuffered; flush a bufio.Writer
 
 Also check that the program reads one request per line and answers each at once,
