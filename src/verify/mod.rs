@@ -22,7 +22,9 @@ pub mod check;
 pub mod custom;
 pub mod diagnose;
 pub mod exec;
+pub mod explain;
 mod findings;
+pub mod hypotheses;
 pub mod report;
 
 pub use diagnose::Diagnosis;

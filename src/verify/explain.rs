@@ -1,0 +1,533 @@
+//! The diagnosis codes, each with its longer explanation (what `gradverify explain CODE`
+//! prints, as `rustc --explain` does): what the code means, the notes' equation that the right
+//! gradient follows, the typical wrong line and its fix.
+//!
+//! The codes are stable: reports (text and JSON) name a diagnosis by its code, and tests and
+//! graders may match on it. The right gradients they refer to, in the notes' numbering:
+//! sqerr dL/df = f − y for L = ½ Σ (f − y)² (Eq. 31b, 34b); linear dL/dh = dL/da Wᵀ (Eq. 66),
+//! dL/dW = hᵀ dL/da (Eq. 70), dL/db = Σ_rows dL/da (Eq. 74); relu dL/da = Θ(a) ⊙ dL/dh (Eq. 47);
+//! the network's backward Eq. 37a–f.
+
+/// Every diagnosis code, in the order of the documentation.
+pub const CODES: &[&str] = &[
+    "sign",
+    "factor",
+    "batch_mean",
+    "element_mean",
+    "mse_convention",
+    "loss_factor",
+    "broadcast_scalar",
+    "fanout_overwrite",
+    "transposed",
+    "w_not_transposed",
+    "bias_not_summed",
+    "zero",
+    "row_zero",
+    "column_zero",
+    "mask_missing",
+    "mask_inverted",
+    "mask_from_upstream",
+    "upstream_ignored",
+    "misprint_32e",
+    "layer_mask_missing",
+    "swapped",
+    "nondeterministic",
+    "float32",
+    "no_answer",
+];
+
+/// The longer explanation of `code`, or `None` for a code that does not exist.
+pub fn explanation(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "sign" => SIGN,
+        "factor" => FACTOR,
+        "batch_mean" => BATCH_MEAN,
+        "element_mean" => ELEMENT_MEAN,
+        "mse_convention" => MSE_CONVENTION,
+        "loss_factor" => LOSS_FACTOR,
+        "broadcast_scalar" => BROADCAST_SCALAR,
+        "fanout_overwrite" => FANOUT_OVERWRITE,
+        "transposed" => TRANSPOSED,
+        "w_not_transposed" => W_NOT_TRANSPOSED,
+        "bias_not_summed" => BIAS_NOT_SUMMED,
+        "zero" => ZERO,
+        "row_zero" => ROW_ZERO,
+        "column_zero" => COLUMN_ZERO,
+        "mask_missing" => MASK_MISSING,
+        "mask_inverted" => MASK_INVERTED,
+        "mask_from_upstream" => MASK_FROM_UPSTREAM,
+        "upstream_ignored" => UPSTREAM_IGNORED,
+        "misprint_32e" => MISPRINT_32E,
+        "layer_mask_missing" => LAYER_MASK_MISSING,
+        "swapped" => SWAPPED,
+        "nondeterministic" => NONDETERMINISTIC,
+        "float32" => FLOAT32,
+        "no_answer" => NO_ANSWER,
+        _ => return None,
+    })
+}
+
+const SIGN: &str = "\
+sign: the gradient has the wrong sign
+
+You return minus the right gradient, in every element and every case. Following it
+climbs the loss instead of descending it.
+
+For the notes' loss L = ½ Σ (f − y)² (Eq. 34b) the gradient is dL/df = f − y
+(Eq. 31b), and dL/dy = −(f − y) = y − f.
+
+Typical wrong code:
+    df = y - f
+Fix:
+    df = f - y
+";
+
+const FACTOR: &str = "\
+factor: the right gradient times a constant
+
+Every element is the right gradient times the same number c, in every case,
+whatever the shape. The report names c.
+
+c = 2 is a missing ½: L = ½ Σ (f − y)² (Eq. 34b) has its ½ so that it cancels the
+2 of the square, and dL/df = f − y (Eq. 31b).
+
+Typical wrong code:
+    df = 2 * (f - y)          # the derivative of Σ (f − y)², without the ½
+Fix:
+    df = f - y
+
+c = ½ is the opposite: a ½ kept after it has cancelled. Any other c: find where
+the number enters the backward. If the factor changes with the shape, the report
+shows it as a formula in B and the widths (see `batch_mean`, `element_mean`,
+`mse_convention`).
+";
+
+const BATCH_MEAN: &str = "\
+batch_mean: the right gradient divided by the batch size B
+
+The loss sums over the data points, L = ½ Σ (f − y)² (Eq. 34b), so nothing in the
+backward divides by B: dL/dW = hᵀ dL/da (Eq. 70), dL/db = Σ_rows dL/da (Eq. 74).
+Your gradient is the right one divided by B, in every case, so it is right only
+at B = 1.
+
+Typical wrong code (the CS231n convention, where the loss is a mean):
+    dW = h.T @ g / B
+Fix:
+    dW = h.T @ g
+If you want a mean loss, put the 1/B in the loss and its gradient dL/df only,
+never in a layer's backward.
+";
+
+const ELEMENT_MEAN: &str = "\
+element_mean: the right gradient divided by the number of elements B·D
+
+Your gradient is the right one divided by B·D (the number of elements of f), in
+every case: a mean where the notes' loss sums, L = ½ Σ (f − y)² (Eq. 34b), whose
+gradient is dL/df = f − y (Eq. 31b).
+
+Typical wrong code:
+    df = (f - y) / f.size        # or np.mean somewhere in the backward
+Fix:
+    df = f - y
+";
+
+const MSE_CONVENTION: &str = "\
+mse_convention: the loss taken as a mean of squares
+
+Your gradient is 2/(B·D) (or 2/B) times the right one, in every case: the
+derivative of the mean squared error, mean((f − y)²), whose gradient is
+2 (f − y)/(B·D). The notes' loss is L = ½ Σ (f − y)² (Eq. 34b), summed over every
+element, with a ½ that cancels the square's 2: dL/df = f − y (Eq. 31b).
+
+At B = D = 1 the factor is exactly 2, and deleting the 2 alone fails again by
+1/(B·D): the report shows an example with B > 1 and D > 1.
+
+Typical wrong code (nearly every from-scratch tutorial):
+    df = 2 * (f - y) / f.size
+    df = 2 * (f - y) / B
+Fix:
+    df = f - y
+";
+
+const LOSS_FACTOR: &str = "\
+loss_factor: every parameter gradient off by one shared factor
+
+In each case all six parameter gradients of the network (dL/dW1 … dL/db3) are the
+right ones times the same factor. Each of them is linear in dL/df (backprop from
+the loss down, Eq. 37a–f), so the factor comes from the loss's backward: dL/df
+must be f − y for L = ½ Σ (f − y)² (Eq. 31b, 37a). Fix sqerr.backward and every
+layer follows. When the factor is 2/(B·D3) or 2/B, `mse_convention` is reported
+beside it.
+
+Typical wrong code:
+    df = 2 * (f - y) / f.size        # then backprop through the layers
+Fix:
+    df = f - y
+";
+
+const BROADCAST_SCALAR: &str = "\
+broadcast_scalar: one value broadcast to every element
+
+Every element of your gradient is the same number, where the right gradient
+varies from element to element. Each element has its own derivative,
+dL/df_m = ∂L/∂f_m (Eq. 36a); for sqerr that is f_m − y_m (Eq. 31b). The report says
+which scalar yours matches, such as −2 × the mean of the right gradient.
+
+Typical wrong code (the derivative of a mean loss, taken as a whole):
+    df = np.full_like(f, 2 * np.mean(y - f))
+Fix:
+    df = f - y
+";
+
+const FANOUT_OVERWRITE: &str = "\
+fanout_overwrite: contributions overwritten instead of summed
+
+A value used in several places gets the sum of the contributions of every use:
+the total derivative sums over paths (Eq. 4–10). Your gradient is one term of that
+sum, the first or the last, as a loop with `=` where `+=` belongs leaves it.
+For linear, a = h W + b:
+    dL/dW = Σ_k h[k]ᵀ dL/da[k] = hᵀ dL/da      (Eq. 70; W is used by every row)
+    dL/db = Σ_k dL/da[k]                      (Eq. 74; b is added to every row)
+    dL/dh = Σ_j dL/da[:, j] W[:, j]ᵀ = dL/da Wᵀ  (Eq. 65–66; h feeds every output)
+The last is wrong at B = 1 too. In micrograd-style code the same bug is
+`self.grad = ...` in a `_backward` where `self.grad += ...` belongs.
+
+Typical wrong code:
+    for k in range(B):
+        for i in range(Din):
+            for j in range(Dout):
+                dW[i][j] = h[k][i] * g[k][j]
+Fix:
+                dW[i][j] += h[k][i] * g[k][j]      # dW starting at zeros
+";
+
+const TRANSPOSED: &str = "\
+transposed: the gradient's transpose
+
+You return the transpose of the right gradient. A gradient has the shape of what
+it is taken with respect to: dL/dW is Din × Dout like W, dL/dW = hᵀ dL/da (Eq. 70).
+
+Typical wrong code:
+    dW = g.T @ h
+Fix:
+    dW = h.T @ g
+";
+
+const W_NOT_TRANSPOSED: &str = "\
+w_not_transposed: dL/dh = dL/da W instead of dL/da Wᵀ
+
+linear's input gradient multiplies by the transpose of W: dL/dh_α = Σ_j W_αj dL/da_j
+(Eq. 65), dL/dh = dL/da Wᵀ (Eq. 66). Without the transpose the shapes only fit when
+W is square, which is where this was found.
+
+Typical wrong code:
+    dh = g @ W
+Fix:
+    dh = g @ W.T
+";
+
+const BIAS_NOT_SUMMED: &str = "\
+bias_not_summed: dL/db taken from one data point
+
+b is added to every row of a = h W + b, so its gradient sums the rows:
+dL/db = Σ_rows dL/da (Eq. 74). Yours is the first row's, right only at B = 1.
+
+Typical wrong code:
+    db = g[0]
+Fix:
+    db = g.sum(axis=0)
+";
+
+const ZERO: &str = "\
+zero: every element is zero
+
+The right gradient is not zero, yours is: a gradient never written (an array
+allocated with zeros and returned as it is), or multiplied by a mask that is
+always zero.
+
+Typical wrong code:
+    dW = np.zeros_like(W)
+    return dh, dW, db            # dW never filled in
+Fix:
+    dW = h.T @ g                 # Eq. 70
+";
+
+const ROW_ZERO: &str = "\
+row_zero: one row is zero and every other row is right
+
+One row of your gradient (often the last) is zero where the others are right: a
+loop over rows that stops one short.
+
+Typical wrong code:
+    for k in range(B - 1):
+Fix:
+    for k in range(B):
+";
+
+const COLUMN_ZERO: &str = "\
+column_zero: one column is zero and every other column is right
+
+One column of your gradient (often the last) is zero where the others are right: a
+loop over columns that stops one short.
+
+Typical wrong code:
+    for j in range(D - 1):
+Fix:
+    for j in range(D):
+";
+
+const MASK_MISSING: &str = "\
+mask_missing: relu's backward passes the gradient through unchanged
+
+relu's derivative is the step Θ(a): 1 where a > 0, 0 elsewhere (Eq. 42), so
+dL/da = Θ(a) ⊙ dL/dh (Eq. 47). Yours is dL/dh itself.
+
+Typical wrong code:
+    da = dh
+Fix:
+    da = dh * (a > 0)
+";
+
+const MASK_INVERTED: &str = "\
+mask_inverted: relu's mask kept where a ≤ 0 and dropped where a > 0
+
+dL/da = Θ(a) ⊙ dL/dh (Eq. 47), with Θ(a) = 1 for a > 0 (Eq. 42). Yours keeps the
+gradient on the flat side of the relu and drops it on the linear side.
+
+Typical wrong code:
+    da = dh * (a <= 0)
+Fix:
+    da = dh * (a > 0)
+";
+
+const MASK_FROM_UPSTREAM: &str = "\
+mask_from_upstream: relu's mask taken from the gradient instead of the input
+
+The mask is Θ(a), from relu's input a (Eq. 47) — or, equivalently, from its output
+h = relu(a), since h > 0 exactly where a > 0. Yours keeps dL/dh where dL/dh > 0.
+
+Typical wrong code:
+    da = dh * (dh > 0)
+Fix:
+    da = dh * (a > 0)
+";
+
+const UPSTREAM_IGNORED: &str = "\
+upstream_ignored: the upstream gradient is not multiplied in
+
+A backward maps dL/d(output) to dL/d(inputs) (Eq. 28): every term carries the
+upstream gradient. Yours is what an upstream gradient of all ones would give, as
+if the op were the last one before the loss.
+
+Typical wrong code:
+    dW = h.T @ np.ones_like(g)
+    df = f - y                      # sqerr, with grad_out not 1
+Fix:
+    dW = h.T @ g
+    df = grad_out * (f - y)
+";
+
+const MISPRINT_32E: &str = "\
+misprint_32e: dL/da1 computed from dL/dh2 and a2
+
+The notes' Eq. 32e (and 37e) is misprinted: it reads
+dL/da1 = relu.backward(dL/dh2; a2). The chain rule gives
+dL/da1 = relu.backward(dL/dh1; a1) (Eq. 25e, 26e): each relu's backward takes the
+gradient of its own output and its own input. The misprint only runs when D1 = D2.
+
+Typical wrong code:
+    da1 = relu_backward(dh2, a2)
+Fix:
+    da1 = relu_backward(dh1, a1)
+";
+
+const LAYER_MASK_MISSING: &str = "\
+layer_mask_missing: one hidden layer's relu left out of the network's backward
+
+In the network's backward each relu contributes its mask: dL/da2 = Θ(a2) ⊙ dL/dh2
+(Eq. 37c), dL/da1 = Θ(a1) ⊙ dL/dh1 (Eq. 37e, 47). The report names the layer whose
+mask is missing; the layers below it inherit the error.
+
+Typical wrong code:
+    da2 = dh2
+Fix:
+    da2 = relu_backward(dh2, a2)
+";
+
+const SWAPPED: &str = "\
+swapped: another parameter's gradient returned in this one's place
+
+The values are right, but they belong to another parameter (the report names it):
+the answer's keys, or a returned tuple, are in the wrong order.
+
+Typical wrong code:
+    return {\"W1\": dW2, \"W2\": dW1, ...}
+    dh, db, dW = linear_backward(...)      # returns (dh, dW, db)
+Fix:
+    return {\"W1\": dW1, \"W2\": dW2, ...}
+";
+
+const NONDETERMINISTIC: &str = "\
+nondeterministic: the same request gave different answers
+
+The verifier sends the same request twice; a backward is a function of its inputs
+and must give the same gradient both times. Yours did not, and nothing else went
+wrong on that call: the backward keeps state between calls (a gradient
+accumulated into a buffer that is never reset) or uses randomness.
+
+Typical wrong code:
+    self.dW += h.T @ g            # self.dW never zeroed between calls
+    return self.dW
+Fix:
+    dW = h.T @ g
+    return dW
+";
+
+const FLOAT32: &str = "\
+float32: computed in float32?
+
+Every element agrees with the right gradient to float32 precision and no better:
+float32 keeps about 7 significant digits, the verifier asks for 8 by default
+(--rtol 1e-8). PyTorch computes in float32 by default, NumPy when an input is
+float32.
+
+Either compute in float64:
+    x = np.asarray(x, dtype=np.float64)       # torch: torch.float64
+or accept float32 with gradcheck's tolerances:
+    gradverify verify --exec CMD --rtol 1e-3 --atol 1e-5
+(float32 inputs are themselves rounded, so elements that cancel need that much).
+";
+
+const NO_ANSWER: &str = "\
+no_answer: the program gave no answer to its first request
+
+The verifier wrote a request and no answer came back in time. The usual cause is
+an unflushed standard output: written to a pipe, output is block-buffered, and an
+answer waits in the program's buffer until it fills or the program exits. Flush
+after every answer:
+
+    Python   print(json.dumps(answer), flush=True)
+             # or sys.stdout.flush() after each print; or run python3 -u
+    C        printf(\"%s\\n\", answer); fflush(stdout);
+    C++      std::cout << answer << std::endl;      // endl flushes
+    Node     process.stdout.write(answer + \"\\n\");   // not held back by Node;
+             // with readline, answer in on('line'), not after 'close'
+    Java     System.out.println(answer); System.out.flush();
+    Rust     println!(\"{answer}\");   // line-buffered: flushed at the newline;
+             // after print! or a BufWriter: std::io::stdout().flush()?
+    Go       fmt.Println(answer)    // os.Stdout is unbuffered; flush a bufio.Writer
+
+Also check that the program reads one request per line and answers each at once,
+rather than reading all of standard input first.
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes issue 12 asks for, named exactly so.
+    const REQUIRED: [&str; 22] = [
+        "sign",
+        "factor",
+        "batch_mean",
+        "element_mean",
+        "mse_convention",
+        "loss_factor",
+        "broadcast_scalar",
+        "fanout_overwrite",
+        "transposed",
+        "w_not_transposed",
+        "bias_not_summed",
+        "zero",
+        "mask_missing",
+        "mask_inverted",
+        "mask_from_upstream",
+        "upstream_ignored",
+        "misprint_32e",
+        "layer_mask_missing",
+        "swapped",
+        "nondeterministic",
+        "float32",
+        "no_answer",
+    ];
+
+    #[test]
+    fn every_required_code_is_listed() {
+        for code in REQUIRED {
+            assert!(CODES.contains(&code), "{code} missing from CODES");
+        }
+    }
+
+    #[test]
+    fn every_code_has_an_explanation_that_starts_with_its_name() {
+        for code in CODES {
+            let text = explanation(code).unwrap_or_else(|| panic!("no explanation for {code}"));
+            assert!(text.starts_with(&format!("{code}: ")), "{code}: {text}");
+        }
+    }
+
+    #[test]
+    fn codes_are_unique_and_explanations_distinct() {
+        for (i, code) in CODES.iter().enumerate() {
+            assert!(!CODES[..i].contains(code), "{code} twice");
+            let text = explanation(code);
+            assert!(
+                CODES[..i].iter().all(|c| explanation(c) != text),
+                "{code} shares a text"
+            );
+        }
+    }
+
+    #[test]
+    fn every_explanation_but_the_programs_own_cites_an_equation_and_shows_a_fix() {
+        for code in CODES.iter().filter(|c| {
+            ![
+                "no_answer",
+                "nondeterministic",
+                "float32",
+                "swapped",
+                "zero",
+                "row_zero",
+                "column_zero",
+            ]
+            .contains(c)
+        }) {
+            let text = explanation(code).expect("listed");
+            assert!(text.contains("Eq. "), "{code} cites no equation");
+        }
+        for code in CODES.iter().filter(|c| **c != "no_answer") {
+            let text = explanation(code).expect("listed");
+            assert!(
+                text.contains("Fix") || text.contains("compute in float64"),
+                "{code} shows no fix"
+            );
+        }
+    }
+
+    #[test]
+    fn no_answer_shows_the_flush_idioms() {
+        let text = explanation("no_answer").expect("listed");
+        for idiom in [
+            "flush=True",
+            "sys.stdout.flush()",
+            "fflush(stdout)",
+            "System.out.flush()",
+            "process.stdout.write",
+            "stdout().flush()",
+        ] {
+            assert!(text.contains(idiom), "{idiom} missing");
+        }
+    }
+
+    #[test]
+    fn float32_suggests_gradchecks_tolerances() {
+        assert!(explanation("float32").is_some_and(|t| t.contains("--rtol 1e-3 --atol 1e-5")));
+    }
+
+    #[test]
+    fn an_unknown_code_has_no_explanation() {
+        assert_eq!(explanation("softmax_missing"), None);
+        assert_eq!(explanation(""), None);
+        assert_eq!(explanation("SIGN"), None);
+    }
+}
