@@ -6,10 +6,14 @@
 //!    it stops answering, and on drop. dash forks a command instead of exec'ing it, so killing
 //!    only `sh` would leave the program running; the group catches it. A process that calls
 //!    `setsid` (or `setpgid`) leaves the group: layer 2 catches it.
-//! 2. **A PID namespace** (`unshare --pid --fork --kill-child`, root or unprivileged user
-//!    namespaces needed; tried once at run time, silently skipped where refused). The program's
-//!    shell is process 1 of a namespace of its own; when it dies the kernel kills every process
-//!    in the namespace, `setsid` or not.
+//! 2. **A PID namespace** (what `unshare --pid --fork --kill-child` does, done here so that the
+//!    processes that wait hold none of the program's pipes; root or unprivileged user
+//!    namespaces needed; tried once at run time, silently skipped where refused). The started
+//!    process unshares the namespace and forks a minimal init (process 1 of the namespace),
+//!    which forks the program's shell; each waits for its child and passes the program's status
+//!    up. Init gets SIGKILL when its parent dies, and when init dies the kernel kills every
+//!    process in the namespace, `setsid` or not. `/proc` is not remounted: the program sees the
+//!    host's process list.
 //! 3. **Resource limits** (setrlimit, set in the child before exec and inherited by everything it
 //!    starts): address space (`--memory-mb`), CPU seconds (`--cpu-seconds`: SIGXCPU, then
 //!    SIGKILL a second later), the size of a file it writes (`--file-mb`: SIGXFSZ), no core
@@ -78,8 +82,23 @@ impl Isolation {
         static SANDBOX: OnceLock<bool> = OnceLock::new();
         match self {
             Isolation::ProcessGroup => true,
-            Isolation::PidNamespace => *PID_NAMESPACE.get_or_init(|| runs(&unshare_prefix())),
-            Isolation::Sandbox => *SANDBOX.get_or_init(|| runs(&bwrap_prefix(Path::new("/")))),
+            Isolation::PidNamespace => *PID_NAMESPACE.get_or_init(|| {
+                let limits = ProcessLimits::default();
+                let spawn = Spawn {
+                    command: "true",
+                    dir: None,
+                    env: &[],
+                    limits: &limits,
+                    isolation: Isolation::PidNamespace,
+                };
+                runs(command(&spawn, Path::new("/")))
+            }),
+            Isolation::Sandbox => *SANDBOX.get_or_init(|| {
+                let prefix = bwrap_prefix(Path::new("/"));
+                let mut command = Command::new(&prefix[0]);
+                command.args(&prefix[1..]).arg("true");
+                runs(command)
+            }),
         }
     }
 
@@ -95,22 +114,14 @@ impl Isolation {
     }
 }
 
-/// True when `prefix true` runs and exits 0.
-fn runs(prefix: &[String]) -> bool {
-    Command::new(&prefix[0])
-        .args(&prefix[1..])
-        .arg("true")
+/// True when `command` runs and exits 0.
+fn runs(mut command: Command) -> bool {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn unshare_prefix() -> Vec<String> {
-    ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
-        .map(String::from)
-        .to_vec()
 }
 
 fn bwrap_prefix(dir: &Path) -> Vec<String> {
@@ -187,47 +198,7 @@ impl Contained {
                 .map_err(|e| io::Error::new(e.kind(), format!("the folder {}: {e}", dir.display())))?,
             None => std::env::current_dir()?,
         };
-        let mut argv = match spawn.isolation {
-            Isolation::ProcessGroup => Vec::new(),
-            Isolation::PidNamespace => unshare_prefix(),
-            Isolation::Sandbox => bwrap_prefix(&dir),
-        };
-        argv.extend(["sh".into(), "-c".into(), spawn.command.to_owned()]);
-        let mut command = Command::new(&argv[0]);
-        command
-            .args(&argv[1..])
-            .current_dir(&dir)
-            .envs(spawn.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let limits = rlimits(spawn.limits);
-        // SAFETY: the closure runs in the forked child before exec and only makes system calls
-        // (setrlimit, prctl, getppid), which are async-signal-safe; it allocates nothing.
-        let parent = std::process::id() as libc::pid_t;
-        unsafe {
-            command.pre_exec(move || {
-                for &(resource, soft, hard) in &limits {
-                    let limit = libc::rlimit {
-                        rlim_cur: soft,
-                        rlim_max: hard,
-                    };
-                    if libc::setrlimit(resource, &limit) != 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                }
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // The verifier died between fork and prctl: the signal will never come.
-                if libc::getppid() != parent {
-                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn()?;
+        let child = command(spawn, &dir).spawn()?;
         Ok(Contained {
             child,
             status: None,
@@ -272,6 +243,180 @@ impl Contained {
 impl Drop for Contained {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The command for `spawn` in `dir`: piped streams, its own process group, the limits and the
+/// isolation set up in the child before exec.
+fn command(spawn: &Spawn, dir: &Path) -> Command {
+    let mut argv = match spawn.isolation {
+        Isolation::ProcessGroup | Isolation::PidNamespace => Vec::new(),
+        Isolation::Sandbox => bwrap_prefix(dir),
+    };
+    argv.extend(["sh".into(), "-c".into(), spawn.command.to_owned()]);
+    let mut command = Command::new(&argv[0]);
+    command
+        .args(&argv[1..])
+        .current_dir(dir)
+        .envs(spawn.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let limits = rlimits(spawn.limits);
+    let pid_namespace = spawn.isolation == Isolation::PidNamespace;
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec and only makes system calls
+    // (setrlimit, prctl, getppid, unshare, fork, close, waitpid, kill, _exit), which are
+    // async-signal-safe; it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            for &(resource, soft, hard) in &limits {
+                let limit = libc::rlimit {
+                    rlim_cur: soft,
+                    rlim_max: hard,
+                };
+                if libc::setrlimit(resource, &limit) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The verifier died between fork and prctl: the signal will never come.
+            if libc::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            if pid_namespace {
+                enter_pid_namespace()?;
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
+/// In the child before exec: unshares a PID namespace and forks twice. This process (outside
+/// the namespace) waits and exits like the program; the first fork is process 1 of the
+/// namespace, a minimal init that waits for the second fork, which returns to exec the program.
+/// The program is not process 1, so its signals work as anywhere (process 1 ignores signals it
+/// has no handler for, SIGXCPU included). Init reports the program's status over a pipe; each
+/// waiter holds no other descriptor, so the program's pipes close when its own do.
+///
+/// # Safety
+/// Only between fork and exec, in a single-threaded child.
+unsafe fn enter_pid_namespace() -> io::Result<()> {
+    // SAFETY: system calls only; see the caller.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWPID) != 0
+            && libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWPID) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        let mut report = [0; 2];
+        if libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let [from_init, to_waiter] = report;
+        match libc::fork() {
+            -1 => Err(io::Error::last_os_error()),
+            0 => {
+                // Process 1: dies with the waiter, and takes the namespace with it.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                match libc::fork() {
+                    -1 => Err(io::Error::last_os_error()),
+                    0 => Ok(()),
+                    program => init(program, to_waiter),
+                }
+            }
+            init => wait_and_exit_like(init, from_init),
+        }
+    }
+}
+
+/// Process 1 of the namespace: reaps every process until `program` ends, writes its status
+/// (exit code or signal) to `report`, and exits, which kills what is left in the namespace.
+///
+/// # Safety
+/// Only between fork and exec.
+unsafe fn init(program: libc::pid_t, report: libc::c_int) -> ! {
+    // SAFETY: system calls only; see the caller.
+    unsafe {
+        close_all_but(report);
+        let mut status = 0;
+        loop {
+            let reaped = libc::waitpid(-1, &mut status, 0);
+            if reaped == program {
+                break;
+            }
+            if reaped == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                libc::_exit(1);
+            }
+        }
+        let message: [u8; 2] = if libc::WIFSIGNALED(status) {
+            [SIGNALLED, libc::WTERMSIG(status) as u8]
+        } else {
+            [EXITED, libc::WEXITSTATUS(status) as u8]
+        };
+        libc::write(report, message.as_ptr().cast(), 2);
+        libc::_exit(0)
+    }
+}
+
+/// The program exited with the code that follows.
+const EXITED: u8 = 1;
+/// The program died of the signal that follows.
+const SIGNALLED: u8 = 2;
+
+/// Waits for `init`, then exits with the program's code or dies of its signal as read from
+/// `report` (init killed before it could say: exits like init).
+///
+/// # Safety
+/// Only between fork and exec.
+unsafe fn wait_and_exit_like(init: libc::pid_t, report: libc::c_int) -> ! {
+    // SAFETY: system calls only; see the caller.
+    unsafe {
+        close_all_but(report);
+        let mut status = 0;
+        while libc::waitpid(init, &mut status, 0) != init {
+            if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                libc::_exit(1);
+            }
+        }
+        let mut message = [0u8; 2];
+        let (kind, value) = if libc::read(report, message.as_mut_ptr().cast(), 2) == 2 {
+            (message[0], libc::c_int::from(message[1]))
+        } else if libc::WIFSIGNALED(status) {
+            (SIGNALLED, libc::WTERMSIG(status))
+        } else {
+            (EXITED, libc::WEXITSTATUS(status))
+        };
+        if kind == SIGNALLED {
+            libc::signal(value, libc::SIG_DFL);
+            libc::kill(libc::getpid(), value);
+            libc::_exit(128 + value);
+        }
+        libc::_exit(value)
+    }
+}
+
+/// Closes every descriptor but `keep`.
+///
+/// # Safety
+/// Only between fork and exec.
+unsafe fn close_all_but(keep: libc::c_int) {
+    let keep = keep as libc::c_uint;
+    // SAFETY: closing descriptors has no memory effects.
+    unsafe {
+        let below = keep == 0 || libc::syscall(libc::SYS_close_range, 0, keep - 1, 0) == 0;
+        let above = libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0) == 0;
+        if !(below && above) {
+            for fd in (0..4096).filter(|&fd| fd != keep as libc::c_int) {
+                libc::close(fd);
+            }
+        }
     }
 }
 
