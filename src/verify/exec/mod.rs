@@ -313,7 +313,11 @@ impl Backward for ExecSubject {
         self.next_id += 1;
         let line = request.to_json(id).to_string();
         if self.requests.as_ref().is_none_or(|r| r.send(line).is_err()) {
-            let fault = self.closed_stdout();
+            // The writer stopped: the program closed its standard input, or exited.
+            let fault = match self.process.status() {
+                Ok(None) if self.stdin_closed => ProcessFault::ClosedStdin,
+                _ => self.closed_stdout(),
+            };
             return Err(self.give_up(fault));
         }
         self.read_answer(id, request)

@@ -176,7 +176,10 @@ pub struct Spawn<'a> {
 /// A started program with its pipes, killed with its whole process group on drop.
 pub struct Contained {
     child: Child,
+    /// The child's exit status, once seen (the child stays unreaped until [`Contained::kill`]).
     status: Option<ExitStatus>,
+    /// The group has been killed and the child reaped.
+    killed: bool,
     isolation: Isolation,
 }
 
@@ -202,6 +205,7 @@ impl Contained {
         Ok(Contained {
             child,
             status: None,
+            killed: false,
             isolation: spawn.isolation,
         })
     }
@@ -217,18 +221,22 @@ impl Contained {
     }
 
     /// The exit status of the started process, if it has exited. Other processes of the group may
-    /// still run.
+    /// still run. The process is not reaped, so its pid (the group's id) stays taken until
+    /// [`Contained::kill`].
     pub fn status(&mut self) -> io::Result<Option<ExitStatus>> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait()?;
+        if self.status.is_none() && !self.killed {
+            self.status = peek_status(self.child.id() as libc::pid_t)?;
         }
         Ok(self.status)
     }
 
     /// Kills every process of the group (and with it, of the PID namespace) and reaps the child.
     pub fn kill(&mut self) {
-        // The group id is the child's pid; it cannot be reused while the child is unreaped or a
-        // member of the group lives.
+        if self.killed {
+            return;
+        }
+        // The group id is the child's pid, taken until the child is reaped below: the signal
+        // cannot reach a stranger's group.
         let pgid = self.child.id() as libc::pid_t;
         // SAFETY: kill has no memory effects; a group that is gone gives ESRCH, ignored.
         unsafe {
@@ -237,12 +245,37 @@ impl Contained {
         if let Ok(status) = self.child.wait() {
             self.status.get_or_insert(status);
         }
+        self.killed = true;
     }
 }
 
 impl Drop for Contained {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The exit status of child `pid` if it has exited, without reaping it (waitid with WNOWAIT).
+fn peek_status(pid: libc::pid_t) -> io::Result<Option<ExitStatus>> {
+    use std::os::unix::process::ExitStatusExt;
+    // SAFETY: waitid writes one siginfo_t into the zeroed struct it is given; the accessors
+    // read the fields of a SIGCHLD siginfo, which waitid fills.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        if libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if info.si_pid() == 0 {
+            return Ok(None);
+        }
+        // Back to a wait status: the code in the second byte, or the signal (0x80: core dumped).
+        let raw = match info.si_code {
+            libc::CLD_EXITED => (info.si_status() & 0xff) << 8,
+            libc::CLD_DUMPED => info.si_status() | 0x80,
+            _ => info.si_status(),
+        };
+        Ok(Some(ExitStatus::from_raw(raw)))
     }
 }
 
