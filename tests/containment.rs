@@ -442,3 +442,18 @@ fn the_sandbox_has_no_network_and_writes_only_in_its_folder() {
     assert_eq!(inside.ok().as_deref(), Some("ok\n"));
     assert_none_left(&mark);
 }
+
+#[test]
+fn a_program_that_floods_its_output_is_timed_out_not_followed_for_ever() {
+    let mark = new_mark("flood");
+    // Endless "late answers": each is skipped, and a line is always ready.
+    let mut subject = start(&program(
+        r#"yes '{"id": 0}'"#,
+        300,
+        &mark,
+        Isolation::ProcessGroup,
+    ));
+    assert_eq!(failure(&mut subject), "no answer within 0.3 s (request id 1)");
+    assert_eq!(failure(&mut subject), "no answer within 0.3 s (request id 2)");
+    assert_none_left(&mark);
+}

@@ -5,7 +5,7 @@
 //! PID namespace where the kernel allows, resource limits, optionally bubblewrap). A writer thread
 //! feeds its standard input (so a program that stops reading cannot block the verifier), a reader
 //! thread turns its standard output into lines (bytes, decoded lossily, at most
-//! [`ANSWER_LINE_LIMIT`] bytes kept of one line) on a channel that is read with a time limit, and
+//! [`ANSWER_LINE_LIMIT`] bytes kept of one line) on a bounded channel read with a time limit, and
 //! a third thread keeps the last lines of its standard error ([`stderr`]). Every fault fails the
 //! case at hand with a message that says which ([`fault`]): not JSON, a missing key, the wrong
 //! id, a non-number, a ragged matrix, a line too long, no answer in time, an exit, a child that
@@ -36,6 +36,8 @@ use stderr::StderrTail;
 
 /// The longest answer line read, in bytes (64 MiB); a longer one is skipped, not buffered.
 pub const ANSWER_LINE_LIMIT: usize = 64 << 20;
+/// Lines of standard output read ahead of the verifier (each at most [`ANSWER_LINE_LIMIT`]).
+const LINES_IN_FLIGHT: usize = 2;
 /// How long an exited program is given to report its status.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// How long the standard error of an exited program is given to close.
@@ -98,7 +100,9 @@ impl Program {
         let stdout = child.stdout.take().expect("internal: piped stdout");
         let stderr = child.stderr.take().expect("internal: piped stderr");
 
-        let (events, answers) = mpsc::channel();
+        // Bounded: a program that prints faster than it is asked blocks on its own standard
+        // output instead of filling the verifier's memory.
+        let (events, answers) = mpsc::sync_channel(LINES_IN_FLIGHT);
         let (requests, to_write) = mpsc::channel::<String>();
         let stdin_closed = events.clone();
         thread::spawn(move || {
@@ -243,8 +247,13 @@ impl ExecSubject {
     fn read_answer(&mut self, id: u64, request: &Request) -> Result<Answer, Fault> {
         let deadline = Instant::now() + self.timeout;
         loop {
+            // Checked here too: a program that floods late answers always has a line ready.
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = match self.answers.recv_timeout(left) {
+            let event = match left.is_zero() {
+                true => Err(RecvTimeoutError::Timeout),
+                false => self.answers.recv_timeout(left),
+            };
+            let line = match event {
                 Ok(Event::Line(line)) => line,
                 Ok(Event::StdinClosed) => {
                     // Its answer will never come; wait for its exit or the time-out to tell
@@ -272,8 +281,8 @@ impl ExecSubject {
                 }
             };
             self.answered = true;
-            self.timeouts_in_a_row = 0;
             if line.cut {
+                self.timeouts_in_a_row = 0;
                 return Err(ProcessFault::LineTooLong {
                     bytes: line.len,
                     limit: ANSWER_LINE_LIMIT,
@@ -281,21 +290,29 @@ impl ExecSubject {
                 .into());
             }
             let line = line.text;
-            let value: Value = serde_json::from_str(&line)
-                .map_err(|e| protocol(format!("the answer is not JSON ({e}): {}", quote(&line))))?;
-            match value.get("id").and_then(Value::as_u64) {
-                Some(earlier) if earlier < id => continue,
-                Some(this) if this == id => return parse_answer(&value, request),
-                Some(other) => {
-                    return Err(protocol(format!("the answer has id {other}, expected {id}")));
-                }
-                None => {
+            let value: Value = match serde_json::from_str(&line) {
+                Ok(value) => value,
+                Err(e) => {
+                    self.timeouts_in_a_row = 0;
                     return Err(protocol(format!(
-                        "the answer has no numeric `id` (expected {id}): {}",
+                        "the answer is not JSON ({e}): {}",
                         quote(&line)
                     )));
                 }
+            };
+            let found = value.get("id").and_then(Value::as_u64);
+            if found.is_some_and(|earlier| earlier < id) {
+                continue; // a late answer, skipped; it does not count as answering
             }
+            self.timeouts_in_a_row = 0;
+            return match found {
+                Some(this) if this == id => parse_answer(&value, request),
+                Some(other) => Err(protocol(format!("the answer has id {other}, expected {id}"))),
+                None => Err(protocol(format!(
+                    "the answer has no numeric `id` (expected {id}): {}",
+                    quote(&line)
+                ))),
+            };
         }
     }
 }
