@@ -16,6 +16,7 @@
 pub mod fault;
 pub mod process;
 pub mod stderr;
+pub mod stray;
 
 pub use fault::ProcessFault;
 pub use process::{Isolation, ProcessLimits};

@@ -5,7 +5,8 @@
 //!    own, and the whole group gets SIGKILL (`kill(-pgid)`) when the verifier is done with it, when
 //!    it stops answering, and on drop. dash forks a command instead of exec'ing it, so killing
 //!    only `sh` would leave the program running; the group catches it. A process that calls
-//!    `setsid` (or `setpgid`) leaves the group: layer 2 catches it.
+//!    `setsid` (or `setpgid`) leaves the group: layer 2 catches it, and without layer 2 the
+//!    token in its environment does ([`super::stray`]).
 //! 2. **A PID namespace** (what `unshare --pid --fork --kill-child` does, done here so that the
 //!    processes that wait hold none of the program's pipes; root or unprivileged user
 //!    namespaces needed; tried once at run time, silently skipped where refused). The started
@@ -35,6 +36,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 
 use std::os::unix::process::CommandExt;
+
+use super::stray;
 
 /// Per-program resource limits and the sandbox switch, as command-line options.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -180,6 +183,8 @@ pub struct Contained {
     status: Option<ExitStatus>,
     /// The group has been killed and the child reaped.
     killed: bool,
+    /// The token in the environment of everything the program starts ([`super::stray`]).
+    token: String,
     isolation: Isolation,
 }
 
@@ -201,11 +206,13 @@ impl Contained {
                 .map_err(|e| io::Error::new(e.kind(), format!("the folder {}: {e}", dir.display())))?,
             None => std::env::current_dir()?,
         };
-        let child = command(spawn, &dir).spawn()?;
+        let token = stray::new_token();
+        let child = command(spawn, &dir).env(stray::TOKEN_VAR, &token).spawn()?;
         Ok(Contained {
             child,
             status: None,
             killed: false,
+            token,
             isolation: spawn.isolation,
         })
     }
@@ -241,6 +248,10 @@ impl Contained {
         // SAFETY: kill has no memory effects; a group that is gone gives ESRCH, ignored.
         unsafe {
             libc::kill(-pgid, libc::SIGKILL);
+        }
+        if self.isolation == Isolation::ProcessGroup {
+            // Nothing holds a process that left the group but its token.
+            stray::kill_carriers(&self.token);
         }
         if let Ok(status) = self.child.wait() {
             self.status.get_or_insert(status);
