@@ -14,12 +14,15 @@
 //! process group is killed and every remaining case fails at once with the same message.
 
 pub mod fault;
+pub mod limits;
+mod namespace;
 pub mod process;
 pub mod stderr;
 pub mod stray;
 
 pub use fault::ProcessFault;
-pub use process::{Isolation, ProcessLimits};
+pub use limits::ProcessLimits;
+pub use process::Isolation;
 
 use std::io::{self, BufReader, Write};
 use std::path::PathBuf;

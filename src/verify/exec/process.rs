@@ -7,20 +7,9 @@
 //!    only `sh` would leave the program running; the group catches it. A process that calls
 //!    `setsid` (or `setpgid`) leaves the group: layer 2 catches it, and without layer 2 the
 //!    token in its environment does ([`super::stray`]).
-//! 2. **A PID namespace** (what `unshare --pid --fork --kill-child` does, done here so that the
-//!    processes that wait hold none of the program's pipes; root or unprivileged user
-//!    namespaces needed; tried once at run time, silently skipped where refused). The started
-//!    process unshares the namespace and forks a minimal init (process 1 of the namespace),
-//!    which forks the program's shell; each waits for its child and passes the program's status
-//!    up. Init gets SIGKILL when its parent dies, and when init dies the kernel kills every
-//!    process in the namespace, `setsid` or not. `/proc` is not remounted: the program sees the
-//!    host's process list.
-//! 3. **Resource limits** (setrlimit, set in the child before exec and inherited by everything it
-//!    starts): address space (`--memory-mb`), CPU seconds (`--cpu-seconds`: SIGXCPU, then
-//!    SIGKILL a second later), the size of a file it writes (`--file-mb`: SIGXFSZ), no core
-//!    files. No process-count limit: RLIMIT_NPROC counts every process of the *user*, not of the
-//!    program, and is ignored for root, so it would either limit nothing or the verifier itself.
-//!    A fork bomb is stopped by the PID namespace's death at the end, not during the run.
+//! 2. **A PID namespace** where the kernel allows ([`super::namespace`]): everything the program
+//!    starts dies with it, `setsid` or not.
+//! 3. **Resource limits** ([`super::limits`]): memory, CPU time, file size.
 //! 4. **`--sandbox`**: bubblewrap (`bwrap`), where installed and allowed to make user namespaces:
 //!    no network, a new PID namespace and session, and a read-only view of the whole file system
 //!    except the program's folder (and an empty `/tmp`). Asked for and not available, it is an
@@ -37,35 +26,8 @@ use std::sync::OnceLock;
 
 use std::os::unix::process::CommandExt;
 
-use super::stray;
-
-/// Per-program resource limits and the sandbox switch, as command-line options.
-#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
-pub struct ProcessLimits {
-    /// Address-space limit of each program, in MiB (a program past it fails to allocate).
-    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(16..=1 << 20))]
-    pub memory_mb: u64,
-    /// CPU time limit of each program, in seconds (past it the program is killed).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub cpu_seconds: u64,
-    /// Largest file a program may write, in MiB.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
-    pub file_mb: u64,
-    /// Run each program under bubblewrap: no network, everything read-only but its own folder.
-    #[arg(long)]
-    pub sandbox: bool,
-}
-
-impl Default for ProcessLimits {
-    fn default() -> Self {
-        ProcessLimits {
-            memory_mb: 2048,
-            cpu_seconds: 60,
-            file_mb: 1024,
-            sandbox: false,
-        }
-    }
-}
+use super::limits::{ProcessLimits, rlimits};
+use super::{namespace, stray};
 
 /// How a program is held apart from the verifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,170 +294,10 @@ fn command(spawn: &Spawn, dir: &Path) -> Command {
                 return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
             if pid_namespace {
-                enter_pid_namespace()?;
+                namespace::enter()?;
             }
             Ok(())
         });
     }
     command
-}
-
-/// In the child before exec: unshares a PID namespace and forks twice. This process (outside
-/// the namespace) waits and exits like the program; the first fork is process 1 of the
-/// namespace, a minimal init that waits for the second fork, which returns to exec the program.
-/// The program is not process 1, so its signals work as anywhere (process 1 ignores signals it
-/// has no handler for, SIGXCPU included). Init reports the program's status over a pipe; each
-/// waiter holds no other descriptor, so the program's pipes close when its own do.
-///
-/// # Safety
-/// Only between fork and exec, in a single-threaded child.
-unsafe fn enter_pid_namespace() -> io::Result<()> {
-    // SAFETY: system calls only; see the caller.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWPID) != 0
-            && libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWPID) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        let mut report = [0; 2];
-        if libc::pipe2(report.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let [from_init, to_waiter] = report;
-        match libc::fork() {
-            -1 => Err(io::Error::last_os_error()),
-            0 => {
-                // Process 1: dies with the waiter, and takes the namespace with it.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                match libc::fork() {
-                    -1 => Err(io::Error::last_os_error()),
-                    0 => Ok(()),
-                    program => init(program, to_waiter),
-                }
-            }
-            init => wait_and_exit_like(init, from_init),
-        }
-    }
-}
-
-/// Process 1 of the namespace: reaps every process until `program` ends, writes its status
-/// (exit code or signal) to `report`, and exits, which kills what is left in the namespace.
-///
-/// # Safety
-/// Only between fork and exec.
-unsafe fn init(program: libc::pid_t, report: libc::c_int) -> ! {
-    // SAFETY: system calls only; see the caller.
-    unsafe {
-        close_all_but(report);
-        let mut status = 0;
-        loop {
-            let reaped = libc::waitpid(-1, &mut status, 0);
-            if reaped == program {
-                break;
-            }
-            if reaped == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                libc::_exit(1);
-            }
-        }
-        let message: [u8; 2] = if libc::WIFSIGNALED(status) {
-            [SIGNALLED, libc::WTERMSIG(status) as u8]
-        } else {
-            [EXITED, libc::WEXITSTATUS(status) as u8]
-        };
-        libc::write(report, message.as_ptr().cast(), 2);
-        libc::_exit(0)
-    }
-}
-
-/// The program exited with the code that follows.
-const EXITED: u8 = 1;
-/// The program died of the signal that follows.
-const SIGNALLED: u8 = 2;
-
-/// Waits for `init`, then exits with the program's code or dies of its signal as read from
-/// `report` (init killed before it could say: exits like init).
-///
-/// # Safety
-/// Only between fork and exec.
-unsafe fn wait_and_exit_like(init: libc::pid_t, report: libc::c_int) -> ! {
-    // SAFETY: system calls only; see the caller.
-    unsafe {
-        close_all_but(report);
-        let mut status = 0;
-        while libc::waitpid(init, &mut status, 0) != init {
-            if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                libc::_exit(1);
-            }
-        }
-        let mut message = [0u8; 2];
-        let (kind, value) = if libc::read(report, message.as_mut_ptr().cast(), 2) == 2 {
-            (message[0], libc::c_int::from(message[1]))
-        } else if libc::WIFSIGNALED(status) {
-            (SIGNALLED, libc::WTERMSIG(status))
-        } else {
-            (EXITED, libc::WEXITSTATUS(status))
-        };
-        if kind == SIGNALLED {
-            libc::signal(value, libc::SIG_DFL);
-            libc::kill(libc::getpid(), value);
-            libc::_exit(128 + value);
-        }
-        libc::_exit(value)
-    }
-}
-
-/// Closes every descriptor but `keep`.
-///
-/// # Safety
-/// Only between fork and exec.
-unsafe fn close_all_but(keep: libc::c_int) {
-    let keep = keep as libc::c_uint;
-    // SAFETY: closing descriptors has no memory effects.
-    unsafe {
-        let below = keep == 0 || libc::syscall(libc::SYS_close_range, 0, keep - 1, 0) == 0;
-        let above = libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0) == 0;
-        if !(below && above) {
-            for fd in (0..4096).filter(|&fd| fd != keep as libc::c_int) {
-                libc::close(fd);
-            }
-        }
-    }
-}
-
-#[cfg(target_env = "gnu")]
-type Resource = libc::__rlimit_resource_t;
-#[cfg(not(target_env = "gnu"))]
-type Resource = libc::c_int;
-
-/// (resource, soft, hard) for each limit, never above the verifier's own hard limits (a process
-/// may lower its hard limits, not raise them).
-fn rlimits(limits: &ProcessLimits) -> [(Resource, libc::rlim_t, libc::rlim_t); 4] {
-    let mib = |n: u64| n.saturating_mul(1 << 20) as libc::rlim_t;
-    let cpu = limits.cpu_seconds as libc::rlim_t;
-    [
-        (libc::RLIMIT_AS, mib(limits.memory_mb), mib(limits.memory_mb)),
-        // SIGXCPU at the soft limit, SIGKILL at the hard one for a program that ignores it.
-        (libc::RLIMIT_CPU, cpu, cpu.saturating_add(1)),
-        (libc::RLIMIT_FSIZE, mib(limits.file_mb), mib(limits.file_mb)),
-        (libc::RLIMIT_CORE, 0, 0),
-    ]
-    .map(|(resource, soft, hard)| {
-        let ceiling = own_hard_limit(resource);
-        (resource, soft.min(ceiling), hard.min(ceiling))
-    })
-}
-
-/// The verifier's hard limit of `resource` (RLIM_INFINITY when it cannot be read).
-fn own_hard_limit(resource: Resource) -> libc::rlim_t {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: getrlimit writes one rlimit into the struct it is given.
-    if unsafe { libc::getrlimit(resource, &mut limit) } != 0 {
-        return libc::RLIM_INFINITY;
-    }
-    limit.rlim_max
 }
