@@ -13,7 +13,8 @@ use gradverify::plot;
 use gradverify::protocol::{OpKind, serve as server};
 use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
-use gradverify::verify::{self, Config, exec::ExecSubject};
+use gradverify::verify::exec::{ExecSubject, ProcessLimits, Program};
+use gradverify::verify::{self, Config};
 
 /// Exit status for bad usage or input.
 const USAGE: u8 = 2;
@@ -99,8 +100,18 @@ pub fn sweep(job: &SweepJob) -> ExitCode {
 }
 
 /// A program's backward over many cases, one process per thread.
-pub fn sweep_program(job: &SweepJob, command: &str, kinds: &[OpKind], timeout: Duration) -> ExitCode {
-    if let Err(e) = ExecSubject::start(command, timeout) {
+pub fn sweep_program(
+    job: &SweepJob,
+    command: &str,
+    kinds: &[OpKind],
+    timeout: Duration,
+    limits: &ProcessLimits,
+) -> ExitCode {
+    let program = Program {
+        limits: limits.clone(),
+        ..Program::new(command, timeout)
+    };
+    if let Err(e) = program.start() {
         eprintln!("gradverify sweep: cannot start `sh -c {command}`: {e}");
         return ExitCode::from(USAGE);
     }
@@ -109,7 +120,11 @@ pub fn sweep_program(job: &SweepJob, command: &str, kinds: &[OpKind], timeout: D
         cases: job.cases as usize,
         seed: job.seed,
     };
-    let make = || ExecSubject::start(command, timeout).expect("the shell started once and must start again");
+    let make = || -> ExecSubject {
+        program
+            .start()
+            .expect("the shell started once and must start again")
+    };
     let reports: Vec<_> = kinds
         .iter()
         .map(|&kind| verify::verify_parallel(kind, make, config, range.start as usize..range.end as usize))
@@ -159,8 +174,18 @@ pub fn costs(markdown: bool, svg: Option<&Path>, timing: bool) -> ExitCode {
 }
 
 /// A program's backward of each op in `kinds`, with its reports.
-pub fn verify(command: &str, kinds: &[OpKind], config: Config, timeout: Duration) -> ExitCode {
-    let mut subject = match ExecSubject::start(command, timeout) {
+pub fn verify(
+    command: &str,
+    kinds: &[OpKind],
+    config: Config,
+    timeout: Duration,
+    limits: &ProcessLimits,
+) -> ExitCode {
+    let program = Program {
+        limits: limits.clone(),
+        ..Program::new(command, timeout)
+    };
+    let mut subject = match program.start() {
         Ok(subject) => subject,
         Err(e) => {
             eprintln!("gradverify verify: cannot start `sh -c {command}`: {e}");
@@ -170,6 +195,10 @@ pub fn verify(command: &str, kinds: &[OpKind], config: Config, timeout: Duration
     let mut passed = 0;
     for &kind in kinds {
         let report = verify::verify(kind, &mut subject, config);
+        if let Some(fault) = subject.cannot_start() {
+            eprintln!("gradverify verify: `sh -c {command}`: {fault}");
+            return ExitCode::from(USAGE);
+        }
         passed += usize::from(report.passed());
         print(&format!("{report}\n"));
     }

@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use gradverify::protocol::OpKind;
 use gradverify::sweep::Shard;
 use gradverify::verify::Config;
+use gradverify::verify::exec::ProcessLimits;
 
 /// Cases in the default run: enough to cover every op at many shapes in well under a second.
 const DEFAULT_CASES: u64 = 400;
@@ -52,7 +53,7 @@ enum Command {
 #[derive(Debug, Args)]
 struct SweepArgs {
     /// How many random cases (op or network × shape × values).
-    #[arg(long, default_value_t = DEFAULT_CASES, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = DEFAULT_CASES, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     cases: u64,
     /// The seed every case is drawn from.
     #[arg(long, default_value_t = 0)]
@@ -70,7 +71,7 @@ struct SweepArgs {
     #[arg(long)]
     quiet: bool,
     /// Sweep this program's backward (run through `sh -c`, one process per thread) instead of the reference.
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", value_parser = parse_command)]
     exec: Option<String>,
     #[command(flatten)]
     program: ProgramArgs,
@@ -92,7 +93,7 @@ struct CostsArgs {
 #[derive(Debug, Args)]
 struct VerifyArgs {
     /// The program to run through `sh -c`, e.g. "python3 student.py".
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", value_parser = parse_command)]
     exec: String,
     /// Random cases per op.
     #[arg(long, default_value_t = Config::default().cases as u64, value_parser = clap::value_parser!(u64).range(1..10_000_000))]
@@ -110,9 +111,11 @@ struct ProgramArgs {
     /// Which ops to verify, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = OpKind::ALL.map(|k| k.name().to_owned()), value_parser = parse_op)]
     ops: Vec<String>,
-    /// Seconds to wait for each answer.
+    /// Seconds to wait for each answer (at most a day).
     #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
     timeout: f64,
+    #[command(flatten)]
+    limits: ProcessLimits,
 }
 
 fn parse_op(s: &str) -> Result<String, String> {
@@ -121,11 +124,23 @@ fn parse_op(s: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The longest time-out: a day (Duration would overflow far above it).
+const MAX_SECONDS: f64 = 86_400.0;
+
 fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("`{s}` is not a number of seconds above 0")),
+        Ok(v) if v > 0.0 && v <= MAX_SECONDS => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds above 0 and at most {MAX_SECONDS} (a day)"
+        )),
     }
+}
+
+fn parse_command(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("the command is empty; give the program to run, e.g. \"python3 student.py\"".to_owned());
+    }
+    Ok(s.to_owned())
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -146,7 +161,9 @@ fn main() -> ExitCode {
             };
             cli::with_threads(a.threads, || match &a.exec {
                 None => cli::sweep(&job),
-                Some(command) => cli::sweep_program(&job, command, &ops, a.program.timeout()),
+                Some(command) => {
+                    cli::sweep_program(&job, command, &ops, a.program.timeout(), &a.program.limits)
+                }
             })
         }
         Some(Command::Costs(a)) => cli::costs(a.markdown, a.svg.as_deref(), !a.no_timing),
@@ -155,7 +172,14 @@ fn main() -> ExitCode {
                 cases: a.cases as usize,
                 seed: a.seed,
             };
-            cli::verify(&a.exec, &a.program.kinds(), config, a.program.timeout())
+            let program = &a.program;
+            cli::verify(
+                &a.exec,
+                &program.kinds(),
+                config,
+                program.timeout(),
+                &program.limits,
+            )
         }
         Some(Command::Serve) => cli::serve(),
         Some(Command::Bench { json }) => cli::bench(json),

@@ -220,3 +220,43 @@ fn the_networks_optional_loss_is_checked_when_the_program_sends_it() {
     assert_eq!(report.findings.len(), 1, "{report}");
     assert_eq!(report.findings[0].what, "the loss L", "{report}");
 }
+
+#[test]
+fn an_empty_command_a_huge_timeout_and_a_huge_sweep_are_clear_usage_errors() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["verify", "--exec", ""], "the command is empty"),
+        (&["verify", "--exec", "  "], "the command is empty"),
+        (
+            &["verify", "--exec", "true", "--timeout", "1e300"],
+            "at most 86400",
+        ),
+        (
+            &["verify", "--exec", "true", "--timeout", "1e19"],
+            "at most 86400",
+        ),
+        (&["sweep", "--cases", "18446744073709551615"], "--cases"),
+    ];
+    for (args, expected) in cases {
+        let out = Command::new(BIN).args(args).output().expect("run gradverify");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(expected), "{args:?}: {}", text(&out));
+        assert!(!text(&out).contains("panicked"), "{args:?}: {}", text(&out));
+    }
+}
+
+#[test]
+fn the_limits_are_options_with_ranges() {
+    let out = Command::new(BIN)
+        .args(["verify", "--exec", "true", "--memory-mb", "0"])
+        .output()
+        .expect("run gradverify");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--memory-mb"), "{}", text(&out));
+    let help = Command::new(BIN)
+        .args(["verify", "--help"])
+        .output()
+        .expect("run gradverify");
+    for flag in ["--memory-mb", "--cpu-seconds", "--file-mb", "--sandbox"] {
+        assert!(text(&help).contains(flag), "{flag}: {}", text(&help));
+    }
+}

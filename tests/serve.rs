@@ -129,3 +129,86 @@ fn the_binary_serves_every_line_in_order_and_survives_garbage() {
     );
     assert_eq!(lines[2], json!({"id": 3, "grads": {"f": [[1.0]], "y": [[-1.0]]}}));
 }
+
+#[test]
+fn a_result_that_overflows_is_an_error_not_null() {
+    // h W = 1e300 · 1e300 overflows f64: the gradient of b is finite, that of h and W is not.
+    let reply = ask(json!({"id": 12, "op": "linear",
+        "inputs": {"h": [[1e300]], "W": [[1e300]], "b": [0.0]}, "grad_out": [[1e300]]}));
+    assert_eq!(reply["id"], json!(12));
+    assert!(reply.get("grads").is_none(), "{reply}");
+    let error = reply["error"].as_str().expect("an error");
+    assert!(error.contains("is not finite"), "{error}");
+}
+
+#[test]
+fn a_line_past_the_limit_and_a_non_utf8_line_get_errors_and_serving_goes_on() {
+    let relu = r#"{"id": 5, "op": "relu", "inputs": {"a": [[1.0]]}, "grad_out": [[2.0]]}"#;
+    let mut input = Vec::new();
+    input.extend_from_slice(&[b'x'; 300]);
+    input.push(b'\n');
+    input.extend_from_slice(b"{\"id\": 4, \"op\": \"caf\xe9\"}\n");
+    input.extend_from_slice(relu.as_bytes());
+    input.push(b'\n');
+    let mut output = Vec::new();
+    gradverify::protocol::serve::serve_capped(input.as_slice(), &mut output, 200).unwrap();
+    let lines: Vec<Value> = String::from_utf8(output)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(
+        lines[0]["error"],
+        json!("the request line has 300 bytes, more than the limit of 200 bytes; it was not read")
+    );
+    assert_eq!(lines[1]["id"], json!(4));
+    assert_eq!(lines[1]["error"], json!("unsupported op"), "{}", lines[1]);
+    assert_eq!(lines[2], json!({"id": 5, "grads": {"a": [[2.0]]}}));
+}
+
+#[test]
+fn the_binary_answers_a_100_mb_request_with_an_error_and_goes_on() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gradverify"))
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start gradverify serve");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let block = vec![b'1'; 1 << 20];
+        stdin.write_all(b"[").unwrap();
+        for _ in 0..100 {
+            stdin.write_all(&block).unwrap();
+        }
+        stdin.write_all(b"]\n\xff\n").unwrap();
+        stdin
+            .write_all(
+                br#"{"id": 2, "op": "sqerr", "inputs": {"f": [[1.0]], "y": [[0.0]]}, "grad_out": 1.0}"#,
+            )
+            .unwrap();
+        stdin.write_all(b"\n").unwrap();
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(output.status.success());
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let error = lines[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("the request line has 104857602 bytes, more than the limit of 67108864"),
+        "{error}"
+    );
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("request is not JSON")
+    );
+    assert_eq!(lines[2], json!({"id": 2, "grads": {"f": [[1.0]], "y": [[-1.0]]}}));
+}

@@ -11,6 +11,7 @@
 //! A matrix is a list of rows, a vector a list of numbers, a scalar (the mlp's optional `loss`) a
 //! number.
 
+pub mod lines;
 pub mod serve;
 
 use std::fmt;
