@@ -234,7 +234,7 @@ impl<C: Fn(&Request) -> Answer> Backward for Closure<C> {
     }
 
     fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
-        catching_panics(|| (self.call)(request)).map_err(Fault::Failed)
+        catching(|| (self.call)(request)).map_err(|message| Fault::Panicked { message })
     }
 }
 
@@ -245,6 +245,11 @@ static QUIET_HOOK: Once = Once::new();
 
 /// Runs `f`, turning a panic into `Err("panicked: …")` without printing it.
 pub(crate) fn catching_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catching(f).map_err(|message| format!("panicked: {message}"))
+}
+
+/// Runs `f`, turning a panic into `Err` with the panic's message, without printing it.
+fn catching<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     QUIET_HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
@@ -256,7 +261,7 @@ pub(crate) fn catching_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let was_quiet = QUIET.with(|q| q.replace(true));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     QUIET.with(|q| q.set(was_quiet));
-    result.map_err(|payload| format!("panicked: {}", panic_message(payload.as_ref())))
+    result.map_err(|payload| panic_message(payload.as_ref()))
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {

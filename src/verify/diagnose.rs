@@ -6,128 +6,15 @@
 //! [`EXPLAIN_REL`], in **every** failing case: a constant factor must be the same constant
 //! throughout, a mean over the batch must be 1/B at every B.
 
-use std::fmt;
-
 use ndarray::{Array2, ArrayD, Axis, Zip};
 
 use crate::ops::{linear, relu};
 use crate::protocol::{Answer, Request, reference_answer};
 
+pub use super::report::Diagnosis;
+
 /// How closely a prediction must match the actual gradient to explain it.
 pub const EXPLAIN_REL: f64 = 1e-7;
-
-/// A recognised bug.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Diagnosis {
-    /// Every element is zero.
-    AllZero,
-    /// The right gradient, negated.
-    SignFlipped,
-    /// What an upstream gradient of all ones would give: dL/d(output) is not multiplied in.
-    UpstreamIgnored,
-    /// The right gradient divided by the batch size B.
-    MeanOverBatch,
-    /// The right gradient divided by the number of elements N = B·D.
-    MeanOverElements,
-    /// The right gradient times a constant.
-    Factor(f64),
-    /// The transpose of the right gradient.
-    Transposed,
-    /// linear: dL/dh = dL/da W instead of dL/da Wᵀ.
-    WeightNotTransposed,
-    /// linear: dL/db is the first data point's dL/da, not the sum over the batch.
-    BiasNotSummed,
-    /// relu: dL/dh passed through without the mask.
-    ReluMaskMissing,
-    /// relu: the mask kept where a ≤ 0 and dropped where a > 0.
-    ReluMaskInverted,
-    /// relu: the mask taken from dL/dh instead of a.
-    ReluMaskFromUpstream,
-    /// The network: dL/da1 from dL/dh2 and a2, as misprinted in the notes' Eq. 32e/37e.
-    Misprint32e,
-    /// The network: the relu mask of hidden layer 1 or 2 left out of the backward.
-    NetworkMaskMissing(usize),
-    /// The network: this is another parameter's gradient.
-    SwappedWith(String),
-    /// One row (the last, or another) is zero and the rest are right.
-    RowZero { last: bool },
-    /// One column (the last, or another) is zero and the rest are right.
-    ColumnZero { last: bool },
-}
-
-impl fmt::Display for Diagnosis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Diagnosis::AllZero => write!(f, "every element is zero"),
-            Diagnosis::SignFlipped => write!(f, "sign flipped: you return minus the right gradient"),
-            Diagnosis::UpstreamIgnored => write!(
-                f,
-                "upstream gradient ignored: you return what an upstream of all ones would give; backward must multiply by dL/d(output) (Eq. 28)"
-            ),
-            Diagnosis::MeanOverBatch => write!(
-                f,
-                "divided by the batch size B: a mean over data points where the loss sums (Eq. 34b); correct only when B = 1"
-            ),
-            Diagnosis::MeanOverElements => write!(
-                f,
-                "divided by the number of elements B·D: a mean where L = ½ Σ (f − y)² sums (Eq. 34b)"
-            ),
-            Diagnosis::Factor(c) if (c - 2.0).abs() < 1e-9 => write!(
-                f,
-                "twice the right gradient: the ½ of L = ½ Σ (f − y)² cancels the 2 of the square (Eq. 34b)"
-            ),
-            Diagnosis::Factor(c) => {
-                write!(f, "off by a constant factor: you return {c} × the right gradient")
-            }
-            Diagnosis::Transposed => write!(
-                f,
-                "transposed: you return the transpose of the gradient; a gradient has the shape of its input (dL/dW = hᵀ dL/da, Eq. 70)"
-            ),
-            Diagnosis::WeightNotTransposed => write!(
-                f,
-                "W not transposed: dL/dh = dL/da Wᵀ (Eq. 66), you return dL/da W (it only fits when W is square)"
-            ),
-            Diagnosis::BiasNotSummed => write!(
-                f,
-                "bias gradient not summed over the batch: you return the first data point's dL/da; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74); correct only when B = 1"
-            ),
-            Diagnosis::ReluMaskMissing => write!(
-                f,
-                "relu mask missing: you pass dL/dh through unchanged; dL/da = Θ(a) ⊙ dL/dh (Eq. 47)"
-            ),
-            Diagnosis::ReluMaskInverted => write!(
-                f,
-                "relu mask inverted: you keep the gradient where a ≤ 0 and drop it where a > 0 (Θ, Eq. 42)"
-            ),
-            Diagnosis::ReluMaskFromUpstream => write!(
-                f,
-                "relu mask taken from the wrong tensor: you keep dL/dh where dL/dh > 0; the mask is Θ(a), from relu's input (Eq. 47)"
-            ),
-            Diagnosis::Misprint32e => write!(
-                f,
-                "the notes' misprint in Eq. 32e/37e: dL/da1 computed from dL/dh2 and a2; the chain rule gives dL/da1 = relu.backward(dL/dh1; a1) (Eq. 25e)"
-            ),
-            Diagnosis::NetworkMaskMissing(layer) => write!(
-                f,
-                "the relu mask of hidden layer {layer} is missing: dL/da{layer} = Θ(a{layer}) ⊙ dL/dh{layer} (Eq. 37c/e, 47)"
-            ),
-            Diagnosis::SwappedWith(other) => {
-                write!(f, "this is dL/d{other}: gradients returned in the wrong place")
-            }
-            Diagnosis::RowZero { last } => write!(
-                f,
-                "{} row is zero and every other row is right (a loop that stops one short?)",
-                if *last { "the last" } else { "one" }
-            ),
-            Diagnosis::ColumnZero { last } => write!(
-                f,
-                "{} column is zero and every other column is right (a loop that stops one short?)",
-                if *last { "the last" } else { "one" }
-            ),
-        }
-    }
-}
 
 /// One failing case, as evidence for a diagnosis.
 #[derive(Debug, Clone, Copy)]

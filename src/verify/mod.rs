@@ -26,9 +26,10 @@ mod findings;
 pub mod report;
 
 pub use diagnose::Diagnosis;
-pub use report::{Finding, Problem, Report};
+pub use report::{Fault, Finding, Inconclusive, Problem, Report, Subject};
 
-use findings::{findings, gradient_label, same_kind};
+use findings::{findings, same_kind};
+use report::gradient_label;
 
 use std::ops::Range;
 
@@ -48,15 +49,6 @@ pub const VERIFY_FLOOR: f64 = 1e-12;
 const SHRINK_ATTEMPTS: u64 = 64;
 /// Keeps the shrinking's random streams apart from the cases'.
 const SHRINK_STREAM: u64 = 1 << 40;
-
-/// Why a backward gave no gradients for a request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
-    /// The op is not implemented (protocol: `"error": "unsupported op"`).
-    Unsupported,
-    /// Any other failure, described for the report.
-    Failed(String),
-}
 
 /// Anything that answers a request with gradients.
 pub trait Backward {
@@ -95,7 +87,7 @@ pub(crate) struct CaseRecord {
     /// What the gradients should be.
     pub(crate) expected: Answer,
     /// The answer's problems, or the fault that kept it from answering.
-    pub(crate) outcome: Result<Checked, String>,
+    pub(crate) outcome: Result<Checked, Fault>,
 }
 
 /// The problems of one answered case.
@@ -105,22 +97,24 @@ pub(crate) struct Checked {
     /// Per input: what is wrong.
     pub(crate) wrong: Vec<(String, Problem)>,
     pub(crate) nondeterministic: Vec<String>,
+    /// The second call on the same input gave no answer at all.
+    pub(crate) second_call_failed: bool,
     pub(crate) nonzero_for_zero_upstream: Vec<String>,
     /// relu took Θ(0) = 1 at an exact zero.
     pub(crate) other_subgradient: bool,
 }
 
 impl CaseRecord {
-    /// The problem of `what` (an input name, or `the call`) in this case, if any.
-    fn problem(&self, what: &str) -> Option<Problem> {
+    /// The problem of `what` (an input's gradient, or the call) in this case, if any.
+    fn problem(&self, what: &Subject) -> Option<Problem> {
         match (&self.outcome, what) {
-            (Err(message), "the call") => Some(Problem::Fault(message.clone())),
-            (Err(_), _) => None,
-            (Ok(checked), _) => checked
+            (Err(fault), Subject::Call) => Some(Problem::Fault(fault.clone())),
+            (Ok(checked), Subject::Gradient(input)) => checked
                 .wrong
                 .iter()
-                .find(|(n, _)| n == what)
+                .find(|(n, _)| n == input)
                 .map(|(_, p)| p.clone()),
+            _ => None,
         }
     }
 }
@@ -188,12 +182,8 @@ fn report(
     records: Option<Vec<CaseRecord>>,
 ) -> Report {
     let mut report = Report {
-        subject: subject.label(),
-        op: kind.name().to_owned(),
-        cases: config.cases,
         implemented: records.is_some(),
-        findings: Vec::new(),
-        notes: Vec::new(),
+        ..Report::new(subject.label(), kind.name(), config.cases)
     };
     let Some(records) = records else {
         return report;
@@ -202,7 +192,7 @@ fn report(
         .first()
         .map(|r| r.expected.grads.iter().map(|(n, _)| n.clone()).collect())
         .unwrap_or_default();
-    let mut shrinker = |start: &CaseRecord, what: &str| shrink(subject, kind, config, start, what);
+    let mut shrinker = |start: &CaseRecord, what: &Subject| shrink(subject, kind, config, start, what);
     report.findings = findings(&records, &inputs, &mut shrinker);
     if records
         .iter()
@@ -221,7 +211,7 @@ fn check_case(subject: &mut dyn Backward, dims: Vec<usize>, request: Request) ->
     let expected = reference_answer(&request).expect("internal: generated requests fit");
     let outcome = match subject.answer(&request) {
         Err(Fault::Unsupported) => return None,
-        Err(Fault::Failed(message)) => Err(message),
+        Err(fault) => Err(fault),
         Ok(actual) => Ok(examine(subject, &request, &expected, actual)),
     };
     Some(CaseRecord {
@@ -278,7 +268,7 @@ fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, act
                 }
             }
         }
-        Err(_) => checked.nondeterministic.push("the call".to_owned()),
+        Err(_) => checked.second_call_failed = true,
     }
     if let Some(zeroed) = request.with_zero_upstream()
         && let Ok(answer) = subject.answer(&zeroed)
@@ -319,7 +309,7 @@ fn shrink(
     kind: OpKind,
     config: Config,
     start: &CaseRecord,
-    what: &str,
+    what: &Subject,
 ) -> CaseRecord {
     let problem = start.problem(what);
     let mut best = start.clone();
