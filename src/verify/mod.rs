@@ -23,6 +23,7 @@ pub mod custom;
 pub mod diagnose;
 pub mod exec;
 mod findings;
+pub mod ops;
 pub mod report;
 
 pub use diagnose::Diagnosis;
@@ -37,7 +38,7 @@ use ndarray::{ArrayD, Zip};
 use rayon::prelude::*;
 
 use crate::compare::{self, Comparison, Tolerance};
-use crate::protocol::{Answer, OpKind, Request, reference_answer};
+use crate::protocol::{Answer, OpKind, Request};
 use crate::random;
 
 /// Relative tolerance against the reference: both are exact, so only rounding separates them.
@@ -100,8 +101,9 @@ pub(crate) struct Checked {
     /// The second call on the same input gave no answer at all.
     pub(crate) second_call_failed: bool,
     pub(crate) nonzero_for_zero_upstream: Vec<String>,
-    /// relu took Θ(0) = 1 at an exact zero.
-    pub(crate) other_subgradient: bool,
+    /// The note on the other valid subgradient at a kink, when the backward took it (relu's
+    /// Θ(0) = 1).
+    pub(crate) other_subgradient: Option<&'static str>,
 }
 
 impl CaseRecord {
@@ -194,13 +196,11 @@ fn report(
         .unwrap_or_default();
     let mut shrinker = |start: &CaseRecord, what: &Subject| shrink(subject, kind, config, start, what);
     report.findings = findings(&records, &inputs, &mut shrinker);
-    if records
+    if let Some(note) = records
         .iter()
-        .any(|r| r.outcome.as_ref().is_ok_and(|c| c.other_subgradient))
+        .find_map(|r| r.outcome.as_ref().ok()?.other_subgradient)
     {
-        report.notes.push(
-            "at a = 0 exactly you take relu'(0) = 1; that is a valid subgradient, but PyTorch and JAX (and these notes, Eq. 42) use Θ(0) = 0".to_owned(),
-        );
+        report.notes.push(note.to_owned());
     }
     report
 }
@@ -208,7 +208,9 @@ fn report(
 /// Runs one case: the answer, a second answer, and the answer to a zero upstream. `None` when
 /// the subject does not implement the op.
 fn check_case(subject: &mut dyn Backward, dims: Vec<usize>, request: Request) -> Option<CaseRecord> {
-    let expected = reference_answer(&request).expect("internal: generated requests fit");
+    let expected = ops::op(request.kind())
+        .reference_answer(&request)
+        .expect("internal: generated requests fit");
     let outcome = match subject.answer(&request) {
         Err(Fault::Unsupported) => return None,
         Err(fault) => Err(fault),
@@ -227,12 +229,7 @@ fn check_case(subject: &mut dyn Backward, dims: Vec<usize>, request: Request) ->
 /// Compares an answer with the reference, then asks twice more (same input; zero upstream).
 fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, actual: Answer) -> Checked {
     let mut checked = Checked::default();
-    let relu_other_side = match request {
-        Request::Relu { a, grad_out } => {
-            Some((grad_out * &a.mapv(|v| if v >= 0.0 { 1.0 } else { 0.0 })).into_dyn())
-        }
-        _ => None,
-    };
+    let other_side = ops::op(request.kind()).other_subgradient(request);
     for (name, e) in &expected.grads {
         let Some(a) = actual.get(name) else {
             continue; // optional keys (the network's x and loss) the subject left out
@@ -252,10 +249,10 @@ fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, act
         if against(name, e, a).is_ok() {
             continue;
         }
-        if let Some(other) = &relu_other_side
+        if let Some((other, note)) = &other_side
             && against(name, other, a).is_ok()
         {
-            checked.other_subgradient = true;
+            checked.other_subgradient = Some(note);
             continue;
         }
         checked.wrong.push((name.clone(), Problem::WrongValues));
