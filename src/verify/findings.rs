@@ -3,6 +3,9 @@
 //! every failing case; then the call-level problems (non-determinism, a non-zero gradient for a
 //! zero upstream) over all cases.
 
+use std::collections::HashMap;
+use std::mem::{Discriminant, discriminant};
+
 use super::diagnose;
 use super::{CaseRecord, Checked, Finding, Problem, Subject};
 use crate::compare;
@@ -28,21 +31,22 @@ pub(crate) fn findings(
 
 /// The finding for `what` (an input's gradient, or the call for faults), shrunk and diagnosed.
 fn finding(records: &[CaseRecord], what: &Subject, shrinker: &mut Shrinker<'_>) -> Option<Finding> {
-    let failing: Vec<&CaseRecord> = records.iter().filter(|r| r.problem(what).is_some()).collect();
-    // The most common kind of problem (a wrong shape may turn into wrong values at 1×1), and
-    // the smallest case that shows it.
-    let kind_count = |r: &CaseRecord| {
-        let kind = r.problem(what);
-        failing
-            .iter()
-            .filter(|o| same_kind(o.problem(what).as_ref(), kind.as_ref()))
-            .count()
-    };
-    let most = failing.iter().map(|r| kind_count(r)).max()?;
-    let first = *failing
+    let failing: Vec<(&CaseRecord, Discriminant<Problem>)> = records
         .iter()
-        .filter(|r| kind_count(r) == most)
-        .min_by_key(|r| (r.dims.iter().product::<usize>(), r.dims.clone()))?;
+        .filter_map(|r| Some((r, discriminant(&r.problem(what)?))))
+        .collect();
+    // The most common kind of problem (a wrong shape may turn into wrong values at 1×1), and
+    // the smallest case that shows it: one count per kind, so linear in the failing cases.
+    let mut counts: HashMap<Discriminant<Problem>, usize> = HashMap::new();
+    for (_, kind) in &failing {
+        *counts.entry(*kind).or_default() += 1;
+    }
+    let most = counts.values().copied().max()?;
+    let (first, _) = *failing
+        .iter()
+        .filter(|(_, kind)| counts[kind] == most)
+        .min_by_key(|(r, _)| (r.dims.iter().product::<usize>(), r.dims.clone()))?;
+    let failing: Vec<&CaseRecord> = failing.into_iter().map(|(r, _)| r).collect();
     let smallest = shrinker(first, what);
     let problem = smallest
         .problem(what)
@@ -87,7 +91,7 @@ fn finding(records: &[CaseRecord], what: &Subject, shrinker: &mut Shrinker<'_>) 
 /// Both are the same kind of problem (a wrong shape stays a wrong shape while shrinking).
 pub(crate) fn same_kind(a: Option<&Problem>, b: Option<&Problem>) -> bool {
     match (a, b) {
-        (Some(a), Some(b)) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        (Some(a), Some(b)) => discriminant(a) == discriminant(b),
         _ => false,
     }
 }
@@ -168,4 +172,46 @@ fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
         });
     }
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Answer;
+
+    /// A case of dimensions `dims` whose gradient of `W` has `problem`.
+    fn case(dims: &[usize], problem: Problem) -> CaseRecord {
+        CaseRecord {
+            dims: dims.to_vec(),
+            shape: format!("{dims:?}"),
+            batch: Some(dims[0]),
+            request: None,
+            expected: Answer::default(),
+            outcome: Ok(Checked {
+                wrong: vec![("W".to_owned(), problem)],
+                ..Checked::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn the_most_common_kind_of_problem_is_reported_from_its_smallest_case() {
+        let shape = || Problem::WrongShape {
+            got: vec![1],
+            expected: vec![2],
+        };
+        let records = [
+            case(&[1, 1], shape()),
+            case(&[3, 2], Problem::WrongValues),
+            case(&[2, 2], shape()),
+            case(&[2, 1], Problem::WrongValues),
+            case(&[4, 4], Problem::WrongValues),
+        ];
+        let found = findings(&records, &["W".to_owned()], &mut |r, _| r.clone());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].what, Subject::Gradient("W".to_owned()));
+        assert_eq!(found[0].problem, Problem::WrongValues, "three against two");
+        assert_eq!(found[0].failed, 5, "every failing case counts");
+        assert_eq!(found[0].smallest_shape, "[2, 1]");
+    }
 }
