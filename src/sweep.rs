@@ -18,13 +18,14 @@ use crate::compare::{Comparison, nan_max};
 use crate::error::{Error, Result};
 use crate::oracle::OracleReport;
 use crate::protocol::OpKind;
-use crate::random;
+use crate::random::{self, ShapeBounds};
 use crate::verify::ops;
 
-/// Largest batch B drawn for a case.
-pub const MAX_BATCH: usize = 6;
-/// Largest width drawn for a case.
-pub const MAX_WIDTH: usize = 7;
+/// The shapes of the sweep's cases: batch up to 6, widths up to 7.
+pub const BOUNDS: ShapeBounds = ShapeBounds {
+    max_batch: 6,
+    max_width: 7,
+};
 
 /// One case's outcome.
 #[derive(Debug, Clone)]
@@ -127,8 +128,8 @@ pub fn run_shard(seed: u64, total: u64, shard: Shard, on_case: &(dyn Fn() + Sync
 pub fn run_case(seed: u64, index: u64) -> Result<CaseResult> {
     let mut rng = random::case_rng(seed, index);
     let kind = OpKind::ALL[(index % OpKind::ALL.len() as u64) as usize];
-    let batch = rng.random_range(1..=MAX_BATCH);
-    let (shape, report) = ops::op(kind).sweep_case(&mut rng, batch, MAX_WIDTH)?;
+    let batch = rng.random_range(1..=BOUNDS.max_batch);
+    let (shape, report) = ops::op(kind).sweep_case(&mut rng, batch, BOUNDS.max_width)?;
     Ok(CaseResult {
         index,
         kind,
@@ -265,9 +266,11 @@ impl fmt::Display for SweepReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} random cases (seed {}), batch 1..={MAX_BATCH}, widths 1..={MAX_WIDTH}",
+            "{} random cases (seed {}), batch 1..={}, widths 1..={}",
             self.cases.len(),
-            self.seed
+            self.seed,
+            BOUNDS.max_batch,
+            BOUNDS.max_width
         )?;
         if self.shard != Shard::WHOLE {
             let range = self.shard.range(self.total);

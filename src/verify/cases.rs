@@ -1,6 +1,6 @@
 //! The cases a backward is tried on: first the op's planned set, which covers what bugs hide
-//! behind — B = 1 and B > 1, square and non-square, widths of 1 — then random shapes with batch
-//! up to [`MAX_BATCH`] and widths up to [`MAX_WIDTH`]. Values and upstream gradients are random
+//! behind — B = 1 and B > 1, square and non-square, widths of 1 — then random shapes within
+//! [`BOUNDS`]. Values and upstream gradients are random
 //! (never all ones); each op draws its own ([`super::ops`]).
 
 use ndarray_rand::rand::Rng;
@@ -8,11 +8,14 @@ use rand_chacha::ChaCha8Rng;
 
 use super::ops::op;
 use crate::protocol::{OpKind, Request};
+use crate::random::ShapeBounds;
 
-/// Largest batch drawn for a random case.
-pub const MAX_BATCH: usize = 5;
-/// Largest width drawn for a random case.
-pub const MAX_WIDTH: usize = 6;
+/// The shapes of the random cases: batch up to 5, widths up to 6 (small, so that a failing
+/// case is small to read).
+pub const BOUNDS: ShapeBounds = ShapeBounds {
+    max_batch: 5,
+    max_width: 6,
+};
 
 /// The dimensions of case `index`: planned ones first, then random.
 pub fn dims(kind: OpKind, index: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
@@ -22,7 +25,14 @@ pub fn dims(kind: OpKind, index: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
     }
     let count = plan[0].len();
     (0..count)
-        .map(|d| rng.random_range(1..=if d == 0 { MAX_BATCH } else { MAX_WIDTH }))
+        .map(|d| {
+            let max = if d == 0 {
+                BOUNDS.max_batch
+            } else {
+                BOUNDS.max_width
+            };
+            rng.random_range(1..=max)
+        })
         .collect()
 }
 
