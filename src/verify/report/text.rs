@@ -188,6 +188,29 @@ mod tests {
     }
 
     #[test]
+    fn a_finding_only_at_several_data_points_says_so_unless_its_diagnosis_does() {
+        let finding = |diagnosis| Finding {
+            what: Subject::Gradient("h".to_owned()),
+            problem: Problem::WrongValues,
+            failed: 2,
+            smallest_shape: "B=2 Din=1 Dout=1".to_owned(),
+            worst: Vec::new(),
+            diagnosis,
+            only_batch_of_one: true,
+        };
+        assert_eq!(
+            super::finding(&finding(None), 4),
+            "  dL/dh: wrong values
+    in 2 of 4 cases; smallest: B=2 Din=1 Dout=1
+    correct only when B = 1: every failing case has several data points"
+        );
+        assert!(
+            !super::finding(&finding(Some(Diagnosis::MeanOverBatch)), 4)
+                .contains("correct only when B = 1: every failing case")
+        );
+    }
+
+    #[test]
     fn an_inconclusive_gradient_says_why_and_what_to_try() {
         let mut report = Report::new("your forward and backward", "kinky", 10);
         report.inconclusive.push(Inconclusive {
