@@ -80,9 +80,9 @@ impl Answer {
                 if optional.contains(&name.as_str()) {
                     continue;
                 }
-                return Err(Error::Json {
+                return Err(Error::MissingKey {
                     context: "grads".into(),
-                    message: format!("missing key `{name}`"),
+                    key: name.clone(),
                 });
             };
             let what = format!("grads.{name}");

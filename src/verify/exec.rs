@@ -237,7 +237,7 @@ fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
     } else {
         &[]
     };
-    Answer::from_json(grads, &like, optional).map_err(|e| protocol(format!("the answer's {e}")))
+    Answer::from_json(grads, &like, optional).map_err(Fault::of_answer)
 }
 
 /// A fault of the protocol, described.

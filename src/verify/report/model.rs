@@ -9,6 +9,7 @@
 use serde::Serialize;
 
 use crate::compare::{Element, Verdict};
+use crate::error::Error;
 
 use super::diagnosis::Diagnosis;
 
@@ -92,7 +93,12 @@ pub enum Fault {
         /// Its last lines of standard error.
         stderr_tail: Vec<String>,
     },
-    /// The answer broke the protocol: not JSON, the wrong id, a missing key, a ragged matrix.
+    /// The answer lacks the gradient of an input.
+    MissingKey {
+        /// The input's name.
+        key: String,
+    },
+    /// The answer broke the protocol otherwise: not JSON, the wrong id, a ragged matrix.
     Protocol {
         /// What was wrong.
         message: String,
@@ -102,6 +108,18 @@ pub enum Fault {
         /// What went wrong.
         message: String,
     },
+}
+
+impl Fault {
+    /// The fault of an answer whose `grads` could not be read.
+    pub fn of_answer(error: Error) -> Fault {
+        match error {
+            Error::MissingKey { key, .. } => Fault::MissingKey { key },
+            other => Fault::Protocol {
+                message: format!("the answer's {other}"),
+            },
+        }
+    }
 }
 
 /// What went wrong with one gradient, or with the call as a whole.
@@ -251,6 +269,20 @@ mod tests {
             ..Report::new("f", "op", 3)
         };
         assert_eq!(unimplemented.verdict(), Verdict::Fail);
+    }
+
+    #[test]
+    fn an_answer_without_a_gradient_is_a_missing_key_and_other_faults_are_the_protocols() {
+        let like = crate::protocol::Answer::default().with("a", ndarray::ArrayD::zeros(vec![1, 1]));
+        let read = |grads| crate::protocol::Answer::from_json(&grads, &like, &[]).unwrap_err();
+        let missing = Fault::of_answer(read(serde_json::json!({"b": [[1.0]]})));
+        assert_eq!(missing, Fault::MissingKey { key: "a".to_owned() });
+        assert_eq!(missing.to_string(), "the answer's grads: missing key `a`");
+        let ragged = Fault::of_answer(read(serde_json::json!({"a": [[1.0], [1.0, 2.0]]})));
+        assert!(
+            matches!(&ragged, Fault::Protocol { message } if message.starts_with("the answer's grads.a")),
+            "{ragged:?}"
+        );
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl fmt::Display for Fault {
                 }
                 Ok(())
             }
+            Fault::MissingKey { key } => write!(f, "the answer's grads: missing key `{key}`"),
             Fault::Protocol { message } | Fault::Failed { message } => f.write_str(message),
         }
     }
