@@ -28,9 +28,7 @@ fn gradient(input: &str) -> Subject {
 
 /// A fault with this message, as the custom-op checker reports it.
 fn failed(message: &str) -> Problem {
-    Problem::Fault(Fault::Failed {
-        message: message.to_owned(),
-    })
+    Problem::Fault(Fault::Failed(message.to_owned()))
 }
 
 /// The input's gradient has a finding with this diagnosis.
@@ -85,7 +83,7 @@ fn w_not_transposed_fails_on_square_shapes_and_panics_on_the_others() {
     );
     let call = finding(&report, &Subject::Call);
     assert!(
-        matches!(&call.problem, Problem::Fault(Fault::Panicked { .. })),
+        matches!(&call.problem, Problem::Fault(Fault::Panicked(_))),
         "{report}"
     );
 }
@@ -220,9 +218,7 @@ fn a_panicking_backward_fails_every_case_with_its_message() {
     let call = finding(&report, &Subject::Call);
     assert_eq!(
         call.problem,
-        Problem::Fault(Fault::Panicked {
-            message: "linear_backward is not written yet".to_owned()
-        })
+        Problem::Fault(Fault::Panicked("linear_backward is not written yet".to_owned()))
     );
     assert_eq!(call.failed, report.cases);
     assert_eq!(
@@ -511,7 +507,7 @@ fn a_custom_op_with_no_usable_shape_says_so() {
     let report = check::op("empty", &[&[0, 3]], sin_forward, any);
     let found = finding(&report, &Subject::Shapes);
     assert!(
-        matches!(&found.problem, Problem::Fault(Fault::Failed { message }) if message.contains("[[0, 3]]") && message.contains("at least 1")),
+        matches!(&found.problem, Problem::Fault(Fault::Failed(message)) if message.contains("[[0, 3]]") && message.contains("at least 1")),
         "{report}"
     );
 }

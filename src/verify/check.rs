@@ -167,7 +167,7 @@ impl<C: Fn(&Request) -> Answer> Backward for Closure<C> {
     }
 
     fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
-        catching(|| (self.call)(request)).map_err(|message| Fault::Panicked { message })
+        catching(|| (self.call)(request)).map_err(Fault::Panicked)
     }
 }
 

@@ -60,11 +60,9 @@ where
     if shapes.is_empty() || shapes.iter().any(|s| s.contains(&0)) {
         report.findings.push(super::Finding {
             what: Subject::Shapes,
-            problem: Problem::Fault(Fault::Failed {
-                message: format!(
-                    "the input shapes [{label}] cannot be checked: give at least one input, with every dimension at least 1"
-                ),
-            }),
+            problem: Problem::Fault(Fault::Failed(format!(
+                "the input shapes [{label}] cannot be checked: give at least one input, with every dimension at least 1"
+            ))),
             failed: 0,
             smallest_shape: label,
             worst: Vec::new(),
@@ -89,11 +87,6 @@ where
     report
 }
 
-/// A fault of the op under test, as the report shows it.
-fn failed(message: String) -> Fault {
-    Fault::Failed { message }
-}
-
 struct Closures<F, B> {
     forward: F,
     backward: B,
@@ -116,18 +109,18 @@ where
             batch: None,
             request: None,
             expected: Answer::default(),
-            outcome: Err(failed(String::new())),
+            outcome: Err(Fault::Failed(String::new())),
         };
         let output = match catching_panics(|| (self.forward)(&inputs)) {
             Ok(out) if out.iter().all(|v| v.is_finite()) => out,
             Ok(_) => {
-                record.outcome = Err(failed(
+                record.outcome = Err(Fault::Failed(
                     "the forward returned NaN or infinity at random inputs".to_owned(),
                 ));
                 return record;
             }
             Err(message) => {
-                record.outcome = Err(failed(format!("the forward {message}")));
+                record.outcome = Err(Fault::Failed(format!("the forward {message}")));
                 return record;
             }
         };
@@ -135,7 +128,7 @@ where
         let grads = match self.vjp(&inputs, &cotangent) {
             Ok(grads) => grads,
             Err(message) => {
-                record.outcome = Err(failed(message));
+                record.outcome = Err(Fault::Failed(message));
                 return record;
             }
         };
@@ -145,7 +138,7 @@ where
             let estimate = match self.finite_differences(&inputs, k, &cotangent, FdConfig::default().step) {
                 Ok(estimate) => estimate,
                 Err(message) => {
-                    record.outcome = Err(failed(message));
+                    record.outcome = Err(Fault::Failed(message));
                     return record;
                 }
             };

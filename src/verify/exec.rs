@@ -160,15 +160,17 @@ impl ExecSubject {
             };
             self.timeouts_in_a_row = 0;
             let value: Value = serde_json::from_str(&line)
-                .map_err(|e| protocol(format!("the answer is not JSON ({e}): {}", quote(&line))))?;
+                .map_err(|e| Fault::Protocol(format!("the answer is not JSON ({e}): {}", quote(&line))))?;
             match value.get("id").and_then(Value::as_u64) {
                 Some(earlier) if earlier < id => continue,
                 Some(this) if this == id => return parse_answer(&value, request),
                 Some(other) => {
-                    return Err(protocol(format!("the answer has id {other}, expected {id}")));
+                    return Err(Fault::Protocol(format!(
+                        "the answer has id {other}, expected {id}"
+                    )));
                 }
                 None => {
-                    return Err(protocol(format!(
+                    return Err(Fault::Protocol(format!(
                         "the answer has no numeric `id` (expected {id}): {}",
                         quote(&line)
                     )));
@@ -220,16 +222,18 @@ fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
     if let Some(error) = value.get("error") {
         return match error.as_str() {
             Some(UNSUPPORTED) => Err(Fault::Unsupported),
-            Some(text) => Err(Fault::Failed {
-                message: format!("the program answered with an error: {text}"),
-            }),
-            None => Err(Fault::Failed {
-                message: format!("the program answered with an error: {error}"),
-            }),
+            Some(text) => Err(Fault::Failed(format!(
+                "the program answered with an error: {text}"
+            ))),
+            None => Err(Fault::Failed(format!(
+                "the program answered with an error: {error}"
+            ))),
         };
     }
     let Some(grads) = value.get("grads") else {
-        return Err(protocol("the answer has neither `grads` nor `error`".to_owned()));
+        return Err(Fault::Protocol(
+            "the answer has neither `grads` nor `error`".to_owned(),
+        ));
     };
     let like = reference_answer(request).expect("internal: generated requests fit");
     let optional: &[&str] = if request.kind() == OpKind::Mlp {
@@ -238,11 +242,6 @@ fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
         &[]
     };
     Answer::from_json(grads, &like, optional).map_err(Fault::of_answer)
-}
-
-/// A fault of the protocol, described.
-fn protocol(message: String) -> Fault {
-    Fault::Protocol { message }
 }
 
 /// The first characters of a line, for messages.

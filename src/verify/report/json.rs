@@ -84,9 +84,7 @@ mod tests {
         });
         report.findings.push(Finding {
             what: Subject::Call,
-            problem: Problem::Fault(Fault::Panicked {
-                message: "not yet".to_owned(),
-            }),
+            problem: Problem::Fault(Fault::Panicked("not yet".to_owned())),
             failed: 1,
             smallest_shape: "B=1 D=1".to_owned(),
             worst: Vec::new(),
@@ -116,7 +114,7 @@ mod tests {
         assert_eq!(second["what"], json!({"kind": "call"}));
         assert_eq!(
             second["problem"],
-            json!({"kind": "fault", "detail": {"kind": "panicked", "message": "not yet"}})
+            json!({"kind": "fault", "detail": {"kind": "panicked", "detail": "not yet"}})
         );
         assert_eq!(Report::new("f", "relu", 5).to_json()["verdict"], json!("pass"));
     }

@@ -62,16 +62,13 @@ pub(crate) fn gradient_label(input: &str) -> String {
 
 /// Why a backward gave no gradients for a request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Fault {
     /// The op is not implemented (protocol: `"error": "unsupported op"`).
     Unsupported,
     /// The function under test panicked with this message.
-    Panicked {
-        /// The panic's message.
-        message: String,
-    },
+    Panicked(String),
     /// No answer came within the time limit.
     TimedOut {
         /// The limit, in seconds.
@@ -98,16 +95,11 @@ pub enum Fault {
         /// The input's name.
         key: String,
     },
-    /// The answer broke the protocol otherwise: not JSON, the wrong id, a ragged matrix.
-    Protocol {
-        /// What was wrong.
-        message: String,
-    },
+    /// The answer broke the protocol otherwise (not JSON, the wrong id, a ragged matrix): what
+    /// was wrong.
+    Protocol(String),
     /// Any other failure, described for the report.
-    Failed {
-        /// What went wrong.
-        message: String,
-    },
+    Failed(String),
 }
 
 impl Fault {
@@ -115,9 +107,7 @@ impl Fault {
     pub fn of_answer(error: Error) -> Fault {
         match error {
             Error::MissingKey { key, .. } => Fault::MissingKey { key },
-            other => Fault::Protocol {
-                message: format!("the answer's {other}"),
-            },
+            other => Fault::Protocol(format!("the answer's {other}")),
         }
     }
 }
@@ -280,7 +270,7 @@ mod tests {
         assert_eq!(missing.to_string(), "the answer's grads: missing key `a`");
         let ragged = Fault::of_answer(read(serde_json::json!({"a": [[1.0], [1.0, 2.0]]})));
         assert!(
-            matches!(&ragged, Fault::Protocol { message } if message.starts_with("the answer's grads.a")),
+            matches!(&ragged, Fault::Protocol(message) if message.starts_with("the answer's grads.a")),
             "{ragged:?}"
         );
     }

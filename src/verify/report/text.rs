@@ -114,7 +114,7 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Fault::Unsupported => write!(f, "the program answered \"unsupported op\""),
-            Fault::Panicked { message } => write!(f, "panicked: {message}"),
+            Fault::Panicked(message) => write!(f, "panicked: {message}"),
             Fault::TimedOut { seconds, request_id } => {
                 write!(f, "no answer within {seconds} s (request id {request_id})")
             }
@@ -134,7 +134,7 @@ impl fmt::Display for Fault {
                 Ok(())
             }
             Fault::MissingKey { key } => write!(f, "the answer's grads: missing key `{key}`"),
-            Fault::Protocol { message } | Fault::Failed { message } => f.write_str(message),
+            Fault::Protocol(message) | Fault::Failed(message) => f.write_str(message),
         }
     }
 }
