@@ -285,3 +285,34 @@ fn print(text: &str) {
         eprintln!("gradverify: cannot write to standard output: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gradverify::verify::Inconclusive;
+
+    #[test]
+    fn the_overall_verdict_is_fail_over_inconclusive_over_pass_and_maps_to_0_1_3() {
+        let pass = Report::new("p", "linear", 1);
+        let mut undecided = Report::new("p", "relu", 1);
+        undecided.inconclusive.push(Inconclusive {
+            gradient: "a".to_owned(),
+            reason: "every element at a kink".to_owned(),
+            try_next: "another seed".to_owned(),
+        });
+        let unimplemented = Report {
+            implemented: false,
+            ..Report::new("p", "sqerr", 1)
+        };
+        assert_eq!(overall(std::slice::from_ref(&pass)), Verdict::Pass);
+        assert_eq!(overall(&[pass.clone(), undecided.clone()]), Verdict::Inconclusive);
+        assert_eq!(overall(&[undecided, unimplemented, pass]), Verdict::Fail);
+        assert_eq!(exit_status(Ok(Verdict::Pass)), ExitCode::SUCCESS);
+        assert_eq!(exit_status(Ok(Verdict::Fail)), ExitCode::from(1));
+        assert_eq!(exit_status(Ok(Verdict::Inconclusive)), ExitCode::from(3));
+        assert_eq!(
+            exit_status(Err(Usage("gradverify: bad".to_owned()))),
+            ExitCode::from(2)
+        );
+    }
+}

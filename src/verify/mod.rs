@@ -16,6 +16,10 @@
 //!
 //! A library author's own op, with no reference to compare with, is checked against finite
 //! differences of its own forward instead ([`custom`]).
+//!
+//! What each op brings (its cases, reference answer, bugs of its own, part of the protocol) is
+//! in its file under [`ops`]; what was found is a [`Report`], data apart from its renderers
+//! ([`report`]).
 
 pub mod cases;
 pub mod check;
