@@ -1,5 +1,6 @@
 //! The `gradverify` command: parse the arguments, run the command, map the outcome to an exit
-//! status (0 agree or pass, 1 disagree or fail, 2 bad usage or input).
+//! status (0 agree or pass, 1 disagree or fail, 3 inconclusive, 2 bad usage or input) in one
+//! place, [`cli::exit_status`].
 
 mod cli;
 
@@ -101,6 +102,9 @@ struct VerifyArgs {
     /// The seed every case is drawn from.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// How to print the reports.
+    #[arg(long, value_enum, default_value_t = cli::Format::Text)]
+    format: cli::Format,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -109,8 +113,8 @@ struct VerifyArgs {
 #[derive(Debug, Args)]
 struct ProgramArgs {
     /// Which ops to verify, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = OpKind::ALL.map(|k| k.name().to_owned()), value_parser = parse_op)]
-    ops: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_values_t = OpKind::ALL, value_parser = parse_op)]
+    ops: Vec<OpKind>,
     /// Seconds to wait for each answer (at most a day).
     #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
     timeout: f64,
@@ -118,10 +122,8 @@ struct ProgramArgs {
     limits: ProcessLimits,
 }
 
-fn parse_op(s: &str) -> Result<String, String> {
-    s.parse::<OpKind>()
-        .map(|k| k.name().to_owned())
-        .map_err(|e| e.to_string())
+fn parse_op(s: &str) -> Result<OpKind, String> {
+    s.parse::<OpKind>().map_err(|e| e.to_string())
 }
 
 /// The longest time-out: a day (Duration would overflow far above it).
@@ -148,10 +150,14 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    cli::exit_status(run(Cli::parse()))
+}
+
+/// Runs the command the arguments name.
+fn run(arguments: Cli) -> cli::Outcome {
+    match arguments.command {
         None => cli::main_job(DEFAULT_CASES),
         Some(Command::Sweep(a)) => {
-            let ops = a.program.kinds();
             let job = cli::SweepJob {
                 cases: a.cases,
                 seed: a.seed,
@@ -161,9 +167,13 @@ fn main() -> ExitCode {
             };
             cli::with_threads(a.threads, || match &a.exec {
                 None => cli::sweep(&job),
-                Some(command) => {
-                    cli::sweep_program(&job, command, &ops, a.program.timeout(), &a.program.limits)
-                }
+                Some(command) => cli::sweep_program(
+                    &job,
+                    command,
+                    &a.program.ops,
+                    a.program.timeout(),
+                    &a.program.limits,
+                ),
             })
         }
         Some(Command::Costs(a)) => cli::costs(a.markdown, a.svg.as_deref(), !a.no_timing),
@@ -172,13 +182,13 @@ fn main() -> ExitCode {
                 cases: a.cases as usize,
                 seed: a.seed,
             };
-            let program = &a.program;
             cli::verify(
                 &a.exec,
-                &program.kinds(),
+                &a.program.ops,
                 config,
-                program.timeout(),
-                &program.limits,
+                a.program.timeout(),
+                &a.program.limits,
+                a.format,
             )
         }
         Some(Command::Serve) => cli::serve(),
@@ -187,10 +197,6 @@ fn main() -> ExitCode {
 }
 
 impl ProgramArgs {
-    fn kinds(&self) -> Vec<OpKind> {
-        self.ops.iter().filter_map(|o| o.parse().ok()).collect()
-    }
-
     fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs_f64(self.timeout)
     }

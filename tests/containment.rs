@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use gradverify::protocol::OpKind;
 use gradverify::verify::exec::{ExecSubject, Isolation, ProcessLimits, Program};
-use gradverify::verify::{self, Backward, Config, Fault};
+use gradverify::verify::{self, Backward, Config};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
 const MARK: &str = "GRADVERIFY_TEST_MARK";
@@ -109,9 +109,10 @@ fn relu_request() -> gradverify::protocol::Request {
 
 /// The message of a failed answer.
 #[track_caller]
+/// The fault of the next request, as the report words it.
 fn failure(subject: &mut ExecSubject) -> String {
     match subject.answer(&relu_request()) {
-        Err(Fault::Failed(message)) => message,
+        Err(fault) => fault.to_string(),
         other => panic!("expected a failure, got {other:?}"),
     }
 }

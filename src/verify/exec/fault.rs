@@ -1,5 +1,6 @@
 //! What went wrong with a program, said as it is. Every fault of a program over the protocol is
-//! one [`ProcessFault`]; it becomes the verifier's [`Fault::Failed`] in one place.
+//! one [`ProcessFault`]; it becomes the report model's typed [`Fault`] in one place, which also
+//! words it.
 
 use std::fmt;
 
@@ -40,58 +41,37 @@ impl ProcessFault {
 
 impl fmt::Display for ProcessFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProcessFault::CannotStart { status, stderr } => {
-                write!(f, "the command could not be started ({status})")?;
-                write_stderr(f, stderr)
-            }
-            ProcessFault::Exited { status, stderr } => {
-                write!(f, "the program exited ({status})")?;
-                write_stderr(f, stderr)
-            }
-            ProcessFault::ChildKeptStdoutOpen { status, stderr } => {
-                write!(
-                    f,
-                    "the program exited ({status}), but a child process kept its standard output open"
-                )?;
-                write_stderr(f, stderr)
-            }
-            ProcessFault::ClosedStdout => {
-                write!(f, "the program closed its standard output but is still running")
-            }
-            ProcessFault::ClosedStdin => {
-                write!(f, "the program closed its standard input but is still running")
-            }
-            ProcessFault::TimedOut { id, seconds } => {
-                write!(f, "no answer within {seconds} s (request id {id})")
-            }
-            ProcessFault::StoppedAnswering { in_a_row, seconds } => write!(
-                f,
-                "the program stopped answering: {in_a_row} requests in a row got no answer within {seconds} s"
-            ),
-            ProcessFault::LineTooLong { bytes, limit } => write!(
-                f,
-                "the answer line has {bytes} bytes, more than the limit of {limit} bytes; it was not read"
-            ),
-            ProcessFault::Protocol(message) => f.write_str(message),
-        }
+        Fault::from(self.clone()).fmt(f)
     }
-}
-
-/// "; its last lines of standard error: …", or that it wrote none.
-fn write_stderr(f: &mut fmt::Formatter<'_>, stderr: &[String]) -> fmt::Result {
-    if stderr.is_empty() {
-        return write!(f, " and wrote nothing to standard error");
-    }
-    write!(f, "; its last lines of standard error:")?;
-    for line in stderr {
-        write!(f, "\n      | {line}")?;
-    }
-    Ok(())
 }
 
 impl From<ProcessFault> for Fault {
     fn from(fault: ProcessFault) -> Fault {
-        Fault::Failed(fault.to_string())
+        match fault {
+            ProcessFault::CannotStart { status, stderr } => Fault::CannotStart {
+                status,
+                stderr_tail: stderr,
+            },
+            ProcessFault::Exited { status, stderr } => Fault::Exited {
+                status,
+                stderr_tail: stderr,
+            },
+            ProcessFault::ChildKeptStdoutOpen { status, stderr } => Fault::ChildKeptStdoutOpen {
+                status,
+                stderr_tail: stderr,
+            },
+            ProcessFault::ClosedStdout => Fault::ClosedStdout,
+            ProcessFault::ClosedStdin => Fault::ClosedStdin,
+            ProcessFault::TimedOut { id, seconds } => Fault::TimedOut {
+                seconds,
+                request_id: id,
+            },
+            ProcessFault::StoppedAnswering { in_a_row, seconds } => Fault::StoppedAnswering {
+                requests: in_a_row,
+                seconds,
+            },
+            ProcessFault::LineTooLong { bytes, limit } => Fault::LineTooLong { bytes, limit },
+            ProcessFault::Protocol(message) => Fault::Protocol(message),
+        }
     }
 }

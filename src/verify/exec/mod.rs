@@ -34,7 +34,7 @@ use serde_json::Value;
 
 use super::{Backward, Fault};
 use crate::protocol::lines::{Line, LineReader};
-use crate::protocol::{Answer, OpKind, Request, UNSUPPORTED, reference_answer};
+use crate::protocol::{Answer, Request, UNSUPPORTED, reference_answer};
 use process::{Contained, Spawn};
 use stderr::StderrTail;
 
@@ -379,12 +379,8 @@ fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
         return Err(protocol("the answer has neither `grads` nor `error`".to_owned()));
     };
     let like = reference_answer(request).expect("internal: generated requests fit");
-    let optional: &[&str] = if request.kind() == OpKind::Mlp {
-        &["x", "loss"]
-    } else {
-        &[]
-    };
-    Answer::from_json(grads, &like, optional).map_err(|e| protocol(format!("the answer's {e}")))
+    let optional = crate::verify::ops::op(request.kind()).optional_keys();
+    Answer::from_json(grads, &like, optional).map_err(Fault::of_answer)
 }
 
 /// The first characters of a line, for messages.
