@@ -58,6 +58,7 @@ where
         implemented: true,
         findings: Vec::new(),
         notes: Vec::new(),
+        inconclusive: Vec::new(),
     };
     let label = shapes
         .iter()

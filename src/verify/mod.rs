@@ -26,7 +26,7 @@ mod findings;
 pub mod report;
 
 pub use diagnose::Diagnosis;
-pub use report::{Finding, Problem, Report};
+pub use report::{Finding, Inconclusive, Problem, Report};
 
 use findings::{findings, gradient_label, same_kind};
 
@@ -194,6 +194,7 @@ fn report(
         implemented: records.is_some(),
         findings: Vec::new(),
         notes: Vec::new(),
+        inconclusive: Vec::new(),
     };
     let Some(records) = records else {
         return report;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::compare::Element;
+use crate::compare::{Element, Verdict};
 
 use super::diagnose::Diagnosis;
 
@@ -65,12 +65,37 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Remarks that are not failures (a subgradient convention, ...).
     pub notes: Vec<String>,
+    /// Gradients on which nothing could be certified, and nothing failed either.
+    pub inconclusive: Vec<Inconclusive>,
+}
+
+/// A gradient the checker could neither certify nor fault, with the reason and what to try.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inconclusive {
+    /// The gradient, e.g. `dL/dx0`.
+    pub gradient: String,
+    /// Why nothing could be certified.
+    pub reason: String,
+    /// What to try next (other points, a domain, another scale).
+    pub try_next: String,
 }
 
 impl Report {
-    /// True when the op is implemented and nothing was found.
+    /// Fail if anything was found (or the op is not implemented), else inconclusive if some
+    /// gradient could not be certified, else pass.
+    pub fn verdict(&self) -> Verdict {
+        if !self.implemented || !self.findings.is_empty() {
+            Verdict::Fail
+        } else if !self.inconclusive.is_empty() {
+            Verdict::Inconclusive
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// True only for [`Verdict::Pass`].
     pub fn passed(&self) -> bool {
-        self.implemented && self.findings.is_empty()
+        self.verdict() == Verdict::Pass
     }
 
     /// Panics with the whole report unless it passed: the one line a `#[test]` needs.
@@ -89,7 +114,9 @@ impl fmt::Display for Report {
                 "{head}: NOT IMPLEMENTED (the program answered \"unsupported op\")"
             );
         }
-        if self.findings.is_empty() {
+        if self.findings.is_empty() && !self.inconclusive.is_empty() {
+            write!(f, "{head}: INCONCLUSIVE, {} random cases", self.cases)?;
+        } else if self.findings.is_empty() {
             write!(f, "{head}: pass, {} random cases", self.cases)?;
         } else {
             let n = self.findings.len();
@@ -102,6 +129,13 @@ impl fmt::Display for Report {
         }
         for finding in &self.findings {
             write!(f, "\n{}", Indented(finding, self.cases))?;
+        }
+        for i in &self.inconclusive {
+            write!(
+                f,
+                "\n  {}: inconclusive: {}\n    try: {}",
+                i.gradient, i.reason, i.try_next
+            )?;
         }
         for note in &self.notes {
             write!(f, "\n  note: {note}")?;
