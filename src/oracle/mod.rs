@@ -9,6 +9,7 @@ pub mod finite_diff;
 pub mod jacobian;
 pub mod network_fd;
 pub mod projection;
+pub mod richardson;
 
 use ndarray::{ArrayD, ArrayViewD};
 
