@@ -10,6 +10,7 @@ pub mod jacobian;
 pub mod network_fd;
 pub mod projection;
 pub mod richardson;
+pub mod taylor;
 
 use ndarray::{ArrayD, ArrayViewD};
 
