@@ -11,23 +11,28 @@
 //!   propagated forward once for every (j, b).
 //!
 //! The loss then changes by exactly `ΔL = Σ Δf ⊙ (r + ½ Δf)` with `r = f − y` (Eq. 34b), computed
-//! directly rather than as a difference of two losses, and the quotient is
-//! `(ΔL(+) − ΔL(−)) / ((θ + h) − (θ − h))` with the same step as [`finite_diff`](super::finite_diff).
-//! These updates are exact only while no relu input crosses 0, so every perturbation applies
-//! the generic oracle's test: each relu input at θ − h, θ and θ + h must share a strict sign.
-//! Where one does not, the element is evaluated by a full forward pass and marked not comparable.
+//! directly rather than as a difference of two losses, and the quotients
+//! `(ΔL(+) − ΔL(−)) / ((θ + h) − (θ − h))` go to the one finite-difference core
+//! ([`richardson`](super::richardson)) with the same steps as [`finite_diff`](super::finite_diff).
+//! The rounding of ΔL scales with `Σ |Δf| (|f| + |y| + ½ |Δf|)`: r is a difference of f and y, and
+//! at a perfect fit it is all rounding, however small it is.
+//!
+//! These updates are exact only while no relu input crosses 0, so every step applies the generic
+//! oracle's test: each relu input at θ − h, θ and θ + h must share a strict sign. A step where one
+//! does not is not used (and costs almost nothing): the sequence goes on to shorter steps, below
+//! the kink's distance, so an element near a kink takes a few more cheap steps, never a slow
+//! path. Only an element with no smooth step at all (a kink closer than the shortest step) has
+//! its quotient taken from two full forward passes, for the report; it is marked not comparable.
 //! Nothing here calls a backward: it evaluates the forward function, only more cheaply.
 
-use ndarray::{Array1, Array2, ArrayD, Dimension, Zip};
+use ndarray::{Array1, Array2, Dimension, Zip};
 use rayon::prelude::*;
 
-use super::finite_diff::{FdConfig, FdGradient};
+use super::finite_diff::{self, FdConfig, FdGradient};
+use super::richardson::{self, Estimate, Sample, Steps};
 use crate::error::Result;
 use crate::mlp::{self, MlpParams};
 use crate::tape::Wrt;
-
-/// Safety factor on the rounding-error estimate, as in [`finite_diff`](super::finite_diff).
-const NOISE_SAFETY: f64 = 64.0;
 
 /// The recorded forward pass, and what the updates need.
 struct Forward<'a> {
@@ -41,10 +46,9 @@ struct Forward<'a> {
     m2: Array2<f64>,
     h2: Array2<f64>,
     r: Array2<f64>,
+    /// `|f| + |y|`: what the rounding of r scales with.
+    r_size: Array2<f64>,
 }
-
-/// One quotient: value, rounding noise, and whether no kink was in reach.
-type Estimate = (f64, f64, bool);
 
 /// What the first layer's updates share: `G_j` and the kink distances of layer 2.
 struct FirstLayer<'g> {
@@ -65,9 +69,11 @@ pub fn network_gradients(
     config: FdConfig,
 ) -> Result<[FdGradient; 6]> {
     // The tape checks every shape and value (and names what does not fit).
+    finite_diff::check_config(config)?;
     mlp::loss_and_grads(p, x, y, Wrt::Params).map(drop)?;
     let fw = Forward::new(p, x, y);
-    let step = config.step;
+    // The rounding bound sees every value subtracted (r's own through |f| + |y|): no look-ahead.
+    let step = config.steps(false);
     // G[j][b][c]: the change of f[b, c] per unit change of h1[b, j], off the kinks; and how far
     // h1[b, j] may move either way before a relu input of layer 2 reaches 0.
     let g: Vec<Array2<f64>> = (0..p.w1.ncols())
@@ -83,11 +89,11 @@ pub fn network_gradients(
     let w3 = estimates(&p.w3, step, |(k, c), d| Some(fw.third_layer(c, d, Some(k))));
     let b3 = estimates_1d(&p.b3, step, |c, d| Some(fw.third_layer(c, d, None)));
     let mut out = [w1, b1, w2, b2, w3, b3];
-    // Elements with a kink in reach: their quotient from full forward passes, as the generic
-    // oracle computes it; they are marked not comparable either way.
+    // Elements with no smooth step: their quotient from full forward passes at the first step,
+    // for the report; they are marked not comparable.
     for (which, grad) in out.iter_mut().enumerate() {
         for ((index, value), smooth) in grad.values.indexed_iter_mut().zip(grad.smooth.iter()) {
-            if !*smooth {
+            if !*smooth && !value.is_finite() {
                 *value = fw.full_quotient(which, index.slice(), step)?;
             }
         }
@@ -98,7 +104,7 @@ pub fn network_gradients(
 /// Estimates for every element of a matrix parameter, in parallel over rows.
 fn estimates(
     theta: &Array2<f64>,
-    step: f64,
+    step: Steps,
     delta_loss: impl Fn((usize, usize), f64) -> Option<(f64, f64)> + Sync,
 ) -> FdGradient {
     let (rows, cols) = theta.dim();
@@ -113,7 +119,7 @@ fn estimates(
 /// Estimates for every element of a vector parameter.
 fn estimates_1d(
     theta: &Array1<f64>,
-    step: f64,
+    step: Steps,
     delta_loss: impl Fn(usize, f64) -> Option<(f64, f64)> + Sync,
 ) -> FdGradient {
     let flat: Vec<Estimate> = (0..theta.len())
@@ -124,27 +130,24 @@ fn estimates_1d(
 }
 
 fn gradient(shape: &[usize], flat: Vec<Estimate>) -> FdGradient {
-    let shaped = |v: Vec<f64>| ArrayD::from_shape_vec(shape, v).expect("internal: one estimate per element");
-    FdGradient {
-        values: shaped(flat.iter().map(|e| e.0).collect()),
-        noise: shaped(flat.iter().map(|e| e.1).collect()),
-        smooth: ArrayD::from_shape_vec(shape, flat.iter().map(|e| e.2).collect())
-            .expect("internal: one flag per element"),
-    }
+    FdGradient::from_estimates(shape, &flat)
 }
 
-/// The central quotient at θ from `delta_loss(δ) = (ΔL, Σ|terms|)`, `None` at a kink.
-fn quotient(theta: f64, step: f64, delta_loss: impl Fn(f64) -> Option<(f64, f64)>) -> Estimate {
-    let h = step * theta.abs().max(1.0);
-    let (plus, minus) = (theta + h, theta - h);
-    let width = plus - minus;
-    match (delta_loss(plus - theta), delta_loss(minus - theta)) {
-        (Some((up, m_up)), Some((down, m_down))) => (
-            (up - down) / width,
-            NOISE_SAFETY * f64::EPSILON * (m_up + m_down) / width,
-            true,
-        ),
-        _ => (f64::NAN, f64::NAN, false),
+/// The estimate at θ from `delta_loss(δ) = (ΔL, its magnitude)`, `None` at a kink.
+fn quotient(theta: f64, steps: Steps, delta_loss: impl Fn(f64) -> Option<(f64, f64)>) -> Estimate {
+    let estimate = richardson::estimate(theta, steps, |plus, minus| {
+        Ok::<_, std::convert::Infallible>(match (delta_loss(plus - theta), delta_loss(minus - theta)) {
+            (Some((up, m_up)), Some((down, m_down))) => Sample {
+                difference: up - down,
+                magnitude: m_up + m_down,
+                smooth: true,
+            },
+            _ => Sample::KINK,
+        })
+    });
+    match estimate {
+        Ok(e) => e,
+        Err(never) => match never {},
     }
 }
 
@@ -160,7 +163,9 @@ impl<'a> Forward<'a> {
         let (m1, h1) = (mask(&a1), a1.mapv(|v| v.max(0.0)));
         let a2 = h1.dot(&p.w2) + &p.b2;
         let (m2, h2) = (mask(&a2), a2.mapv(|v| v.max(0.0)));
-        let r = h2.dot(&p.w3) + &p.b3 - y;
+        let f = h2.dot(&p.w3) + &p.b3;
+        let r = &f - y;
+        let r_size = f.mapv(f64::abs) + y.mapv(f64::abs);
         Forward {
             p,
             x,
@@ -172,15 +177,20 @@ impl<'a> Forward<'a> {
             m2,
             h2,
             r,
+            r_size,
         }
     }
 
     /// ΔL and its magnitude when row b of f moves by `df` (any iterator of D3 values).
     fn row_delta(&self, b: usize, df: impl Iterator<Item = f64>) -> (f64, f64) {
-        self.r.row(b).iter().zip(df).fold((0.0, 0.0), |(s, m), (r, d)| {
-            let term = d * (r + 0.5 * d);
-            (s + term, m + term.abs())
-        })
+        self.r
+            .row(b)
+            .iter()
+            .zip(self.r_size.row(b))
+            .zip(df)
+            .fold((0.0, 0.0), |(s, m), ((r, size), d)| {
+                (s + d * (r + 0.5 * d), m + d.abs() * (size + 0.5 * d.abs()))
+            })
     }
 
     /// W3[k, c] (with `k`) or b3[c] moved by δ.
@@ -188,7 +198,7 @@ impl<'a> Forward<'a> {
         (0..self.r.nrows()).fold((0.0, 0.0), |(s, m), b| {
             let d = delta * k.map_or(1.0, |k| self.h2[[b, k]]);
             let term = d * (self.r[[b, c]] + 0.5 * d);
-            (s + term, m + term.abs())
+            (s + term, m + d.abs() * (self.r_size[[b, c]] + 0.5 * d.abs()))
         })
     }
 
@@ -268,10 +278,10 @@ impl<'a> Forward<'a> {
 
     /// The quotient for parameter `which` (Eq. 35's order) at `index` from two full forward
     /// passes: the generic oracle's way, for the elements with a kink in reach.
-    fn full_quotient(&self, which: usize, index: &[usize], step: f64) -> Result<f64> {
+    fn full_quotient(&self, which: usize, index: &[usize], step: Steps) -> Result<f64> {
         let mut q = self.p.clone();
         let theta = *element(&mut q, which, index);
-        let h = step * theta.abs().max(1.0);
+        let h = step.first * theta.abs().max(1.0);
         let (plus, minus) = (theta + h, theta - h);
         let mut loss_at = |v: f64| -> Result<f64> {
             *element(&mut q, which, index) = v;

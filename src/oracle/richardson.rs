@@ -52,6 +52,10 @@ pub struct Steps {
     pub first: f64,
     /// At most this many quotients.
     pub count: usize,
+    /// Judge each entry only once the next row is known, and count its distance to it in the
+    /// error: for callers whose rounding bound may be low (they cannot see every value the
+    /// forward subtracts), where quantized rounding noise may agree with itself by chance.
+    pub look_ahead: bool,
 }
 
 impl Steps {
@@ -60,6 +64,7 @@ impl Steps {
     pub const ANY_FUNCTION: Steps = Steps {
         first: 0.125,
         count: 64,
+        look_ahead: true,
     };
 }
 
@@ -124,11 +129,12 @@ pub fn estimate<E>(
     mut sample: impl FnMut(f64, f64) -> Result<Sample, E>,
 ) -> Result<Estimate, E> {
     let scale = theta.abs().max(1.0);
-    let mut previous: Vec<Entry> = Vec::new();
-    // The plain quotients, and per row whether the sequence looks asymptotic there.
+    // The tableau's rows, the plain quotients, and per row whether the sequence looks asymptotic.
+    let mut rows: Vec<Vec<Entry>> = Vec::new();
     let mut plain: Vec<Entry> = Vec::new();
     let mut asymptotic: Vec<bool> = Vec::new();
     let mut best: Option<(f64, Entry, f64)> = None; // (bound, entry, e)
+    let lag = usize::from(steps.look_ahead);
     let mut h = steps.first * scale;
     for i in 0..steps.count {
         let (plus, minus) = (theta + h, theta - h);
@@ -150,20 +156,28 @@ pub fn estimate<E>(
         let mut factor = 1.0;
         for j in 1..=i.min(MAX_ORDER) {
             factor *= SHRINK * SHRINK;
-            let (lower, above) = (row[j - 1], previous[j - 1]);
+            let (lower, above) = (row[j - 1], rows[i - 1][j - 1]);
             row.push(Entry {
                 value: (factor * lower.value - above.value) / (factor - 1.0),
                 rounding: (factor * lower.rounding + above.rounding) / (factor - 1.0),
                 valid: lower.valid && above.valid,
             });
         }
-        for (j, entry) in row.iter().enumerate() {
+        rows.push(row);
+        // The row whose entries can be judged now: this one, or with a look-ahead the one before.
+        let Some(c) = i.checked_sub(lag).filter(|&c| c >= 1) else {
+            continue;
+        };
+        for (j, entry) in rows[c].iter().enumerate() {
             let neighbours = [
-                j.checked_sub(1).map(|k| row[k]),
-                j.checked_sub(1).and_then(|k| previous.get(k).copied()),
-                previous.get(j).copied(),
+                j.checked_sub(1).map(|k| rows[c][k]),
+                j.checked_sub(1).map(|k| rows[c - 1][k]),
+                rows[c - 1].get(j).copied(),
+                rows.get(c + lag)
+                    .filter(|_| lag > 0)
+                    .and_then(|r| r.get(j).copied()),
             ];
-            let settled = i >= 1 && asymptotic[(i - j).max(1)..=i].iter().all(|&a| a);
+            let settled = asymptotic[(c - j).max(1)..=c + lag].iter().all(|&a| a);
             if !entry.valid || !settled || neighbours.iter().flatten().any(|n| !n.valid) {
                 continue;
             }
@@ -177,7 +191,6 @@ pub fn estimate<E>(
                 best = Some((bound, *entry, e));
             }
         }
-        previous = row;
         if let Some((bound, entry, e)) = best
             && (bound <= STOP_REL * entry.value.abs() || e <= entry.rounding || q.rounding > bound)
         {
@@ -327,6 +340,7 @@ mod tests {
             Steps {
                 first: 1e-4,
                 count: 5,
+                look_ahead: true,
             },
             |_, _| Ok::<_, ()>(Sample::KINK),
         )

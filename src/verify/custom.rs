@@ -35,6 +35,7 @@ use super::check::catching_panics;
 use super::{CaseRecord, Checked, Config, Finding, Inconclusive, Problem, Report, findings, same};
 use crate::compare::{self, Abs, Comparison, Tolerance};
 use crate::oracle::FINITE_DIFF_REL;
+use crate::oracle::finite_diff::termwise_difference;
 use crate::oracle::richardson::{self, Estimate, Sample, Steps};
 use crate::oracle::taylor::{self, Taylor};
 use crate::protocol::Answer;
@@ -399,7 +400,12 @@ where
                     self.forward_at(&point, k, flat, cotangent.shape())
                 };
                 let (up, down) = (at(plus)?, at(minus)?);
-                Ok::<_, String>(termwise_difference(&up, &down, cotangent))
+                let (difference, magnitude) = termwise_difference(up.view(), down.view(), cotangent.view());
+                Ok::<_, String>(Sample {
+                    difference,
+                    magnitude,
+                    smooth: true,
+                })
             });
             point[k].as_slice_mut().expect("internal: standard layout")[flat] = theta;
             estimates.push(estimate?);
@@ -443,25 +449,5 @@ where
                 .fold((0.0, 0.0), |(s, m), o, v| (s + o * v, m + (o * v).abs())))
         })
         .ok()
-    }
-}
-
-/// `Σⱼ vⱼ (upⱼ − downⱼ)` over the outputs that changed, with the magnitude its rounding scales
-/// with, `Σⱼ |vⱼ| (|upⱼ| + |downⱼ|)` over the same; not finite when an output is not.
-fn termwise_difference(up: &ArrayD<f64>, down: &ArrayD<f64>, v: &ArrayD<f64>) -> Sample {
-    let (difference, magnitude) = Zip::from(up)
-        .and(down)
-        .and(v)
-        .fold((0.0, 0.0), |(s, m), &u, &d, &v| {
-            if u == d {
-                (s, m)
-            } else {
-                (s + v * (u - d), m + v.abs() * (u.abs() + d.abs()))
-            }
-        });
-    Sample {
-        difference,
-        magnitude,
-        smooth: true,
     }
 }
