@@ -17,12 +17,14 @@
 //! The rounding of ΔL scales with `Σ |Δf| (|f| + |y| + ½ |Δf|)`: r is a difference of f and y, and
 //! at a perfect fit it is all rounding, however small it is.
 //!
-//! These updates are exact only while no relu input crosses 0, so every step applies the generic
-//! oracle's test: each relu input at θ − h, θ and θ + h must share a strict sign. A step where one
-//! does not is not used (and costs almost nothing): the sequence goes on to shorter steps, below
-//! the kink's distance, so an element near a kink takes a few more cheap steps, never a slow
-//! path. Only an element with no smooth step at all (a kink closer than the shortest step) has
-//! its quotient taken from two full forward passes, for the report; it is marked not comparable.
+//! These updates are exact only while no relu input crosses 0. Every relu input is affine in one
+//! parameter (layer 2's through h1, while layer 1 keeps its signs), so the distance to the
+//! nearest kink along each element is known in O(B) (`*_reach`), and the first step is at most
+//! half of it: an element near a kink takes the same few cheap steps as any other, never a slow
+//! path. Every step still applies the generic oracle's test (each relu input at θ − h, θ and
+//! θ + h must share a strict sign) and a step that fails it is not used. Only an element at a
+//! kink (distance 0) has its quotient taken from two full forward passes, for the report; it is
+//! marked not comparable.
 //! Nothing here calls a backward: it evaluates the forward function, only more cheaply.
 
 use ndarray::{Array1, Array2, Dimension, Zip};
@@ -82,12 +84,30 @@ pub fn network_gradients(
         .collect();
     let reach: Vec<Vec<(f64, f64)>> = (0..p.w1.ncols()).into_par_iter().map(|j| fw.reach(j)).collect();
     let first = FirstLayer { g: &g, reach: &reach };
-    let w1 = estimates(&p.w1, step, |(i, j), d| fw.first_layer(&first, j, d, Some(i)));
-    let b1 = estimates_1d(&p.b1, step, |j, d| fw.first_layer(&first, j, d, None));
-    let w2 = estimates(&p.w2, step, |(j, k), d| fw.second_layer(k, d, Some(j)));
-    let b2 = estimates_1d(&p.b2, step, |k, d| fw.second_layer(k, d, None));
-    let w3 = estimates(&p.w3, step, |(k, c), d| Some(fw.third_layer(c, d, Some(k))));
-    let b3 = estimates_1d(&p.b3, step, |c, d| Some(fw.third_layer(c, d, None)));
+    let w1 = estimates(&p.w1, step, |(i, j), d| match d {
+        Move::By(d) => Reply::Delta(fw.first_layer(&first, j, d, Some(i))),
+        Move::Reach => Reply::Reach(fw.first_layer_reach(&first, j, Some(i))),
+    });
+    let b1 = estimates_1d(&p.b1, step, |j, d| match d {
+        Move::By(d) => Reply::Delta(fw.first_layer(&first, j, d, None)),
+        Move::Reach => Reply::Reach(fw.first_layer_reach(&first, j, None)),
+    });
+    let w2 = estimates(&p.w2, step, |(j, k), d| match d {
+        Move::By(d) => Reply::Delta(fw.second_layer(k, d, Some(j))),
+        Move::Reach => Reply::Reach(fw.second_layer_reach(k, Some(j))),
+    });
+    let b2 = estimates_1d(&p.b2, step, |k, d| match d {
+        Move::By(d) => Reply::Delta(fw.second_layer(k, d, None)),
+        Move::Reach => Reply::Reach(fw.second_layer_reach(k, None)),
+    });
+    let w3 = estimates(&p.w3, step, |(k, c), d| match d {
+        Move::By(d) => Reply::Delta(Some(fw.third_layer(c, d, Some(k)))),
+        Move::Reach => Reply::Reach(f64::INFINITY),
+    });
+    let b3 = estimates_1d(&p.b3, step, |c, d| match d {
+        Move::By(d) => Reply::Delta(Some(fw.third_layer(c, d, None))),
+        Move::Reach => Reply::Reach(f64::INFINITY),
+    });
     let mut out = [w1, b1, w2, b2, w3, b3];
     // Elements with no smooth step: their quotient from full forward passes at the first step,
     // for the report; they are marked not comparable.
@@ -101,11 +121,25 @@ pub fn network_gradients(
     Ok(out)
 }
 
+/// What a parameter element is asked: ΔL for a move by δ, or how far it may move either way
+/// with every relu input keeping its strict sign.
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    By(f64),
+    Reach,
+}
+
+/// The answer: `(ΔL, its magnitude)` (`None` at a kink), or the reach.
+enum Reply {
+    Delta(Option<(f64, f64)>),
+    Reach(f64),
+}
+
 /// Estimates for every element of a matrix parameter, in parallel over rows.
 fn estimates(
     theta: &Array2<f64>,
     step: Steps,
-    delta_loss: impl Fn((usize, usize), f64) -> Option<(f64, f64)> + Sync,
+    delta_loss: impl Fn((usize, usize), Move) -> Reply + Sync,
 ) -> FdGradient {
     let (rows, cols) = theta.dim();
     let flat: Vec<Estimate> = (0..rows)
@@ -120,7 +154,7 @@ fn estimates(
 fn estimates_1d(
     theta: &Array1<f64>,
     step: Steps,
-    delta_loss: impl Fn(usize, f64) -> Option<(f64, f64)> + Sync,
+    delta_loss: impl Fn(usize, Move) -> Reply + Sync,
 ) -> FdGradient {
     let flat: Vec<Estimate> = (0..theta.len())
         .into_par_iter()
@@ -133,10 +167,19 @@ fn gradient(shape: &[usize], flat: Vec<Estimate>) -> FdGradient {
     FdGradient::from_estimates(shape, &flat)
 }
 
-/// The estimate at θ from `delta_loss(δ) = (ΔL, its magnitude)`, `None` at a kink.
-fn quotient(theta: f64, steps: Steps, delta_loss: impl Fn(f64) -> Option<(f64, f64)>) -> Estimate {
+/// The estimate at θ from `delta_loss`. The first step is at most half the distance to the
+/// nearest kink, so that no step is wasted on one (each step still applies the test).
+fn quotient(theta: f64, mut steps: Steps, delta_loss: impl Fn(Move) -> Reply) -> Estimate {
+    let scale = theta.abs().max(1.0);
+    if let Reply::Reach(reach) = delta_loss(Move::Reach) {
+        steps.first = steps.first.min(KINK_MARGIN * reach / scale);
+    }
+    let delta = |d: f64| match delta_loss(Move::By(d)) {
+        Reply::Delta(delta) => delta,
+        Reply::Reach(_) => None,
+    };
     let estimate = richardson::estimate(theta, steps, |plus, minus| {
-        Ok::<_, std::convert::Infallible>(match (delta_loss(plus - theta), delta_loss(minus - theta)) {
+        Ok::<_, std::convert::Infallible>(match (delta(plus - theta), delta(minus - theta)) {
             (Some((up, m_up)), Some((down, m_down))) => Sample {
                 difference: up - down,
                 magnitude: m_up + m_down,
@@ -150,6 +193,9 @@ fn quotient(theta: f64, steps: Steps, delta_loss: impl Fn(f64) -> Option<(f64, f
         Err(never) => match never {},
     }
 }
+
+/// The first step is at most this fraction of the distance to the nearest kink.
+const KINK_MARGIN: f64 = 0.5;
 
 /// `a · (a + Δ) > 0`: the relu input keeps a strict sign from a to a + Δ.
 fn keeps_sign(a: f64, delta: f64) -> bool {
@@ -243,6 +289,37 @@ impl<'a> Forward<'a> {
                     })
             })
             .collect()
+    }
+
+    /// How far W1[i, j] (with `i`) or b1[j] may move with no relu input of either layer
+    /// reaching 0: `|a1[b, j]| / |x[b, i]|`, and where unit j is active the reach of `h1[b, j]`
+    /// over `|x[b, i]|`, the least over the rows.
+    fn first_layer_reach(&self, first: &FirstLayer<'_>, j: usize, i: Option<usize>) -> f64 {
+        (0..self.r.nrows()).fold(f64::INFINITY, |least, b| {
+            let x = i.map_or(1.0, |i| self.x[[b, i]]).abs();
+            if x == 0.0 {
+                return least;
+            }
+            let (up, down) = first.reach[j][b];
+            let layer2 = if self.m1[[b, j]] > 0.0 {
+                up.min(down)
+            } else {
+                f64::INFINITY
+            };
+            least.min(self.a1[[b, j]].abs().min(layer2) / x)
+        })
+    }
+
+    /// How far W2[j, k] (with `j`) or b2[k] may move with no relu input of layer 2 reaching 0.
+    fn second_layer_reach(&self, k: usize, j: Option<usize>) -> f64 {
+        (0..self.r.nrows()).fold(f64::INFINITY, |least, b| {
+            let h = j.map_or(1.0, |j| self.h1[[b, j]]).abs();
+            if h == 0.0 {
+                least
+            } else {
+                least.min(self.a2[[b, k]].abs() / h)
+            }
+        })
     }
 
     /// W1[i, j] (with `i`) or b1[j] moved by δ; `None` at a kink in either hidden layer.
