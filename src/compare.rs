@@ -269,3 +269,45 @@ impl fmt::Display for Comparison {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{ArrayD, arr1};
+
+    fn with_bounds(expected: &[f64], actual: &[f64], bounds: &[f64]) -> Comparison {
+        let (e, a, b): (ArrayD<f64>, ArrayD<f64>, ArrayD<f64>) = (
+            arr1(expected).into_dyn(),
+            arr1(actual).into_dyn(),
+            arr1(bounds).into_dyn(),
+        );
+        let tol = Tolerance {
+            rel: 1e-6,
+            abs: Abs::Bound(b.view()),
+            compare: None,
+        };
+        compare("g", e.view(), a.view(), &tol)
+    }
+
+    #[test]
+    fn a_bound_certifies_only_where_it_resolves_the_value() {
+        // Within rel + bound, and the bound is 1e-6 of the value: certified.
+        let c = with_bounds(&[2.0], &[2.000_003], &[2e-6]);
+        assert_eq!((c.certified, c.excused, c.failed), (1, 0, 0), "{c}");
+        // Within the bound, but the bound is as large as the value: excused, not certified.
+        let c = with_bounds(&[1e-12], &[0.0], &[1e-11]);
+        assert_eq!(
+            (c.certified, c.excused, c.verdict()),
+            (0, 1, Verdict::Inconclusive),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn a_difference_the_estimate_resolves_fails_however_small() {
+        let c = with_bounds(&[3e-20], &[0.0], &[1e-22]);
+        assert_eq!(c.verdict(), Verdict::Fail, "{c}");
+        let c = with_bounds(&[1.0], &[f64::NAN], &[f64::INFINITY]);
+        assert_eq!(c.verdict(), Verdict::Fail, "a NaN never passes: {c}");
+    }
+}
