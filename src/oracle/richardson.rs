@@ -36,6 +36,8 @@ const SHRINK: f64 = 1.4;
 /// Past the function's scale, each halving of the step shrinks the quotient's change at least
 /// this much.
 const ASYMPTOTIC_RATIO: f64 = 1.5;
+/// The most steps in one sequence (one bit each in the asymptotic flags).
+const MAX_STEPS: usize = 128;
 /// The highest extrapolation order used: higher ones amplify rounding more than they remove.
 const MAX_ORDER: usize = 6;
 /// Safety factor on the rounding bound of one quotient.
@@ -50,7 +52,7 @@ pub const STOP_REL: f64 = 1e-9;
 pub struct Steps {
     /// The first step, relative to `max(1, |θ|)`.
     pub first: f64,
-    /// At most this many quotients.
+    /// At most this many quotients (and at most 128).
     pub count: usize,
     /// Judge each entry only once the next row is known, and count its distance to it in the
     /// error: for callers whose rounding bound may be low (they cannot see every value the
@@ -129,14 +131,21 @@ pub fn estimate<E>(
     mut sample: impl FnMut(f64, f64) -> Result<Sample, E>,
 ) -> Result<Estimate, E> {
     let scale = theta.abs().max(1.0);
-    // The tableau's rows, the plain quotients, and per row whether the sequence looks asymptotic.
-    let mut rows: Vec<Vec<Entry>> = Vec::new();
-    let mut plain: Vec<Entry> = Vec::new();
-    let mut asymptotic: Vec<bool> = Vec::new();
+    // The last three rows of the tableau (a ring), and per row whether the sequence looks
+    // asymptotic there (bit i): no allocation, as this runs once per element.
+    let empty = Entry {
+        value: f64::NAN,
+        rounding: f64::NAN,
+        valid: false,
+    };
+    let mut rows = [[empty; MAX_ORDER + 1]; 3];
+    let mut asymptotic: u128 = 0;
+    let (mut first, mut any_valid) = (f64::NAN, false);
     let mut best: Option<(f64, Entry, f64)> = None; // (bound, entry, e)
     let lag = usize::from(steps.look_ahead);
     let mut h = steps.first * scale;
-    for i in 0..steps.count {
+    let mut quotients = 0;
+    for i in 0..steps.count.min(MAX_STEPS) {
         let (plus, minus) = (theta + h, theta - h);
         let width = plus - minus;
         h /= SHRINK;
@@ -144,40 +153,51 @@ pub fn estimate<E>(
             break;
         }
         let s = sample(plus, minus)?;
+        quotients += 1;
         let q = Entry {
             value: s.difference / width,
             rounding: ROUNDING_SAFETY * f64::EPSILON * s.magnitude / width,
             valid: s.smooth && s.difference.is_finite() && s.magnitude.is_finite(),
         };
-        plain.push(q);
-        asymptotic.push(shrinks_as_expected(&plain));
-        let mut row = Vec::with_capacity(MAX_ORDER + 1);
-        row.push(q);
+        if i == 0 {
+            first = q.value;
+        }
+        any_valid |= q.valid;
+        let plain = [
+            (i >= 2).then(|| rows[(i - 2) % 3][0]),
+            (i >= 1).then(|| rows[(i - 1) % 3][0]),
+            Some(q),
+        ];
+        if shrinks_as_expected(&plain) {
+            asymptotic |= 1 << i;
+        }
+        let mut row = [empty; MAX_ORDER + 1];
+        row[0] = q;
         let mut factor = 1.0;
         for j in 1..=i.min(MAX_ORDER) {
             factor *= SHRINK * SHRINK;
-            let (lower, above) = (row[j - 1], rows[i - 1][j - 1]);
-            row.push(Entry {
+            let (lower, above) = (row[j - 1], rows[(i - 1) % 3][j - 1]);
+            row[j] = Entry {
                 value: (factor * lower.value - above.value) / (factor - 1.0),
                 rounding: (factor * lower.rounding + above.rounding) / (factor - 1.0),
                 valid: lower.valid && above.valid,
-            });
+            };
         }
-        rows.push(row);
+        rows[i % 3] = row;
         // The row whose entries can be judged now: this one, or with a look-ahead the one before.
         let Some(c) = i.checked_sub(lag).filter(|&c| c >= 1) else {
             continue;
         };
-        for (j, entry) in rows[c].iter().enumerate() {
+        let (this, above, below) = (&rows[c % 3], &rows[(c - 1) % 3], &rows[(c + lag) % 3]);
+        for j in 0..=c.min(MAX_ORDER) {
+            let entry = this[j];
             let neighbours = [
-                j.checked_sub(1).map(|k| rows[c][k]),
-                j.checked_sub(1).map(|k| rows[c - 1][k]),
-                rows[c - 1].get(j).copied(),
-                rows.get(c + lag)
-                    .filter(|_| lag > 0)
-                    .and_then(|r| r.get(j).copied()),
+                j.checked_sub(1).map(|k| this[k]),
+                j.checked_sub(1).map(|k| above[k]),
+                (j < c).then(|| above[j]),
+                (lag > 0 && j <= (c + 1).min(MAX_ORDER)).then(|| below[j]),
             ];
-            let settled = asymptotic[(c - j).max(1)..=c + lag].iter().all(|&a| a);
+            let settled = ((c - j).max(1)..=c + lag).all(|r| asymptotic & (1 << r) != 0);
             if !entry.valid || !settled || neighbours.iter().flatten().any(|n| !n.valid) {
                 continue;
             }
@@ -188,7 +208,7 @@ pub fn estimate<E>(
                 .fold(0.0, f64::max);
             let bound = e + entry.rounding;
             if best.is_none_or(|(b, _, _)| bound < b) {
-                best = Some((bound, *entry, e));
+                best = Some((bound, entry, e));
             }
         }
         if let Some((bound, entry, e)) = best
@@ -197,7 +217,6 @@ pub fn estimate<E>(
             break;
         }
     }
-    let quotients = plain.len();
     Ok(match best {
         Some((bound, entry, e)) => Estimate {
             value: entry.value,
@@ -208,10 +227,10 @@ pub fn estimate<E>(
             quotients,
         },
         None => Estimate {
-            value: plain.first().map_or(f64::NAN, |q| q.value),
+            value: first,
             error: f64::INFINITY,
             rounding: f64::INFINITY,
-            smooth: plain.iter().any(|q| q.valid),
+            smooth: any_valid,
             converged: false,
             quotients,
         },
@@ -224,18 +243,20 @@ pub fn estimate<E>(
 /// `c` vanishes). Far from it (a step longer than the function's scale, or across a kink, where
 /// the quotient goes like d/h) the differences do not shrink so, and a lucky agreement there is
 /// not taken for convergence.
-fn shrinks_as_expected(q: &[Entry]) -> bool {
-    let [.., before, last, newest] = q else {
-        return matches!(q, [a, b] if a.valid && b.valid && (a.value - b.value).abs() <= 2.0 * (a.rounding + b.rounding));
-    };
-    let (d_new, d_old) = (
-        (newest.value - last.value).abs(),
-        (last.value - before.value).abs(),
-    );
-    newest.valid
-        && last.valid
-        && (d_new <= 2.0 * (newest.rounding + last.rounding)
-            || (before.valid && ASYMPTOTIC_RATIO * d_new <= d_old))
+fn shrinks_as_expected(q: &[Option<Entry>; 3]) -> bool {
+    let at_rounding = |a: Entry, b: Entry| (a.value - b.value).abs() <= 2.0 * (a.rounding + b.rounding);
+    match *q {
+        [_, Some(last), Some(newest)] if !(last.valid && newest.valid) => false,
+        [Some(before), Some(last), Some(newest)] => {
+            let (d_new, d_old) = (
+                (newest.value - last.value).abs(),
+                (last.value - before.value).abs(),
+            );
+            at_rounding(last, newest) || (before.valid && ASYMPTOTIC_RATIO * d_new <= d_old)
+        }
+        [None, Some(last), Some(newest)] => at_rounding(last, newest),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
