@@ -41,13 +41,14 @@ impl Default for FdConfig {
 }
 
 impl FdConfig {
-    /// The core's step sequence, judging each estimate by the next step too (`look_ahead`)
-    /// unless the caller's rounding bound sees every value subtracted.
-    pub fn steps(&self, look_ahead: bool) -> Steps {
+    /// The core's step sequence for an objective of unknown shape, judging each estimate by
+    /// the next step too (the tape oracle's rounding bound may miss values it cannot see).
+    pub fn steps(&self) -> Steps {
         Steps {
             first: self.step,
             count: STEPS,
-            look_ahead,
+            look_ahead: true,
+            quadratic: false,
         }
     }
 }
@@ -190,7 +191,7 @@ fn leaf_gradient(
     let mut estimates = Vec::with_capacity(n);
     for flat in 0..n {
         let theta = flat_mut(&mut point)[flat];
-        let estimate = richardson::estimate(theta, config.steps(true), |plus, minus| {
+        let estimate = richardson::estimate(theta, config.steps(), |plus, minus| {
             let mut at = |x: f64| {
                 flat_mut(&mut point)[flat] = x;
                 let e = tape.evaluate_with(leaf, point.clone())?;

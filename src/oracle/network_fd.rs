@@ -74,8 +74,14 @@ pub fn network_gradients(
     finite_diff::check_config(config)?;
     mlp::loss_and_grads(p, x, y, Wrt::Params).map(drop)?;
     let fw = Forward::new(p, x, y);
-    // The rounding bound sees every value subtracted (r's own through |f| + |y|): no look-ahead.
-    let step = config.steps(false);
+    // Between kinks the loss is a quadratic in any one parameter (affine layers, fixed relu
+    // masks, squared error): one smooth quotient is exact to its rounding, whose bound sees every
+    // value subtracted (r's own through |f| + |y|).
+    let step = Steps {
+        look_ahead: false,
+        quadratic: true,
+        ..config.steps()
+    };
     // G[j][b][c]: the change of f[b, c] per unit change of h1[b, j], off the kinks; and how far
     // h1[b, j] may move either way before a relu input of layer 2 reaches 0.
     let g: Vec<Array2<f64>> = (0..p.w1.ncols())

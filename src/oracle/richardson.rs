@@ -19,6 +19,9 @@
 //! of an entry is `e + N`. (The forward's own rounding, ε times its condition number, is not
 //! known here; the comparison's relative tolerance covers it.)
 //!
+//! Where the objective is known to be quadratic along the coordinate ([`Steps::quadratic`]),
+//! the first smooth quotient is exact up to rounding and is the estimate.
+//!
 //! **Stopping.** The entry with the smallest bound is kept. The sequence stops when that bound is
 //! below [`STOP_REL`] of the value or at rounding level; when the rounding of the newest quotient
 //! alone exceeds it (a smaller step can only be worse); or after `count` steps.
@@ -58,6 +61,10 @@ pub struct Steps {
     /// error: for callers whose rounding bound may be low (they cannot see every value the
     /// forward subtracts), where quantized rounding noise may agree with itself by chance.
     pub look_ahead: bool,
+    /// The objective is known to be a quadratic along each coordinate between kinks (the Eq. 33
+    /// network: affine layers, relu masks fixed, squared error): the central quotient has no
+    /// truncation error, so one smooth quotient is the estimate, with its rounding as the bound.
+    pub quadratic: bool,
 }
 
 impl Steps {
@@ -67,6 +74,7 @@ impl Steps {
         first: 0.125,
         count: 64,
         look_ahead: true,
+        quadratic: false,
     };
 }
 
@@ -161,6 +169,16 @@ pub fn estimate<E>(
         };
         if i == 0 {
             first = q.value;
+            if steps.quadratic && q.valid {
+                return Ok(Estimate {
+                    value: q.value,
+                    error: q.rounding,
+                    rounding: q.rounding,
+                    smooth: true,
+                    converged: true,
+                    quotients,
+                });
+            }
         }
         any_valid |= q.valid;
         let plain = [
@@ -318,6 +336,27 @@ mod tests {
     }
 
     #[test]
+    fn a_known_quadratic_takes_one_quotient_and_an_unknown_one_is_checked() {
+        let square = |plus: f64, minus: f64| {
+            Ok::<_, ()>(Sample {
+                difference: 0.5 * (plus * plus - minus * minus),
+                magnitude: 0.5 * (plus * plus + minus * minus),
+                smooth: true,
+            })
+        };
+        let known = Steps {
+            quadratic: true,
+            ..Steps::ANY_FUNCTION
+        };
+        let e = estimate(0.7, known, square).unwrap();
+        assert_eq!(e.quotients, 1);
+        assert_within_bound(e, 0.7);
+        let e = estimate(0.7, Steps::ANY_FUNCTION, square).unwrap();
+        assert!(e.quotients >= 3, "{e:?}");
+        assert_within_bound(e, 0.7);
+    }
+
+    #[test]
     fn an_affine_function_stops_early_at_rounding_level() {
         let e = of(|v| 3.0 * v + 1e8, 0.4);
         assert!(e.converged && e.quotients <= 4, "{e:?}");
@@ -362,6 +401,7 @@ mod tests {
                 first: 1e-4,
                 count: 5,
                 look_ahead: true,
+                quadratic: false,
             },
             |_, _| Ok::<_, ()>(Sample::KINK),
         )
