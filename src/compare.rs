@@ -8,12 +8,21 @@
 //! - **skipped** where the oracle is blind (a finite difference across a kink);
 //! - **failed** otherwise, and always when either value is NaN or infinite.
 //!
+//! An oracle that knows its own error (a finite-difference estimate e with a bound b on
+//! `|e − true|`, see [`crate::oracle::richardson`]) is compared with [`Abs::Bound`]: the element
+//! agrees when `|a − e| ≤ rel · max(|a|, |e|) + b`, and is certified when moreover the estimate
+//! resolves its value (`b ≤ RESOLVED · |e|`), excused when it does not. A difference larger than
+//! the bound fails whatever the value's size: the bound is no absolute tolerance, the estimate
+//! itself resolves that difference.
+//!
 //! A comparison passes when nothing failed and at least one element was certified; with nothing
 //! failed and nothing certified it is inconclusive.
 
 use std::fmt;
 
 use ndarray::{ArrayViewD, Dimension};
+
+use crate::oracle::richardson::RESOLVED;
 
 /// The absolute tolerance: one for all elements, or one per element (a noise floor).
 #[derive(Debug, Clone)]
@@ -22,6 +31,8 @@ pub enum Abs<'a> {
     Uniform(f64),
     /// A bound per element, shaped like the expected array.
     PerElement(ArrayViewD<'a, f64>),
+    /// The expected values' own error bounds, shaped like them (see the module docs).
+    Bound(ArrayViewD<'a, f64>),
 }
 
 /// What counts as agreement.
@@ -153,18 +164,26 @@ pub fn compare(
             out.skipped += 1;
             continue;
         }
-        let abs = match &tol.abs {
-            Abs::Uniform(abs) => *abs,
-            Abs::PerElement(per) => per[&index],
-        };
         let diff = (a - e).abs();
         let rel = rel_err(e, a);
         let scale = e.abs().max(a.abs());
+        // An error bound widens the agreement; only a bound that resolves the value certifies.
+        let (certifies, abs) = match &tol.abs {
+            Abs::Uniform(abs) => (diff <= tol.rel * scale, *abs),
+            Abs::PerElement(per) => (diff <= tol.rel * scale, per[&index]),
+            Abs::Bound(bound) => {
+                let b = bound[&index];
+                (
+                    diff <= tol.rel * scale + b && b <= RESOLVED * e.abs(),
+                    tol.rel * scale + b,
+                )
+            }
+        };
         out.max_abs_err = nan_max(out.max_abs_err, diff);
         out.scale = nan_max(out.scale, scale);
         // Rank: a certified element by its relative error minus 1 (at most 0), a failed one by how
         // many tolerances it is off (above 1, infinite for NaN); excused ones are not ranked.
-        let badness = if diff <= tol.rel * scale {
+        let badness = if certifies {
             out.certified += 1;
             rel - 1.0
         } else if diff <= abs {
@@ -248,5 +267,47 @@ impl fmt::Display for Comparison {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{ArrayD, arr1};
+
+    fn with_bounds(expected: &[f64], actual: &[f64], bounds: &[f64]) -> Comparison {
+        let (e, a, b): (ArrayD<f64>, ArrayD<f64>, ArrayD<f64>) = (
+            arr1(expected).into_dyn(),
+            arr1(actual).into_dyn(),
+            arr1(bounds).into_dyn(),
+        );
+        let tol = Tolerance {
+            rel: 1e-6,
+            abs: Abs::Bound(b.view()),
+            compare: None,
+        };
+        compare("g", e.view(), a.view(), &tol)
+    }
+
+    #[test]
+    fn a_bound_certifies_only_where_it_resolves_the_value() {
+        // Within rel + bound, and the bound is 1e-6 of the value: certified.
+        let c = with_bounds(&[2.0], &[2.000_003], &[2e-6]);
+        assert_eq!((c.certified, c.excused, c.failed), (1, 0, 0), "{c}");
+        // Within the bound, but the bound is as large as the value: excused, not certified.
+        let c = with_bounds(&[1e-12], &[0.0], &[1e-11]);
+        assert_eq!(
+            (c.certified, c.excused, c.verdict()),
+            (0, 1, Verdict::Inconclusive),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn a_difference_the_estimate_resolves_fails_however_small() {
+        let c = with_bounds(&[3e-20], &[0.0], &[1e-22]);
+        assert_eq!(c.verdict(), Verdict::Fail, "{c}");
+        let c = with_bounds(&[1.0], &[f64::NAN], &[f64::INFINITY]);
+        assert_eq!(c.verdict(), Verdict::Fail, "a NaN never passes: {c}");
     }
 }

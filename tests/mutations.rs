@@ -260,6 +260,25 @@ fn correct_relu_backwards_pass_including_the_output_mask_and_the_other_subgradie
 }
 
 #[test]
+fn a_backward_that_panics_only_on_a_zero_upstream_gradient_fails() {
+    // PyTorch's gradcheck asks the same of a backward: an all-zero grad_output is a valid input.
+    let report = check::relu(|g, a| {
+        assert!(g.iter().any(|v| *v != 0.0), "no gradient to propagate");
+        g * &step(a)
+    });
+    assert!(
+        !report.passed(),
+        "a backward that panics on zeros passed:\n{report}"
+    );
+    let found = finding(&report, &gradient("a"));
+    assert!(
+        matches!(&found.problem, Problem::Fault(Fault::Failed(m))
+            if m.contains("no gradient to propagate") && m.contains("upstream gradient all zeros")),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_missing_relu_mask_is_named() {
     assert_diagnosed(&check::relu(|g, _a| g.clone()), "a", Diagnosis::ReluMaskMissing);
 }

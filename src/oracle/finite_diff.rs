@@ -1,37 +1,36 @@
 //! Oracle 2: central finite differences of the forward pass.
 //!
-//! For every element θ of a leaf, `dL/dθ ≈ (L(θ + h) − L(θ − h)) / 2h` with `L = ⟨v, out⟩` for the
-//! cotangent v (v = 1 for a scalar loss). The step is scaled to the element, `h = c · max(1, |θ|)`
-//! with `c = 1e-4` by default. Truncation error is `h² f‴ / 6`: zero for linear, relu and sqerr,
-//! which are at most quadratic in any one element away from a kink, and about `2e-9` relative for
-//! a generic smooth op; rounding error is `O(ε/h)`, about `1e-12` relative. (The textbook
-//! `c = ε^(1/3)` balances the two for an op whose third derivative is as large as its first, at
-//! 17× the rounding error.) The width actually divided by is `(θ + h) − (θ − h)`, exact in floating
-//! point.
+//! For every element θ of a leaf, `dL/dθ` with `L = ⟨v, out⟩` for the cotangent v (v = 1 for a
+//! scalar loss) is estimated by the one finite-difference core, [`richardson`]: central
+//! quotients `Σⱼ vⱼ (outⱼ(θ + h) − outⱼ(θ − h)) / ((θ + h) − (θ − h))`, the difference taken term by
+//! term, over steps `h = c · max(1, |θ|) / 1.4^i` (c = 1e-4 by default: linear, relu and sqerr are
+//! at most quadratic in any one element away from a kink, so the first two quotients agree to
+//! rounding and the sequence stops there), extrapolated, with an error bound from the sequence
+//! and from the rounding of the magnitudes actually subtracted, `Σⱼ |vⱼ| (|outⱼ⁺| + |outⱼ⁻|)`.
+//! That bound is the comparison's [`Abs::Bound`](crate::compare::Abs::Bound).
 //!
-//! Each estimate comes with its **noise floor**, a bound on the rounding error of the quotient,
-//! `κ · ε · (M⁺ + M⁻ + M) / ((θ + h) − (θ − h))` with `M = Σ |vᵢ outᵢ|` (the magnitude the
-//! rounding error of `⟨v, out⟩` scales with), used as the absolute tolerance that may
-//! excuse a tiny difference (see [`crate::compare`]).
-//!
-//! **Kinks.** Across a relu kink the quotient is meaningless. For each perturbation the oracle
-//! asks every op downstream of the leaf whether it is smooth between its inputs at θ − h and θ,
-//! and at θ and θ + h ([`Op::smooth_between`](crate::ops::Op::smooth_between)); an element where
-//! any is not is marked non-smooth and is not compared. In the Eq. 33 network every relu input is
-//! piecewise linear in a single parameter, so checking those points finds every kink in reach.
+//! **Kinks.** Across a relu kink a quotient is meaningless. For each step the oracle asks every
+//! op downstream of the leaf whether it is smooth between its inputs at θ − h and θ, and at θ and
+//! θ + h ([`Op::smooth_between`](crate::ops::Op::smooth_between)); a step where one is not is not
+//! used, and the sequence goes on to shorter steps, below the kink's distance. An element where no
+//! step is smooth, or the sequence does not converge, is marked not comparable. In the Eq. 33
+//! network every relu input is piecewise linear in a single parameter, so checking those points
+//! finds every kink in reach.
 
 use ndarray::{ArrayD, ArrayViewD, Zip};
 
+use super::jacobian::{self, JacobianContraction};
+use super::richardson::{self, Estimate, Sample, Steps};
 use crate::error::{Error, Result};
-use crate::tape::{Evaluation, Tape, Var};
+use crate::tape::{Evaluation, Gradients, Pullback, Tape, Var, Wrt};
 
-/// Safety factor on the rounding-error estimate of a difference quotient.
-const NOISE_SAFETY: f64 = 64.0;
+/// Most quotients per element: from the first step down to about 1e-5 of it.
+pub const STEPS: usize = 36;
 
 /// How the oracle steps.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FdConfig {
-    /// The relative step c in `h = c · max(1, |θ|)`.
+    /// The relative first step c in `h = c · max(1, |θ|)`.
     pub step: f64,
 }
 
@@ -41,15 +40,55 @@ impl Default for FdConfig {
     }
 }
 
+impl FdConfig {
+    /// The core's step sequence for an objective of unknown shape, judging each estimate by
+    /// the next step too (the tape oracle's rounding bound may miss values it cannot see).
+    pub fn steps(&self) -> Steps {
+        Steps {
+            first: self.step,
+            count: STEPS,
+            look_ahead: true,
+            quadratic: false,
+        }
+    }
+}
+
 /// The finite-difference estimate of one leaf's gradient.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FdGradient {
-    /// The difference quotients, shaped like the leaf.
+    /// The estimates, shaped like the leaf.
     pub values: ArrayD<f64>,
-    /// Each quotient's rounding-noise bound.
+    /// Each estimate's error bound: the sequence's error plus rounding (see [`richardson`]).
     pub noise: ArrayD<f64>,
-    /// False where the perturbation reached a kink: that element must not be compared.
+    /// False where no kink-free step converged: that element must not be compared.
     pub smooth: ArrayD<bool>,
+}
+
+impl FdGradient {
+    /// The gradient of estimates shaped `shape`, one per element in row-major order.
+    pub fn from_estimates(shape: &[usize], estimates: &[Estimate]) -> FdGradient {
+        let shaped =
+            |v: Vec<f64>| ArrayD::from_shape_vec(shape, v).expect("internal: one estimate per element");
+        FdGradient {
+            values: shaped(estimates.iter().map(|e| e.value).collect()),
+            noise: shaped(estimates.iter().map(|e| e.error).collect()),
+            smooth: ArrayD::from_shape_vec(shape, estimates.iter().map(Estimate::comparable).collect())
+                .expect("internal: one flag per element"),
+        }
+    }
+}
+
+/// Validates the first step.
+pub(crate) fn check_config(config: FdConfig) -> Result<()> {
+    if config.step.is_finite() && config.step > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::Config {
+            arg: "step".into(),
+            value: config.step.to_string(),
+            expected: "a finite number above 0".into(),
+        })
+    }
 }
 
 /// The finite-difference gradient of `L = ⟨cotangent, output⟩` with respect to each leaf.
@@ -60,13 +99,7 @@ pub fn gradients(
     leaves: &[Var],
     config: FdConfig,
 ) -> Result<Vec<FdGradient>> {
-    if !(config.step.is_finite() && config.step > 0.0) {
-        return Err(Error::Config {
-            arg: "step".into(),
-            value: config.step.to_string(),
-            expected: "a finite number above 0".into(),
-        });
-    }
+    check_config(config)?;
     if cotangent.shape() != tape.value(output).shape() {
         return Err(Error::Tape(format!(
             "the cotangent of `{}` has shape {:?}, expected {:?}",
@@ -75,85 +108,117 @@ pub fn gradients(
             tape.value(output).shape()
         )));
     }
-    let value_at = |e: &Evaluation<'_, '_>| objective(e.value(output), cotangent.view());
-    let base_value = objective(tape.value(output).view(), cotangent.view());
+    jacobian::check_sizes(tape)?;
+    let weights = tape.pullback(
+        output,
+        cotangent.to_owned(),
+        Wrt::ParamsAndData,
+        &JacobianContraction,
+    )?;
     leaves
         .iter()
-        .map(|&leaf| leaf_gradient(tape, leaf, base_value, &value_at, config))
+        .map(|&leaf| leaf_gradient(tape, leaf, output, &weights, config))
         .collect()
 }
 
-/// `(⟨v, out⟩, Σ |vᵢ outᵢ|)`: the objective and the magnitude its rounding error scales with.
-fn objective(out: ArrayViewD<'_, f64>, v: ArrayViewD<'_, f64>) -> (f64, f64) {
-    Zip::from(&out)
+/// `Σⱼ vⱼ (upⱼ − downⱼ)` over the terms that changed, and `Σⱼ |vⱼ| (|upⱼ| + |downⱼ|)` over the same.
+pub fn termwise_difference(
+    up: ArrayViewD<'_, f64>,
+    down: ArrayViewD<'_, f64>,
+    v: ArrayViewD<'_, f64>,
+) -> (f64, f64) {
+    Zip::from(&up)
+        .and(&down)
         .and(&v)
-        .fold((0.0, 0.0), |(s, m), o, v| (s + o * v, m + (o * v).abs()))
+        .fold((0.0, 0.0), |(s, m), &u, &d, &v| {
+            if u == d {
+                (s, m)
+            } else {
+                (s + v * (u - d), m + v.abs() * (u.abs() + d.abs()))
+            }
+        })
 }
 
-/// One central difference quotient and its rounding-noise bound.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Quotient {
-    /// `(L(θ + h) − L(θ − h)) / ((θ + h) − (θ − h))`.
-    pub value: f64,
-    /// `κ · ε · (M⁺ + M⁻ + M) / ((θ + h) − (θ − h))`.
-    pub noise: f64,
-}
-
-/// The central difference at `theta` of an objective that returns `(L, M)` (the value and the
-/// magnitude its rounding error scales with) at a given coordinate value; `at_theta` is `M` at θ.
-pub fn central_difference<E>(
-    theta: f64,
-    step: f64,
-    at_theta: f64,
-    mut objective: impl FnMut(f64) -> Result<(f64, f64), E>,
-) -> Result<Quotient, E> {
-    let h = step * theta.abs().max(1.0);
-    let (plus, minus) = (theta + h, theta - h);
-    let (l_plus, m_plus) = objective(plus)?;
-    let (l_minus, m_minus) = objective(minus)?;
-    let width = plus - minus;
-    Ok(Quotient {
-        value: (l_plus - l_minus) / width,
-        noise: NOISE_SAFETY * f64::EPSILON * (m_plus + m_minus + at_theta) / width,
-    })
+/// `Σ_n Σ_k |∂L/∂n_k| |n_k|` over the node elements an evaluation changed. The weights of the
+/// output op's inputs are taken at the evaluation itself (at a perfect fit `∂L/∂f = f − y` is 0 at
+/// θ but not at θ ± h), the others at θ.
+fn rounding_magnitude(
+    tape: &Tape<'_>,
+    output: Var,
+    weights: &Gradients,
+    e: &Evaluation<'_, '_>,
+) -> Result<f64> {
+    let mut local: Vec<(Var, ArrayD<f64>)> = Vec::new();
+    if let Some(node) = tape.op_node(output) {
+        let views: Vec<_> = node.inputs.iter().map(|&i| e.value(i)).collect();
+        let wanted = vec![true; views.len()];
+        let pulled =
+            JacobianContraction.pull(node.op, &views, weights.require(tape, output)?.view(), &wanted)?;
+        local.extend(node.inputs.iter().zip(pulled).filter_map(|(&i, g)| Some((i, g?))));
+    }
+    Ok(tape
+        .vars()
+        .filter(|&n| e.is_changed(n))
+        .filter_map(|n| {
+            let w = local
+                .iter()
+                .find(|(i, _)| *i == n)
+                .map(|(_, g)| g)
+                .or(weights.get(n))?;
+            Some(
+                Zip::from(w)
+                    .and(&e.value(n))
+                    .and(&tape.value(n))
+                    .fold(
+                        0.0,
+                        |m, w, v, base| if v == base { m } else { m + w.abs() * v.abs() },
+                    ),
+            )
+        })
+        .sum())
 }
 
 fn leaf_gradient(
     tape: &Tape<'_>,
     leaf: Var,
-    base_value: (f64, f64),
-    objective: &dyn Fn(&Evaluation<'_, '_>) -> (f64, f64),
+    output: Var,
+    weights: &Gradients,
     config: FdConfig,
 ) -> Result<FdGradient> {
-    let shape = tape.value(leaf).raw_dim();
+    let cotangent = weights.require(tape, output)?.view();
     let mut point = tape.value(leaf).as_standard_layout().into_owned();
     let n = point.len();
-    let (mut values, mut noise, mut smooth) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
+    let mut estimates = Vec::with_capacity(n);
     for flat in 0..n {
         let theta = flat_mut(&mut point)[flat];
-        let mut evaluations = Vec::with_capacity(2);
-        let q = central_difference(theta, config.step, base_value.1, |x| {
-            flat_mut(&mut point)[flat] = x;
-            let e = tape.evaluate_with(leaf, point.clone())?;
-            let value = objective(&e);
-            evaluations.push(e);
-            Ok::<_, crate::Error>(value)
-        })?;
+        let estimate = richardson::estimate(theta, config.steps(), |plus, minus| {
+            let mut at = |x: f64| {
+                flat_mut(&mut point)[flat] = x;
+                let e = tape.evaluate_with(leaf, point.clone())?;
+                if e.value(output).shape() != cotangent.shape() {
+                    return Err(Error::Tape(format!(
+                        "the output `{}` changed shape from {:?} to {:?} when `{}` element {flat} moved to {x}: its shape must not depend on the values",
+                        tape.name(output),
+                        cotangent.shape(),
+                        e.value(output).shape(),
+                        tape.name(leaf)
+                    )));
+                }
+                Ok(e)
+            };
+            let (up, down) = (at(plus)?, at(minus)?);
+            let (difference, _) = termwise_difference(up.value(output), down.value(output), cotangent.view());
+            Ok::<_, Error>(Sample {
+                difference,
+                magnitude: rounding_magnitude(tape, output, weights, &up)?
+                    + rounding_magnitude(tape, output, weights, &down)?,
+                smooth: smooth_along(tape, &down, &up),
+            })
+        });
         flat_mut(&mut point)[flat] = theta;
-        values.push(q.value);
-        noise.push(q.noise);
-        smooth.push(smooth_along(tape, &evaluations[1], &evaluations[0]));
+        estimates.push(estimate?);
     }
-    let shaped = |v| ArrayD::from_shape_vec(shape.clone(), v).expect("internal: one estimate per element");
-    Ok(FdGradient {
-        values: shaped(values),
-        noise: shaped(noise),
-        smooth: ArrayD::from_shape_vec(shape.clone(), smooth).expect("internal: one flag per element"),
-    })
+    Ok(FdGradient::from_estimates(tape.value(leaf).shape(), &estimates))
 }
 
 /// The elements of a standard-layout array, in row-major order.

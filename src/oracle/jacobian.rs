@@ -55,6 +55,30 @@ impl Pullback for JacobianContraction {
     }
 }
 
+/// The most elements of one op's Jacobian the oracle builds (2 GiB of f64).
+pub const MAX_JACOBIAN_ELEMENTS: usize = 1 << 28;
+
+/// Every op's Jacobian on the tape can be built: an error naming the op otherwise.
+pub fn check_sizes(tape: &Tape<'_>) -> Result<()> {
+    for v in tape.vars() {
+        let Some(node) = tape.op_node(v) else {
+            continue;
+        };
+        let rows = tape.value(v).len();
+        for &input in node.inputs {
+            let cols = tape.value(input).len();
+            if rows.checked_mul(cols).is_none_or(|n| n > MAX_JACOBIAN_ELEMENTS) {
+                return Err(Error::Tape(format!(
+                    "`{}`: the Jacobian oracle would build a {rows} × {cols} matrix for input `{}`, more than {MAX_JACOBIAN_ELEMENTS} elements; check a smaller case",
+                    tape.name(v),
+                    tape.name(input)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// dL/d(parameter) (and data, per `wrt`) from the scalar `loss`, by Jacobian contraction.
 pub fn backward(tape: &Tape<'_>, loss: Var, wrt: Wrt) -> Result<Gradients> {
     let value = tape.value(loss);

@@ -11,23 +11,30 @@
 //!   propagated forward once for every (j, b).
 //!
 //! The loss then changes by exactly `ΔL = Σ Δf ⊙ (r + ½ Δf)` with `r = f − y` (Eq. 34b), computed
-//! directly rather than as a difference of two losses, and the quotient is
-//! `(ΔL(+) − ΔL(−)) / ((θ + h) − (θ − h))` with the same step as [`finite_diff`](super::finite_diff).
-//! These updates are exact only while no relu input crosses 0, so every perturbation applies
-//! the generic oracle's test: each relu input at θ − h, θ and θ + h must share a strict sign.
-//! Where one does not, the element is evaluated by a full forward pass and marked not comparable.
+//! directly rather than as a difference of two losses, and the quotients
+//! `(ΔL(+) − ΔL(−)) / ((θ + h) − (θ − h))` go to the one finite-difference core
+//! ([`richardson`](super::richardson)) with the same steps as [`finite_diff`](super::finite_diff).
+//! The rounding of ΔL scales with `Σ |Δf| (|f| + |y| + ½ |Δf|)`: r is a difference of f and y, and
+//! at a perfect fit it is all rounding, however small it is.
+//!
+//! These updates are exact only while no relu input crosses 0. Every relu input is affine in one
+//! parameter (layer 2's through h1, while layer 1 keeps its signs), so the distance to the
+//! nearest kink along each element is known in O(B) (`*_reach`), and the first step is at most
+//! half of it: an element near a kink takes the same few cheap steps as any other, never a slow
+//! path. Every step still applies the generic oracle's test (each relu input at θ − h, θ and
+//! θ + h must share a strict sign) and a step that fails it is not used. Only an element at a
+//! kink (distance 0) has its quotient taken from two full forward passes, for the report; it is
+//! marked not comparable.
 //! Nothing here calls a backward: it evaluates the forward function, only more cheaply.
 
-use ndarray::{Array1, Array2, ArrayD, Dimension, Zip};
+use ndarray::{Array1, Array2, Dimension, Zip};
 use rayon::prelude::*;
 
-use super::finite_diff::{FdConfig, FdGradient};
+use super::finite_diff::{self, FdConfig, FdGradient};
+use super::richardson::{self, Estimate, Sample, Steps};
 use crate::error::Result;
 use crate::mlp::{self, MlpParams};
 use crate::tape::Wrt;
-
-/// Safety factor on the rounding-error estimate, as in [`finite_diff`](super::finite_diff).
-const NOISE_SAFETY: f64 = 64.0;
 
 /// The recorded forward pass, and what the updates need.
 struct Forward<'a> {
@@ -41,10 +48,9 @@ struct Forward<'a> {
     m2: Array2<f64>,
     h2: Array2<f64>,
     r: Array2<f64>,
+    /// `|f| + |y|`: what the rounding of r scales with.
+    r_size: Array2<f64>,
 }
-
-/// One quotient: value, rounding noise, and whether no kink was in reach.
-type Estimate = (f64, f64, bool);
 
 /// What the first layer's updates share: `G_j` and the kink distances of layer 2.
 struct FirstLayer<'g> {
@@ -65,9 +71,17 @@ pub fn network_gradients(
     config: FdConfig,
 ) -> Result<[FdGradient; 6]> {
     // The tape checks every shape and value (and names what does not fit).
+    finite_diff::check_config(config)?;
     mlp::loss_and_grads(p, x, y, Wrt::Params).map(drop)?;
     let fw = Forward::new(p, x, y);
-    let step = config.step;
+    // Between kinks the loss is a quadratic in any one parameter (affine layers, fixed relu
+    // masks, squared error): one smooth quotient is exact to its rounding, whose bound sees every
+    // value subtracted (r's own through |f| + |y|).
+    let step = Steps {
+        look_ahead: false,
+        quadratic: true,
+        ..config.steps()
+    };
     // G[j][b][c]: the change of f[b, c] per unit change of h1[b, j], off the kinks; and how far
     // h1[b, j] may move either way before a relu input of layer 2 reaches 0.
     let g: Vec<Array2<f64>> = (0..p.w1.ncols())
@@ -76,18 +90,36 @@ pub fn network_gradients(
         .collect();
     let reach: Vec<Vec<(f64, f64)>> = (0..p.w1.ncols()).into_par_iter().map(|j| fw.reach(j)).collect();
     let first = FirstLayer { g: &g, reach: &reach };
-    let w1 = estimates(&p.w1, step, |(i, j), d| fw.first_layer(&first, j, d, Some(i)));
-    let b1 = estimates_1d(&p.b1, step, |j, d| fw.first_layer(&first, j, d, None));
-    let w2 = estimates(&p.w2, step, |(j, k), d| fw.second_layer(k, d, Some(j)));
-    let b2 = estimates_1d(&p.b2, step, |k, d| fw.second_layer(k, d, None));
-    let w3 = estimates(&p.w3, step, |(k, c), d| Some(fw.third_layer(c, d, Some(k))));
-    let b3 = estimates_1d(&p.b3, step, |c, d| Some(fw.third_layer(c, d, None)));
+    let w1 = estimates(&p.w1, step, |(i, j), d| match d {
+        Move::By(d) => Reply::Delta(fw.first_layer(&first, j, d, Some(i))),
+        Move::Reach => Reply::Reach(fw.first_layer_reach(&first, j, Some(i))),
+    });
+    let b1 = estimates_1d(&p.b1, step, |j, d| match d {
+        Move::By(d) => Reply::Delta(fw.first_layer(&first, j, d, None)),
+        Move::Reach => Reply::Reach(fw.first_layer_reach(&first, j, None)),
+    });
+    let w2 = estimates(&p.w2, step, |(j, k), d| match d {
+        Move::By(d) => Reply::Delta(fw.second_layer(k, d, Some(j))),
+        Move::Reach => Reply::Reach(fw.second_layer_reach(k, Some(j))),
+    });
+    let b2 = estimates_1d(&p.b2, step, |k, d| match d {
+        Move::By(d) => Reply::Delta(fw.second_layer(k, d, None)),
+        Move::Reach => Reply::Reach(fw.second_layer_reach(k, None)),
+    });
+    let w3 = estimates(&p.w3, step, |(k, c), d| match d {
+        Move::By(d) => Reply::Delta(Some(fw.third_layer(c, d, Some(k)))),
+        Move::Reach => Reply::Reach(f64::INFINITY),
+    });
+    let b3 = estimates_1d(&p.b3, step, |c, d| match d {
+        Move::By(d) => Reply::Delta(Some(fw.third_layer(c, d, None))),
+        Move::Reach => Reply::Reach(f64::INFINITY),
+    });
     let mut out = [w1, b1, w2, b2, w3, b3];
-    // Elements with a kink in reach: their quotient from full forward passes, as the generic
-    // oracle computes it; they are marked not comparable either way.
+    // Elements with no smooth step: their quotient from full forward passes at the first step,
+    // for the report; they are marked not comparable.
     for (which, grad) in out.iter_mut().enumerate() {
         for ((index, value), smooth) in grad.values.indexed_iter_mut().zip(grad.smooth.iter()) {
-            if !*smooth {
+            if !*smooth && !value.is_finite() {
                 *value = fw.full_quotient(which, index.slice(), step)?;
             }
         }
@@ -95,11 +127,25 @@ pub fn network_gradients(
     Ok(out)
 }
 
+/// What a parameter element is asked: ΔL for a move by δ, or how far it may move either way
+/// with every relu input keeping its strict sign.
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    By(f64),
+    Reach,
+}
+
+/// The answer: `(ΔL, its magnitude)` (`None` at a kink), or the reach.
+enum Reply {
+    Delta(Option<(f64, f64)>),
+    Reach(f64),
+}
+
 /// Estimates for every element of a matrix parameter, in parallel over rows.
 fn estimates(
     theta: &Array2<f64>,
-    step: f64,
-    delta_loss: impl Fn((usize, usize), f64) -> Option<(f64, f64)> + Sync,
+    step: Steps,
+    delta_loss: impl Fn((usize, usize), Move) -> Reply + Sync,
 ) -> FdGradient {
     let (rows, cols) = theta.dim();
     let flat: Vec<Estimate> = (0..rows)
@@ -113,8 +159,8 @@ fn estimates(
 /// Estimates for every element of a vector parameter.
 fn estimates_1d(
     theta: &Array1<f64>,
-    step: f64,
-    delta_loss: impl Fn(usize, f64) -> Option<(f64, f64)> + Sync,
+    step: Steps,
+    delta_loss: impl Fn(usize, Move) -> Reply + Sync,
 ) -> FdGradient {
     let flat: Vec<Estimate> = (0..theta.len())
         .into_par_iter()
@@ -124,29 +170,38 @@ fn estimates_1d(
 }
 
 fn gradient(shape: &[usize], flat: Vec<Estimate>) -> FdGradient {
-    let shaped = |v: Vec<f64>| ArrayD::from_shape_vec(shape, v).expect("internal: one estimate per element");
-    FdGradient {
-        values: shaped(flat.iter().map(|e| e.0).collect()),
-        noise: shaped(flat.iter().map(|e| e.1).collect()),
-        smooth: ArrayD::from_shape_vec(shape, flat.iter().map(|e| e.2).collect())
-            .expect("internal: one flag per element"),
+    FdGradient::from_estimates(shape, &flat)
+}
+
+/// The estimate at θ from `delta_loss`. The first step is at most half the distance to the
+/// nearest kink, so that no step is wasted on one (each step still applies the test).
+fn quotient(theta: f64, mut steps: Steps, delta_loss: impl Fn(Move) -> Reply) -> Estimate {
+    let scale = theta.abs().max(1.0);
+    if let Reply::Reach(reach) = delta_loss(Move::Reach) {
+        steps.first = steps.first.min(KINK_MARGIN * reach / scale);
+    }
+    let delta = |d: f64| match delta_loss(Move::By(d)) {
+        Reply::Delta(delta) => delta,
+        Reply::Reach(_) => None,
+    };
+    let estimate = richardson::estimate(theta, steps, |plus, minus| {
+        Ok::<_, std::convert::Infallible>(match (delta(plus - theta), delta(minus - theta)) {
+            (Some((up, m_up)), Some((down, m_down))) => Sample {
+                difference: up - down,
+                magnitude: m_up + m_down,
+                smooth: true,
+            },
+            _ => Sample::KINK,
+        })
+    });
+    match estimate {
+        Ok(e) => e,
+        Err(never) => match never {},
     }
 }
 
-/// The central quotient at θ from `delta_loss(δ) = (ΔL, Σ|terms|)`, `None` at a kink.
-fn quotient(theta: f64, step: f64, delta_loss: impl Fn(f64) -> Option<(f64, f64)>) -> Estimate {
-    let h = step * theta.abs().max(1.0);
-    let (plus, minus) = (theta + h, theta - h);
-    let width = plus - minus;
-    match (delta_loss(plus - theta), delta_loss(minus - theta)) {
-        (Some((up, m_up)), Some((down, m_down))) => (
-            (up - down) / width,
-            NOISE_SAFETY * f64::EPSILON * (m_up + m_down) / width,
-            true,
-        ),
-        _ => (f64::NAN, f64::NAN, false),
-    }
-}
+/// The first step is at most this fraction of the distance to the nearest kink.
+const KINK_MARGIN: f64 = 0.5;
 
 /// `a · (a + Δ) > 0`: the relu input keeps a strict sign from a to a + Δ.
 fn keeps_sign(a: f64, delta: f64) -> bool {
@@ -160,7 +215,9 @@ impl<'a> Forward<'a> {
         let (m1, h1) = (mask(&a1), a1.mapv(|v| v.max(0.0)));
         let a2 = h1.dot(&p.w2) + &p.b2;
         let (m2, h2) = (mask(&a2), a2.mapv(|v| v.max(0.0)));
-        let r = h2.dot(&p.w3) + &p.b3 - y;
+        let f = h2.dot(&p.w3) + &p.b3;
+        let r = &f - y;
+        let r_size = f.mapv(f64::abs) + y.mapv(f64::abs);
         Forward {
             p,
             x,
@@ -172,15 +229,20 @@ impl<'a> Forward<'a> {
             m2,
             h2,
             r,
+            r_size,
         }
     }
 
     /// ΔL and its magnitude when row b of f moves by `df` (any iterator of D3 values).
     fn row_delta(&self, b: usize, df: impl Iterator<Item = f64>) -> (f64, f64) {
-        self.r.row(b).iter().zip(df).fold((0.0, 0.0), |(s, m), (r, d)| {
-            let term = d * (r + 0.5 * d);
-            (s + term, m + term.abs())
-        })
+        self.r
+            .row(b)
+            .iter()
+            .zip(self.r_size.row(b))
+            .zip(df)
+            .fold((0.0, 0.0), |(s, m), ((r, size), d)| {
+                (s + d * (r + 0.5 * d), m + d.abs() * (size + 0.5 * d.abs()))
+            })
     }
 
     /// W3[k, c] (with `k`) or b3[c] moved by δ.
@@ -188,7 +250,7 @@ impl<'a> Forward<'a> {
         (0..self.r.nrows()).fold((0.0, 0.0), |(s, m), b| {
             let d = delta * k.map_or(1.0, |k| self.h2[[b, k]]);
             let term = d * (self.r[[b, c]] + 0.5 * d);
-            (s + term, m + term.abs())
+            (s + term, m + d.abs() * (self.r_size[[b, c]] + 0.5 * d.abs()))
         })
     }
 
@@ -235,6 +297,37 @@ impl<'a> Forward<'a> {
             .collect()
     }
 
+    /// How far W1[i, j] (with `i`) or b1[j] may move with no relu input of either layer
+    /// reaching 0: `|a1[b, j]| / |x[b, i]|`, and where unit j is active the reach of `h1[b, j]`
+    /// over `|x[b, i]|`, the least over the rows.
+    fn first_layer_reach(&self, first: &FirstLayer<'_>, j: usize, i: Option<usize>) -> f64 {
+        (0..self.r.nrows()).fold(f64::INFINITY, |least, b| {
+            let x = i.map_or(1.0, |i| self.x[[b, i]]).abs();
+            if x == 0.0 {
+                return least;
+            }
+            let (up, down) = first.reach[j][b];
+            let layer2 = if self.m1[[b, j]] > 0.0 {
+                up.min(down)
+            } else {
+                f64::INFINITY
+            };
+            least.min(self.a1[[b, j]].abs().min(layer2) / x)
+        })
+    }
+
+    /// How far W2[j, k] (with `j`) or b2[k] may move with no relu input of layer 2 reaching 0.
+    fn second_layer_reach(&self, k: usize, j: Option<usize>) -> f64 {
+        (0..self.r.nrows()).fold(f64::INFINITY, |least, b| {
+            let h = j.map_or(1.0, |j| self.h1[[b, j]]).abs();
+            if h == 0.0 {
+                least
+            } else {
+                least.min(self.a2[[b, k]].abs() / h)
+            }
+        })
+    }
+
     /// W1[i, j] (with `i`) or b1[j] moved by δ; `None` at a kink in either hidden layer.
     fn first_layer(
         &self,
@@ -268,10 +361,10 @@ impl<'a> Forward<'a> {
 
     /// The quotient for parameter `which` (Eq. 35's order) at `index` from two full forward
     /// passes: the generic oracle's way, for the elements with a kink in reach.
-    fn full_quotient(&self, which: usize, index: &[usize], step: f64) -> Result<f64> {
+    fn full_quotient(&self, which: usize, index: &[usize], step: Steps) -> Result<f64> {
         let mut q = self.p.clone();
         let theta = *element(&mut q, which, index);
-        let h = step * theta.abs().max(1.0);
+        let h = step.first * theta.abs().max(1.0);
         let (plus, minus) = (theta + h, theta - h);
         let mut loss_at = |v: f64| -> Result<f64> {
             *element(&mut q, which, index) = v;

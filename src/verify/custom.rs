@@ -1,13 +1,20 @@
 //! Any op, from its forward and VJP closures: what `torch.autograd.gradcheck` gives Python.
 //!
 //! There is no reference to compare with, so the oracle is central differences of the op's own
-//! forward: for a random cotangent v, `dL/dx_i ≈ (⟨v, f(x + h e_i)⟩ − ⟨v, f(x − h e_i)⟩) / 2h`
-//! ([`central_difference`]). Agreement is to [`FINITE_DIFF_REL`] relative, with the quotient's
-//! rounding noise as the only absolute excuse. An op may have kinks the verifier cannot see; an
-//! element that disagrees at step h but agrees at step h/64, where the two estimates differ, is
-//! taken to lie within h of a kink and is left out. Each case also calls the backward twice (it
-//! must be deterministic) and with a zero cotangent (it must return zeros), as for the built-in
-//! ops.
+//! forward: for a random cotangent v, `dL/dx_i ≈ Σⱼ vⱼ (f(x + h e_i)ⱼ − f(x − h e_i)ⱼ) / 2h`, the
+//! difference taken term by term (so that outputs of very different sizes do not hide each
+//! other), over a shrinking sequence of steps extrapolated with its error bound
+//! ([`richardson`]). An element agrees when its difference from the estimate is within
+//! [`FINITE_DIFF_REL`] relative plus the estimate's bound; it is certified when the estimate
+//! resolves its value, excused when it does not, and left out where the sequence does not
+//! converge (a kink the verifier cannot see). A gradient on which nothing was certified and
+//! nothing failed is **inconclusive**, with the reason and what to try: never a silent pass.
+//!
+//! Each case also calls the backward twice (it must give the same answer, to the built-in
+//! verifier's 1e-12 relative) and with a zero cotangent (it must return zeros, and not fail). A
+//! forward that is NaN or infinite at the drawn inputs has them drawn again, a few times. The
+//! report carries, as a note and a second opinion outside the verdict, a Taylor-remainder test of
+//! the first case ([`taylor`]).
 //!
 //! ```
 //! use gradverify::check;
@@ -22,17 +29,27 @@
 use ndarray::{ArrayD, IxDyn, Zip};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
+use rand_chacha::ChaCha8Rng;
 
 use super::check::catching_panics;
-use super::{CaseRecord, Checked, Config, Fault, Problem, Report, Subject, findings};
-use crate::compare::{self, Abs, Tolerance};
+use super::{
+    CaseRecord, Checked, Config, Fault, Finding, Inconclusive, Problem, Report, Subject, findings, same,
+};
+use crate::compare::{self, Abs, Comparison, Tolerance};
 use crate::oracle::FINITE_DIFF_REL;
-use crate::oracle::finite_diff::{FdConfig, central_difference};
+use crate::oracle::finite_diff::termwise_difference;
+use crate::oracle::richardson::{self, Estimate, Sample, Steps};
+use crate::oracle::taylor::{self, Taylor};
 use crate::protocol::Answer;
 use crate::random;
 
-/// The ratio of the step used to tell a kink from a wrong gradient.
-const KINK_STEP_RATIO: f64 = 64.0;
+/// How many times the inputs of a case are drawn again while the forward is not finite there.
+const REDRAWS: usize = 4;
+/// The most elements one input may have: the check evaluates the forward dozens of times per
+/// element.
+const MAX_ELEMENTS: usize = 1 << 24;
+/// The Taylor test's first ε, relative to the size of the inputs.
+const TAYLOR_FIRST: f64 = 1e-3;
 
 /// Checks the VJP `backward(inputs, dL/d(output)) -> dL/d(each input)` of an op whose forward is
 /// `forward(inputs) -> output`, at inputs of the given shapes drawn at random (standard normal).
@@ -57,11 +74,11 @@ where
         .map(|s| format!("{s:?}"))
         .collect::<Vec<_>>()
         .join(", ");
-    if shapes.is_empty() || shapes.iter().any(|s| s.contains(&0)) {
-        report.findings.push(super::Finding {
+    if let Some(why) = unusable(shapes) {
+        report.findings.push(Finding {
             what: Subject::Shapes,
             problem: Problem::Fault(Fault::Failed(format!(
-                "the input shapes [{label}] cannot be checked: give at least one input, with every dimension at least 1"
+                "the input shapes [{label}] cannot be checked: {why}"
             ))),
             failed: 0,
             smallest_shape: label,
@@ -72,20 +89,134 @@ where
         return report;
     }
     let op = Closures { forward, backward };
-    let records: Vec<CaseRecord> = (0..config.cases)
-        .map(|index| {
-            let mut rng = random::case_rng(config.seed, index as u64);
-            let inputs: Vec<ArrayD<f64>> = shapes
-                .iter()
-                .map(|s| ArrayD::random_using(IxDyn(s), StandardNormal, &mut rng))
-                .collect();
-            op.check_case(inputs, &mut rng, &label)
-        })
-        .collect();
     let names: Vec<String> = (0..shapes.len()).map(|k| format!("x{k}")).collect();
+    let mut tallies = vec![Tally::default(); shapes.len()];
+    let mut records = Vec::with_capacity(config.cases);
+    let mut not_finite = 0;
+    let mut second_opinion = None;
+    for index in 0..config.cases {
+        let mut rng = random::case_rng(config.seed, index as u64);
+        let Some((inputs, output)) = op.draw(shapes, &mut rng) else {
+            not_finite += 1;
+            continue;
+        };
+        let (record, comparisons) = match output {
+            Ok(output) => op.check_case(&inputs, output, &mut rng, &label),
+            Err(fault) => (fault_record(&label, fault), Vec::new()),
+        };
+        for (tally, c) in tallies.iter_mut().zip(&comparisons) {
+            tally.add(c);
+        }
+        if second_opinion.is_none()
+            && let Ok(checked) = &record.outcome
+        {
+            second_opinion = op.taylor(&inputs, checked, &mut rng);
+        }
+        records.push(record);
+    }
     report.findings = findings(&records, &names, &mut |record, _| record.clone());
+    let call_failed = report.findings.iter().any(|f| f.what == "the call");
+    for (name, tally) in names.iter().zip(&tallies) {
+        let label = format!("dL/d{name}");
+        if tally.certified == 0 && tally.failed == 0 && !call_failed {
+            report
+                .inconclusive
+                .push(tally.inconclusive(label, not_finite, config.cases));
+        } else if tally.compared() > 0 {
+            report.notes.push(format!("{label}: {tally}"));
+        }
+    }
+    if let Some(taylor) = second_opinion {
+        report.notes.push(taylor.to_string());
+    }
     report
 }
+
+/// Why the shapes cannot be checked, if they cannot.
+fn unusable(shapes: &[&[usize]]) -> Option<String> {
+    if shapes.is_empty() || shapes.iter().any(|s| s.contains(&0)) {
+        return Some("give at least one input, with every dimension at least 1".to_owned());
+    }
+    shapes.iter().enumerate().find_map(|(k, s)| {
+        let n = s.iter().try_fold(1_usize, |n, &d| n.checked_mul(d));
+        n.is_none_or(|n| n > MAX_ELEMENTS).then(|| {
+            format!("x{k} would have more than {MAX_ELEMENTS} elements (the most one input may have)")
+        })
+    })
+}
+
+/// A case whose call failed.
+fn fault_record(label: &str, message: String) -> CaseRecord {
+    CaseRecord {
+        dims: Vec::new(),
+        shape: label.to_owned(),
+        batch: None,
+        request: None,
+        expected: Answer::default(),
+        outcome: Err(Fault::Failed(message)),
+    }
+}
+
+/// What the comparisons of one gradient found, over all cases.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    certified: usize,
+    excused: usize,
+    skipped: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn add(&mut self, c: &Comparison) {
+        self.certified += c.certified;
+        self.excused += c.excused;
+        self.skipped += c.skipped;
+        self.failed += c.failed + usize::from(c.actual_shape.is_some());
+    }
+
+    fn compared(&self) -> usize {
+        self.certified + self.excused + self.skipped + self.failed
+    }
+
+    /// Nothing certified, nothing failed: why, and what to try.
+    fn inconclusive(&self, gradient: String, not_finite: usize, cases: usize) -> Inconclusive {
+        let reason = if self.compared() == 0 && not_finite > 0 {
+            format!(
+                "the forward was NaN or infinite at the drawn inputs of {not_finite} of {cases} cases (each drawn {} times)",
+                REDRAWS + 1
+            )
+        } else {
+            format!(
+                "no element could be certified: of {} over {cases} cases, {} excused (the finite differences do not resolve the value: rounding is as large as the derivative) and {} not comparable (the differences did not converge: a kink, or a step the function does not allow)",
+                self.compared(),
+                self.excused,
+                self.skipped
+            )
+        };
+        Inconclusive {
+            gradient,
+            reason,
+            try_next: "other points (op_with with another seed), inputs in a domain where the forward is finite and smooth, or another scale (inputs and outputs nearer 1)".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} elements certified against finite differences, {} excused, {} not comparable, {} failed",
+            self.certified,
+            self.compared(),
+            self.excused,
+            self.skipped,
+            self.failed
+        )
+    }
+}
+
+/// Inputs, and the forward's output there or its fault.
+type Drawn = (Vec<ArrayD<f64>>, Result<ArrayD<f64>, String>);
 
 struct Closures<F, B> {
     forward: F,
@@ -97,78 +228,108 @@ where
     F: Fn(&[ArrayD<f64>]) -> ArrayD<f64>,
     B: Fn(&[ArrayD<f64>], &ArrayD<f64>) -> Vec<ArrayD<f64>>,
 {
+    /// Inputs where the forward is finite (drawn again up to [`REDRAWS`] times) and its output,
+    /// or the forward's fault; `None` if it stayed NaN or infinite.
+    fn draw(&self, shapes: &[&[usize]], rng: &mut ChaCha8Rng) -> Option<Drawn> {
+        for _ in 0..=REDRAWS {
+            let inputs: Vec<ArrayD<f64>> = shapes
+                .iter()
+                .map(|s| ArrayD::random_using(IxDyn(s), StandardNormal, &mut *rng))
+                .collect();
+            match catching_panics(|| (self.forward)(&inputs)) {
+                Ok(out) if out.iter().all(|v| v.is_finite()) => return Some((inputs, Ok(out))),
+                Ok(_) => continue,
+                Err(message) => return Some((inputs, Err(format!("the forward {message}")))),
+            }
+        }
+        None
+    }
+
+    /// One case at finite inputs: the gradients against finite differences, a second call, and
+    /// a call with a zero upstream gradient. Also the comparison of each gradient.
     fn check_case(
         &self,
-        inputs: Vec<ArrayD<f64>>,
-        rng: &mut rand_chacha::ChaCha8Rng,
+        inputs: &[ArrayD<f64>],
+        output: ArrayD<f64>,
+        rng: &mut ChaCha8Rng,
         label: &str,
-    ) -> CaseRecord {
-        let mut record = CaseRecord {
-            dims: Vec::new(),
-            shape: label.to_owned(),
-            batch: None,
-            request: None,
-            expected: Answer::default(),
-            outcome: Err(Fault::Failed(String::new())),
-        };
-        let output = match catching_panics(|| (self.forward)(&inputs)) {
-            Ok(out) if out.iter().all(|v| v.is_finite()) => out,
-            Ok(_) => {
-                record.outcome = Err(Fault::Failed(
-                    "the forward returned NaN or infinity at random inputs".to_owned(),
-                ));
-                return record;
-            }
-            Err(message) => {
-                record.outcome = Err(Fault::Failed(format!("the forward {message}")));
-                return record;
-            }
-        };
+    ) -> (CaseRecord, Vec<Comparison>) {
+        let mut record = fault_record(label, String::new());
         let cotangent = ArrayD::random_using(output.raw_dim(), StandardNormal, rng);
-        let grads = match self.vjp(&inputs, &cotangent) {
+        let grads = match self.vjp(inputs, &cotangent) {
             Ok(grads) => grads,
             Err(message) => {
                 record.outcome = Err(Fault::Failed(message));
-                return record;
+                return (record, Vec::new());
             }
         };
         let mut checked = Checked::default();
+        let mut comparisons = Vec::with_capacity(inputs.len());
         for (k, (input, actual)) in inputs.iter().zip(&grads).enumerate() {
             let name = format!("x{k}");
-            let estimate = match self.finite_differences(&inputs, k, &cotangent, FdConfig::default().step) {
-                Ok(estimate) => estimate,
+            let estimates = match self.finite_differences(inputs, k, &cotangent) {
+                Ok(estimates) => estimates,
                 Err(message) => {
                     record.outcome = Err(Fault::Failed(message));
-                    return record;
+                    return (record, Vec::new());
                 }
             };
-            record.expected.grads.push((name.clone(), estimate.0.clone()));
-            checked.actual.grads.push((name.clone(), actual.clone()));
+            let shaped = |f: fn(&Estimate) -> f64| {
+                ArrayD::from_shape_vec(input.raw_dim(), estimates.iter().map(f).collect())
+                    .expect("internal: one estimate per element")
+            };
+            let (values, bounds) = (shaped(|e| e.value), shaped(|e| e.error));
+            let comparable = ArrayD::from_shape_vec(
+                input.raw_dim(),
+                estimates.iter().map(Estimate::comparable).collect(),
+            )
+            .expect("internal: one estimate per element");
+            let tolerance = Tolerance {
+                rel: FINITE_DIFF_REL,
+                abs: Abs::Bound(bounds.view()),
+                compare: Some(comparable.view()),
+            };
+            let comparison = compare::compare(&name, values.view(), actual.view(), &tolerance);
             if actual.shape() != input.shape() {
                 let problem = Problem::WrongShape {
                     got: actual.shape().to_vec(),
                     expected: input.shape().to_vec(),
                 };
-                checked.wrong.push((name, problem));
+                checked.wrong.push((name.clone(), problem));
             } else if actual.iter().any(|v| !v.is_finite()) {
-                checked.wrong.push((name, Problem::NonFinite));
-            } else if !self.agrees(&inputs, k, &cotangent, estimate, actual) {
-                checked.wrong.push((name, Problem::WrongValues));
+                checked.wrong.push((name.clone(), Problem::NonFinite));
+            } else if !comparison.is_ok() {
+                checked.wrong.push((name.clone(), Problem::WrongValues));
             }
+            comparisons.push(comparison);
+            record.expected.grads.push((name.clone(), values));
+            checked.actual.grads.push((name, actual.clone()));
         }
-        match self.vjp(&inputs, &cotangent) {
-            Ok(again) if again.iter().zip(&grads).all(|(a, b)| a == b) => {}
+        match self.vjp(inputs, &cotangent) {
+            Ok(again) if again.iter().zip(&grads).all(|(a, b)| same(a, b)) => {}
             _ => checked.nondeterministic = (0..inputs.len()).map(|k| format!("x{k}")).collect(),
         }
-        if let Ok(zero) = self.vjp(&inputs, &ArrayD::zeros(output.raw_dim())) {
-            for (k, g) in zero.iter().enumerate() {
-                if g.iter().any(|v| *v != 0.0) {
-                    checked.nonzero_for_zero_upstream.push(format!("x{k}"));
+        match self.vjp(inputs, &ArrayD::zeros(output.raw_dim())) {
+            Ok(zero) => {
+                for (k, g) in zero.iter().enumerate() {
+                    if g.iter().any(|v| *v != 0.0) {
+                        checked.nonzero_for_zero_upstream.push(format!("x{k}"));
+                    }
+                }
+            }
+            Err(message) => {
+                for k in 0..inputs.len() {
+                    let name = format!("x{k}");
+                    if checked.wrong.iter().all(|(n, _)| *n != name) {
+                        let problem =
+                            Problem::Fault(Fault::Failed(format!("{message} (upstream gradient all zeros)")));
+                        checked.wrong.push((name, problem));
+                    }
                 }
             }
         }
         record.outcome = Ok(checked);
-        record
+        (record, comparisons)
     }
 
     /// The backward, with a panic or the wrong number of gradients as an error.
@@ -185,78 +346,105 @@ where
         Ok(grads)
     }
 
-    /// Central differences of ⟨v, forward⟩ for every element of input `k`, with their noise.
+    /// The forward at `point`, where element `flat` of input `k` was moved; an error when it
+    /// panics or its output changes shape.
+    fn forward_at(
+        &self,
+        point: &[ArrayD<f64>],
+        k: usize,
+        flat: usize,
+        shape: &[usize],
+    ) -> Result<ArrayD<f64>, String> {
+        let moved = || {
+            // The row-major index of element `flat`.
+            let mut index = point[k].shape().to_vec();
+            let mut rest = flat;
+            for d in index.iter_mut().rev() {
+                let size = *d;
+                *d = rest % size;
+                rest /= size;
+            }
+            format!("x{k}{index:?}")
+        };
+        let out = catching_panics(|| (self.forward)(point))
+            .map_err(|m| format!("the forward {m} when {} moved", moved()))?;
+        if out.shape() != shape {
+            return Err(format!(
+                "the forward's output changed shape from {shape:?} to {:?} when {} moved: its shape must not depend on the input values",
+                out.shape(),
+                moved()
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The finite-difference estimate of `dL/dx_k` for every element of input `k`.
     fn finite_differences(
         &self,
         inputs: &[ArrayD<f64>],
         k: usize,
         cotangent: &ArrayD<f64>,
-        step: f64,
-    ) -> Result<(ArrayD<f64>, ArrayD<f64>), String> {
-        let objective = |x: &[ArrayD<f64>]| -> Result<(f64, f64), String> {
-            let out = catching_panics(|| (self.forward)(x)).map_err(|m| format!("the forward {m}"))?;
-            if out.shape() != cotangent.shape() {
-                return Err(format!(
-                    "the forward's output changed shape from {:?} to {:?}",
-                    cotangent.shape(),
-                    out.shape()
-                ));
-            }
-            Ok(Zip::from(&out)
-                .and(cotangent)
-                .fold((0.0, 0.0), |(s, m), o, v| (s + o * v, m + (o * v).abs())))
-        };
-        let at_theta = objective(inputs)?.1;
+    ) -> Result<Vec<Estimate>, String> {
         let mut point = inputs.to_vec();
         point[k] = point[k].as_standard_layout().into_owned();
         let n = point[k].len();
-        let (mut values, mut noise) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut estimates = Vec::with_capacity(n);
         for flat in 0..n {
             let theta = point[k].as_slice().expect("internal: standard layout")[flat];
-            let q = central_difference(theta, step, at_theta, |x| {
-                point[k].as_slice_mut().expect("internal: standard layout")[flat] = x;
-                objective(&point)
-            })?;
+            let estimate = richardson::estimate(theta, Steps::ANY_FUNCTION, |plus, minus| {
+                let mut at = |x: f64| {
+                    point[k].as_slice_mut().expect("internal: standard layout")[flat] = x;
+                    self.forward_at(&point, k, flat, cotangent.shape())
+                };
+                let (up, down) = (at(plus)?, at(minus)?);
+                let (difference, magnitude) = termwise_difference(up.view(), down.view(), cotangent.view());
+                Ok::<_, String>(Sample {
+                    difference,
+                    magnitude,
+                    smooth: true,
+                })
+            });
             point[k].as_slice_mut().expect("internal: standard layout")[flat] = theta;
-            values.push(q.value);
-            noise.push(q.noise);
+            estimates.push(estimate?);
         }
-        let shape = inputs[k].raw_dim();
-        let shaped =
-            |v| ArrayD::from_shape_vec(shape.clone(), v).expect("internal: one estimate per element");
-        Ok((shaped(values), shaped(noise)))
+        Ok(estimates)
     }
 
-    /// Every element agrees with the finite differences, except where the estimate moves with
-    /// the step (h against h/64): there a kink is within reach and the element is left out.
-    fn agrees(
-        &self,
-        inputs: &[ArrayD<f64>],
-        k: usize,
-        cotangent: &ArrayD<f64>,
-        (estimate, noise): (ArrayD<f64>, ArrayD<f64>),
-        actual: &ArrayD<f64>,
-    ) -> bool {
-        let mut tolerance = Tolerance {
-            rel: FINITE_DIFF_REL,
-            abs: Abs::PerElement(noise.view()),
-            compare: None,
-        };
-        if compare::compare("", estimate.view(), actual.view(), &tolerance).is_ok() {
-            return true;
+    /// The Taylor-remainder test of the gradients under test, along a random direction.
+    fn taylor(&self, inputs: &[ArrayD<f64>], checked: &Checked, rng: &mut ChaCha8Rng) -> Option<Taylor> {
+        let grads: Vec<&ArrayD<f64>> = checked.actual.grads.iter().map(|(_, g)| g).collect();
+        if grads.len() != inputs.len() || grads.iter().zip(inputs).any(|(g, x)| g.shape() != x.shape()) {
+            return None;
         }
-        let step = FdConfig::default().step / KINK_STEP_RATIO;
-        let Ok((fine, fine_noise)) = self.finite_differences(inputs, k, cotangent, step) else {
-            return false;
-        };
-        let smooth = Zip::from(&estimate)
-            .and(&fine)
-            .and(&noise)
-            .and(&fine_noise)
-            .map_collect(|c, f, n, fine_n| {
-                (c - f).abs() <= FINITE_DIFF_REL * c.abs().max(f.abs()) + n + fine_n
-            });
-        tolerance.compare = Some(smooth.view());
-        compare::compare("", estimate.view(), actual.view(), &tolerance).is_ok()
+        let cotangent = ArrayD::random_using(
+            catching_panics(|| (self.forward)(inputs)).ok()?.raw_dim(),
+            StandardNormal,
+            &mut *rng,
+        );
+        let directions: Vec<ArrayD<f64>> = inputs
+            .iter()
+            .map(|x| ArrayD::random_using(x.raw_dim(), StandardNormal, &mut *rng))
+            .collect();
+        let grads = self.vjp(inputs, &cotangent).ok()?;
+        let directional: f64 = grads.iter().zip(&directions).map(|(g, u)| (g * u).sum()).sum();
+        let size = inputs
+            .iter()
+            .flat_map(|x| x.iter())
+            .fold(1.0_f64, |m, v| m.max(v.abs()));
+        taylor::taylor_test(directional, TAYLOR_FIRST * size, |eps| {
+            let moved: Vec<ArrayD<f64>> = inputs
+                .iter()
+                .zip(&directions)
+                .map(|(x, u)| x + &(u * eps))
+                .collect();
+            let out = catching_panics(|| (self.forward)(&moved)).map_err(drop)?;
+            if out.shape() != cotangent.shape() {
+                return Err(());
+            }
+            Ok(Zip::from(&out)
+                .and(&cotangent)
+                .fold((0.0, 0.0), |(s, m), o, v| (s + o * v, m + (o * v).abs())))
+        })
+        .ok()
     }
 }

@@ -273,12 +273,26 @@ fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, act
         }
         Err(_) => checked.second_call_failed = true,
     }
-    if let Some(zeroed) = request.with_zero_upstream()
-        && let Ok(answer) = subject.answer(&zeroed)
-    {
-        for (name, g) in &answer.grads {
-            if g.iter().any(|v| *v != 0.0) {
-                checked.nonzero_for_zero_upstream.push(name.clone());
+    if let Some(zeroed) = request.with_zero_upstream() {
+        match subject.answer(&zeroed) {
+            Ok(answer) => {
+                for (name, g) in &answer.grads {
+                    if g.iter().any(|v| *v != 0.0) {
+                        checked.nonzero_for_zero_upstream.push(name.clone());
+                    }
+                }
+            }
+            // A backward that fails only on a zero upstream gradient is still wrong: its
+            // fault stands against each gradient that had no problem of its own.
+            Err(fault) => {
+                for (name, _) in &expected.grads {
+                    if checked.wrong.iter().all(|(n, _)| n != name) {
+                        let message = format!("{fault} (upstream gradient all zeros)");
+                        checked
+                            .wrong
+                            .push((name.clone(), Problem::Fault(Fault::Failed(message))));
+                    }
+                }
             }
         }
     }
