@@ -16,6 +16,8 @@ use gradverify::plot;
 use gradverify::protocol::{OpKind, serve as server};
 use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
+use gradverify::verify::report::score::{Points, Scorecard};
+use gradverify::verify::report::{gradescope, junit};
 use gradverify::verify::{self, Config, Report, exec::ExecSubject};
 
 /// Why a command could not run, as printed to standard error.
@@ -52,6 +54,10 @@ pub enum Format {
     Text,
     /// One JSON array of report objects.
     Json,
+    /// Gradescope's results.json: a test per op, with its points (`--points`).
+    Gradescope,
+    /// JUnit XML for CI test reports: a testcase per op.
+    Junit,
 }
 
 /// What a sweep runs and how it prints.
@@ -193,7 +199,14 @@ pub fn costs(markdown: bool, svg: Option<&Path>, timing: bool) -> Outcome {
 }
 
 /// A program's backward of each op in `kinds`, with its reports.
-pub fn verify(command: &str, kinds: &[OpKind], config: Config, timeout: Duration, format: Format) -> Outcome {
+pub fn verify(
+    command: &str,
+    kinds: &[OpKind],
+    config: Config,
+    timeout: Duration,
+    format: Format,
+    points: &Points,
+) -> Outcome {
     let mut subject = ExecSubject::start(command, timeout)
         .map_err(|e| Usage(format!("gradverify verify: cannot start `sh -c {command}`: {e}")))?;
     let mut reports = Vec::new();
@@ -209,6 +222,14 @@ pub fn verify(command: &str, kinds: &[OpKind], config: Config, timeout: Duration
         return Ok(overall(&reports));
     }
     let tail = subject.stderr_tail();
+    if matches!(format, Format::Gradescope | Format::Junit) {
+        let card = Scorecard::of(command, kinds, &reports, points, &tail);
+        match format {
+            Format::Gradescope => print(&format!("{:#}\n", gradescope::results(&card))),
+            _ => print(&junit::document(&[card])),
+        }
+        return Ok(overall(&reports));
+    }
     if !reports.iter().all(Report::passed) && !tail.is_empty() {
         print(&format!(
             "the program's last lines of standard error:\n  | {}\n",

@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use gradverify::protocol::OpKind;
 use gradverify::sweep::Shard;
 use gradverify::verify::Config;
+use gradverify::verify::report::score::Points;
 
 /// Cases in the default run: enough to cover every op at many shapes in well under a second.
 const DEFAULT_CASES: u64 = 400;
@@ -104,6 +105,9 @@ struct VerifyArgs {
     /// How to print the reports.
     #[arg(long, value_enum, default_value_t = cli::Format::Text)]
     format: cli::Format,
+    /// Points per op for --format gradescope|junit, e.g. linear=2,relu=1 (1 each by default).
+    #[arg(long, default_value = "", value_parser = parse_points)]
+    points: Points,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -128,6 +132,10 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err(format!("`{s}` is not a number of seconds above 0")),
     }
+}
+
+fn parse_points(s: &str) -> Result<Points, String> {
+    s.parse().map_err(|e: gradverify::Error| e.to_string())
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -161,7 +169,15 @@ fn run(arguments: Cli) -> cli::Outcome {
                 cases: a.cases as usize,
                 seed: a.seed,
             };
-            cli::verify(&a.exec, &a.program.ops, config, a.program.timeout(), a.format)
+            a.points.only_for(&a.program.ops)?;
+            cli::verify(
+                &a.exec,
+                &a.program.ops,
+                config,
+                a.program.timeout(),
+                a.format,
+                &a.points,
+            )
         }
         Some(Command::Serve) => cli::serve(),
         Some(Command::Bench { json }) => cli::bench(json),
