@@ -3,7 +3,7 @@
 //! only place that does: 0 pass, 1 fail, 3 inconclusive, 2 bad usage or input.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use gradverify::bench::backward_over_forward;
 use gradverify::compare::Verdict;
 use gradverify::cost::{self, CostTable, MemoryTable};
+use gradverify::grade::{self, GradeJob, output};
 use gradverify::plot;
 use gradverify::protocol::{OpKind, serve as server};
 use gradverify::sweep::{self, Shard};
@@ -267,6 +268,52 @@ pub fn bench(json: bool) -> Outcome {
                 ""
             ));
         }
+    }
+    Ok(Verdict::Pass)
+}
+
+/// Where `grade` writes beside its table.
+pub struct GradeFiles {
+    pub csv: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+}
+
+/// The cores of this machine (1 if unknown).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Grades a class with a progress bar, prints the table and writes the files; passes whatever
+/// the students scored.
+pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
+    let submissions = grade::submissions(&job.dir, job.shard)?;
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(submissions.len() as u64)
+    };
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} submissions, {eta} left") {
+        bar.set_style(style);
+    }
+    let start = Instant::now();
+    let graded = grade::grade(job, &submissions, &|_| bar.inc(1));
+    bar.finish_and_clear();
+    print(&output::table(&graded, &job.ops));
+    print(&format!(
+        "graded {} submissions in {:.1} s, {} at a time\n",
+        graded.len(),
+        start.elapsed().as_secs_f64(),
+        job.jobs
+    ));
+    if let Some(path) = &files.csv {
+        output::write(path, &output::csv(&graded, &job.ops)?)?;
+    }
+    if let Some(path) = &files.junit {
+        output::write(path, output::junit(&graded).as_bytes())?;
+    }
+    if let Some(dir) = &files.out {
+        output::write_reports(dir, &graded)?;
     }
     Ok(Verdict::Pass)
 }

@@ -54,6 +54,7 @@ pub mod bench;
 pub mod compare;
 pub mod cost;
 pub mod error;
+pub mod grade;
 pub mod json;
 pub mod mlp;
 pub mod ops;

@@ -16,7 +16,7 @@ use crate::compare::Verdict;
 use crate::error::{Error, Result};
 use crate::protocol::OpKind;
 
-use super::model::{Problem, Report};
+use super::model::{Fault, Finding, Problem, Report};
 use super::text;
 
 /// Points per op; an op not named is worth [`Points::DEFAULT`].
@@ -159,6 +159,18 @@ impl OpScore {
         }
     }
 
+    /// This op, failed because the program's time ran out while it was checked (`why`): the
+    /// report is kept, the reason and the code (`out_of_time`) say what happened.
+    pub fn out_of_time(self, why: &str) -> OpScore {
+        OpScore {
+            outcome: Outcome::Fail,
+            score: 0.0,
+            reason: Some(why.to_owned()),
+            codes: vec!["out_of_time".to_owned()],
+            ..self
+        }
+    }
+
     /// An op that was not checked, for `why`.
     pub fn not_run(kind: OpKind, points: &Points, why: &str) -> OpScore {
         OpScore {
@@ -183,11 +195,7 @@ fn reason(report: &Report, outcome: Outcome) -> Option<String> {
         Outcome::Fail => report
             .findings
             .iter()
-            .map(|f| {
-                let text = text::finding(f, report.cases);
-                let first = text.lines().next().unwrap_or_default().trim();
-                first.trim_end_matches(':').to_owned()
-            })
+            .map(|f| format!("{}: {}", f.what.label(), short(f, report.cases)))
             .collect(),
         Outcome::Inconclusive => report
             .inconclusive
@@ -196,6 +204,21 @@ fn reason(report: &Report, outcome: Outcome) -> Option<String> {
             .collect(),
     };
     Some(parts.join("; "))
+}
+
+/// A finding's problem in one line: an exit with its status and last line of standard error,
+/// anything else as the first line of its text.
+fn short(finding: &Finding, cases: usize) -> String {
+    if let Problem::Fault(Fault::Exited { status, stderr_tail }) = &finding.problem {
+        return match stderr_tail.last() {
+            Some(line) => format!("the program exited ({status}): {}", line.trim()),
+            None => format!("the program exited ({status})"),
+        };
+    }
+    let text = text::finding(finding, cases);
+    let first = text.lines().next().unwrap_or_default().trim();
+    let label = format!("{}: ", finding.what.label());
+    first.strip_prefix(&label).unwrap_or(first).to_owned()
 }
 
 /// The diagnosis codes and fault kinds of a report's findings, each once, in order.
@@ -286,7 +309,7 @@ impl Scorecard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::report::{Diagnosis, Fault, Finding, Inconclusive, Subject};
+    use crate::verify::report::{Diagnosis, Inconclusive, Subject};
 
     fn finding(problem: Problem, diagnosis: Option<Diagnosis>) -> Finding {
         Finding {
@@ -349,9 +372,7 @@ mod tests {
         assert_eq!(fail.codes, ["bias_not_summed", "exited"]);
         assert_eq!(
             fail.reason.as_deref(),
-            Some(
-                "dL/db: wrong values; dL/db: the program exited (exit status: 1); its last lines of standard error"
-            )
+            Some("dL/db: wrong values; dL/db: the program exited (exit status: 1): Traceback")
         );
 
         let unsupported = Report {
@@ -376,6 +397,16 @@ mod tests {
         assert_eq!(
             inconclusive.reason.as_deref(),
             Some("dL/da: inconclusive: every element lies at a kink")
+        );
+
+        let late = OpScore::of(&Report::new("p", "relu", 4), OpKind::Relu, &points).out_of_time("no time");
+        assert_eq!(
+            (late.outcome, late.score, late.max_score),
+            (Outcome::Fail, 0.0, 1.0)
+        );
+        assert_eq!(
+            (late.reason.as_deref(), &late.codes[..]),
+            (Some("no time"), &["out_of_time".to_owned()][..])
         );
 
         let card = Scorecard {
