@@ -301,10 +301,11 @@ pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
     bar.finish_and_clear();
     print(&output::table(&graded, &job.ops));
     print(&format!(
-        "graded {} submissions in {:.1} s, {} at a time\n",
+        "graded {} submission{} in {:.1} s, {} at a time\n",
         graded.len(),
+        if graded.len() == 1 { "" } else { "s" },
         start.elapsed().as_secs_f64(),
-        job.jobs
+        job.jobs.clamp(1, graded.len().max(1))
     ));
     if let Some(path) = &files.csv {
         output::write(path, &output::csv(&graded, &job.ops)?)?;
