@@ -3,7 +3,7 @@
 //! only place that does: 0 pass, 1 fail, 3 inconclusive, 2 bad usage or input.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -12,11 +12,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use gradverify::bench::backward_over_forward;
 use gradverify::compare::Verdict;
 use gradverify::cost::{self, CostTable, MemoryTable};
+use gradverify::grade::{self, GradeJob, output};
 use gradverify::plot;
 use gradverify::protocol::{OpKind, serve as server};
 use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
 use gradverify::verify::exec::{ExecSubject, ProcessLimits, Program};
+use gradverify::verify::report::score::{Points, Scorecard};
+use gradverify::verify::report::{gradescope, junit};
 use gradverify::verify::{self, Config, Report};
 
 /// Why a command could not run, as printed to standard error.
@@ -53,6 +56,10 @@ pub enum Format {
     Text,
     /// One JSON array of report objects.
     Json,
+    /// Gradescope's results.json: a test per op, with its points (`--points`).
+    Gradescope,
+    /// JUnit XML for CI test reports: a testcase per op.
+    Junit,
 }
 
 /// What a sweep runs and how it prints.
@@ -215,6 +222,7 @@ pub fn verify(
     timeout: Duration,
     limits: &ProcessLimits,
     format: Format,
+    points: &Points,
 ) -> Outcome {
     let program = Program {
         limits: limits.clone(),
@@ -239,6 +247,14 @@ pub fn verify(
         return Ok(overall(&reports));
     }
     let tail = subject.stderr_tail();
+    if matches!(format, Format::Gradescope | Format::Junit) {
+        let card = Scorecard::of(command, kinds, &reports, points, &tail);
+        match format {
+            Format::Gradescope => print(&format!("{:#}\n", gradescope::results(&card))),
+            _ => print(&junit::document(&[card])),
+        }
+        return Ok(overall(&reports));
+    }
     if !reports.iter().all(Report::passed) && !tail.is_empty() {
         print(&format!(
             "the program's last lines of standard error:\n  | {}\n",
@@ -276,6 +292,53 @@ pub fn bench(json: bool) -> Outcome {
                 ""
             ));
         }
+    }
+    Ok(Verdict::Pass)
+}
+
+/// Where `grade` writes beside its table.
+pub struct GradeFiles {
+    pub csv: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+}
+
+/// The cores of this machine (1 if unknown).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Grades a class with a progress bar, prints the table and writes the files; passes whatever
+/// the students scored.
+pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
+    let submissions = grade::submissions(&job.dir, job.shard)?;
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(submissions.len() as u64)
+    };
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} submissions, {eta} left") {
+        bar.set_style(style);
+    }
+    let start = Instant::now();
+    let graded = grade::grade(job, &submissions, &|_| bar.inc(1));
+    bar.finish_and_clear();
+    print(&output::table(&graded, &job.ops));
+    print(&format!(
+        "graded {} submission{} in {:.1} s, {} at a time\n",
+        graded.len(),
+        if graded.len() == 1 { "" } else { "s" },
+        start.elapsed().as_secs_f64(),
+        job.jobs.clamp(1, graded.len().max(1))
+    ));
+    if let Some(path) = &files.csv {
+        output::write(path, &output::csv(&graded, &job.ops)?)?;
+    }
+    if let Some(path) = &files.junit {
+        output::write(path, output::junit(&graded).as_bytes())?;
+    }
+    if let Some(dir) = &files.out {
+        output::write_reports(dir, &graded)?;
     }
     Ok(Verdict::Pass)
 }

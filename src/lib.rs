@@ -53,6 +53,7 @@
 pub mod claims;
 pub mod compare;
 pub mod error;
+pub mod grade;
 pub mod json;
 pub mod mlp;
 pub mod ops;

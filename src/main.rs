@@ -18,6 +18,7 @@ use gradverify::protocol::OpKind;
 use gradverify::sweep::Shard;
 use gradverify::verify::Config;
 use gradverify::verify::exec::ProcessLimits;
+use gradverify::verify::report::score::Points;
 
 /// Cases in the default run: enough to cover every op at many shapes in well under a second.
 const DEFAULT_CASES: u64 = 400;
@@ -41,6 +42,8 @@ enum Command {
     Costs(CostsArgs),
     /// Verify a backward written in any language that speaks protocol-v1 on stdin/stdout.
     Verify(VerifyArgs),
+    /// Grade a class: verify a command in every subfolder of DIR (one submission each).
+    Grade(GradeArgs),
     /// Answer protocol-v1 requests on standard input with the reference gradients.
     Serve,
     /// Time the speed workloads (median seconds per run) at the sizes of the peers' figures.
@@ -105,6 +108,51 @@ struct VerifyArgs {
     /// How to print the reports.
     #[arg(long, value_enum, default_value_t = cli::Format::Text)]
     format: cli::Format,
+    /// Points per op for --format gradescope|junit, e.g. linear=2,relu=1 (1 each by default).
+    #[arg(long, default_value = "", value_parser = parse_points)]
+    points: Points,
+    #[command(flatten)]
+    program: ProgramArgs,
+}
+
+#[derive(Debug, Args)]
+struct GradeArgs {
+    /// The class: one subfolder per submission (folders starting with `.` are skipped).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// The command to run through `sh -c` in each submission's folder, e.g. "python3 student.py".
+    #[arg(long, value_name = "CMD")]
+    exec: String,
+    /// Random cases per op, the same for every submission.
+    #[arg(long, default_value_t = Config::default().cases as u64, value_parser = clap::value_parser!(u64).range(1..10_000_000))]
+    cases: u64,
+    /// The seed every case is drawn from.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Points per op, e.g. linear=2,relu=1 (1 each by default).
+    #[arg(long, default_value = "", value_parser = parse_points)]
+    points: Points,
+    /// Submissions graded at once (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..1025))]
+    jobs: Option<u64>,
+    /// Wall-clock seconds one submission may take, all ops together.
+    #[arg(long, default_value_t = 120.0, value_parser = parse_seconds)]
+    budget_seconds: f64,
+    /// Grade only the i-th of n equal parts of the submissions (in name order), e.g. 2/4.
+    #[arg(long, default_value = "1/1", value_parser = parse_shard)]
+    shard: Shard,
+    /// Also write a CSV: one row per submission.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Also write JUnit XML: a testsuite per submission.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write each submission's report.txt, report.json and results.json to DIR/NAME/.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -145,6 +193,10 @@ fn parse_command(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+fn parse_points(s: &str) -> Result<Points, String> {
+    s.parse().map_err(|e: gradverify::Error| e.to_string())
+}
+
 fn parse_shard(s: &str) -> Result<Shard, String> {
     s.parse().map_err(|e: gradverify::Error| e.to_string())
 }
@@ -182,6 +234,7 @@ fn run(arguments: Cli) -> cli::Outcome {
                 cases: a.cases as usize,
                 seed: a.seed,
             };
+            a.points.only_for(&a.program.ops)?;
             cli::verify(
                 &a.exec,
                 &a.program.ops,
@@ -189,7 +242,32 @@ fn run(arguments: Cli) -> cli::Outcome {
                 a.program.timeout(),
                 &a.program.limits,
                 a.format,
+                &a.points,
             )
+        }
+        Some(Command::Grade(a)) => {
+            a.points.only_for(&a.program.ops)?;
+            let job = gradverify::grade::GradeJob {
+                timeout: a.program.timeout(),
+                limits: a.program.limits.clone(),
+                dir: a.dir,
+                command: a.exec,
+                ops: a.program.ops,
+                config: Config {
+                    cases: a.cases as usize,
+                    seed: a.seed,
+                },
+                budget: std::time::Duration::from_secs_f64(a.budget_seconds),
+                points: a.points,
+                jobs: a.jobs.map_or_else(cli::cores, |j| j as usize),
+                shard: a.shard,
+            };
+            let files = cli::GradeFiles {
+                csv: a.csv,
+                junit: a.junit,
+                out: a.out,
+            };
+            cli::grade(&job, &files, a.quiet)
         }
         Some(Command::Serve) => cli::serve(),
         Some(Command::Bench { json }) => cli::bench(json),

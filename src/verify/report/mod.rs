@@ -1,10 +1,13 @@
 //! What the verifier found, as data ([`model`], [`diagnosis`]) apart from how it is written:
 //! [`text`] for the person who wrote the backward (the `Display` of a [`Report`]), [`json`] for
-//! programs.
+//! programs; [`score`] gives each op points for graders, read by [`gradescope`] and [`junit`].
 
 pub mod diagnosis;
+pub mod gradescope;
 pub mod json;
+pub mod junit;
 pub mod model;
+pub mod score;
 pub mod text;
 
 pub use diagnosis::Diagnosis;

@@ -1,0 +1,104 @@
+//! One submission's program as a [`Backward`] with a wall-clock budget, and the faults that end
+//! its grading early.
+//!
+//! The budget is checked before each request: once it is spent, the program is stopped (the
+//! [`ExecSubject`] is dropped, which kills it) and every later request fails at once with a
+//! fault that says so. A request already sent when it runs out still waits for its own time
+//! limit, so a submission takes at most its budget plus one `--timeout`.
+//!
+//! A command that cannot start is told apart from a program that fails: the exec subject says so
+//! ([`Fault::CannotStart`]: the shell exited with 126 or 127 before any answer).
+
+use std::time::{Duration, Instant};
+
+use crate::protocol::{Answer, Request};
+use crate::verify::exec::ExecSubject;
+use crate::verify::{Backward, Fault};
+
+/// A submission's program, stopped when its budget is spent.
+pub(super) struct Budgeted {
+    label: String,
+    subject: Option<ExecSubject>,
+    deadline: Instant,
+    budget: Duration,
+    refused: bool,
+    not_started: Option<String>,
+    stderr_tail: Vec<String>,
+}
+
+impl Budgeted {
+    /// `subject`, labelled `label` in reports, with `budget` from now.
+    pub(super) fn new(label: &str, subject: ExecSubject, budget: Duration) -> Budgeted {
+        Budgeted {
+            label: label.to_owned(),
+            subject: Some(subject),
+            deadline: Instant::now() + budget,
+            budget,
+            refused: false,
+            not_started: None,
+            stderr_tail: Vec::new(),
+        }
+    }
+
+    /// True once the budget is spent.
+    pub(super) fn out_of_time(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// The budget's fault, e.g. "the submission's time budget of 120 s ran out".
+    pub(super) fn budget_spent(&self) -> String {
+        format!(
+            "the submission's time budget of {} s ran out",
+            self.budget.as_secs_f64()
+        )
+    }
+
+    /// True once a request was refused because the budget was spent; cleared by reading it.
+    pub(super) fn take_refused(&mut self) -> bool {
+        std::mem::take(&mut self.refused)
+    }
+
+    /// Why the command could not start (the shell's message), if it could not.
+    pub(super) fn not_started(&self) -> Option<&str> {
+        self.not_started.as_deref()
+    }
+
+    /// The program's last lines of standard error.
+    pub(super) fn stderr_tail(&self) -> Vec<String> {
+        match &self.subject {
+            Some(subject) => subject.stderr_tail(),
+            None => self.stderr_tail.clone(),
+        }
+    }
+
+    /// Stops the program, keeping its last lines of standard error.
+    fn stop(&mut self) {
+        if let Some(subject) = self.subject.take() {
+            self.stderr_tail = subject.stderr_tail();
+        }
+    }
+}
+
+impl Backward for Budgeted {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
+        if self.out_of_time() {
+            self.stop();
+        }
+        let Some(subject) = self.subject.as_mut() else {
+            self.refused = true;
+            return Err(Fault::Failed(self.budget_spent()));
+        };
+        let result = subject.answer(request);
+        if let Err(Fault::CannotStart { status, stderr_tail }) = &result {
+            self.not_started = Some(match stderr_tail.last() {
+                Some(line) => format!("the command could not start ({status}): {line}"),
+                None => format!("the command could not start ({status})"),
+            });
+        }
+        result
+    }
+}

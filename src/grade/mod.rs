@@ -1,0 +1,232 @@
+//! Grading a class: every subfolder of a folder is a submission, and one command, run in each
+//! submission's folder, is verified like `verify --exec` with the same seeded cases for all.
+//!
+//! Submissions are graded `jobs` at a time, each with a wall-clock budget ([`budget`]); each op
+//! scores its points on a pass and 0 otherwise ([`crate::verify::report::score`]). A command that
+//! cannot start is that submission's failure (score 0, the reason in its row), and grading goes
+//! on. `--shard i/n` grades the i-th of n equal parts of the submissions in name order, so a CI
+//! matrix of n jobs grades a class once. The results are written by [`output`].
+
+mod budget;
+pub mod output;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::protocol::OpKind;
+use crate::sweep::Shard;
+use crate::verify::exec::{ProcessLimits, Program};
+use crate::verify::report::score::{OpScore, Points, Scorecard};
+use crate::verify::{self, Config, Report};
+
+use budget::Budgeted;
+
+/// What to grade and how.
+#[derive(Debug, Clone)]
+pub struct GradeJob {
+    /// The class: one subfolder per submission.
+    pub dir: PathBuf,
+    /// The command, run through `sh -c` in each submission's folder.
+    pub command: String,
+    /// The ops to verify, in order.
+    pub ops: Vec<OpKind>,
+    /// Cases per op and their seed, the same for every submission.
+    pub config: Config,
+    /// How long to wait for each answer.
+    pub timeout: Duration,
+    /// Each program's resource limits and sandbox.
+    pub limits: ProcessLimits,
+    /// The wall-clock budget of one submission.
+    pub budget: Duration,
+    /// What each op is worth.
+    pub points: Points,
+    /// Submissions graded at once.
+    pub jobs: usize,
+    /// Which part of the class.
+    pub shard: Shard,
+}
+
+/// One submission, graded.
+#[derive(Debug, Clone)]
+pub struct Graded {
+    /// Its scores (named after its folder).
+    pub card: Scorecard,
+    /// The reports of the ops that were run.
+    pub reports: Vec<Report>,
+    /// How long it took.
+    pub seconds: f64,
+}
+
+/// The submissions of `dir` (its subfolders not starting with `.`), in name order, and the part
+/// of them that `shard` takes.
+pub fn submissions(dir: &Path, shard: Shard) -> Result<Vec<PathBuf>> {
+    let unreadable = |e: std::io::Error| Error::Config {
+        arg: "DIR".into(),
+        value: dir.display().to_string(),
+        expected: format!("a readable folder of submissions ({e})"),
+    };
+    let mut all: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(unreadable)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_dir() && !name(path).starts_with('.'))
+        .collect();
+    if all.is_empty() {
+        return Err(Error::Config {
+            arg: "DIR".into(),
+            value: dir.display().to_string(),
+            expected: "a folder with one subfolder per submission; it has none".into(),
+        });
+    }
+    all.sort();
+    let range = shard.range(all.len() as u64);
+    Ok(all[range.start as usize..range.end as usize].to_vec())
+}
+
+/// Grades `submissions` (from [`submissions`]), `job.jobs` at a time, calling `done` after each;
+/// the results come back in the submissions' order.
+pub fn grade(job: &GradeJob, submissions: &[PathBuf], done: &(dyn Fn(&Graded) + Sync)) -> Vec<Graded> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Graded>>> = Mutex::new(vec![None; submissions.len()]);
+    thread::scope(|scope| {
+        for _ in 0..job.jobs.clamp(1, submissions.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(folder) = submissions.get(i) else { break };
+                    let graded = grade_one(job, folder);
+                    done(&graded);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(graded);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// One submission: its command in its folder, op after op until the budget is spent.
+fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
+    let start = Instant::now();
+    let name = name(folder);
+    let finish = |ops: Vec<OpScore>, reports: Vec<Report>, fault: Option<String>, tail: &[String]| {
+        let mut card = Scorecard {
+            name: name.clone(),
+            ops,
+            fault: fault.clone(),
+            output: String::new(),
+        };
+        card.output = card.summary();
+        if let Some(fault) = &fault {
+            card.output.push_str(&format!("\n{fault}"));
+        }
+        if card.score() < card.max_score() && !tail.is_empty() {
+            card.output.push_str(&format!(
+                "\nthe program's last lines of standard error:\n  | {}",
+                tail.join("\n  | ")
+            ));
+        }
+        Graded {
+            card,
+            reports,
+            seconds: start.elapsed().as_secs_f64(),
+        }
+    };
+    let not_run = |why: &str| {
+        let ops = job
+            .ops
+            .iter()
+            .map(|&kind| OpScore::not_run(kind, &job.points, why))
+            .collect();
+        finish(ops, Vec::new(), Some(why.to_owned()), &[])
+    };
+    let program = Program {
+        limits: job.limits.clone(),
+        dir: Some(folder.into()),
+        ..Program::new(&job.command, job.timeout.min(job.budget))
+    };
+    let subject = match program.start() {
+        Ok(subject) => subject,
+        Err(e) => return not_run(&format!("the command could not start: {e}")),
+    };
+    let mut subject = Budgeted::new(&job.command, subject, job.budget);
+    let (mut ops, mut reports, mut fault) = (Vec::new(), Vec::new(), None);
+    for &kind in &job.ops {
+        if subject.out_of_time() {
+            let spent = subject.budget_spent();
+            ops.push(OpScore::not_run(
+                kind,
+                &job.points,
+                &format!("{spent} before this op"),
+            ));
+            fault.get_or_insert(spent);
+            continue;
+        }
+        let report = verify::verify(kind, &mut subject, job.config);
+        if let Some(why) = subject.not_started() {
+            return not_run(why);
+        }
+        let mut score = OpScore::of(&report, kind, &job.points);
+        if subject.take_refused() {
+            let spent = subject.budget_spent();
+            score = score.out_of_time(&format!("{spent} while this op was checked"));
+            fault.get_or_insert(spent);
+        }
+        ops.push(score);
+        reports.push(report);
+    }
+    finish(ops, reports, fault, &subject.stderr_tail())
+}
+
+/// The last part of a path, as a submission's name.
+fn name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submissions_are_the_visible_subfolders_in_name_order_split_by_shard() {
+        let dir = std::env::temp_dir().join(format!("gradverify-subs-{}", std::process::id()));
+        for sub in ["carol", "alice", ".git", "bob", "dave"] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        fs::write(dir.join("notes.txt"), "not a submission").unwrap();
+        let names = |shard: &str| -> Vec<String> {
+            submissions(&dir, shard.parse().unwrap())
+                .unwrap()
+                .iter()
+                .map(|p| name(p))
+                .collect()
+        };
+        assert_eq!(names("1/1"), ["alice", "bob", "carol", "dave"]);
+        assert_eq!(names("1/2"), ["alice", "bob"]);
+        assert_eq!(names("2/2"), ["carol", "dave"]);
+        let parts: Vec<String> = (1..=5).flat_map(|i| names(&format!("{i}/5"))).collect();
+        assert_eq!(parts, names("1/1"), "five parts of four cover each once");
+        let empty = dir.join("alice");
+        let message = submissions(&empty, Shard::WHOLE).unwrap_err().to_string();
+        assert!(message.contains("has none"), "{message}");
+        let message = submissions(&dir.join("nowhere"), Shard::WHOLE)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("argument `DIR`") && message.contains("readable"),
+            "{message}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

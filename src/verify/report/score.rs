@@ -1,0 +1,426 @@
+//! Points and scores for graders: each op is worth some points (`--points linear=2,relu=1`,
+//! 1 each by default), and scores all of them or nothing.
+//!
+//! An op's score is `points(op)` when its report's verdict is Pass, else 0: a failing op,
+//! an op the program does not implement and an op that could not be judged (inconclusive) all
+//! score 0, each with the reason in [`OpScore::reason`]. A program's score is the sum over its
+//! ops, out of the sum of their points. The renderers for autograders
+//! ([`super::gradescope`], [`super::junit`]) read a [`Scorecard`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::compare::Verdict;
+use crate::error::{Error, Result};
+use crate::protocol::OpKind;
+
+use super::model::{Fault, Finding, Problem, Report};
+use super::text;
+
+/// Points per op; an op not named is worth [`Points::DEFAULT`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Points {
+    named: Vec<(OpKind, f64)>,
+}
+
+impl Points {
+    /// What an op not named is worth.
+    pub const DEFAULT: f64 = 1.0;
+
+    /// What `op` is worth.
+    pub fn of(&self, op: OpKind) -> f64 {
+        self.named
+            .iter()
+            .find(|(k, _)| *k == op)
+            .map_or(Points::DEFAULT, |&(_, p)| p)
+    }
+
+    /// An error naming the first op given points that is not among the `checked` ones (its
+    /// points would silently count for nothing).
+    pub fn only_for(&self, checked: &[OpKind]) -> Result<()> {
+        match self.named.iter().find(|(k, _)| !checked.contains(k)) {
+            None => Ok(()),
+            Some((k, _)) => Err(Error::Config {
+                arg: "points".into(),
+                value: k.name().into(),
+                expected: format!(
+                    "points only for the ops checked ({})",
+                    checked.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        }
+    }
+}
+
+/// `linear=2,relu=1,…`: each op at most once, points finite and ≥ 0.
+impl FromStr for Points {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Points> {
+        let bad = |value: &str, expected: &str| Error::Config {
+            arg: "points".into(),
+            value: value.into(),
+            expected: expected.into(),
+        };
+        let mut named: Vec<(OpKind, f64)> = Vec::new();
+        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (op, points) = item
+                .split_once('=')
+                .ok_or_else(|| bad(item, "OP=POINTS, e.g. linear=2"))?;
+            let op: OpKind = op.trim().parse()?;
+            let points = points
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|p| p.is_finite() && *p >= 0.0)
+                .ok_or_else(|| bad(item, "a finite number of points ≥ 0, e.g. linear=2"))?;
+            if named.iter().any(|(k, _)| *k == op) {
+                return Err(bad(item, "each op at most once"));
+            }
+            named.push((op, points));
+        }
+        Ok(Points { named })
+    }
+}
+
+/// How one op came out, for graders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every case agreed with the reference.
+    Pass,
+    /// Something was found.
+    Fail,
+    /// The program answered "unsupported op".
+    NotImplemented,
+    /// Some gradient could not be judged.
+    Inconclusive,
+    /// Not checked: the program could not be started, or its time ran out before this op.
+    NotRun,
+}
+
+impl Outcome {
+    /// The outcome's name in tables and files: `pass`, `fail`, `not_implemented`, ….
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::NotImplemented => "not_implemented",
+            Outcome::Inconclusive => "inconclusive",
+            Outcome::NotRun => "not_run",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One op's score, with why it scored 0 and its text report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpScore {
+    /// The op's name.
+    pub op: String,
+    /// How it came out.
+    pub outcome: Outcome,
+    /// `max_score` on a pass, else 0.
+    pub score: f64,
+    /// What the op is worth.
+    pub max_score: f64,
+    /// Why it scored 0, in one line (none on a pass).
+    pub reason: Option<String>,
+    /// The diagnosis codes of its findings, and the kind of each fault (`exited`, `timed_out`).
+    pub codes: Vec<String>,
+    /// The op's text report (or, when it was not run, why not).
+    pub text: String,
+}
+
+impl OpScore {
+    /// The score of one op's report.
+    pub fn of(report: &Report, kind: OpKind, points: &Points) -> OpScore {
+        let max_score = points.of(kind);
+        let outcome = match report.verdict() {
+            _ if !report.implemented => Outcome::NotImplemented,
+            Verdict::Pass => Outcome::Pass,
+            Verdict::Fail => Outcome::Fail,
+            Verdict::Inconclusive => Outcome::Inconclusive,
+        };
+        OpScore {
+            op: kind.name().to_owned(),
+            outcome,
+            score: if outcome == Outcome::Pass { max_score } else { 0.0 },
+            max_score,
+            reason: reason(report, outcome),
+            codes: codes(report),
+            text: report.to_string(),
+        }
+    }
+
+    /// This op, failed because the program's time ran out while it was checked (`why`): the
+    /// report is kept, the reason and the code (`out_of_time`) say what happened.
+    pub fn out_of_time(self, why: &str) -> OpScore {
+        OpScore {
+            outcome: Outcome::Fail,
+            score: 0.0,
+            reason: Some(why.to_owned()),
+            codes: vec!["out_of_time".to_owned()],
+            ..self
+        }
+    }
+
+    /// An op that was not checked, for `why`.
+    pub fn not_run(kind: OpKind, points: &Points, why: &str) -> OpScore {
+        OpScore {
+            op: kind.name().to_owned(),
+            outcome: Outcome::NotRun,
+            score: 0.0,
+            max_score: points.of(kind),
+            reason: Some(why.to_owned()),
+            codes: Vec::new(),
+            text: format!("{}: NOT RUN: {why}", kind.name()),
+        }
+    }
+}
+
+/// Why a report scored 0, in one line: each finding's first line, or each gradient not judged.
+fn reason(report: &Report, outcome: Outcome) -> Option<String> {
+    let parts: Vec<String> = match outcome {
+        Outcome::Pass | Outcome::NotRun => return None,
+        Outcome::NotImplemented => {
+            return Some("not implemented (the program answered \"unsupported op\")".to_owned());
+        }
+        Outcome::Fail => report
+            .findings
+            .iter()
+            .map(|f| format!("{}: {}", f.what.label(), short(f, report.cases)))
+            .collect(),
+        Outcome::Inconclusive => report
+            .inconclusive
+            .iter()
+            .map(|i| format!("dL/d{}: inconclusive: {}", i.gradient, i.reason))
+            .collect(),
+    };
+    Some(parts.join("; "))
+}
+
+/// A finding's problem in one line: an exit with its status and last line of standard error,
+/// anything else as the first line of its text.
+fn short(finding: &Finding, cases: usize) -> String {
+    if let Problem::Fault(Fault::Exited { status, stderr_tail }) = &finding.problem {
+        return match stderr_tail.last() {
+            Some(line) => format!("the program exited ({status}): {}", line.trim()),
+            None => format!("the program exited ({status})"),
+        };
+    }
+    let text = text::finding(finding, cases);
+    let first = text.lines().next().unwrap_or_default().trim();
+    let label = format!("{}: ", finding.what.label());
+    first.strip_prefix(&label).unwrap_or(first).to_owned()
+}
+
+/// The diagnosis codes and fault kinds of a report's findings, each once, in order.
+fn codes(report: &Report) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for finding in &report.findings {
+        let code = match (&finding.diagnosis, &finding.problem) {
+            (Some(d), _) => Some(d.code().to_owned()),
+            (None, Problem::Fault(fault)) => serde_json::to_value(fault)
+                .ok()
+                .and_then(|v| v["kind"].as_str().map(str::to_owned)),
+            _ => None,
+        };
+        if let Some(code) = code
+            && !codes.contains(&code)
+        {
+            codes.push(code);
+        }
+    }
+    codes
+}
+
+/// One program's (or submission's) scores.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scorecard {
+    /// The program's command, or the submission's name.
+    pub name: String,
+    /// One per op checked, in order.
+    pub ops: Vec<OpScore>,
+    /// What went wrong with the program as a whole (it could not start, its time ran out).
+    pub fault: Option<String>,
+    /// The text for the program as a whole: a summary, its last lines of standard error.
+    pub output: String,
+}
+
+impl Scorecard {
+    /// The card of `name`'s reports, one per op of `kinds` in order; its output is the summary
+    /// and, unless every op passed, the program's last lines of standard error.
+    pub fn of(
+        name: &str,
+        kinds: &[OpKind],
+        reports: &[Report],
+        points: &Points,
+        stderr_tail: &[String],
+    ) -> Scorecard {
+        let mut card = Scorecard {
+            name: name.to_owned(),
+            ops: kinds
+                .iter()
+                .zip(reports)
+                .map(|(&kind, report)| OpScore::of(report, kind, points))
+                .collect(),
+            fault: None,
+            output: String::new(),
+        };
+        card.output = card.summary();
+        if !reports.iter().all(Report::passed) && !stderr_tail.is_empty() {
+            card.output.push_str(&format!(
+                "\nthe program's last lines of standard error:\n  | {}",
+                stderr_tail.join("\n  | ")
+            ));
+        }
+        card
+    }
+
+    /// The sum of the ops' scores.
+    pub fn score(&self) -> f64 {
+        self.ops.iter().map(|o| o.score).sum()
+    }
+
+    /// The sum of what the ops are worth.
+    pub fn max_score(&self) -> f64 {
+        self.ops.iter().map(|o| o.max_score).sum()
+    }
+
+    /// `N of M ops pass, score S / T`.
+    pub fn summary(&self) -> String {
+        let passed = self.ops.iter().filter(|o| o.outcome == Outcome::Pass).count();
+        format!(
+            "{passed} of {} ops pass, score {} / {}",
+            self.ops.len(),
+            self.score(),
+            self.max_score()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::report::{Diagnosis, Inconclusive, Subject};
+
+    fn finding(problem: Problem, diagnosis: Option<Diagnosis>) -> Finding {
+        Finding {
+            what: Subject::Gradient("b".to_owned()),
+            problem,
+            failed: 3,
+            smallest_shape: "B=2 Din=1 Dout=1".to_owned(),
+            worst: Vec::new(),
+            diagnosis,
+            only_batch_of_one: false,
+        }
+    }
+
+    #[test]
+    fn points_parse_with_a_default_of_one_and_clear_errors() {
+        let points: Points = "linear=2, relu=0.5".parse().unwrap();
+        assert_eq!(points.of(OpKind::Linear), 2.0);
+        assert_eq!(points.of(OpKind::Relu), 0.5);
+        assert_eq!(points.of(OpKind::Mlp), 1.0);
+        assert_eq!("".parse::<Points>().unwrap(), Points::default());
+        for (bad, says) in [
+            ("linear", "OP=POINTS"),
+            ("linear=-1", "≥ 0"),
+            ("linear=NaN", "finite"),
+            ("linear=2,linear=3", "at most once"),
+            ("conv=2", "one of linear, relu, sqerr, mlp"),
+        ] {
+            let message = bad.parse::<Points>().unwrap_err().to_string();
+            assert!(message.contains(says), "{bad}: {message}");
+        }
+        let message = points.only_for(&[OpKind::Linear]).unwrap_err().to_string();
+        assert!(message.contains("`points` is relu"), "{message}");
+        assert!(points.only_for(&[OpKind::Relu, OpKind::Linear]).is_ok());
+    }
+
+    #[test]
+    fn an_op_scores_its_points_only_when_it_passes() {
+        let points: Points = "linear=2".parse().unwrap();
+        let pass = OpScore::of(&Report::new("p", "linear", 4), OpKind::Linear, &points);
+        assert_eq!(
+            (pass.outcome, pass.score, pass.max_score),
+            (Outcome::Pass, 2.0, 2.0)
+        );
+        assert_eq!(pass.reason, None);
+
+        let mut wrong = Report::new("p", "linear", 4);
+        wrong
+            .findings
+            .push(finding(Problem::WrongValues, Some(Diagnosis::BiasNotSummed)));
+        let exited = Fault::Exited {
+            status: "exit status: 1".to_owned(),
+            stderr_tail: vec!["Traceback".to_owned()],
+        };
+        wrong.findings.push(finding(Problem::Fault(exited), None));
+        let fail = OpScore::of(&wrong, OpKind::Linear, &points);
+        assert_eq!(
+            (fail.outcome, fail.score, fail.max_score),
+            (Outcome::Fail, 0.0, 2.0)
+        );
+        assert_eq!(fail.codes, ["bias_not_summed", "exited"]);
+        assert_eq!(
+            fail.reason.as_deref(),
+            Some("dL/db: wrong values; dL/db: the program exited (exit status: 1): Traceback")
+        );
+
+        let unsupported = Report {
+            implemented: false,
+            ..Report::new("p", "relu", 4)
+        };
+        let missing = OpScore::of(&unsupported, OpKind::Relu, &points);
+        assert_eq!((missing.outcome, missing.score), (Outcome::NotImplemented, 0.0));
+        assert!(missing.reason.as_deref().unwrap().contains("not implemented"));
+
+        let mut unsure = Report::new("p", "relu", 4);
+        unsure.inconclusive.push(Inconclusive {
+            gradient: "a".to_owned(),
+            reason: "every element lies at a kink".to_owned(),
+            try_next: "another seed".to_owned(),
+        });
+        let inconclusive = OpScore::of(&unsure, OpKind::Relu, &points);
+        assert_eq!(
+            (inconclusive.outcome, inconclusive.score),
+            (Outcome::Inconclusive, 0.0)
+        );
+        assert_eq!(
+            inconclusive.reason.as_deref(),
+            Some("dL/da: inconclusive: every element lies at a kink")
+        );
+
+        let late = OpScore::of(&Report::new("p", "relu", 4), OpKind::Relu, &points).out_of_time("no time");
+        assert_eq!(
+            (late.outcome, late.score, late.max_score),
+            (Outcome::Fail, 0.0, 1.0)
+        );
+        assert_eq!(
+            (late.reason.as_deref(), &late.codes[..]),
+            (Some("no time"), &["out_of_time".to_owned()][..])
+        );
+
+        let card = Scorecard {
+            name: "p".to_owned(),
+            ops: vec![
+                pass,
+                fail,
+                missing,
+                OpScore::not_run(OpKind::Mlp, &points, "no time left"),
+            ],
+            fault: None,
+            output: String::new(),
+        };
+        assert_eq!((card.score(), card.max_score()), (2.0, 6.0));
+        assert_eq!(card.summary(), "1 of 4 ops pass, score 2 / 6");
+    }
+}
