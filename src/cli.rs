@@ -1,4 +1,6 @@
-//! The commands behind `gradverify`'s subcommands: each runs, prints, and returns the exit status.
+//! The commands behind `gradverify`'s subcommands: each runs, prints, and returns its verdict or
+//! the reason it could not run ([`Usage`]); [`exit_status`] maps both to the exit status, the
+//! only place that does: 0 pass, 1 fail, 3 inconclusive, 2 bad usage or input.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -8,15 +10,49 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use gradverify::bench::backward_over_forward;
+use gradverify::compare::Verdict;
 use gradverify::cost::{self, CostTable, MemoryTable};
 use gradverify::plot;
 use gradverify::protocol::{OpKind, serve as server};
 use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
-use gradverify::verify::{self, Config, exec::ExecSubject};
+use gradverify::verify::{self, Config, Report, exec::ExecSubject};
 
-/// Exit status for bad usage or input.
-const USAGE: u8 = 2;
+/// Why a command could not run, as printed to standard error.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl From<gradverify::Error> for Usage {
+    fn from(e: gradverify::Error) -> Usage {
+        Usage(format!("gradverify: {e}"))
+    }
+}
+
+/// What a command ends with: a verdict, or the reason it could not run.
+pub type Outcome = Result<Verdict, Usage>;
+
+/// The exit status of an outcome (printing a usage error): 0 pass, 1 fail, 3 inconclusive,
+/// 2 bad usage or input.
+pub fn exit_status(outcome: Outcome) -> ExitCode {
+    match outcome {
+        Ok(Verdict::Pass) => ExitCode::SUCCESS,
+        Ok(Verdict::Fail) => ExitCode::from(1),
+        Ok(Verdict::Inconclusive) => ExitCode::from(3),
+        Err(Usage(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// How `verify` prints its reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The text reports, one per op, and a summary line.
+    Text,
+    /// One JSON array of report objects.
+    Json,
+}
 
 /// What a sweep runs and how it prints.
 pub struct SweepJob {
@@ -29,22 +65,16 @@ pub struct SweepJob {
 
 /// The main job: the reference against both oracles on `cases` random cases, then the cost
 /// table at B = 1.
-pub fn main_job(cases: u64) -> ExitCode {
+pub fn main_job(cases: u64) -> Outcome {
     let start = Instant::now();
-    let report = match sweep::run(0, cases) {
-        Ok(report) => report,
-        Err(e) => return fail(&e),
-    };
-    let table = match CostTable::for_sizes(&cost::SIZES, &[1]) {
-        Ok(table) => table,
-        Err(e) => return fail(&e),
-    };
+    let report = sweep::run(0, cases)?;
+    let table = CostTable::for_sizes(&cost::SIZES, &[1])?;
     print(&format!(
         "gradverify: the reference backprop against explicit Jacobians and central differences\n{report}\ntook {:.2} s on {}\n\n{table}\nMore: `gradverify costs` (batch 32, memory, measured times), `gradverify sweep --help`, `gradverify verify --help`.\n",
         start.elapsed().as_secs_f64(),
         pool_threads()
     ));
-    status(report.failures().next().is_none())
+    Ok(pass_if(report.failures().next().is_none()))
 }
 
 /// "1 thread" or "N threads": the size of the current rayon pool.
@@ -57,31 +87,25 @@ fn pool_threads() -> String {
 
 /// Runs `f` on a pool of `threads` threads, or on rayon's default pool (which honours
 /// RAYON_NUM_THREADS).
-pub fn with_threads(threads: Option<u64>, f: impl FnOnce() -> ExitCode + Send) -> ExitCode {
+pub fn with_threads(threads: Option<u64>, f: impl FnOnce() -> Outcome + Send) -> Outcome {
     let Some(threads) = threads else { return f() };
     match rayon::ThreadPoolBuilder::new()
         .num_threads(threads as usize)
         .build()
     {
         Ok(pool) => pool.install(f),
-        Err(e) => {
-            eprintln!("gradverify: cannot start {threads} threads: {e}");
-            ExitCode::from(USAGE)
-        }
+        Err(e) => Err(Usage(format!("gradverify: cannot start {threads} threads: {e}"))),
     }
 }
 
 /// The reference against both oracles, with a progress bar on a terminal.
-pub fn sweep(job: &SweepJob) -> ExitCode {
+pub fn sweep(job: &SweepJob) -> Outcome {
     let range = job.shard.range(job.cases);
     let bar = progress(range.end - range.start, job.quiet || job.json);
     let start = Instant::now();
     let result = sweep::run_shard(job.seed, job.cases, job.shard, &|| bar.inc(1));
     bar.finish_and_clear();
-    let report = match result {
-        Ok(report) => report,
-        Err(e) => return fail(&e),
-    };
+    let report = result?;
     let seconds = start.elapsed().as_secs_f64();
     if job.json {
         let mut json = report.to_json();
@@ -95,14 +119,15 @@ pub fn sweep(job: &SweepJob) -> ExitCode {
             pool_threads()
         ));
     }
-    status(report.failures().next().is_none())
+    Ok(pass_if(report.failures().next().is_none()))
 }
 
 /// A program's backward over many cases, one process per thread.
-pub fn sweep_program(job: &SweepJob, command: &str, kinds: &[OpKind], timeout: Duration) -> ExitCode {
+pub fn sweep_program(job: &SweepJob, command: &str, kinds: &[OpKind], timeout: Duration) -> Outcome {
     if let Err(e) = ExecSubject::start(command, timeout) {
-        eprintln!("gradverify sweep: cannot start `sh -c {command}`: {e}");
-        return ExitCode::from(USAGE);
+        return Err(Usage(format!(
+            "gradverify sweep: cannot start `sh -c {command}`: {e}"
+        )));
     }
     let range = job.shard.range(job.cases);
     let config = Config {
@@ -110,86 +135,93 @@ pub fn sweep_program(job: &SweepJob, command: &str, kinds: &[OpKind], timeout: D
         seed: job.seed,
     };
     let make = || ExecSubject::start(command, timeout).expect("the shell started once and must start again");
-    let reports: Vec<_> = kinds
+    let reports: Vec<Report> = kinds
         .iter()
         .map(|&kind| verify::verify_parallel(kind, make, config, range.start as usize..range.end as usize))
         .collect();
-    let passed = reports.iter().filter(|r| r.passed()).count();
     if job.json {
-        let json: Vec<_> = reports
-            .iter()
-            .map(|r| serde_json::json!({"op": r.op, "cases": r.cases, "passed": r.passed(), "report": r.to_string()}))
-            .collect();
-        print(&format!("{}\n", serde_json::Value::from(json)));
+        print(&format!("{}\n", reports_json(&reports)));
     } else {
         for report in &reports {
             print(&format!("{report}\n"));
         }
-        print(&format!("{passed} of {} ops pass\n", kinds.len()));
+        print(&summary(&reports));
     }
-    status(passed == kinds.len())
+    Ok(overall(&reports))
+}
+
+/// The reports as one JSON array of report objects.
+fn reports_json(reports: &[Report]) -> serde_json::Value {
+    reports.iter().map(Report::to_json).collect()
+}
+
+/// `N of M ops pass`, with a line.
+fn summary(reports: &[Report]) -> String {
+    let passed = reports.iter().filter(|r| r.passed()).count();
+    format!("{passed} of {} ops pass\n", reports.len())
+}
+
+/// Fail if any report fails, else inconclusive if any is, else pass.
+fn overall(reports: &[Report]) -> Verdict {
+    let verdicts: Vec<Verdict> = reports.iter().map(Report::verdict).collect();
+    if verdicts.contains(&Verdict::Fail) {
+        Verdict::Fail
+    } else if verdicts.contains(&Verdict::Inconclusive) {
+        Verdict::Inconclusive
+    } else {
+        Verdict::Pass
+    }
 }
 
 /// The cost table, the memory table and (unless skipped) the measured times; optionally as
 /// Markdown and with an SVG plot.
-pub fn costs(markdown: bool, svg: Option<&Path>, timing: bool) -> ExitCode {
-    let tables = CostTable::standard().and_then(|c| Ok((c, MemoryTable::standard()?)));
-    let (table, memory) = match tables {
-        Ok(tables) => tables,
-        Err(e) => return fail(&e),
-    };
+pub fn costs(markdown: bool, svg: Option<&Path>, timing: bool) -> Outcome {
+    let (table, memory) = (CostTable::standard()?, MemoryTable::standard()?);
     if markdown {
         print(&format!("{}\n{}", table.markdown(), memory.markdown()));
     } else {
         print(&format!("{table}\n{memory}"));
     }
     if let Some(path) = svg {
-        if let Err(e) = plot::cost_svg(&table, path) {
-            return fail(&e);
-        }
+        plot::cost_svg(&table, path)?;
         eprintln!("wrote {}", path.display());
     }
     if timing {
-        match TimingTable::standard() {
-            Ok(times) => print(&format!("\n{times}\n")),
-            Err(e) => return fail(&e),
-        }
+        print(&format!("\n{}\n", TimingTable::standard()?));
     }
-    ExitCode::SUCCESS
+    Ok(Verdict::Pass)
 }
 
 /// A program's backward of each op in `kinds`, with its reports.
-pub fn verify(command: &str, kinds: &[OpKind], config: Config, timeout: Duration) -> ExitCode {
-    let mut subject = match ExecSubject::start(command, timeout) {
-        Ok(subject) => subject,
-        Err(e) => {
-            eprintln!("gradverify verify: cannot start `sh -c {command}`: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let mut passed = 0;
+pub fn verify(command: &str, kinds: &[OpKind], config: Config, timeout: Duration, format: Format) -> Outcome {
+    let mut subject = ExecSubject::start(command, timeout)
+        .map_err(|e| Usage(format!("gradverify verify: cannot start `sh -c {command}`: {e}")))?;
+    let mut reports = Vec::new();
     for &kind in kinds {
         let report = verify::verify(kind, &mut subject, config);
-        passed += usize::from(report.passed());
-        print(&format!("{report}\n"));
+        if format == Format::Text {
+            print(&format!("{report}\n"));
+        }
+        reports.push(report);
+    }
+    if format == Format::Json {
+        print(&format!("{}\n", reports_json(&reports)));
+        return Ok(overall(&reports));
     }
     let tail = subject.stderr_tail();
-    if passed < kinds.len() && !tail.is_empty() {
+    if !reports.iter().all(Report::passed) && !tail.is_empty() {
         print(&format!(
             "the program's last lines of standard error:\n  | {}\n",
             tail.join("\n  | ")
         ));
     }
-    print(&format!("{passed} of {} ops pass\n", kinds.len()));
-    status(passed == kinds.len())
+    print(&summary(&reports));
+    Ok(overall(&reports))
 }
 
 /// The speed workloads, as a table or as JSON lines.
-pub fn bench(json: bool) -> ExitCode {
-    let figures = match gradverify::bench::all() {
-        Ok(figures) => figures,
-        Err(e) => return fail(&e),
-    };
+pub fn bench(json: bool) -> Outcome {
+    let figures = gradverify::bench::all()?;
     for (k, f) in figures.iter().enumerate() {
         if json {
             print(&format!("{}\n", f.to_json()));
@@ -215,18 +247,15 @@ pub fn bench(json: bool) -> ExitCode {
             ));
         }
     }
-    ExitCode::SUCCESS
+    Ok(Verdict::Pass)
 }
 
 /// Serves protocol requests on standard input until it closes.
-pub fn serve() -> ExitCode {
+pub fn serve() -> Outcome {
     match server::serve(io::stdin().lock(), io::stdout().lock()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("gradverify serve: {e}");
-            ExitCode::from(USAGE)
-        }
+        Ok(()) => Ok(Verdict::Pass),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Verdict::Pass),
+        Err(e) => Err(Usage(format!("gradverify serve: {e}"))),
     }
 }
 
@@ -242,13 +271,9 @@ fn progress(len: u64, hidden: bool) -> ProgressBar {
     bar
 }
 
-fn status(ok: bool) -> ExitCode {
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
-}
-
-fn fail(e: &gradverify::Error) -> ExitCode {
-    eprintln!("gradverify: {e}");
-    ExitCode::from(USAGE)
+/// Pass if `ok`, else fail.
+fn pass_if(ok: bool) -> Verdict {
+    if ok { Verdict::Pass } else { Verdict::Fail }
 }
 
 /// Writes `text` to standard output; a reader that went away (`| head`) is not an error.
@@ -258,5 +283,36 @@ fn print(text: &str) {
         && e.kind() != io::ErrorKind::BrokenPipe
     {
         eprintln!("gradverify: cannot write to standard output: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gradverify::verify::Inconclusive;
+
+    #[test]
+    fn the_overall_verdict_is_fail_over_inconclusive_over_pass_and_maps_to_0_1_3() {
+        let pass = Report::new("p", "linear", 1);
+        let mut undecided = Report::new("p", "relu", 1);
+        undecided.inconclusive.push(Inconclusive {
+            gradient: "a".to_owned(),
+            reason: "every element at a kink".to_owned(),
+            try_next: "another seed".to_owned(),
+        });
+        let unimplemented = Report {
+            implemented: false,
+            ..Report::new("p", "sqerr", 1)
+        };
+        assert_eq!(overall(std::slice::from_ref(&pass)), Verdict::Pass);
+        assert_eq!(overall(&[pass.clone(), undecided.clone()]), Verdict::Inconclusive);
+        assert_eq!(overall(&[undecided, unimplemented, pass]), Verdict::Fail);
+        assert_eq!(exit_status(Ok(Verdict::Pass)), ExitCode::SUCCESS);
+        assert_eq!(exit_status(Ok(Verdict::Fail)), ExitCode::from(1));
+        assert_eq!(exit_status(Ok(Verdict::Inconclusive)), ExitCode::from(3));
+        assert_eq!(
+            exit_status(Err(Usage("gradverify: bad".to_owned()))),
+            ExitCode::from(2)
+        );
     }
 }

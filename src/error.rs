@@ -60,6 +60,9 @@ pub enum Error {
     /// Input in JSON (a fixture or a protocol message) is not what was expected.
     #[error("{context}: {message}")]
     Json { context: String, message: String },
+    /// An object in JSON lacks a key it must have.
+    #[error("{context}: missing key `{key}`")]
+    MissingKey { context: String, key: String },
 }
 
 impl Error {

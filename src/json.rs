@@ -15,9 +15,10 @@ fn json_error(context: &str, message: String) -> Error {
 
 /// The value under `key`, or an error naming the missing key.
 pub fn field<'a>(object: &'a Map<String, Value>, key: &str, context: &str) -> Result<&'a Value> {
-    object
-        .get(key)
-        .ok_or_else(|| json_error(context, format!("missing key `{key}`")))
+    object.get(key).ok_or_else(|| Error::MissingKey {
+        context: context.to_owned(),
+        key: key.to_owned(),
+    })
 }
 
 /// A JSON number as f64.

@@ -21,8 +21,8 @@
 //!   (against finite differences of its own forward), or a program in any language over the
 //!   JSON Lines [`protocol`] — with shrinking to the smallest failing shape and a diagnosis;
 //! - [`sweep`]: many random cases in parallel, the same for any number of threads;
-//! - [`cost`], [`timing`], [`plot`]: the notes' two claims (Sec. 4.1 cost, Sec. 4.2 memory) as
-//!   tables, measured times and a plot;
+//! - [`claims`] ([`cost`], [`timing`], [`plot`]): the notes' two claims (Sec. 4.1 cost, Sec. 4.2
+//!   memory) as tables, measured times and a plot;
 //! - [`oracle::network_fd`] and [`oracle::projection`]: the full finite-difference check of the
 //!   network in milliseconds, and a random-projection pre-check; [`mod@bench`] times them.
 //!
@@ -50,22 +50,20 @@
 //! # Ok::<(), gradverify::Error>(())
 //! ```
 
-pub mod bench;
+pub mod claims;
 pub mod compare;
-pub mod cost;
 pub mod error;
 pub mod json;
 pub mod mlp;
 pub mod ops;
 pub mod oracle;
-pub mod plot;
 pub mod protocol;
 pub mod random;
 pub mod sweep;
 pub mod tape;
-pub mod timing;
 pub mod verify;
 
+pub use claims::{bench, cost, plot, timing};
 pub use error::{Error, Result};
 pub use verify::check;
 

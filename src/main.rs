@@ -1,5 +1,6 @@
 //! The `gradverify` command: parse the arguments, run the command, map the outcome to an exit
-//! status (0 agree or pass, 1 disagree or fail, 2 bad usage or input).
+//! status (0 agree or pass, 1 disagree or fail, 3 inconclusive, 2 bad usage or input) in one
+//! place, [`cli::exit_status`].
 
 mod cli;
 
@@ -100,6 +101,9 @@ struct VerifyArgs {
     /// The seed every case is drawn from.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// How to print the reports.
+    #[arg(long, value_enum, default_value_t = cli::Format::Text)]
+    format: cli::Format,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -108,17 +112,15 @@ struct VerifyArgs {
 #[derive(Debug, Args)]
 struct ProgramArgs {
     /// Which ops to verify, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = OpKind::ALL.map(|k| k.name().to_owned()), value_parser = parse_op)]
-    ops: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_values_t = OpKind::ALL, value_parser = parse_op)]
+    ops: Vec<OpKind>,
     /// Seconds to wait for each answer.
     #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
     timeout: f64,
 }
 
-fn parse_op(s: &str) -> Result<String, String> {
-    s.parse::<OpKind>()
-        .map(|k| k.name().to_owned())
-        .map_err(|e| e.to_string())
+fn parse_op(s: &str) -> Result<OpKind, String> {
+    s.parse::<OpKind>().map_err(|e| e.to_string())
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -133,10 +135,14 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    cli::exit_status(run(Cli::parse()))
+}
+
+/// Runs the command the arguments name.
+fn run(arguments: Cli) -> cli::Outcome {
+    match arguments.command {
         None => cli::main_job(DEFAULT_CASES),
         Some(Command::Sweep(a)) => {
-            let ops = a.program.kinds();
             let job = cli::SweepJob {
                 cases: a.cases,
                 seed: a.seed,
@@ -146,7 +152,7 @@ fn main() -> ExitCode {
             };
             cli::with_threads(a.threads, || match &a.exec {
                 None => cli::sweep(&job),
-                Some(command) => cli::sweep_program(&job, command, &ops, a.program.timeout()),
+                Some(command) => cli::sweep_program(&job, command, &a.program.ops, a.program.timeout()),
             })
         }
         Some(Command::Costs(a)) => cli::costs(a.markdown, a.svg.as_deref(), !a.no_timing),
@@ -155,7 +161,7 @@ fn main() -> ExitCode {
                 cases: a.cases as usize,
                 seed: a.seed,
             };
-            cli::verify(&a.exec, &a.program.kinds(), config, a.program.timeout())
+            cli::verify(&a.exec, &a.program.ops, config, a.program.timeout(), a.format)
         }
         Some(Command::Serve) => cli::serve(),
         Some(Command::Bench { json }) => cli::bench(json),
@@ -163,10 +169,6 @@ fn main() -> ExitCode {
 }
 
 impl ProgramArgs {
-    fn kinds(&self) -> Vec<OpKind> {
-        self.ops.iter().filter_map(|o| o.parse().ok()).collect()
-    }
-
     fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs_f64(self.timeout)
     }

@@ -9,6 +9,17 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::mlp::MlpParams;
 
+/// The largest batch B and the largest width D a random case's shape is drawn with (each from
+/// 1): the verifier's cases ([`crate::verify::cases::BOUNDS`]) and the sweep's
+/// ([`crate::sweep::BOUNDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeBounds {
+    /// The largest batch size.
+    pub max_batch: usize,
+    /// The largest width.
+    pub max_width: usize,
+}
+
 /// The generator for one case: a ChaCha stream chosen by `(seed, case)`.
 pub fn case_rng(seed: u64, case: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -10,25 +10,22 @@ use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
 
-use ndarray::{ArrayD, arr0};
 use ndarray_rand::rand::Rng;
-use ndarray_rand::rand_distr::StandardNormal;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::compare::{Comparison, nan_max};
 use crate::error::{Error, Result};
-use crate::mlp;
-use crate::ops::{Linear, Op, Relu, SqErr};
-use crate::oracle::{self, OracleReport};
+use crate::oracle::OracleReport;
 use crate::protocol::OpKind;
-use crate::random;
+use crate::random::{self, ShapeBounds};
+use crate::verify::ops;
 
-/// Largest batch B drawn for a case.
-pub const MAX_BATCH: usize = 6;
-/// Largest width drawn for a case.
-pub const MAX_WIDTH: usize = 7;
+/// The shapes of the sweep's cases: batch up to 6, widths up to 7.
+pub const BOUNDS: ShapeBounds = ShapeBounds {
+    max_batch: 6,
+    max_width: 7,
+};
 
 /// One case's outcome.
 #[derive(Debug, Clone)]
@@ -131,60 +128,14 @@ pub fn run_shard(seed: u64, total: u64, shard: Shard, on_case: &(dyn Fn() + Sync
 pub fn run_case(seed: u64, index: u64) -> Result<CaseResult> {
     let mut rng = random::case_rng(seed, index);
     let kind = OpKind::ALL[(index % OpKind::ALL.len() as u64) as usize];
-    let dim = |rng: &mut ChaCha8Rng, max: usize| rng.random_range(1..=max);
-    let batch = dim(&mut rng, MAX_BATCH);
-    let (shape, report) = match kind {
-        OpKind::Linear => {
-            let (d_in, d_out) = (dim(&mut rng, MAX_WIDTH), dim(&mut rng, MAX_WIDTH));
-            let h = random::normal_matrix(&mut rng, batch, d_in).into_dyn();
-            let w = random::normal_matrix(&mut rng, d_in, d_out).into_dyn();
-            let b = random::normal_vector(&mut rng, d_out).into_dyn();
-            (
-                format!("B={batch} Din={d_in} Dout={d_out}"),
-                single_op(&mut rng, Linear, vec![h, w, b])?,
-            )
-        }
-        OpKind::Relu => {
-            let d = dim(&mut rng, MAX_WIDTH);
-            let a = random::normal_matrix(&mut rng, batch, d).into_dyn();
-            (format!("B={batch} D={d}"), single_op(&mut rng, Relu, vec![a])?)
-        }
-        OpKind::SqErr => {
-            let d = dim(&mut rng, MAX_WIDTH);
-            let f = random::normal_matrix(&mut rng, batch, d).into_dyn();
-            let y = random::normal_matrix(&mut rng, batch, d).into_dyn();
-            (
-                format!("B={batch} D={d}"),
-                single_op(&mut rng, SqErr, vec![f, y])?,
-            )
-        }
-        OpKind::Mlp => {
-            let widths = [0; 4].map(|_| dim(&mut rng, MAX_WIDTH));
-            let params = random::mlp_params(&mut rng, widths);
-            let x = random::normal_matrix(&mut rng, batch, widths[0]);
-            let y = random::normal_matrix(&mut rng, batch, widths[3]);
-            let net = mlp::record(&params, x.view(), y.view())?;
-            let mut leaves = vec![net.x];
-            leaves.extend(net.params);
-            let report = oracle::check(&net.tape, net.loss, arr0(1.0).into_dyn().view(), &leaves)?;
-            let [d0, d1, d2, d3] = widths;
-            (format!("B={batch} D={d0}-{d1}-{d2}-{d3}"), report)
-        }
-    };
+    let batch = rng.random_range(1..=BOUNDS.max_batch);
+    let (shape, report) = ops::op(kind).sweep_case(&mut rng, batch, BOUNDS.max_width)?;
     Ok(CaseResult {
         index,
         kind,
         shape,
         report,
     })
-}
-
-/// Checks `op` alone under a random cotangent shaped like its output.
-fn single_op(rng: &mut ChaCha8Rng, op: impl Op + 'static, inputs: Vec<ArrayD<f64>>) -> Result<OracleReport> {
-    let views: Vec<_> = inputs.iter().map(|a| a.view()).collect();
-    let shape = op.forward(&views)?.raw_dim();
-    let cotangent = ArrayD::from_shape_simple_fn(shape, || rng.sample::<f64, _>(StandardNormal));
-    oracle::check_op(op, inputs, cotangent.view())
 }
 
 /// Aggregates over a set of comparisons.
@@ -315,9 +266,11 @@ impl fmt::Display for SweepReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} random cases (seed {}), batch 1..={MAX_BATCH}, widths 1..={MAX_WIDTH}",
+            "{} random cases (seed {}), batch 1..={}, widths 1..={}",
             self.cases.len(),
-            self.seed
+            self.seed,
+            BOUNDS.max_batch,
+            BOUNDS.max_width
         )?;
         if self.shard != Shard::WHOLE {
             let range = self.shard.range(self.total);

@@ -154,3 +154,90 @@ fn a_sweep_of_a_program_runs_one_process_per_thread_and_reports_per_op() {
         "{stdout}"
     );
 }
+
+/// A relu backward over the protocol that leaves out the mask: dL/da = dL/dh.
+const RELU_WITHOUT_MASK: &str = r#"while IFS= read -r line; do
+    id=$(printf '%s' "$line" | sed 's/^{"id":\([0-9]*\).*/\1/')
+    g=$(printf '%s' "$line" | sed 's/.*"grad_out":\(.*\)}$/\1/')
+    echo "{\"id\": $id, \"grads\": {\"a\": $g}}"
+done"#;
+
+#[test]
+fn verify_in_json_gives_one_report_object_per_op_with_verdicts_and_codes() {
+    let serve = format!("{} serve", env!("CARGO_BIN_EXE_gradverify"));
+    let out = gradverify(&[
+        "verify",
+        "--exec",
+        &serve,
+        "--cases",
+        "5",
+        "--ops",
+        "linear,relu",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reports = json.as_array().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["op"], serde_json::json!("linear"));
+    assert!(reports.iter().all(|r| r["verdict"] == "pass"), "{json}");
+
+    let out = gradverify(&[
+        "verify",
+        "--exec",
+        RELU_WITHOUT_MASK,
+        "--cases",
+        "6",
+        "--ops",
+        "relu",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = &json[0];
+    assert_eq!(report["verdict"], serde_json::json!("fail"));
+    let finding = &report["findings"][0];
+    assert_eq!(
+        finding["what"],
+        serde_json::json!({"kind": "gradient", "input": "a"})
+    );
+    assert_eq!(finding["diagnosis"]["code"], serde_json::json!("mask_missing"));
+    assert!(finding["text"].as_str().unwrap().contains("dL/da"), "{finding}");
+}
+
+#[test]
+fn a_sweep_of_a_program_in_json_gives_the_report_objects() {
+    let out = gradverify(&[
+        "sweep",
+        "--exec",
+        RELU_WITHOUT_MASK,
+        "--cases",
+        "6",
+        "--threads",
+        "1",
+        "--ops",
+        "relu",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json[0]["op"], serde_json::json!("relu"));
+    assert_eq!(json[0]["verdict"], serde_json::json!("fail"));
+    assert_eq!(
+        json[0]["findings"][0]["diagnosis"]["code"],
+        serde_json::json!("mask_missing")
+    );
+}
+
+#[test]
+fn an_unknown_op_or_format_is_bad_usage() {
+    for args in [
+        ["verify", "--exec", "true", "--ops", "relu,tanh"],
+        ["verify", "--exec", "true", "--format", "xml"],
+    ] {
+        let out = gradverify(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}

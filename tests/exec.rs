@@ -48,7 +48,7 @@ fn fault_of(report: &verify::Report) -> String {
         .find(|f| f.what == "the call")
         .map(|f| &f.problem)
     {
-        Some(Problem::Fault(message)) => message.clone(),
+        Some(Problem::Fault(fault)) => fault.to_string(),
         _ => panic!("no fault in\n{report}"),
     }
 }
@@ -127,7 +127,7 @@ fn a_program_that_answers_late_times_out_and_the_verifier_stops_waiting() {
     let request =
         gradverify::verify::cases::request(OpKind::Relu, &[1, 2], &mut gradverify::random::case_rng(0, 0));
     let fault = |subject: &mut ExecSubject| match verify::Backward::answer(subject, &request) {
-        Err(verify::Fault::Failed(message)) => message,
+        Err(fault) => fault.to_string(),
         other => panic!("expected a time-out, got {other:?}"),
     };
     assert_eq!(fault(&mut subject), "no answer within 0.3 s (request id 1)");

@@ -16,7 +16,7 @@
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Axis};
 
 use super::matmul::matmul;
-use super::{Cost, Op, check, jacobian_road, vjp_road};
+use super::{Cost, Op, jacobian_road, validate, vjp_road};
 use crate::error::Result;
 
 const NAME: &str = "linear";
@@ -40,9 +40,9 @@ fn dims(
     w: &ArrayView2<'_, f64>,
     b: &ArrayView1<'_, f64>,
 ) -> Result<(usize, usize, usize)> {
-    check::usable(NAME, "h", h)?;
-    check::usable(NAME, "W", w)?;
-    check::usable(NAME, "b", b)?;
+    validate::usable(NAME, "h", h)?;
+    validate::usable(NAME, "W", w)?;
+    validate::usable(NAME, "b", b)?;
     fit(h, w, b)
 }
 
@@ -55,7 +55,7 @@ fn fit(
     let (batch, d_in) = h.dim();
     let (w_rows, d_out) = w.dim();
     if w_rows != d_in {
-        return Err(check::shape_error(
+        return Err(validate::shape_error(
             NAME,
             "W",
             format!("{d_in} rows (the columns of h, which has shape {:?})", h.shape()),
@@ -63,7 +63,7 @@ fn fit(
         ));
     }
     if b.len() != d_out {
-        return Err(check::shape_error(
+        return Err(validate::shape_error(
             NAME,
             "b",
             format!("[{d_out}] (the columns of W, which has shape {:?})", w.shape()),
@@ -84,15 +84,15 @@ pub fn forward(
     w: ArrayView2<'_, f64>,
     b: ArrayView1<'_, f64>,
 ) -> Result<Array2<f64>> {
-    check::non_empty(NAME, "h", &h)?;
-    check::non_empty(NAME, "W", &w)?;
-    check::non_empty(NAME, "b", &b)?;
+    validate::non_empty(NAME, "h", &h)?;
+    validate::non_empty(NAME, "W", &w)?;
+    validate::non_empty(NAME, "b", &b)?;
     fit(&h, &w, &b)?;
     let a = matmul(h.view(), w.view()) + b;
-    if !check::all_finite(&a.view()) {
-        check::finite(NAME, "h", &h)?;
-        check::finite(NAME, "W", &w)?;
-        check::finite(NAME, "b", &b)?;
+    if !validate::all_finite(&a.view()) {
+        validate::finite(NAME, "h", &h)?;
+        validate::finite(NAME, "W", &w)?;
+        validate::finite(NAME, "b", &b)?;
     }
     Ok(a)
 }
@@ -105,7 +105,7 @@ pub fn backward(
     b: ArrayView1<'_, f64>,
 ) -> Result<LinearGrads> {
     let (batch, _, d_out) = dims(&h, &w, &b)?;
-    check::same_shape(NAME, "dL/da", &grad_a, &[batch, d_out])?;
+    validate::same_shape(NAME, "dL/da", &grad_a, &[batch, d_out])?;
     Ok(LinearGrads {
         h: matmul(grad_a, w.t()),
         w: matmul(h.t(), grad_a),
@@ -167,9 +167,9 @@ pub fn jacobian_b(
 
 /// (B, Din, Dout) from the shapes of h and W, for the cost models.
 fn matrix_dims(input_shapes: &[&[usize]]) -> Result<(usize, usize, usize)> {
-    check::arity(NAME, INPUTS, input_shapes.len())?;
+    validate::arity(NAME, INPUTS, input_shapes.len())?;
     let (&[batch, d_in], &[_, d_out]) = (input_shapes[0], input_shapes[1]) else {
-        return Err(check::shape_error(
+        return Err(validate::shape_error(
             NAME,
             "h, W",
             "two matrices".into(),
@@ -186,11 +186,11 @@ pub struct Linear;
 fn views<'a>(
     inputs: &[ArrayViewD<'a, f64>],
 ) -> Result<(ArrayView2<'a, f64>, ArrayView2<'a, f64>, ArrayView1<'a, f64>)> {
-    check::arity(NAME, INPUTS, inputs.len())?;
+    validate::arity(NAME, INPUTS, inputs.len())?;
     Ok((
-        check::as_matrix(NAME, "h", &inputs[0])?,
-        check::as_matrix(NAME, "W", &inputs[1])?,
-        check::as_vector(NAME, "b", &inputs[2])?,
+        validate::as_matrix(NAME, "h", &inputs[0])?,
+        validate::as_matrix(NAME, "W", &inputs[1])?,
+        validate::as_vector(NAME, "b", &inputs[2])?,
     ))
 }
 
@@ -216,8 +216,8 @@ impl Op for Linear {
     ) -> Result<Vec<Option<ArrayD<f64>>>> {
         let (h, w, b) = views(inputs)?;
         let (batch, _, d_out) = fit(&h, &w, &b)?;
-        let grad_a = check::as_matrix(NAME, "dL/da", &grad_out)?;
-        check::has_shape(NAME, "dL/da", &grad_a, &[batch, d_out])?;
+        let grad_a = validate::as_matrix(NAME, "dL/da", &grad_out)?;
+        validate::has_shape(NAME, "dL/da", &grad_a, &[batch, d_out])?;
         let want = |k: usize| wanted.get(k).copied().unwrap_or(false);
         Ok(vec![
             want(0).then(|| matmul(grad_a, w.t()).into_dyn()),
@@ -232,7 +232,7 @@ impl Op for Linear {
             0 => jacobian_h(h, w, b),
             1 => jacobian_w(h, w, b),
             2 => jacobian_b(h, w, b),
-            _ => Err(check::shape_error(
+            _ => Err(validate::shape_error(
                 NAME,
                 "wrt",
                 "an input index below 3".into(),

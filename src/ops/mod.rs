@@ -17,11 +17,11 @@
 //! allocates every Jacobian (`out.len() × input.len()`) plus the same input gradients, and contracts
 //! densely, `2 · out.len() · input.len()` flops per input.
 
-pub(crate) mod check;
 pub mod linear;
 mod matmul;
 pub mod relu;
 pub mod sqerr;
+pub(crate) mod validate;
 
 pub use linear::Linear;
 pub use relu::Relu;

@@ -10,7 +10,7 @@
 
 use ndarray::{Array2, ArrayD, ArrayViewD, Zip};
 
-use super::{Cost, Op, check, jacobian_road, vjp_road};
+use super::{Cost, Op, jacobian_road, validate, vjp_road};
 use crate::error::Result;
 
 const NAME: &str = "relu";
@@ -23,14 +23,14 @@ pub fn step(a: f64) -> f64 {
 
 /// h = max(a, 0) elementwise (Eq. 43).
 pub fn forward(a: ArrayViewD<'_, f64>) -> Result<ArrayD<f64>> {
-    check::usable(NAME, "a", &a)?;
+    validate::usable(NAME, "a", &a)?;
     Ok(a.mapv(|v| v.max(0.0)))
 }
 
 /// dL/da = Θ(a) ⊙ dL/dh (Eq. 29b, 47).
 pub fn backward(grad_h: ArrayViewD<'_, f64>, a: ArrayViewD<'_, f64>) -> Result<ArrayD<f64>> {
-    check::usable(NAME, "a", &a)?;
-    check::same_shape(NAME, "dL/dh", &grad_h, a.shape())?;
+    validate::usable(NAME, "a", &a)?;
+    validate::same_shape(NAME, "dL/dh", &grad_h, a.shape())?;
     Ok(masked(&grad_h, &a))
 }
 
@@ -41,7 +41,7 @@ fn masked(grad_h: &ArrayViewD<'_, f64>, a: &ArrayViewD<'_, f64>) -> ArrayD<f64> 
 
 /// ∂h/∂a: the N×N diagonal matrix with Θ(a) on the diagonal (Eq. 44).
 pub fn jacobian(a: ArrayViewD<'_, f64>) -> Result<Array2<f64>> {
-    check::usable(NAME, "a", &a)?;
+    validate::usable(NAME, "a", &a)?;
     let mut jac = Array2::zeros((a.len(), a.len()));
     for (i, &v) in a.iter().enumerate() {
         jac[[i, i]] = step(v);
@@ -63,7 +63,7 @@ impl Op for Relu {
     }
 
     fn forward(&self, inputs: &[ArrayViewD<'_, f64>]) -> Result<ArrayD<f64>> {
-        check::arity(NAME, INPUTS, inputs.len())?;
+        validate::arity(NAME, INPUTS, inputs.len())?;
         forward(inputs[0].view())
     }
 
@@ -73,29 +73,29 @@ impl Op for Relu {
         grad_out: ArrayViewD<'_, f64>,
         wanted: &[bool],
     ) -> Result<Vec<Option<ArrayD<f64>>>> {
-        check::arity(NAME, INPUTS, inputs.len())?;
+        validate::arity(NAME, INPUTS, inputs.len())?;
         let a = &inputs[0];
-        check::has_shape(NAME, "dL/dh", &grad_out, a.shape())?;
+        validate::has_shape(NAME, "dL/dh", &grad_out, a.shape())?;
         let want = wanted.first().copied().unwrap_or(false);
         Ok(vec![want.then(|| masked(&grad_out, a))])
     }
 
     fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> Result<Array2<f64>> {
-        check::arity(NAME, INPUTS, inputs.len())?;
+        validate::arity(NAME, INPUTS, inputs.len())?;
         if wrt != 0 {
-            return Err(check::shape_error(NAME, "wrt", "input index 0".into(), &[wrt]));
+            return Err(validate::shape_error(NAME, "wrt", "input index 0".into(), &[wrt]));
         }
         jacobian(inputs[0].view())
     }
 
     /// One max per element.
     fn forward_flops(&self, input_shapes: &[&[usize]]) -> Result<u64> {
-        check::arity(NAME, INPUTS, input_shapes.len())?;
+        validate::arity(NAME, INPUTS, input_shapes.len())?;
         Ok(input_shapes[0].iter().product::<usize>() as u64)
     }
 
     fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost> {
-        check::arity(NAME, INPUTS, input_shapes.len())?;
+        validate::arity(NAME, INPUTS, input_shapes.len())?;
         if !wanted.first().copied().unwrap_or(false) {
             return Ok(Cost::default());
         }

@@ -10,15 +10,15 @@
 
 use ndarray::{Array2, ArrayD, ArrayViewD, Zip, arr0};
 
-use super::{Cost, Op, check, jacobian_road, vjp_road};
+use super::{Cost, Op, jacobian_road, validate, vjp_road};
 use crate::error::Result;
 
 const NAME: &str = "sqerr";
 const INPUTS: &[&str] = &["f", "y"];
 
 fn residual(f: &ArrayViewD<'_, f64>, y: &ArrayViewD<'_, f64>) -> Result<ArrayD<f64>> {
-    check::usable(NAME, "f", f)?;
-    check::same_shape(NAME, "y", y, f.shape())?;
+    validate::usable(NAME, "f", f)?;
+    validate::same_shape(NAME, "y", y, f.shape())?;
     Ok(Zip::from(f).and(y).map_collect(|&f, &y| f - y))
 }
 
@@ -33,7 +33,7 @@ pub fn backward(
     f: ArrayViewD<'_, f64>,
     y: ArrayViewD<'_, f64>,
 ) -> Result<(ArrayD<f64>, ArrayD<f64>)> {
-    check::usable(NAME, "dL/dL", &arr0(grad_loss).view())?;
+    validate::usable(NAME, "dL/dL", &arr0(grad_loss).view())?;
     let r = residual(&f, &y)?;
     Ok((r.mapv(|r| grad_loss * r), r.mapv(|r| -grad_loss * r)))
 }
@@ -52,7 +52,7 @@ impl Op for SqErr {
     }
 
     fn forward(&self, inputs: &[ArrayViewD<'_, f64>]) -> Result<ArrayD<f64>> {
-        check::arity(NAME, INPUTS, inputs.len())?;
+        validate::arity(NAME, INPUTS, inputs.len())?;
         Ok(arr0(forward(inputs[0].view(), inputs[1].view())?).into_dyn())
     }
 
@@ -62,10 +62,10 @@ impl Op for SqErr {
         grad_out: ArrayViewD<'_, f64>,
         wanted: &[bool],
     ) -> Result<Vec<Option<ArrayD<f64>>>> {
-        check::arity(NAME, INPUTS, inputs.len())?;
-        let grad_loss = check::scalar(NAME, "dL/dL", &grad_out)?;
+        validate::arity(NAME, INPUTS, inputs.len())?;
+        let grad_loss = validate::scalar(NAME, "dL/dL", &grad_out)?;
         let (f, y) = (&inputs[0], &inputs[1]);
-        check::has_shape(NAME, "y", y, f.shape())?;
+        validate::has_shape(NAME, "y", y, f.shape())?;
         let r = f - y;
         let want = |k: usize| wanted.get(k).copied().unwrap_or(false);
         Ok(vec![
@@ -75,13 +75,13 @@ impl Op for SqErr {
     }
 
     fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> Result<Array2<f64>> {
-        check::arity(NAME, INPUTS, inputs.len())?;
+        validate::arity(NAME, INPUTS, inputs.len())?;
         let r = residual(&inputs[0], &inputs[1])?;
         let sign = match wrt {
             0 => 1.0,
             1 => -1.0,
             _ => {
-                return Err(check::shape_error(
+                return Err(validate::shape_error(
                     NAME,
                     "wrt",
                     "an input index below 2".into(),
@@ -95,12 +95,12 @@ impl Op for SqErr {
 
     /// A subtraction, a square and an addition per element.
     fn forward_flops(&self, input_shapes: &[&[usize]]) -> Result<u64> {
-        check::arity(NAME, INPUTS, input_shapes.len())?;
+        validate::arity(NAME, INPUTS, input_shapes.len())?;
         Ok(3 * input_shapes[0].iter().product::<usize>() as u64)
     }
 
     fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost> {
-        check::arity(NAME, INPUTS, input_shapes.len())?;
+        validate::arity(NAME, INPUTS, input_shapes.len())?;
         let n: usize = input_shapes[0].iter().product();
         // Each gradient is a subtraction and a multiplication per element; each Jacobian one row.
         let per_input = Cost {

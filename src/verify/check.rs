@@ -37,6 +37,10 @@ use std::sync::Once;
 use ndarray::{Array1, Array2};
 
 pub use super::custom::{op, op_with};
+pub use super::ops::linear::linear_subject;
+pub use super::ops::mlp::network_subject;
+pub use super::ops::relu::relu_subject;
+pub use super::ops::sqerr::sqerr_subject;
 use super::{Backward, Config, Fault, Report, verify};
 use crate::mlp::MlpParams;
 use crate::protocol::{Answer, OpKind, Request};
@@ -135,78 +139,6 @@ impl Checker {
     }
 }
 
-/// A linear backward as a [`Backward`], e.g. for [`verify_parallel`](super::verify_parallel).
-pub fn linear_subject<F>(backward: F) -> impl Backward
-where
-    F: Fn(&Array2<f64>, &Array2<f64>, &Array2<f64>, &Array1<f64>) -> (Array2<f64>, Array2<f64>, Array1<f64>),
-{
-    let label = label::<F>();
-    let call = move |r: &Request| match r {
-        Request::Linear { h, w, b, grad_out } => {
-            let (dh, dw, db) = backward(grad_out, h, w, b);
-            Answer::default()
-                .with("h", dh.into_dyn())
-                .with("W", dw.into_dyn())
-                .with("b", db.into_dyn())
-        }
-        _ => unreachable!("internal: linear cases only"),
-    };
-    Closure { label, call }
-}
-
-/// A relu backward as a [`Backward`].
-pub fn relu_subject<F>(backward: F) -> impl Backward
-where
-    F: Fn(&Array2<f64>, &Array2<f64>) -> Array2<f64>,
-{
-    let label = label::<F>();
-    let call = move |r: &Request| match r {
-        Request::Relu { a, grad_out } => Answer::default().with("a", backward(grad_out, a).into_dyn()),
-        _ => unreachable!("internal: relu cases only"),
-    };
-    Closure { label, call }
-}
-
-/// A sqerr backward as a [`Backward`].
-pub fn sqerr_subject<F>(backward: F) -> impl Backward
-where
-    F: Fn(f64, &Array2<f64>, &Array2<f64>) -> (Array2<f64>, Array2<f64>),
-{
-    let label = label::<F>();
-    let call = move |r: &Request| match r {
-        Request::SqErr { f, y, grad_out } => {
-            let (df, dy) = backward(*grad_out, f, y);
-            Answer::default()
-                .with("f", df.into_dyn())
-                .with("y", dy.into_dyn())
-        }
-        _ => unreachable!("internal: sqerr cases only"),
-    };
-    Closure { label, call }
-}
-
-/// A whole-network backprop as a [`Backward`].
-pub fn network_subject<F>(backprop: F) -> impl Backward
-where
-    F: Fn(&Array2<f64>, &Array2<f64>, &MlpParams) -> NetworkGrads,
-{
-    let label = label::<F>();
-    let call = move |r: &Request| match r {
-        Request::Mlp { x, y, params } => {
-            let (w1, b1, w2, b2, w3, b3) = backprop(x, y, params);
-            Answer::default()
-                .with("W1", w1.into_dyn())
-                .with("b1", b1.into_dyn())
-                .with("W2", w2.into_dyn())
-                .with("b2", b2.into_dyn())
-                .with("W3", w3.into_dyn())
-                .with("b3", b3.into_dyn())
-        }
-        _ => unreachable!("internal: network cases only"),
-    };
-    Closure { label, call }
-}
-
 /// Writes one `#[test]` per named op, each asserting that the given function is correct:
 /// `backward_tests!(linear: my::linear_backward, relu: my::relu_backward,
 /// sqerr: my::sqerr_backward, network: my::backprop)`, any subset, in any order.
@@ -222,10 +154,11 @@ macro_rules! backward_tests {
     };
 }
 
-/// A Rust function as a [`Backward`].
-struct Closure<C> {
-    label: String,
-    call: C,
+/// A Rust function as a [`Backward`]: `call` turns a request into the function's arguments
+/// and its results into an answer.
+pub(crate) struct Closure<C> {
+    pub(crate) label: String,
+    pub(crate) call: C,
 }
 
 impl<C: Fn(&Request) -> Answer> Backward for Closure<C> {
@@ -234,7 +167,7 @@ impl<C: Fn(&Request) -> Answer> Backward for Closure<C> {
     }
 
     fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
-        catching_panics(|| (self.call)(request)).map_err(Fault::Failed)
+        catching(|| (self.call)(request)).map_err(Fault::Panicked)
     }
 }
 
@@ -245,6 +178,11 @@ static QUIET_HOOK: Once = Once::new();
 
 /// Runs `f`, turning a panic into `Err("panicked: …")` without printing it.
 pub(crate) fn catching_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catching(f).map_err(|message| format!("panicked: {message}"))
+}
+
+/// Runs `f`, turning a panic into `Err` with the panic's message, without printing it.
+fn catching<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     QUIET_HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
@@ -256,7 +194,7 @@ pub(crate) fn catching_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let was_quiet = QUIET.with(|q| q.replace(true));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     QUIET.with(|q| q.set(was_quiet));
-    result.map_err(|payload| format!("panicked: {}", panic_message(payload.as_ref())))
+    result.map_err(|payload| panic_message(payload.as_ref()))
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -270,7 +208,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// The function's name for reports: `linear_backward` for a named function, `closure` else.
-fn label<F>() -> String {
+pub(crate) fn label<F>() -> String {
     let full = std::any::type_name::<F>();
     if full.contains("{{closure}}") {
         return "closure".to_owned();

@@ -24,7 +24,7 @@ use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
 
 use super::check::catching_panics;
-use super::{CaseRecord, Checked, Config, Problem, Report, findings};
+use super::{CaseRecord, Checked, Config, Fault, Problem, Report, Subject, findings};
 use crate::compare::{self, Abs, Tolerance};
 use crate::oracle::FINITE_DIFF_REL;
 use crate::oracle::finite_diff::{FdConfig, central_difference};
@@ -51,14 +51,7 @@ where
     F: Fn(&[ArrayD<f64>]) -> ArrayD<f64>,
     B: Fn(&[ArrayD<f64>], &ArrayD<f64>) -> Vec<ArrayD<f64>>,
 {
-    let mut report = Report {
-        subject: "your forward and backward".to_owned(),
-        op: name.to_owned(),
-        cases: config.cases,
-        implemented: true,
-        findings: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut report = Report::new("your forward and backward", name, config.cases);
     let label = shapes
         .iter()
         .map(|s| format!("{s:?}"))
@@ -66,10 +59,10 @@ where
         .join(", ");
     if shapes.is_empty() || shapes.iter().any(|s| s.contains(&0)) {
         report.findings.push(super::Finding {
-            what: "the shapes".to_owned(),
-            problem: Problem::Fault(format!(
+            what: Subject::Shapes,
+            problem: Problem::Fault(Fault::Failed(format!(
                 "the input shapes [{label}] cannot be checked: give at least one input, with every dimension at least 1"
-            )),
+            ))),
             failed: 0,
             smallest_shape: label,
             worst: Vec::new(),
@@ -116,16 +109,18 @@ where
             batch: None,
             request: None,
             expected: Answer::default(),
-            outcome: Err(String::new()),
+            outcome: Err(Fault::Failed(String::new())),
         };
         let output = match catching_panics(|| (self.forward)(&inputs)) {
             Ok(out) if out.iter().all(|v| v.is_finite()) => out,
             Ok(_) => {
-                record.outcome = Err("the forward returned NaN or infinity at random inputs".to_owned());
+                record.outcome = Err(Fault::Failed(
+                    "the forward returned NaN or infinity at random inputs".to_owned(),
+                ));
                 return record;
             }
             Err(message) => {
-                record.outcome = Err(format!("the forward {message}"));
+                record.outcome = Err(Fault::Failed(format!("the forward {message}")));
                 return record;
             }
         };
@@ -133,7 +128,7 @@ where
         let grads = match self.vjp(&inputs, &cotangent) {
             Ok(grads) => grads,
             Err(message) => {
-                record.outcome = Err(message);
+                record.outcome = Err(Fault::Failed(message));
                 return record;
             }
         };
@@ -143,7 +138,7 @@ where
             let estimate = match self.finite_differences(&inputs, k, &cotangent, FdConfig::default().step) {
                 Ok(estimate) => estimate,
                 Err(message) => {
-                    record.outcome = Err(message);
+                    record.outcome = Err(Fault::Failed(message));
                     return record;
                 }
             };

@@ -1,133 +1,22 @@
 //! Diagnosis: naming the bug behind a wrong gradient when its pattern is recognisable.
 //!
 //! Each hypothesis predicts what a particular bug would return for a case (the right gradient
-//! negated, scaled, transposed; the relu mask missing; the bias taken from one data point; ...).
+//! negated, scaled, transposed, zeroed; the upstream gradient ignored; and, from the op's own
+//! file in [`super::ops`], the bugs particular to it: the relu mask missing, the bias taken from
+//! one data point, ...).
 //! A diagnosis is accepted only when its prediction matches the actual gradient, to
 //! [`EXPLAIN_REL`], in **every** failing case: a constant factor must be the same constant
 //! throughout, a mean over the batch must be 1/B at every B.
 
-use std::fmt;
+use ndarray::{ArrayD, Axis, Zip};
 
-use ndarray::{Array2, ArrayD, Axis, Zip};
+use super::ops;
+use crate::protocol::{Answer, Request};
 
-use crate::ops::{linear, relu};
-use crate::protocol::{Answer, Request, reference_answer};
+pub use super::report::Diagnosis;
 
 /// How closely a prediction must match the actual gradient to explain it.
 pub const EXPLAIN_REL: f64 = 1e-7;
-
-/// A recognised bug.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Diagnosis {
-    /// Every element is zero.
-    AllZero,
-    /// The right gradient, negated.
-    SignFlipped,
-    /// What an upstream gradient of all ones would give: dL/d(output) is not multiplied in.
-    UpstreamIgnored,
-    /// The right gradient divided by the batch size B.
-    MeanOverBatch,
-    /// The right gradient divided by the number of elements N = B·D.
-    MeanOverElements,
-    /// The right gradient times a constant.
-    Factor(f64),
-    /// The transpose of the right gradient.
-    Transposed,
-    /// linear: dL/dh = dL/da W instead of dL/da Wᵀ.
-    WeightNotTransposed,
-    /// linear: dL/db is the first data point's dL/da, not the sum over the batch.
-    BiasNotSummed,
-    /// relu: dL/dh passed through without the mask.
-    ReluMaskMissing,
-    /// relu: the mask kept where a ≤ 0 and dropped where a > 0.
-    ReluMaskInverted,
-    /// relu: the mask taken from dL/dh instead of a.
-    ReluMaskFromUpstream,
-    /// The network: dL/da1 from dL/dh2 and a2, as misprinted in the notes' Eq. 32e/37e.
-    Misprint32e,
-    /// The network: the relu mask of hidden layer 1 or 2 left out of the backward.
-    NetworkMaskMissing(usize),
-    /// The network: this is another parameter's gradient.
-    SwappedWith(String),
-    /// One row (the last, or another) is zero and the rest are right.
-    RowZero { last: bool },
-    /// One column (the last, or another) is zero and the rest are right.
-    ColumnZero { last: bool },
-}
-
-impl fmt::Display for Diagnosis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Diagnosis::AllZero => write!(f, "every element is zero"),
-            Diagnosis::SignFlipped => write!(f, "sign flipped: you return minus the right gradient"),
-            Diagnosis::UpstreamIgnored => write!(
-                f,
-                "upstream gradient ignored: you return what an upstream of all ones would give; backward must multiply by dL/d(output) (Eq. 28)"
-            ),
-            Diagnosis::MeanOverBatch => write!(
-                f,
-                "divided by the batch size B: a mean over data points where the loss sums (Eq. 34b); correct only when B = 1"
-            ),
-            Diagnosis::MeanOverElements => write!(
-                f,
-                "divided by the number of elements B·D: a mean where L = ½ Σ (f − y)² sums (Eq. 34b)"
-            ),
-            Diagnosis::Factor(c) if (c - 2.0).abs() < 1e-9 => write!(
-                f,
-                "twice the right gradient: the ½ of L = ½ Σ (f − y)² cancels the 2 of the square (Eq. 34b)"
-            ),
-            Diagnosis::Factor(c) => {
-                write!(f, "off by a constant factor: you return {c} × the right gradient")
-            }
-            Diagnosis::Transposed => write!(
-                f,
-                "transposed: you return the transpose of the gradient; a gradient has the shape of its input (dL/dW = hᵀ dL/da, Eq. 70)"
-            ),
-            Diagnosis::WeightNotTransposed => write!(
-                f,
-                "W not transposed: dL/dh = dL/da Wᵀ (Eq. 66), you return dL/da W (it only fits when W is square)"
-            ),
-            Diagnosis::BiasNotSummed => write!(
-                f,
-                "bias gradient not summed over the batch: you return the first data point's dL/da; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74); correct only when B = 1"
-            ),
-            Diagnosis::ReluMaskMissing => write!(
-                f,
-                "relu mask missing: you pass dL/dh through unchanged; dL/da = Θ(a) ⊙ dL/dh (Eq. 47)"
-            ),
-            Diagnosis::ReluMaskInverted => write!(
-                f,
-                "relu mask inverted: you keep the gradient where a ≤ 0 and drop it where a > 0 (Θ, Eq. 42)"
-            ),
-            Diagnosis::ReluMaskFromUpstream => write!(
-                f,
-                "relu mask taken from the wrong tensor: you keep dL/dh where dL/dh > 0; the mask is Θ(a), from relu's input (Eq. 47)"
-            ),
-            Diagnosis::Misprint32e => write!(
-                f,
-                "the notes' misprint in Eq. 32e/37e: dL/da1 computed from dL/dh2 and a2; the chain rule gives dL/da1 = relu.backward(dL/dh1; a1) (Eq. 25e)"
-            ),
-            Diagnosis::NetworkMaskMissing(layer) => write!(
-                f,
-                "the relu mask of hidden layer {layer} is missing: dL/da{layer} = Θ(a{layer}) ⊙ dL/dh{layer} (Eq. 37c/e, 47)"
-            ),
-            Diagnosis::SwappedWith(other) => {
-                write!(f, "this is dL/d{other}: gradients returned in the wrong place")
-            }
-            Diagnosis::RowZero { last } => write!(
-                f,
-                "{} row is zero and every other row is right (a loop that stops one short?)",
-                if *last { "the last" } else { "one" }
-            ),
-            Diagnosis::ColumnZero { last } => write!(
-                f,
-                "{} column is zero and every other column is right (a loop that stops one short?)",
-                if *last { "the last" } else { "one" }
-            ),
-        }
-    }
-}
 
 /// One failing case, as evidence for a diagnosis.
 #[derive(Debug, Clone, Copy)]
@@ -187,7 +76,7 @@ fn candidates(e: &Evidence<'_>) -> Vec<Diagnosis> {
             Diagnosis::UpstreamIgnored,
             upstream_of_ones(request).and_then(|a| a.get(e.input).cloned()),
         );
-        for (d, p) in op_specific(request, e) {
+        for (d, p) in ops::op(request.kind()).hypotheses(request, e) {
             consider(d, Some(p));
         }
     }
@@ -195,9 +84,9 @@ fn candidates(e: &Evidence<'_>) -> Vec<Diagnosis> {
     if nonzero {
         if let Some(request) = e.request {
             consider(Diagnosis::MeanOverBatch, Some(expected / request.batch() as f64));
-        }
-        if let Some(Request::SqErr { f, .. }) = e.request {
-            consider(Diagnosis::MeanOverElements, Some(expected / f.len() as f64));
+            for (d, divisor) in ops::op(request.kind()).divisors(request) {
+                consider(d, Some(expected / divisor));
+            }
         }
         if let Some(c) = fitted_factor(expected, actual) {
             consider(Diagnosis::Factor(c), Some(expected * c));
@@ -257,109 +146,10 @@ fn lane_zeroed(expected: &ArrayD<f64>, actual: &ArrayD<f64>, axis: Axis, last: b
     Some(predicted)
 }
 
-/// The reference answer with the upstream gradient replaced by ones (none for the network).
+/// The reference answer with the upstream gradient replaced by ones (none for the network, nor
+/// where it is all ones already).
 fn upstream_of_ones(request: &Request) -> Option<Answer> {
-    let mut ones = request.clone();
-    match &mut ones {
-        Request::Linear { grad_out, .. } | Request::Relu { grad_out, .. } => grad_out.fill(1.0),
-        Request::SqErr { grad_out, .. } if *grad_out != 1.0 => *grad_out = 1.0,
-        _ => return None,
-    }
-    reference_answer(&ones).ok()
-}
-
-/// Predictions of the op-specific bugs for this case.
-fn op_specific(request: &Request, e: &Evidence<'_>) -> Vec<(Diagnosis, ArrayD<f64>)> {
-    let step = |a: &Array2<f64>| a.mapv(relu::step);
-    match (request, e.input) {
-        (Request::Linear { w, grad_out, .. }, "h") if w.is_square() => {
-            vec![(Diagnosis::WeightNotTransposed, grad_out.dot(w).into_dyn())]
-        }
-        (Request::Linear { grad_out, .. }, "b") => {
-            vec![(Diagnosis::BiasNotSummed, grad_out.row(0).to_owned().into_dyn())]
-        }
-        (Request::Relu { a, grad_out }, "a") => vec![
-            (Diagnosis::ReluMaskMissing, grad_out.clone().into_dyn()),
-            (
-                Diagnosis::ReluMaskInverted,
-                (grad_out * &step(a).mapv(|t| 1.0 - t)).into_dyn(),
-            ),
-            (
-                Diagnosis::ReluMaskFromUpstream,
-                (grad_out * &step(grad_out)).into_dyn(),
-            ),
-        ],
-        (Request::Mlp { x, y, params }, input) => {
-            let mut found = Vec::new();
-            let variants = [
-                (Diagnosis::Misprint32e, Variant::Misprint32e),
-                (Diagnosis::NetworkMaskMissing(1), Variant::MaskMissing(1)),
-                (Diagnosis::NetworkMaskMissing(2), Variant::MaskMissing(2)),
-            ];
-            for (d, variant) in variants {
-                if let Some(g) = network_variant(x, y, params, variant).and_then(|a| a.get(input).cloned()) {
-                    found.push((d, g));
-                }
-            }
-            for (other, g) in &e.expected.grads {
-                if other != input && g.shape() == e.actual.shape() {
-                    found.push((Diagnosis::SwappedWith(other.clone()), g.clone()));
-                }
-            }
-            found
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// A wrong backprop of the Eq. 33 network that a student might write.
-#[derive(Debug, Clone, Copy)]
-enum Variant {
-    /// dL/da1 = relu.backward(dL/dh2; a2), as misprinted in Eq. 32e/37e (needs D1 = D2).
-    Misprint32e,
-    /// The relu of this hidden layer (1 or 2) skipped in the backward.
-    MaskMissing(usize),
-}
-
-/// The six parameter gradients of the network as `variant` computes them, or `None` where the
-/// variant cannot run (the misprint's shapes do not fit).
-fn network_variant(
-    x: &Array2<f64>,
-    y: &Array2<f64>,
-    p: &crate::mlp::MlpParams,
-    variant: Variant,
-) -> Option<Answer> {
-    let as2 = |a: ArrayD<f64>| a.into_dimensionality::<ndarray::Ix2>().ok();
-    let a1 = linear::forward(x.view(), p.w1.view(), p.b1.view()).ok()?;
-    let h1 = as2(relu::forward(a1.view().into_dyn()).ok()?)?;
-    let a2 = linear::forward(h1.view(), p.w2.view(), p.b2.view()).ok()?;
-    let h2 = as2(relu::forward(a2.view().into_dyn()).ok()?)?;
-    let f = linear::forward(h2.view(), p.w3.view(), p.b3.view()).ok()?;
-    let g3 = linear::backward((&f - y).view(), h2.view(), p.w3.view(), p.b3.view()).ok()?;
-    let masked = |g: &Array2<f64>, a: &Array2<f64>, layer: usize| -> Option<Array2<f64>> {
-        if matches!(variant, Variant::MaskMissing(l) if l == layer) {
-            return Some(g.clone());
-        }
-        as2(relu::backward(g.view().into_dyn(), a.view().into_dyn()).ok()?)
-    };
-    let da2 = masked(&g3.h, &a2, 2)?;
-    let g2 = linear::backward(da2.view(), h1.view(), p.w2.view(), p.b2.view()).ok()?;
-    let da1 = match variant {
-        Variant::Misprint32e => as2(relu::backward(g3.h.view().into_dyn(), a2.view().into_dyn()).ok()?)?,
-        Variant::MaskMissing(_) => masked(&g2.h, &a1, 1)?,
-    };
-    if da1.dim() != a1.dim() {
-        return None;
-    }
-    let g1 = linear::backward(da1.view(), x.view(), p.w1.view(), p.b1.view()).ok()?;
-    Some(
-        Answer::default()
-            .with("W1", g1.w.into_dyn())
-            .with("b1", g1.b.into_dyn())
-            .with("W2", g2.w.into_dyn())
-            .with("b2", g2.b.into_dyn())
-            .with("W3", g3.w.into_dyn())
-            .with("b3", g3.b.into_dyn())
-            .with("x", g1.h.into_dyn()),
-    )
+    let op = ops::op(request.kind());
+    let ones = op.with_upstream(request, 1.0).filter(|ones| ones != request)?;
+    op.reference_answer(&ones).ok()
 }

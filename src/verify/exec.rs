@@ -42,7 +42,7 @@ pub struct ExecSubject {
     timeout: Duration,
     next_id: u64,
     timeouts_in_a_row: u32,
-    exited: Option<String>,
+    exited: Option<Fault>,
 }
 
 impl ExecSubject {
@@ -114,8 +114,8 @@ impl ExecSubject {
             .collect()
     }
 
-    /// The message for an exited program: its status and its last lines of standard error.
-    fn exit_message(&mut self) -> String {
+    /// The fault of an exited program: its status and its last lines of standard error.
+    fn exit_fault(&mut self) -> Fault {
         let start = Instant::now();
         let status = loop {
             match self.child.try_wait() {
@@ -127,18 +127,8 @@ impl ExecSubject {
         };
         // Give the stderr thread a moment to read what the program wrote before it exited.
         thread::sleep(Duration::from_millis(50));
-        let tail = self.stderr_tail();
-        let mut message = format!("the program exited ({status})");
-        if tail.is_empty() {
-            message.push_str(" and wrote nothing to standard error");
-        } else {
-            message.push_str("; its last lines of standard error:");
-            for line in tail {
-                message.push_str("\n      | ");
-                message.push_str(&line);
-            }
-        }
-        message
+        let stderr_tail = self.stderr_tail();
+        Fault::Exited { status, stderr_tail }
     }
 
     /// Reads the answer to request `id`, skipping late answers to earlier requests.
@@ -149,36 +139,38 @@ impl ExecSubject {
             let line = match self.answers.recv_timeout(left) {
                 Ok(Some(line)) => line,
                 Ok(None) | Err(RecvTimeoutError::Disconnected) => {
-                    let message = self.exit_message();
-                    self.exited = Some(message.clone());
-                    return Err(Fault::Failed(message));
+                    let fault = self.exit_fault();
+                    self.exited = Some(fault.clone());
+                    return Err(fault);
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     self.timeouts_in_a_row += 1;
-                    let message = format!(
-                        "no answer within {} s (request id {id})",
-                        self.timeout.as_secs_f64()
-                    );
+                    let seconds = self.timeout.as_secs_f64();
                     if self.timeouts_in_a_row >= TIMEOUTS_IN_A_ROW {
-                        self.exited = Some(format!(
-                            "the program stopped answering: {TIMEOUTS_IN_A_ROW} requests in a row got no answer within {} s",
-                            self.timeout.as_secs_f64()
-                        ));
+                        self.exited = Some(Fault::StoppedAnswering {
+                            requests: TIMEOUTS_IN_A_ROW,
+                            seconds,
+                        });
                     }
-                    return Err(Fault::Failed(message));
+                    return Err(Fault::TimedOut {
+                        seconds,
+                        request_id: id,
+                    });
                 }
             };
             self.timeouts_in_a_row = 0;
             let value: Value = serde_json::from_str(&line)
-                .map_err(|e| Fault::Failed(format!("the answer is not JSON ({e}): {}", quote(&line))))?;
+                .map_err(|e| Fault::Protocol(format!("the answer is not JSON ({e}): {}", quote(&line))))?;
             match value.get("id").and_then(Value::as_u64) {
                 Some(earlier) if earlier < id => continue,
                 Some(this) if this == id => return parse_answer(&value, request),
                 Some(other) => {
-                    return Err(Fault::Failed(format!("the answer has id {other}, expected {id}")));
+                    return Err(Fault::Protocol(format!(
+                        "the answer has id {other}, expected {id}"
+                    )));
                 }
                 None => {
-                    return Err(Fault::Failed(format!(
+                    return Err(Fault::Protocol(format!(
                         "the answer has no numeric `id` (expected {id}): {}",
                         quote(&line)
                     )));
@@ -194,16 +186,16 @@ impl Backward for ExecSubject {
     }
 
     fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
-        if let Some(message) = &self.exited {
-            return Err(Fault::Failed(message.clone()));
+        if let Some(fault) = &self.exited {
+            return Err(fault.clone());
         }
         let id = self.next_id;
         self.next_id += 1;
         let line = request.to_json(id).to_string();
         if self.requests.as_ref().is_none_or(|r| r.send(line).is_err()) {
-            let message = self.exit_message();
-            self.exited = Some(message.clone());
-            return Err(Fault::Failed(message));
+            let fault = self.exit_fault();
+            self.exited = Some(fault.clone());
+            return Err(fault);
         }
         self.read_answer(id, request)
     }
@@ -239,7 +231,7 @@ fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
         };
     }
     let Some(grads) = value.get("grads") else {
-        return Err(Fault::Failed(
+        return Err(Fault::Protocol(
             "the answer has neither `grads` nor `error`".to_owned(),
         ));
     };
@@ -249,7 +241,7 @@ fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
     } else {
         &[]
     };
-    Answer::from_json(grads, &like, optional).map_err(|e| Fault::Failed(format!("the answer's {e}")))
+    Answer::from_json(grads, &like, optional).map_err(Fault::of_answer)
 }
 
 /// The first characters of a line, for messages.

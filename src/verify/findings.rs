@@ -3,13 +3,16 @@
 //! every failing case; then the call-level problems (non-determinism, a non-zero gradient for a
 //! zero upstream) over all cases.
 
+use std::collections::HashMap;
+use std::mem::{Discriminant, discriminant};
+
 use super::diagnose;
-use super::{CaseRecord, Checked, Finding, Problem};
+use super::{CaseRecord, Checked, Finding, Problem, Subject};
 use crate::compare;
 use ndarray::Dimension;
 
 /// Reduces a failing case to a smaller one that fails the same way.
-pub(crate) type Shrinker<'a> = dyn FnMut(&CaseRecord, &str) -> CaseRecord + 'a;
+pub(crate) type Shrinker<'a> = dyn FnMut(&CaseRecord, &Subject) -> CaseRecord + 'a;
 
 /// Every finding of a set of cases: faults, then each input's gradient, then non-determinism
 /// and non-zero gradients for a zero upstream.
@@ -18,44 +21,49 @@ pub(crate) fn findings(
     inputs: &[String],
     shrinker: &mut Shrinker<'_>,
 ) -> Vec<Finding> {
-    let mut found: Vec<Finding> = std::iter::once("the call")
-        .chain(inputs.iter().map(String::as_str))
-        .filter_map(|what| finding(records, what, shrinker))
+    let mut found: Vec<Finding> = std::iter::once(Subject::Call)
+        .chain(inputs.iter().map(|i| Subject::Gradient(i.clone())))
+        .filter_map(|what| finding(records, &what, shrinker))
         .collect();
     found.extend(call_level_findings(records));
     found
 }
 
-/// The finding for `what` (an input, or `the call` for faults), shrunk and diagnosed.
-fn finding(records: &[CaseRecord], what: &str, shrinker: &mut Shrinker<'_>) -> Option<Finding> {
-    let failing: Vec<&CaseRecord> = records.iter().filter(|r| r.problem(what).is_some()).collect();
-    // The most common kind of problem (a wrong shape may turn into wrong values at 1×1), and
-    // the smallest case that shows it.
-    let kind_count = |r: &CaseRecord| {
-        let kind = r.problem(what);
-        failing
-            .iter()
-            .filter(|o| same_kind(o.problem(what).as_ref(), kind.as_ref()))
-            .count()
-    };
-    let most = failing.iter().map(|r| kind_count(r)).max()?;
-    let first = *failing
+/// The finding for `what` (an input's gradient, or the call for faults), shrunk and diagnosed.
+fn finding(records: &[CaseRecord], what: &Subject, shrinker: &mut Shrinker<'_>) -> Option<Finding> {
+    let failing: Vec<(&CaseRecord, Discriminant<Problem>)> = records
         .iter()
-        .filter(|r| kind_count(r) == most)
-        .min_by_key(|r| (r.dims.iter().product::<usize>(), r.dims.clone()))?;
+        .filter_map(|r| Some((r, discriminant(&r.problem(what)?))))
+        .collect();
+    // The most common kind of problem (a wrong shape may turn into wrong values at 1×1), and
+    // the smallest case that shows it: one count per kind, so linear in the failing cases.
+    let mut counts: HashMap<Discriminant<Problem>, usize> = HashMap::new();
+    for (_, kind) in &failing {
+        *counts.entry(*kind).or_default() += 1;
+    }
+    let most = counts.values().copied().max()?;
+    let (first, _) = *failing
+        .iter()
+        .filter(|(_, kind)| counts[kind] == most)
+        .min_by_key(|(r, _)| (r.dims.iter().product::<usize>(), r.dims.clone()))?;
+    let failing: Vec<&CaseRecord> = failing.into_iter().map(|(r, _)| r).collect();
     let smallest = shrinker(first, what);
     let problem = smallest
         .problem(what)
         .expect("internal: shrinking keeps the problem");
+    let input = match what {
+        Subject::Gradient(input) => input.as_str(),
+        _ => "",
+    };
     let evidence: Vec<diagnose::Evidence<'_>> = failing
         .iter()
         .copied()
         .chain([&smallest])
         .filter_map(|r| {
-            let actual = r.outcome.as_ref().ok()?.actual.get(what)?;
+            let actual = r.outcome.as_ref().ok()?.actual.get(input)?;
             Some(diagnose::Evidence {
                 request: r.request.as_ref(),
-                input: what,
+                input,
                 expected: &r.expected,
                 actual,
             })
@@ -70,40 +78,34 @@ fn finding(records: &[CaseRecord], what: &str, shrinker: &mut Shrinker<'_>) -> O
             .iter()
             .any(|r| r.batch == Some(1) && r.outcome.is_ok() && r.problem(what).is_none());
     Some(Finding {
-        what: gradient_label(what),
+        what: what.clone(),
         problem,
         failed: failing.len(),
         smallest_shape: smallest.shape.clone(),
-        worst: worst_elements(&smallest, what),
+        worst: worst_elements(&smallest, input),
         diagnosis,
         only_batch_of_one,
     })
 }
 
-/// How a gradient is named in reports: `dL/dW` for an input, `the loss L` for the network's
-/// optional loss, `the call` for faults.
-pub(crate) fn gradient_label(what: &str) -> String {
-    match what {
-        "the call" => what.to_owned(),
-        "loss" => "the loss L".to_owned(),
-        input => format!("dL/d{input}"),
-    }
-}
-
 /// Both are the same kind of problem (a wrong shape stays a wrong shape while shrinking).
 pub(crate) fn same_kind(a: Option<&Problem>, b: Option<&Problem>) -> bool {
     match (a, b) {
-        (Some(a), Some(b)) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        (Some(a), Some(b)) => discriminant(a) == discriminant(b),
         _ => false,
     }
 }
 
-/// The (at most three) elements of `what` furthest from the reference in `record`.
-fn worst_elements(record: &CaseRecord, what: &str) -> Vec<compare::Element> {
-    let (Ok(checked), Some(expected)) = (&record.outcome, record.expected.get(what)) else {
+/// The (at most three) elements of `input`'s gradient furthest from the reference in `record`.
+fn worst_elements(record: &CaseRecord, input: &str) -> Vec<compare::Element> {
+    let (Ok(checked), Some(expected)) = (&record.outcome, record.expected.get(input)) else {
         return Vec::new();
     };
-    let Some(actual) = checked.actual.get(what).filter(|a| a.shape() == expected.shape()) else {
+    let Some(actual) = checked
+        .actual
+        .get(input)
+        .filter(|a| a.shape() == expected.shape())
+    else {
         return Vec::new();
     };
     let mut elements: Vec<compare::Element> = expected
@@ -126,32 +128,41 @@ fn worst_elements(record: &CaseRecord, what: &str) -> Vec<compare::Element> {
     elements
 }
 
-/// Which inputs of a checked case show one call-level problem.
-type NamesOf = fn(&Checked) -> &Vec<String>;
+/// What in a checked case shows one call-level problem: the call, or these inputs (none: no
+/// problem).
+type SubjectOf = fn(&Checked) -> Option<Subject>;
+
+/// The call if `call` holds, else the named inputs' gradients, else `None`.
+fn call_or_gradients(call: bool, names: &[String]) -> Option<Subject> {
+    match names {
+        _ if call => Some(Subject::Call),
+        [] => None,
+        [name] => Some(Subject::Gradient(name.clone())),
+        names => Some(Subject::Gradients(names.to_vec())),
+    }
+}
 
 /// Non-determinism and non-zero gradients for a zero upstream, over all cases.
 fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let groups: [(Problem, NamesOf); 2] = [
-        (Problem::NonDeterministic, |c| &c.nondeterministic),
-        (Problem::NonZeroForZeroUpstream, |c| &c.nonzero_for_zero_upstream),
+    let groups: [(Problem, SubjectOf); 2] = [
+        (Problem::NonDeterministic, |c| {
+            call_or_gradients(c.second_call_failed, &c.nondeterministic)
+        }),
+        (Problem::NonZeroForZeroUpstream, |c| {
+            call_or_gradients(false, &c.nonzero_for_zero_upstream)
+        }),
     ];
-    for (problem, names) in groups {
-        let hits: Vec<(&CaseRecord, &Vec<String>)> = records
+    for (problem, subject_of) in groups {
+        let hits: Vec<(&CaseRecord, Subject)> = records
             .iter()
-            .filter_map(|r| r.outcome.as_ref().ok().map(|c| (r, names(c))))
-            .filter(|(_, n)| !n.is_empty())
+            .filter_map(|r| Some((r, subject_of(r.outcome.as_ref().ok()?)?)))
             .collect();
-        let Some((smallest, names)) = hits.iter().min_by_key(|(r, _)| r.dims.iter().product::<usize>())
-        else {
+        let Some((smallest, what)) = hits.iter().min_by_key(|(r, _)| r.dims.iter().product::<usize>()) else {
             continue;
         };
         findings.push(Finding {
-            what: names
-                .iter()
-                .map(|n| gradient_label(n))
-                .collect::<Vec<_>>()
-                .join(", "),
+            what: what.clone(),
             problem,
             failed: hits.len(),
             smallest_shape: smallest.shape.clone(),
@@ -161,4 +172,46 @@ fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
         });
     }
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Answer;
+
+    /// A case of dimensions `dims` whose gradient of `W` has `problem`.
+    fn case(dims: &[usize], problem: Problem) -> CaseRecord {
+        CaseRecord {
+            dims: dims.to_vec(),
+            shape: format!("{dims:?}"),
+            batch: Some(dims[0]),
+            request: None,
+            expected: Answer::default(),
+            outcome: Ok(Checked {
+                wrong: vec![("W".to_owned(), problem)],
+                ..Checked::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn the_most_common_kind_of_problem_is_reported_from_its_smallest_case() {
+        let shape = || Problem::WrongShape {
+            got: vec![1],
+            expected: vec![2],
+        };
+        let records = [
+            case(&[1, 1], shape()),
+            case(&[3, 2], Problem::WrongValues),
+            case(&[2, 2], shape()),
+            case(&[2, 1], Problem::WrongValues),
+            case(&[4, 4], Problem::WrongValues),
+        ];
+        let found = findings(&records, &["W".to_owned()], &mut |r, _| r.clone());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].what, Subject::Gradient("W".to_owned()));
+        assert_eq!(found[0].problem, Problem::WrongValues, "three against two");
+        assert_eq!(found[0].failed, 5, "every failing case counts");
+        assert_eq!(found[0].smallest_shape, "[2, 1]");
+    }
 }

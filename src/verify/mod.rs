@@ -16,6 +16,10 @@
 //!
 //! A library author's own op, with no reference to compare with, is checked against finite
 //! differences of its own forward instead ([`custom`]).
+//!
+//! What each op brings (its cases, reference answer, bugs of its own, part of the protocol) is
+//! in its file under [`ops`]; what was found is a [`Report`], data apart from its renderers
+//! ([`report`]).
 
 pub mod cases;
 pub mod check;
@@ -23,12 +27,14 @@ pub mod custom;
 pub mod diagnose;
 pub mod exec;
 mod findings;
+pub mod ops;
 pub mod report;
 
 pub use diagnose::Diagnosis;
-pub use report::{Finding, Problem, Report};
+pub use report::{Fault, Finding, Inconclusive, Problem, Report, Subject};
 
-use findings::{findings, gradient_label, same_kind};
+use findings::{findings, same_kind};
+use report::gradient_label;
 
 use std::ops::Range;
 
@@ -36,7 +42,7 @@ use ndarray::{ArrayD, Zip};
 use rayon::prelude::*;
 
 use crate::compare::{self, Comparison, Tolerance};
-use crate::protocol::{Answer, OpKind, Request, reference_answer};
+use crate::protocol::{Answer, OpKind, Request};
 use crate::random;
 
 /// Relative tolerance against the reference: both are exact, so only rounding separates them.
@@ -48,15 +54,6 @@ pub const VERIFY_FLOOR: f64 = 1e-12;
 const SHRINK_ATTEMPTS: u64 = 64;
 /// Keeps the shrinking's random streams apart from the cases'.
 const SHRINK_STREAM: u64 = 1 << 40;
-
-/// Why a backward gave no gradients for a request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
-    /// The op is not implemented (protocol: `"error": "unsupported op"`).
-    Unsupported,
-    /// Any other failure, described for the report.
-    Failed(String),
-}
 
 /// Anything that answers a request with gradients.
 pub trait Backward {
@@ -95,7 +92,7 @@ pub(crate) struct CaseRecord {
     /// What the gradients should be.
     pub(crate) expected: Answer,
     /// The answer's problems, or the fault that kept it from answering.
-    pub(crate) outcome: Result<Checked, String>,
+    pub(crate) outcome: Result<Checked, Fault>,
 }
 
 /// The problems of one answered case.
@@ -105,22 +102,25 @@ pub(crate) struct Checked {
     /// Per input: what is wrong.
     pub(crate) wrong: Vec<(String, Problem)>,
     pub(crate) nondeterministic: Vec<String>,
+    /// The second call on the same input gave no answer at all.
+    pub(crate) second_call_failed: bool,
     pub(crate) nonzero_for_zero_upstream: Vec<String>,
-    /// relu took Θ(0) = 1 at an exact zero.
-    pub(crate) other_subgradient: bool,
+    /// The note on the other valid subgradient at a kink, when the backward took it (relu's
+    /// Θ(0) = 1).
+    pub(crate) other_subgradient: Option<&'static str>,
 }
 
 impl CaseRecord {
-    /// The problem of `what` (an input name, or `the call`) in this case, if any.
-    fn problem(&self, what: &str) -> Option<Problem> {
+    /// The problem of `what` (an input's gradient, or the call) in this case, if any.
+    fn problem(&self, what: &Subject) -> Option<Problem> {
         match (&self.outcome, what) {
-            (Err(message), "the call") => Some(Problem::Fault(message.clone())),
-            (Err(_), _) => None,
-            (Ok(checked), _) => checked
+            (Err(fault), Subject::Call) => Some(Problem::Fault(fault.clone())),
+            (Ok(checked), Subject::Gradient(input)) => checked
                 .wrong
                 .iter()
-                .find(|(n, _)| n == what)
+                .find(|(n, _)| n == input)
                 .map(|(_, p)| p.clone()),
+            _ => None,
         }
     }
 }
@@ -188,12 +188,8 @@ fn report(
     records: Option<Vec<CaseRecord>>,
 ) -> Report {
     let mut report = Report {
-        subject: subject.label(),
-        op: kind.name().to_owned(),
-        cases: config.cases,
         implemented: records.is_some(),
-        findings: Vec::new(),
-        notes: Vec::new(),
+        ..Report::new(subject.label(), kind.name(), config.cases)
     };
     let Some(records) = records else {
         return report;
@@ -202,15 +198,13 @@ fn report(
         .first()
         .map(|r| r.expected.grads.iter().map(|(n, _)| n.clone()).collect())
         .unwrap_or_default();
-    let mut shrinker = |start: &CaseRecord, what: &str| shrink(subject, kind, config, start, what);
+    let mut shrinker = |start: &CaseRecord, what: &Subject| shrink(subject, kind, config, start, what);
     report.findings = findings(&records, &inputs, &mut shrinker);
-    if records
+    if let Some(note) = records
         .iter()
-        .any(|r| r.outcome.as_ref().is_ok_and(|c| c.other_subgradient))
+        .find_map(|r| r.outcome.as_ref().ok()?.other_subgradient)
     {
-        report.notes.push(
-            "at a = 0 exactly you take relu'(0) = 1; that is a valid subgradient, but PyTorch and JAX (and these notes, Eq. 42) use Θ(0) = 0".to_owned(),
-        );
+        report.notes.push(note.to_owned());
     }
     report
 }
@@ -218,10 +212,12 @@ fn report(
 /// Runs one case: the answer, a second answer, and the answer to a zero upstream. `None` when
 /// the subject does not implement the op.
 fn check_case(subject: &mut dyn Backward, dims: Vec<usize>, request: Request) -> Option<CaseRecord> {
-    let expected = reference_answer(&request).expect("internal: generated requests fit");
+    let expected = ops::op(request.kind())
+        .reference_answer(&request)
+        .expect("internal: generated requests fit");
     let outcome = match subject.answer(&request) {
         Err(Fault::Unsupported) => return None,
-        Err(Fault::Failed(message)) => Err(message),
+        Err(fault) => Err(fault),
         Ok(actual) => Ok(examine(subject, &request, &expected, actual)),
     };
     Some(CaseRecord {
@@ -237,12 +233,7 @@ fn check_case(subject: &mut dyn Backward, dims: Vec<usize>, request: Request) ->
 /// Compares an answer with the reference, then asks twice more (same input; zero upstream).
 fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, actual: Answer) -> Checked {
     let mut checked = Checked::default();
-    let relu_other_side = match request {
-        Request::Relu { a, grad_out } => {
-            Some((grad_out * &a.mapv(|v| if v >= 0.0 { 1.0 } else { 0.0 })).into_dyn())
-        }
-        _ => None,
-    };
+    let other_side = ops::op(request.kind()).other_subgradient(request);
     for (name, e) in &expected.grads {
         let Some(a) = actual.get(name) else {
             continue; // optional keys (the network's x and loss) the subject left out
@@ -262,10 +253,10 @@ fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, act
         if against(name, e, a).is_ok() {
             continue;
         }
-        if let Some(other) = &relu_other_side
+        if let Some((other, note)) = &other_side
             && against(name, other, a).is_ok()
         {
-            checked.other_subgradient = true;
+            checked.other_subgradient = Some(note);
             continue;
         }
         checked.wrong.push((name.clone(), Problem::WrongValues));
@@ -278,7 +269,7 @@ fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, act
                 }
             }
         }
-        Err(_) => checked.nondeterministic.push("the call".to_owned()),
+        Err(_) => checked.second_call_failed = true,
     }
     if let Some(zeroed) = request.with_zero_upstream()
         && let Ok(answer) = subject.answer(&zeroed)
@@ -319,7 +310,7 @@ fn shrink(
     kind: OpKind,
     config: Config,
     start: &CaseRecord,
-    what: &str,
+    what: &Subject,
 ) -> CaseRecord {
     let problem = start.problem(what);
     let mut best = start.clone();

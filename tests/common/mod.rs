@@ -7,10 +7,9 @@ use gradverify::oracle::OracleReport;
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use proptest::prelude::*;
 
-/// Largest batch size drawn.
-pub const MAX_BATCH: usize = 5;
-/// Largest width drawn.
-pub const MAX_WIDTH: usize = 6;
+/// Shapes as the verifier draws them: batch up to `BOUNDS.max_batch`, widths up to
+/// `BOUNDS.max_width`.
+pub use gradverify::verify::cases::BOUNDS;
 /// Inputs and parameters are drawn from [-VALUE_BOUND, VALUE_BOUND].
 pub const VALUE_BOUND: f64 = 2.0;
 /// Upstream gradients are drawn from [-COTANGENT_BOUND, COTANGENT_BOUND], never all ones.
@@ -41,7 +40,7 @@ pub fn cotangent(shape: Vec<usize>) -> impl Strategy<Value = ArrayD<f64>> {
 
 /// (B, Din, Dout): batch from 1, widths from 1, square and non-square alike.
 pub fn linear_shape() -> impl Strategy<Value = (usize, usize, usize)> {
-    (1..=MAX_BATCH, 1..=MAX_WIDTH, 1..=MAX_WIDTH)
+    (1..=BOUNDS.max_batch, 1..=BOUNDS.max_width, 1..=BOUNDS.max_width)
 }
 
 /// (h, W, b, dL/da) for a random shape.
@@ -58,14 +57,19 @@ pub fn linear_case() -> impl Strategy<Value = (Array2<f64>, Array2<f64>, Array1<
 
 /// (B, D) for the elementwise ops.
 pub fn elementwise_shape() -> impl Strategy<Value = (usize, usize)> {
-    (1..=MAX_BATCH, 1..=MAX_WIDTH)
+    (1..=BOUNDS.max_batch, 1..=BOUNDS.max_width)
 }
 
 /// Widths [D0, D1, D2, D3] and a batch size for the Eq. 33 network.
 pub fn mlp_shape() -> impl Strategy<Value = ([usize; 4], usize)> {
     (
-        [1..=MAX_WIDTH, 1..=MAX_WIDTH, 1..=MAX_WIDTH, 1..=MAX_WIDTH],
-        1..=MAX_BATCH,
+        [
+            1..=BOUNDS.max_width,
+            1..=BOUNDS.max_width,
+            1..=BOUNDS.max_width,
+            1..=BOUNDS.max_width,
+        ],
+        1..=BOUNDS.max_batch,
     )
 }
 

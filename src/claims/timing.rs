@@ -18,11 +18,11 @@ use ndarray_rand::rand_distr::StandardNormal;
 use crate::cost::{self, model_cost};
 use crate::error::Result;
 use crate::mlp::{self, MlpParams};
-use crate::ops::{Linear, Relu, SqErr};
 use crate::oracle::jacobian::JacobianContraction;
 use crate::protocol::OpKind;
 use crate::random;
 use crate::tape::{Pullback, Tape, Var, Vjp, Wrt};
+use crate::verify::ops;
 
 /// The Jacobian road is not run where it would allocate more than this.
 pub const JACOBIAN_BUDGET_BYTES: u64 = 512 << 20;
@@ -54,46 +54,19 @@ pub struct TimingTable {
 }
 
 /// Records one op on a tape, on the given leaves.
-type Apply = fn(&mut Tape<'_>, &[Var]) -> Result<Var>;
+pub type Apply = fn(&mut Tape<'_>, &[Var]) -> Result<Var>;
 
-/// Random inputs of `op` at one size: the op's leaves, or the network's parameters and data.
-enum Inputs {
+/// Random inputs of an op at one size: the op's leaves, or the network's parameters and data
+/// (each op draws its own, [`crate::verify::ops::VerifiedOp::timing_inputs`]).
+pub enum Inputs {
+    /// One op, recorded by `Apply` on these named leaves; timed under a random upstream
+    /// gradient, with respect to every leaf.
     Op(Apply, Vec<(&'static str, ArrayD<f64>)>),
+    /// The network with (parameters, x, y); timed from dL/dL = 1, with respect to the parameters.
     Mlp(Box<(MlpParams, Array2<f64>, Array2<f64>)>),
 }
 
 impl Inputs {
-    fn random(op: OpKind, batch: usize, width: usize) -> Inputs {
-        let mut rng = random::case_rng(0, width as u64 * 64 + batch as u64);
-        let mut normal = |shape: &[usize]| ArrayD::random_using(shape, StandardNormal, &mut rng);
-        let (b, d) = (batch, width);
-        match op {
-            OpKind::Linear => Inputs::Op(
-                |tape, leaves| tape.apply("a", Linear, leaves),
-                vec![
-                    ("h", normal(&[b, d])),
-                    ("W", normal(&[d, d])),
-                    ("b", normal(&[d])),
-                ],
-            ),
-            OpKind::Relu => Inputs::Op(
-                |tape, leaves| tape.apply("h", Relu, leaves),
-                vec![("a", normal(&[b, d]))],
-            ),
-            OpKind::SqErr => Inputs::Op(
-                |tape, leaves| tape.apply("L", SqErr, leaves),
-                vec![("f", normal(&[b, d])), ("y", normal(&[b, d]))],
-            ),
-            OpKind::Mlp => {
-                let widths = [d, d, d, (d / 4).max(1)];
-                let params = random::mlp_params(&mut random::case_rng(1, d as u64), widths);
-                let x = random::normal_matrix(&mut random::case_rng(2, d as u64), b, d);
-                let y = random::normal_matrix(&mut random::case_rng(3, d as u64), b, widths[3]);
-                Inputs::Mlp(Box::new((params, x, y)))
-            }
-        }
-    }
-
     /// The forward pass recorded on these inputs, and the output its backward starts from.
     fn record(&self) -> Result<(Tape<'_>, Var)> {
         match self {
@@ -144,20 +117,16 @@ pub fn median_times<const N: usize>(mut run: impl FnMut() -> Result<[Duration; N
 
 /// Measures both roads for `op` at this size.
 pub fn measure(op: OpKind, batch: usize, width: usize) -> Result<Timing> {
-    let inputs = Inputs::random(op, batch, width);
+    let inputs = ops::op(op).timing_inputs(batch, width);
     let (tape, out) = inputs.record()?;
     // The loss is seeded with dL/dL = 1; a lone op with a random upstream gradient.
-    let cotangent = match op {
-        OpKind::Mlp => ArrayD::ones(tape.value(out).raw_dim()),
-        _ => {
+    let (cotangent, wrt) = match inputs {
+        Inputs::Mlp(_) => (ArrayD::ones(tape.value(out).raw_dim()), Wrt::Params),
+        Inputs::Op(..) => {
             let mut rng = random::case_rng(4, width as u64 * 64 + batch as u64);
-            ArrayD::random_using(tape.value(out).shape(), StandardNormal, &mut rng)
+            let cotangent = ArrayD::random_using(tape.value(out).shape(), StandardNormal, &mut rng);
+            (cotangent, Wrt::ParamsAndData)
         }
-    };
-    let wrt = if op == OpKind::Mlp {
-        Wrt::Params
-    } else {
-        Wrt::ParamsAndData
     };
     let time =
         |road: &dyn Pullback| median_time(|| tape.pullback(out, cotangent.clone(), wrt, road).map(drop));

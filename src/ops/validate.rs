@@ -1,4 +1,4 @@
-//! Argument checks shared by the ops: arity, rank, non-empty dimensions and finite values.
+//! Argument validation shared by the ops: arity, rank, non-empty dimensions and finite values.
 //! Each failure becomes an [`Error`] naming the op and the argument.
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewD, Dimension, IntoDimension, Ix1, Ix2};

@@ -58,7 +58,7 @@ pub fn cost_svg(table: &CostTable, path: &Path) -> Result<()> {
         .y_label_formatter(&|v| format!("{v:.0e}"))
         .draw()
         .map_err(|e| fail(&e))?;
-    for (op, colour) in OpKind::ALL.into_iter().zip(COLOURS) {
+    for (op, colour) in OpKind::ALL.into_iter().zip(COLOURS.into_iter().cycle()) {
         let points = |jacobian: bool| -> Vec<(f64, f64)> {
             rows.iter()
                 .filter(|r| r.op == op)

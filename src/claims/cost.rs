@@ -15,13 +15,13 @@
 
 use std::fmt::{self, Write as _};
 
-use ndarray::{Array1, Array2, ArrayD, arr0};
+use ndarray::{ArrayD, arr0};
 
 use crate::error::Result;
-use crate::mlp::{self, MlpParams};
-use crate::ops::{Cost, Linear, Op, Relu, SqErr};
+use crate::ops::{Cost, Linear, Relu, SqErr};
 use crate::protocol::OpKind;
-use crate::tape::{Tape, Var, Wrt};
+use crate::tape::{Tape, Var};
+use crate::verify::ops;
 
 /// The widths D of the cost table.
 pub const SIZES: [usize; 5] = [4, 16, 64, 256, 1024];
@@ -57,35 +57,7 @@ pub struct CostTable {
 /// The modelled backward cost of `op` at batch `batch` and width `width`: every input's
 /// gradient for the ops alone, every parameter's for the network.
 pub fn model_cost(op: OpKind, batch: usize, width: usize) -> Result<Cost> {
-    let (b, d) = (batch, width);
-    match op {
-        OpKind::Linear => Linear.cost(&[&[b, d], &[d, d], &[d]], &[true; 3]),
-        OpKind::Relu => Relu.cost(&[&[b, d]], &[true]),
-        OpKind::SqErr => SqErr.cost(&[&[b, d], &[b, d]], &[true; 2]),
-        OpKind::Mlp => {
-            let (params, x, y) = zero_network(batch, width);
-            let net = mlp::record(&params, x.view(), y.view())?;
-            net.tape.backward_cost(net.loss, Wrt::Params)
-        }
-    }
-}
-
-/// Parameters, data and targets of the Eq. 33 network with widths D, D, D, max(D/4, 1), all zero.
-fn zero_network(batch: usize, width: usize) -> (MlpParams, Array2<f64>, Array2<f64>) {
-    let widths = [width, width, width, (width / 4).max(1)];
-    let params = MlpParams {
-        w1: Array2::zeros((widths[0], widths[1])),
-        b1: Array1::zeros(widths[1]),
-        w2: Array2::zeros((widths[1], widths[2])),
-        b2: Array1::zeros(widths[2]),
-        w3: Array2::zeros((widths[2], widths[3])),
-        b3: Array1::zeros(widths[3]),
-    };
-    (
-        params,
-        Array2::zeros((batch, widths[0])),
-        Array2::zeros((batch, widths[3])),
-    )
+    ops::op(op).model_cost(batch, width)
 }
 
 impl CostTable {

@@ -1,0 +1,263 @@
+//! The Eq. 33 network, three linear layers with relu between them and sqerr on top, on B×D0 data
+//! x and B×D3 targets y: a whole backprop returns the six parameter gradients (Eq. 32/37), and
+//! may send dL/dx and the loss too.
+//!
+//! Its own bugs: dL/da1 from dL/dh2 and a2, as misprinted in the notes' Eq. 32e/37e; the relu
+//! mask of hidden layer 1 or 2 left out; one parameter's gradient returned in another's place.
+
+use ndarray::{Array1, Array2, ArrayD, arr0};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value, json};
+
+use super::{Request, VerifiedOp, input_matrix, input_vector, matrix_json, vector_json};
+use crate::error::Result;
+use crate::mlp::{self, MlpParams};
+use crate::ops::{Cost, linear, relu};
+use crate::oracle::{self, OracleReport};
+use crate::protocol::Answer;
+use crate::random;
+use crate::tape::Wrt;
+use crate::timing::Inputs;
+use crate::verify::Backward;
+use crate::verify::check::{Closure, NetworkGrads, label};
+use crate::verify::diagnose::{Diagnosis, Evidence};
+
+/// The network.
+pub struct MlpOp;
+
+/// The parts of a network request: (x, y, parameters).
+fn parts(request: &Request) -> (&Array2<f64>, &Array2<f64>, &MlpParams) {
+    match request {
+        Request::Mlp { x, y, params } => (x, y, params),
+        other => unreachable!("internal: a {} request given to mlp", other.kind()),
+    }
+}
+
+impl VerifiedOp for MlpOp {
+    fn name(&self) -> &'static str {
+        "mlp"
+    }
+
+    /// [B, D0, D1, D2, D3].
+    fn planned_dims(&self) -> &'static [&'static [usize]] {
+        &[
+            &[1, 3, 4, 5, 2],
+            &[4, 3, 3, 3, 3],
+            &[3, 2, 4, 3, 1],
+            &[2, 1, 3, 3, 1],
+            &[5, 4, 1, 3, 2],
+        ]
+    }
+
+    fn draw(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> Request {
+        let &[batch, d0, d1, d2, d3] = dims else {
+            unreachable!("internal: dims {dims:?} do not fit mlp")
+        };
+        let params = random::mlp_params(rng, [d0, d1, d2, d3]);
+        Request::Mlp {
+            x: random::normal_matrix(rng, batch, d0),
+            y: random::normal_matrix(rng, batch, d3),
+            params: Box::new(params),
+        }
+    }
+
+    fn batch(&self, request: &Request) -> usize {
+        parts(request).0.nrows()
+    }
+
+    fn shape(&self, request: &Request) -> String {
+        let (x, _, params) = parts(request);
+        let [d0, d1, d2, d3] = params.widths();
+        format!("B={} D0={d0} D1={d1} D2={d2} D3={d3}", x.nrows())
+    }
+
+    fn with_upstream(&self, _request: &Request, _value: f64) -> Option<Request> {
+        None
+    }
+
+    /// Every parameter gradient, dL/dx and the loss.
+    fn reference_answer(&self, request: &Request) -> Result<Answer> {
+        let (x, y, params) = parts(request);
+        let g = mlp::loss_and_grads(params, x, y, Wrt::ParamsAndData)?;
+        let dx = g.x.expect("internal: dL/dx was requested");
+        Ok(Answer::default()
+            .with("W1", g.w1.into_dyn())
+            .with("b1", g.b1.into_dyn())
+            .with("W2", g.w2.into_dyn())
+            .with("b2", g.b2.into_dyn())
+            .with("W3", g.w3.into_dyn())
+            .with("b3", g.b3.into_dyn())
+            .with("x", dx.into_dyn())
+            .with("loss", arr0(g.loss).into_dyn()))
+    }
+
+    fn optional_keys(&self) -> &'static [&'static str] {
+        &["x", "loss"]
+    }
+
+    fn hypotheses(&self, request: &Request, e: &Evidence<'_>) -> Vec<(Diagnosis, ArrayD<f64>)> {
+        let (x, y, params) = parts(request);
+        let mut found = Vec::new();
+        let variants = [
+            (Diagnosis::Misprint32e, Variant::Misprint32e),
+            (Diagnosis::NetworkMaskMissing(1), Variant::MaskMissing(1)),
+            (Diagnosis::NetworkMaskMissing(2), Variant::MaskMissing(2)),
+        ];
+        for (d, variant) in variants {
+            if let Some(g) = network_variant(x, y, params, variant).and_then(|a| a.get(e.input).cloned()) {
+                found.push((d, g));
+            }
+        }
+        for (other, g) in &e.expected.grads {
+            if other != e.input && g.shape() == e.actual.shape() {
+                found.push((Diagnosis::SwappedWith(other.clone()), g.clone()));
+            }
+        }
+        found
+    }
+
+    fn parse(&self, inputs: &Map<String, Value>, _request: &Map<String, Value>) -> Result<Request> {
+        Ok(Request::Mlp {
+            x: input_matrix(inputs, "x")?,
+            y: input_matrix(inputs, "y")?,
+            params: Box::new(MlpParams {
+                w1: input_matrix(inputs, "W1")?,
+                b1: input_vector(inputs, "b1")?,
+                w2: input_matrix(inputs, "W2")?,
+                b2: input_vector(inputs, "b2")?,
+                w3: input_matrix(inputs, "W3")?,
+                b3: input_vector(inputs, "b3")?,
+            }),
+        })
+    }
+
+    fn to_json(&self, request: &Request, id: u64) -> Value {
+        let (x, y, params) = parts(request);
+        let (m, v) = (matrix_json, vector_json);
+        json!({"id": id, "op": "mlp", "inputs": {
+            "x": m(x), "y": m(y),
+            "W1": m(&params.w1), "b1": v(&params.b1),
+            "W2": m(&params.w2), "b2": v(&params.b2),
+            "W3": m(&params.w3), "b3": v(&params.b3)}})
+    }
+
+    fn sweep_case(
+        &self,
+        rng: &mut ChaCha8Rng,
+        batch: usize,
+        max_width: usize,
+    ) -> Result<(String, OracleReport)> {
+        use ndarray_rand::rand::Rng;
+        let widths = [0; 4].map(|_| rng.random_range(1..=max_width));
+        let params = random::mlp_params(rng, widths);
+        let x = random::normal_matrix(rng, batch, widths[0]);
+        let y = random::normal_matrix(rng, batch, widths[3]);
+        let net = mlp::record(&params, x.view(), y.view())?;
+        let mut leaves = vec![net.x];
+        leaves.extend(net.params);
+        let report = oracle::check(&net.tape, net.loss, arr0(1.0).into_dyn().view(), &leaves)?;
+        let [d0, d1, d2, d3] = widths;
+        Ok((format!("B={batch} D={d0}-{d1}-{d2}-{d3}"), report))
+    }
+
+    /// Every parameter's gradient of the network with widths D, D, D, max(D/4, 1), all zero.
+    fn model_cost(&self, batch: usize, width: usize) -> Result<Cost> {
+        let (params, x, y) = zero_network(batch, width);
+        let net = mlp::record(&params, x.view(), y.view())?;
+        net.tape.backward_cost(net.loss, Wrt::Params)
+    }
+
+    fn timing_inputs(&self, batch: usize, width: usize) -> Inputs {
+        let d = width;
+        let widths = [d, d, d, (d / 4).max(1)];
+        let params = random::mlp_params(&mut random::case_rng(1, d as u64), widths);
+        let x = random::normal_matrix(&mut random::case_rng(2, d as u64), batch, d);
+        let y = random::normal_matrix(&mut random::case_rng(3, d as u64), batch, widths[3]);
+        Inputs::Mlp(Box::new((params, x, y)))
+    }
+}
+
+/// Parameters, data and targets of the Eq. 33 network with widths D, D, D, max(D/4, 1), all zero.
+fn zero_network(batch: usize, width: usize) -> (MlpParams, Array2<f64>, Array2<f64>) {
+    let widths = [width, width, width, (width / 4).max(1)];
+    let params = MlpParams {
+        w1: Array2::zeros((widths[0], widths[1])),
+        b1: Array1::zeros(widths[1]),
+        w2: Array2::zeros((widths[1], widths[2])),
+        b2: Array1::zeros(widths[2]),
+        w3: Array2::zeros((widths[2], widths[3])),
+        b3: Array1::zeros(widths[3]),
+    };
+    (
+        params,
+        Array2::zeros((batch, widths[0])),
+        Array2::zeros((batch, widths[3])),
+    )
+}
+
+/// A wrong backprop of the Eq. 33 network that a student might write.
+#[derive(Debug, Clone, Copy)]
+enum Variant {
+    /// dL/da1 = relu.backward(dL/dh2; a2), as misprinted in Eq. 32e/37e (needs D1 = D2).
+    Misprint32e,
+    /// The relu of this hidden layer (1 or 2) skipped in the backward.
+    MaskMissing(usize),
+}
+
+/// The six parameter gradients of the network as `variant` computes them, or `None` where the
+/// variant cannot run (the misprint's shapes do not fit).
+fn network_variant(x: &Array2<f64>, y: &Array2<f64>, p: &MlpParams, variant: Variant) -> Option<Answer> {
+    let as2 = |a: ArrayD<f64>| a.into_dimensionality::<ndarray::Ix2>().ok();
+    let a1 = linear::forward(x.view(), p.w1.view(), p.b1.view()).ok()?;
+    let h1 = as2(relu::forward(a1.view().into_dyn()).ok()?)?;
+    let a2 = linear::forward(h1.view(), p.w2.view(), p.b2.view()).ok()?;
+    let h2 = as2(relu::forward(a2.view().into_dyn()).ok()?)?;
+    let f = linear::forward(h2.view(), p.w3.view(), p.b3.view()).ok()?;
+    let g3 = linear::backward((&f - y).view(), h2.view(), p.w3.view(), p.b3.view()).ok()?;
+    let masked = |g: &Array2<f64>, a: &Array2<f64>, layer: usize| -> Option<Array2<f64>> {
+        if matches!(variant, Variant::MaskMissing(l) if l == layer) {
+            return Some(g.clone());
+        }
+        as2(relu::backward(g.view().into_dyn(), a.view().into_dyn()).ok()?)
+    };
+    let da2 = masked(&g3.h, &a2, 2)?;
+    let g2 = linear::backward(da2.view(), h1.view(), p.w2.view(), p.b2.view()).ok()?;
+    let da1 = match variant {
+        Variant::Misprint32e => as2(relu::backward(g3.h.view().into_dyn(), a2.view().into_dyn()).ok()?)?,
+        Variant::MaskMissing(_) => masked(&g2.h, &a1, 1)?,
+    };
+    if da1.dim() != a1.dim() {
+        return None;
+    }
+    let g1 = linear::backward(da1.view(), x.view(), p.w1.view(), p.b1.view()).ok()?;
+    Some(
+        Answer::default()
+            .with("W1", g1.w.into_dyn())
+            .with("b1", g1.b.into_dyn())
+            .with("W2", g2.w.into_dyn())
+            .with("b2", g2.b.into_dyn())
+            .with("W3", g3.w.into_dyn())
+            .with("b3", g3.b.into_dyn())
+            .with("x", g1.h.into_dyn()),
+    )
+}
+
+/// A whole-network backprop as a [`Backward`].
+pub fn network_subject<F>(backprop: F) -> impl Backward
+where
+    F: Fn(&Array2<f64>, &Array2<f64>, &MlpParams) -> NetworkGrads,
+{
+    let label = label::<F>();
+    let call = move |r: &Request| {
+        let (x, y, params) = parts(r);
+        let (w1, b1, w2, b2, w3, b3) = backprop(x, y, params);
+        Answer::default()
+            .with("W1", w1.into_dyn())
+            .with("b1", b1.into_dyn())
+            .with("W2", w2.into_dyn())
+            .with("b2", b2.into_dyn())
+            .with("W3", w3.into_dyn())
+            .with("b3", b3.into_dyn())
+    };
+    Closure { label, call }
+}

@@ -1,0 +1,188 @@
+//! The bugs the verifier can name, each with a stable code (the vocabulary of the diagnoses
+//! issue, shown in reports and JSON) and a short explanation that cites the notes' equation.
+//!
+//! Codes: `zero`, `sign`, `upstream_ignored`, `batch_mean`, `element_mean`, `factor`,
+//! `transposed`, `w_not_transposed`, `bias_not_summed`, `mask_missing`, `mask_inverted`,
+//! `mask_from_upstream`, `misprint_32e`, `layer_mask_missing`, `swapped`, and `row_zero` /
+//! `column_zero` for one zeroed row or column (kept apart from `zero`, every element zero,
+//! because they point at a loop bound rather than a missing computation).
+
+use std::fmt;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+/// A recognised bug.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Diagnosis {
+    /// Every element is zero.
+    AllZero,
+    /// The right gradient, negated.
+    SignFlipped,
+    /// What an upstream gradient of all ones would give: dL/d(output) is not multiplied in.
+    UpstreamIgnored,
+    /// The right gradient divided by the batch size B.
+    MeanOverBatch,
+    /// The right gradient divided by the number of elements N = B·D.
+    MeanOverElements,
+    /// The right gradient times a constant.
+    Factor(f64),
+    /// The transpose of the right gradient.
+    Transposed,
+    /// linear: dL/dh = dL/da W instead of dL/da Wᵀ.
+    WeightNotTransposed,
+    /// linear: dL/db is the first data point's dL/da, not the sum over the batch.
+    BiasNotSummed,
+    /// relu: dL/dh passed through without the mask.
+    ReluMaskMissing,
+    /// relu: the mask kept where a ≤ 0 and dropped where a > 0.
+    ReluMaskInverted,
+    /// relu: the mask taken from dL/dh instead of a.
+    ReluMaskFromUpstream,
+    /// The network: dL/da1 from dL/dh2 and a2, as misprinted in the notes' Eq. 32e/37e.
+    Misprint32e,
+    /// The network: the relu mask of hidden layer 1 or 2 left out of the backward.
+    NetworkMaskMissing(usize),
+    /// The network: this is another parameter's gradient.
+    SwappedWith(String),
+    /// One row (the last, or another) is zero and the rest are right.
+    RowZero { last: bool },
+    /// One column (the last, or another) is zero and the rest are right.
+    ColumnZero { last: bool },
+}
+
+impl Diagnosis {
+    /// The stable code, e.g. `sign` or `bias_not_summed`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Diagnosis::AllZero => "zero",
+            Diagnosis::SignFlipped => "sign",
+            Diagnosis::UpstreamIgnored => "upstream_ignored",
+            Diagnosis::MeanOverBatch => "batch_mean",
+            Diagnosis::MeanOverElements => "element_mean",
+            Diagnosis::Factor(_) => "factor",
+            Diagnosis::Transposed => "transposed",
+            Diagnosis::WeightNotTransposed => "w_not_transposed",
+            Diagnosis::BiasNotSummed => "bias_not_summed",
+            Diagnosis::ReluMaskMissing => "mask_missing",
+            Diagnosis::ReluMaskInverted => "mask_inverted",
+            Diagnosis::ReluMaskFromUpstream => "mask_from_upstream",
+            Diagnosis::Misprint32e => "misprint_32e",
+            Diagnosis::NetworkMaskMissing(_) => "layer_mask_missing",
+            Diagnosis::SwappedWith(_) => "swapped",
+            Diagnosis::RowZero { .. } => "row_zero",
+            Diagnosis::ColumnZero { .. } => "column_zero",
+        }
+    }
+
+    /// What the bug is and what the notes say instead, in one sentence.
+    pub fn explanation(&self) -> String {
+        match self {
+            Diagnosis::AllZero => "every element is zero".to_owned(),
+            Diagnosis::SignFlipped => "sign flipped: you return minus the right gradient".to_owned(),
+            Diagnosis::UpstreamIgnored => "upstream gradient ignored: you return what an upstream of all ones would give; backward must multiply by dL/d(output) (Eq. 28)".to_owned(),
+            Diagnosis::MeanOverBatch => "divided by the batch size B: a mean over data points where the loss sums (Eq. 34b); correct only when B = 1".to_owned(),
+            Diagnosis::MeanOverElements => {
+                "divided by the number of elements B·D: a mean where L = ½ Σ (f − y)² sums (Eq. 34b)".to_owned()
+            }
+            Diagnosis::Factor(c) if (c - 2.0).abs() < 1e-9 => "twice the right gradient: the ½ of L = ½ Σ (f − y)² cancels the 2 of the square (Eq. 34b)".to_owned(),
+            Diagnosis::Factor(c) => {
+                format!("off by a constant factor: you return {c} × the right gradient")
+            }
+            Diagnosis::Transposed => "transposed: you return the transpose of the gradient; a gradient has the shape of its input (dL/dW = hᵀ dL/da, Eq. 70)".to_owned(),
+            Diagnosis::WeightNotTransposed => "W not transposed: dL/dh = dL/da Wᵀ (Eq. 66), you return dL/da W (it only fits when W is square)".to_owned(),
+            Diagnosis::BiasNotSummed => "bias gradient not summed over the batch: you return the first data point's dL/da; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74); correct only when B = 1".to_owned(),
+            Diagnosis::ReluMaskMissing => {
+                "relu mask missing: you pass dL/dh through unchanged; dL/da = Θ(a) ⊙ dL/dh (Eq. 47)".to_owned()
+            }
+            Diagnosis::ReluMaskInverted => "relu mask inverted: you keep the gradient where a ≤ 0 and drop it where a > 0 (Θ, Eq. 42)".to_owned(),
+            Diagnosis::ReluMaskFromUpstream => "relu mask taken from the wrong tensor: you keep dL/dh where dL/dh > 0; the mask is Θ(a), from relu's input (Eq. 47)".to_owned(),
+            Diagnosis::Misprint32e => "the notes' misprint in Eq. 32e/37e: dL/da1 computed from dL/dh2 and a2; the chain rule gives dL/da1 = relu.backward(dL/dh1; a1) (Eq. 25e)".to_owned(),
+            Diagnosis::NetworkMaskMissing(layer) => format!(
+                "the relu mask of hidden layer {layer} is missing: dL/da{layer} = Θ(a{layer}) ⊙ dL/dh{layer} (Eq. 37c/e, 47)"
+            ),
+            Diagnosis::SwappedWith(other) => {
+                format!("this is dL/d{other}: gradients returned in the wrong place")
+            }
+            Diagnosis::RowZero { last } => format!(
+                "{} row is zero and every other row is right (a loop that stops one short?)",
+                if *last { "the last" } else { "one" }
+            ),
+            Diagnosis::ColumnZero { last } => format!(
+                "{} column is zero and every other column is right (a loop that stops one short?)",
+                if *last { "the last" } else { "one" }
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.explanation())
+    }
+}
+
+/// An object: `code`, `explanation`, and the diagnosis's parameter if it has one (`factor`,
+/// `layer`, `with`, `last`).
+impl Serialize for Diagnosis {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("code", self.code())?;
+        map.serialize_entry("explanation", &self.explanation())?;
+        match self {
+            Diagnosis::Factor(c) => map.serialize_entry("factor", c)?,
+            Diagnosis::NetworkMaskMissing(layer) => map.serialize_entry("layer", layer)?,
+            Diagnosis::SwappedWith(other) => map.serialize_entry("with", other)?,
+            Diagnosis::RowZero { last } | Diagnosis::ColumnZero { last } => {
+                map.serialize_entry("last", last)?
+            }
+            _ => {}
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_distinct_and_named_from_the_vocabulary() {
+        let all = [
+            Diagnosis::AllZero,
+            Diagnosis::SignFlipped,
+            Diagnosis::UpstreamIgnored,
+            Diagnosis::MeanOverBatch,
+            Diagnosis::MeanOverElements,
+            Diagnosis::Factor(3.0),
+            Diagnosis::Transposed,
+            Diagnosis::WeightNotTransposed,
+            Diagnosis::BiasNotSummed,
+            Diagnosis::ReluMaskMissing,
+            Diagnosis::ReluMaskInverted,
+            Diagnosis::ReluMaskFromUpstream,
+            Diagnosis::Misprint32e,
+            Diagnosis::NetworkMaskMissing(1),
+            Diagnosis::SwappedWith("b2".to_owned()),
+            Diagnosis::RowZero { last: true },
+            Diagnosis::ColumnZero { last: false },
+        ];
+        let codes: Vec<&str> = all.iter().map(Diagnosis::code).collect();
+        let mut distinct = codes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), codes.len(), "{codes:?}");
+        assert!(
+            codes.iter().all(|c| c
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')),
+            "{codes:?}"
+        );
+        assert_eq!(Diagnosis::SignFlipped.code(), "sign");
+        assert_eq!(Diagnosis::Factor(2.0).code(), "factor");
+        assert_eq!(
+            Diagnosis::SwappedWith("b2".to_owned()).explanation(),
+            "this is dL/db2: gradients returned in the wrong place"
+        );
+    }
+}

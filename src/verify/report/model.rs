@@ -1,0 +1,290 @@
+//! The report as data: what was checked, what is wrong with which gradient, why a call gave no
+//! answer, and the verdict. Renderers ([`super::text`], [`super::json`]) read it; nothing here
+//! knows how it is written.
+//!
+//! The verdict has three values: Fail if anything was found or the op is not implemented (as
+//! before there was a third value), else Inconclusive if some gradient could not be judged, else
+//! Pass.
+
+use serde::Serialize;
+
+use crate::compare::{Element, Verdict};
+use crate::error::Error;
+
+use super::diagnosis::Diagnosis;
+
+/// What a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", content = "input", rename_all = "snake_case")]
+pub enum Subject {
+    /// The gradient of one input (`W`, `a`, `x0`; `loss` is the network's loss itself).
+    Gradient(String),
+    /// Several gradients at once (a call-level problem seen in each of them).
+    Gradients(Vec<String>),
+    /// The call as a whole: it gave no gradients.
+    Call,
+    /// The shapes the op was given to check: they cannot be checked.
+    Shapes,
+}
+
+impl Subject {
+    /// How reports name it: `dL/dW` for an input, `the loss L` for the network's loss, `the
+    /// call`, `the shapes`, or several gradients separated by commas.
+    pub fn label(&self) -> String {
+        match self {
+            Subject::Gradient(input) => gradient_label(input),
+            Subject::Gradients(inputs) => inputs
+                .iter()
+                .map(|i| gradient_label(i))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Subject::Call => "the call".to_owned(),
+            Subject::Shapes => "the shapes".to_owned(),
+        }
+    }
+}
+
+/// Compares with a rendered label (`dL/dW`, `the call`): for code written when the subject was
+/// a string.
+impl PartialEq<&str> for Subject {
+    fn eq(&self, label: &&str) -> bool {
+        self.label() == *label
+    }
+}
+
+/// `dL/dW` for input `W`, `the loss L` for the network's optional loss.
+pub(crate) fn gradient_label(input: &str) -> String {
+    match input {
+        "loss" => "the loss L".to_owned(),
+        input => format!("dL/d{input}"),
+    }
+}
+
+/// Why a backward gave no gradients for a request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Fault {
+    /// The op is not implemented (protocol: `"error": "unsupported op"`).
+    Unsupported,
+    /// The function under test panicked with this message.
+    Panicked(String),
+    /// No answer came within the time limit.
+    TimedOut {
+        /// The limit, in seconds.
+        seconds: f64,
+        /// The request that got no answer.
+        request_id: u64,
+    },
+    /// Several requests in a row got no answer: the program is taken to have stopped.
+    StoppedAnswering {
+        /// How many requests in a row.
+        requests: u32,
+        /// The limit each had, in seconds.
+        seconds: f64,
+    },
+    /// The program exited (or closed its standard output).
+    Exited {
+        /// Its exit status or signal, as the OS reports it.
+        status: String,
+        /// Its last lines of standard error.
+        stderr_tail: Vec<String>,
+    },
+    /// The answer lacks the gradient of an input.
+    MissingKey {
+        /// The input's name.
+        key: String,
+    },
+    /// The answer broke the protocol otherwise (not JSON, the wrong id, a ragged matrix): what
+    /// was wrong.
+    Protocol(String),
+    /// Any other failure, described for the report.
+    Failed(String),
+}
+
+impl Fault {
+    /// The fault of an answer whose `grads` could not be read.
+    pub fn of_answer(error: Error) -> Fault {
+        match error {
+            Error::MissingKey { key, .. } => Fault::MissingKey { key },
+            other => Fault::Protocol(format!("the answer's {other}")),
+        }
+    }
+}
+
+/// What went wrong with one gradient, or with the call as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Problem {
+    /// The values disagree with the reference.
+    WrongValues,
+    /// The gradient's shape is not its input's.
+    WrongShape {
+        /// The shape returned.
+        got: Vec<usize>,
+        /// The input's shape.
+        expected: Vec<usize>,
+    },
+    /// The gradient holds NaN or infinity.
+    NonFinite,
+    /// The call gave no gradients.
+    Fault(Fault),
+    /// Two calls on the same input gave different gradients.
+    NonDeterministic,
+    /// A zero upstream gradient gave a non-zero gradient.
+    NonZeroForZeroUpstream,
+}
+
+/// One problem, with the evidence a student needs to find it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The gradient, the call or the shapes.
+    pub what: Subject,
+    /// What is wrong.
+    pub problem: Problem,
+    /// In how many cases.
+    pub failed: usize,
+    /// The smallest shape found where it happens, e.g. `B=1 Din=2 Dout=2`.
+    pub smallest_shape: String,
+    /// The worst elements in that smallest case (at most three).
+    #[serde(serialize_with = "super::json::elements")]
+    pub worst: Vec<Element>,
+    /// The recognised bug, if any.
+    pub diagnosis: Option<Diagnosis>,
+    /// Every failing case has B > 1 and a case with B = 1 passed.
+    pub only_batch_of_one: bool,
+}
+
+/// A gradient that could be neither certified nor failed, and what to try instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inconclusive {
+    /// The input whose gradient could not be judged (`x0`).
+    pub gradient: String,
+    /// Why not.
+    pub reason: String,
+    /// What to try next (another point, a step, a tolerance).
+    pub try_next: String,
+}
+
+/// The verdict on one op's backward.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Whose backward, e.g. `linear_backward` or `python3 student.py`.
+    pub subject: String,
+    /// The op, as in the notes.
+    pub op: String,
+    /// Random cases run (not counting the shrinking).
+    pub cases: usize,
+    /// False when the program answered "unsupported op".
+    pub implemented: bool,
+    /// The problems, most fundamental first.
+    pub findings: Vec<Finding>,
+    /// The gradients that could not be judged.
+    pub inconclusive: Vec<Inconclusive>,
+    /// Remarks that are not failures (a subgradient convention, ...).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// An empty report on `subject`'s `op` over `cases` cases, implemented.
+    pub fn new(subject: impl Into<String>, op: impl Into<String>, cases: usize) -> Report {
+        Report {
+            subject: subject.into(),
+            op: op.into(),
+            cases,
+            implemented: true,
+            findings: Vec::new(),
+            inconclusive: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Fail if anything was found or the op is not implemented; else Inconclusive if a
+    /// gradient could not be judged; else Pass.
+    pub fn verdict(&self) -> Verdict {
+        if !self.implemented || !self.findings.is_empty() {
+            Verdict::Fail
+        } else if !self.inconclusive.is_empty() {
+            Verdict::Inconclusive
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// True only when the verdict is Pass.
+    pub fn passed(&self) -> bool {
+        self.verdict() == Verdict::Pass
+    }
+
+    /// Panics with the whole report unless it passed: the one line a `#[test]` needs.
+    #[track_caller]
+    pub fn assert_correct(&self) {
+        assert!(self.passed(), "\n{self}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding() -> Finding {
+        Finding {
+            what: Subject::Gradient("W".to_owned()),
+            problem: Problem::WrongValues,
+            failed: 1,
+            smallest_shape: "B=1 Din=1 Dout=1".to_owned(),
+            worst: Vec::new(),
+            diagnosis: None,
+            only_batch_of_one: false,
+        }
+    }
+
+    #[test]
+    fn the_verdict_is_fail_over_inconclusive_over_pass() {
+        let mut report = Report::new("f", "op", 3);
+        assert_eq!(report.verdict(), Verdict::Pass);
+        assert!(report.passed());
+        report.inconclusive.push(Inconclusive {
+            gradient: "x0".to_owned(),
+            reason: "every element lies within a step of a kink".to_owned(),
+            try_next: "another seed".to_owned(),
+        });
+        assert_eq!(report.verdict(), Verdict::Inconclusive);
+        assert!(!report.passed());
+        report.findings.push(finding());
+        assert_eq!(report.verdict(), Verdict::Fail);
+        let unimplemented = Report {
+            implemented: false,
+            ..Report::new("f", "op", 3)
+        };
+        assert_eq!(unimplemented.verdict(), Verdict::Fail);
+    }
+
+    #[test]
+    fn an_answer_without_a_gradient_is_a_missing_key_and_other_faults_are_the_protocols() {
+        let like = crate::protocol::Answer::default().with("a", ndarray::ArrayD::zeros(vec![1, 1]));
+        let read = |grads| crate::protocol::Answer::from_json(&grads, &like, &[]).unwrap_err();
+        let missing = Fault::of_answer(read(serde_json::json!({"b": [[1.0]]})));
+        assert_eq!(missing, Fault::MissingKey { key: "a".to_owned() });
+        assert_eq!(missing.to_string(), "the answer's grads: missing key `a`");
+        let ragged = Fault::of_answer(read(serde_json::json!({"a": [[1.0], [1.0, 2.0]]})));
+        assert!(
+            matches!(&ragged, Fault::Protocol(message) if message.starts_with("the answer's grads.a")),
+            "{ragged:?}"
+        );
+    }
+
+    #[test]
+    fn subjects_are_labelled_as_the_notes_write_gradients() {
+        assert_eq!(Subject::Gradient("W".to_owned()).label(), "dL/dW");
+        assert_eq!(Subject::Gradient("loss".to_owned()).label(), "the loss L");
+        assert_eq!(
+            Subject::Gradients(vec!["h".to_owned(), "b".to_owned()]).label(),
+            "dL/dh, dL/db"
+        );
+        assert_eq!(Subject::Call.label(), "the call");
+        assert_eq!(Subject::Shapes.label(), "the shapes");
+        assert!(Subject::Call == "the call" && Subject::Call != "the shapes");
+    }
+}
