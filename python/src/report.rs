@@ -1,6 +1,8 @@
 //! The verifier's report as a Python object: `str()` is the crate's text report, `.passed` and
-//! `.verdict` the outcome, `.assert_correct()` the one line a pytest test needs.
+//! `.verdict` the outcome, `.to_json()` the report model, `.assert_correct()` the one line a
+//! pytest test needs.
 
+use gradverify::compare::Verdict;
 use gradverify::verify::Report;
 use pyo3::exceptions::PyAssertionError;
 use pyo3::prelude::*;
@@ -25,10 +27,20 @@ impl PyReport {
         self.report.passed()
     }
 
-    /// "pass" or "fail".
+    /// "pass", "fail", or "inconclusive" (nothing failed, but a gradient could not be judged).
     #[getter]
     fn verdict(&self) -> &'static str {
-        if self.report.passed() { "pass" } else { "fail" }
+        match self.report.verdict() {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// The structured report as JSON text (`json.loads` it): the verdict, each finding with its
+    /// diagnosis code and its text, the notes.
+    fn to_json(&self) -> String {
+        self.report.to_json().to_string()
     }
 
     /// The op checked, as in the notes (`linear`) or as named for `check_op`.

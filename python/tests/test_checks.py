@@ -1,6 +1,8 @@
 """The in-process checks: right NumPy code passes, each op's known bug fails with its diagnosis,
 and whatever a student's function does wrong is a finding, not a crash."""
 
+import json
+
 import pytest
 
 import gradverify
@@ -43,6 +45,19 @@ def test_each_known_bug_fails_with_its_diagnosis(op):
     with pytest.raises(AssertionError) as raised:
         report.assert_correct()
     assert str(raised.value).strip() == text
+
+# The stable code of each of those diagnoses in the JSON report.
+CODES = {"linear": "batch_mean", "relu": "mask_missing", "sqerr": "sign", "mlp": "layer_mask_missing"}
+
+
+@pytest.mark.parametrize("op", CHECKS)
+def test_to_json_is_the_report_model_with_the_diagnosis_code(op):
+    model = json.loads(CHECKS[op](students.BUGGY[op]).to_json())
+    assert model["verdict"] == "fail"
+    assert model["findings"], model
+    assert {f["diagnosis"]["code"] for f in model["findings"]} == {CODES[op]}
+    right = json.loads(CHECKS[op](students.RIGHT[op]).to_json())
+    assert (right["verdict"], right["findings"]) == ("pass", [])
 
 
 def test_a_raising_function_is_a_finding_with_its_traceback():
