@@ -17,22 +17,22 @@ import numpy as np
 PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3")
 
 
-def serve(*, linear=None, relu=None, sqerr=None, mlp=None, input=None, output=None):
-    """Answers protocol-v1 requests from ``input`` (standard input) on ``output`` (standard
-    output) until ``input`` ends."""
+def serve(*, linear=None, relu=None, sqerr=None, mlp=None, stdin=None, stdout=None):
+    """Answers protocol-v1 requests from ``stdin`` (default: ``sys.stdin``) on ``stdout``
+    (default: ``sys.stdout``) until ``stdin`` ends."""
     functions = {"linear": linear, "relu": relu, "sqerr": sqerr, "mlp": mlp}
     for op, function in functions.items():
         if function is not None and not callable(function):
             raise TypeError(f"{op} must be a function, got {type(function).__name__}")
     if all(function is None for function in functions.values()):
         raise TypeError("serve needs at least one of linear, relu, sqerr, mlp")
-    input = sys.stdin if input is None else input
-    output = sys.stdout if output is None else output
-    for line in input:
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    for line in stdin:
         if not line.strip():
             continue
-        output.write(json.dumps(_answer(line, functions)) + "\n")
-        output.flush()
+        stdout.write(json.dumps(_answer(line, functions)) + "\n")
+        stdout.flush()
 
 
 def _answer(line, functions):

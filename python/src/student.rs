@@ -144,7 +144,7 @@ pub(crate) fn gradient<D: Dimension>(function: &str, value: &Bound<'_, PyAny>, w
         panic!(
             "{function} returned {what} with {} dimensions (shape {shape:?}); expected {}",
             shape.len(),
-            D::NDIM.map_or("an array".to_owned(), |n| format!("{n} dimensions"))
+            D::NDIM.map_or("an array".to_owned(), |n| format!("a {n}-D array"))
         )
     })
 }

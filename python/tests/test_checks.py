@@ -87,7 +87,7 @@ def test_a_wrong_result_is_a_finding_naming_what_was_expected():
     assert "two_values returned 2 values; expected 3: (dL/dh, dL/dW, dL/db)" in text
     text = str(gradverify.check_linear(bias_as_a_row))
     assert "bias_as_a_row returned dL/db with 2 dimensions" in text
-    assert "expected 1 dimensions" in text
+    assert "); expected a 1-D array" in text
     text = str(gradverify.check_relu(words))
     assert "words returned a str for dL/da, not an array of numbers" in text
 

@@ -46,7 +46,7 @@ def test_serve_answers_a_request_over_a_pipe_flushing_it():
 
 def serve_lines(lines, **functions):
     output = io.StringIO()
-    gradverify.serve(input=io.StringIO("".join(line + "\n" for line in lines)), output=output, **functions)
+    gradverify.serve(stdin=io.StringIO("".join(line + "\n" for line in lines)), stdout=output, **functions)
     return [json.loads(line) for line in output.getvalue().splitlines()]
 
 
