@@ -60,3 +60,11 @@ def test_the_same_report_in_process_and_over_exec(op, kind):
     assert body(over_exec) == body(in_process)
     if kind == "buggy":
         assert "diagnosis:" in in_process
+
+
+def test_pip_install_puts_the_gradverify_command_beside_python():
+    installed = shutil.which("gradverify", path=os.path.dirname(sys.executable))
+    if installed is None:
+        pytest.skip("not installed by pip (maturin develop builds the module only)")
+    run = subprocess.run([installed, "--version"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.startswith("gradverify "), run
