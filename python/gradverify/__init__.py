@@ -1,0 +1,40 @@
+"""gradverify: proves backward passes right, for NumPy code.
+
+Each check calls your backward on random cases in the course notes' shapes (rows are data points),
+with random upstream gradients, compares it with the reference backprop, shrinks a failure to the
+smallest shape that shows it and names the bug when the pattern is known::
+
+    linear_backward(grad_a, h, W, b) -> (dL/dh, dL/dW, dL/db)   check_linear   (Eq. 30b)
+    relu_backward(grad_h, a) -> dL/da                            check_relu     (Eq. 29b)
+    sqerr_backward(grad_loss, f, y) -> (dL/df, dL/dy)            check_sqerr    (Eq. 31b)
+    backprop(x, y, params) -> (dL/dW1, dL/db1, ..., dL/db3)      check_network  (Eq. 32/37)
+    forward(*xs), backward(grad_out, *xs) of any op              check_op       (finite differences)
+
+Each returns a Report: ``str(report)`` is the text report, ``report.passed`` and
+``report.verdict`` the outcome, and ``report.assert_correct()`` raises AssertionError with the
+report, so a pytest test is one line. An exception in your function is a finding of the report,
+with its traceback. ``serve(...)`` answers the same functions over protocol-v1 for
+``gradverify verify --exec``.
+"""
+
+from ._native import (
+    DEFAULT_CASES,
+    Report,
+    check_linear,
+    check_network,
+    check_op,
+    check_relu,
+    check_sqerr,
+)
+from ._serve import serve
+
+__all__ = [
+    "DEFAULT_CASES",
+    "Report",
+    "check_linear",
+    "check_network",
+    "check_op",
+    "check_relu",
+    "check_sqerr",
+    "serve",
+]

@@ -1,0 +1,162 @@
+//! `check_linear`, `check_relu`, `check_sqerr`, `check_network`: `gradverify::check::*` for
+//! NumPy functions, in the notes' shapes (rows are data points):
+//!
+//! ```text
+//! linear_backward(grad_a, h, W, b) -> (dL/dh, dL/dW, dL/db)   h B×Din, W Din×Dout, b Dout  (Eq. 30b)
+//! relu_backward(grad_h, a) -> dL/da                            a B×D                        (Eq. 29b)
+//! sqerr_backward(grad_loss, f, y) -> (dL/df, dL/dy)            f, y B×D, grad_loss a float  (Eq. 31b)
+//! backprop(x, y, params) -> (dL/dW1, dL/db1, …, dL/db3)       params: {"W1": …, …, "b3": …} (Eq. 32/37)
+//! ```
+//! The network's backprop may also return a dict keyed like `params`. Each check takes the
+//! keywords `cases` (random cases, after the planned shapes) and `seed`, as `check::with` does.
+
+use gradverify::check::{self, NetworkGrads};
+use gradverify::mlp::MlpParams;
+use gradverify::verify::Config;
+use ndarray::{Array1, Array2, Ix1, Ix2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::report::PyReport;
+use crate::student::{Calls, callable, gradient, name_of, unpack};
+
+/// The network's parameter names, in Eq. 35's order.
+const PARAMS: [&str; 6] = ["W1", "b1", "W2", "b2", "W3", "b3"];
+
+/// The checks' configuration from their keywords.
+pub(crate) fn config(cases: Option<usize>, seed: u64) -> PyResult<Config> {
+    let cases = cases.unwrap_or(Config::default().cases);
+    if cases == 0 {
+        return Err(PyValueError::new_err(
+            "cases must be at least 1, got 0: a check of no cases would pass anything",
+        ));
+    }
+    Ok(Config { cases, seed })
+}
+
+/// Checks `backward(grad_a, h, W, b) -> (dL/dh, dL/dW, dL/db)` of a = h W + b.
+#[pyfunction]
+#[pyo3(signature = (backward, *, cases = None, seed = 0))]
+pub(crate) fn check_linear(
+    py: Python<'_>,
+    backward: Bound<'_, PyAny>,
+    cases: Option<usize>,
+    seed: u64,
+) -> PyResult<PyReport> {
+    callable(&backward, "backward")?;
+    let config = config(cases, seed)?;
+    let name = name_of(&backward);
+    let calls = Calls::new(py);
+    let report = check::with(config).linear(|g, h, w, b| {
+        let args = vec![calls.numpy(g), calls.numpy(h), calls.numpy(w), calls.numpy(b)];
+        let out = unpack(&name, calls.call(&backward, args), &["dL/dh", "dL/dW", "dL/db"]);
+        (
+            gradient::<Ix2>(&name, &out[0], "dL/dh"),
+            gradient::<Ix2>(&name, &out[1], "dL/dW"),
+            gradient::<Ix1>(&name, &out[2], "dL/db"),
+        )
+    });
+    calls.finish(report, name)
+}
+
+/// Checks `backward(grad_h, a) -> dL/da` of h = max(a, 0).
+#[pyfunction]
+#[pyo3(signature = (backward, *, cases = None, seed = 0))]
+pub(crate) fn check_relu(
+    py: Python<'_>,
+    backward: Bound<'_, PyAny>,
+    cases: Option<usize>,
+    seed: u64,
+) -> PyResult<PyReport> {
+    callable(&backward, "backward")?;
+    let config = config(cases, seed)?;
+    let name = name_of(&backward);
+    let calls = Calls::new(py);
+    let report = check::with(config).relu(|g, a| {
+        let out = calls.call(&backward, vec![calls.numpy(g), calls.numpy(a)]);
+        gradient::<Ix2>(&name, &out, "dL/da")
+    });
+    calls.finish(report, name)
+}
+
+/// Checks `backward(grad_loss, f, y) -> (dL/df, dL/dy)` of L = ½ Σ (f − y)².
+#[pyfunction]
+#[pyo3(signature = (backward, *, cases = None, seed = 0))]
+pub(crate) fn check_sqerr(
+    py: Python<'_>,
+    backward: Bound<'_, PyAny>,
+    cases: Option<usize>,
+    seed: u64,
+) -> PyResult<PyReport> {
+    callable(&backward, "backward")?;
+    let config = config(cases, seed)?;
+    let name = name_of(&backward);
+    let calls = Calls::new(py);
+    let report = check::with(config).sqerr(|g, f, y| {
+        let args = vec![calls.float(g), calls.numpy(f), calls.numpy(y)];
+        let out = unpack(&name, calls.call(&backward, args), &["dL/df", "dL/dy"]);
+        (
+            gradient::<Ix2>(&name, &out[0], "dL/df"),
+            gradient::<Ix2>(&name, &out[1], "dL/dy"),
+        )
+    });
+    calls.finish(report, name)
+}
+
+/// Checks a whole backprop of the Eq. 33 network: `backprop(x, y, params)` returns the six
+/// parameter gradients.
+#[pyfunction]
+#[pyo3(signature = (backprop, *, cases = None, seed = 0))]
+pub(crate) fn check_network(
+    py: Python<'_>,
+    backprop: Bound<'_, PyAny>,
+    cases: Option<usize>,
+    seed: u64,
+) -> PyResult<PyReport> {
+    callable(&backprop, "backprop")?;
+    let config = config(cases, seed)?;
+    let name = name_of(&backprop);
+    let calls = Calls::new(py);
+    let report = check::with(config).network(|x, y, params| {
+        let args = vec![calls.numpy(x), calls.numpy(y), params_dict(&calls, params)];
+        network_grads(&name, calls.call(&backprop, args))
+    });
+    calls.finish(report, name)
+}
+
+/// `{"W1": …, "b1": …, …, "b3": …}` as NumPy copies.
+fn params_dict<'py>(calls: &Calls<'py>, params: &MlpParams) -> Bound<'py, PyAny> {
+    let dict = PyDict::new(calls.py());
+    let arrays = [
+        calls.numpy(&params.w1),
+        calls.numpy(&params.b1),
+        calls.numpy(&params.w2),
+        calls.numpy(&params.b2),
+        calls.numpy(&params.w3),
+        calls.numpy(&params.b3),
+    ];
+    for (key, array) in PARAMS.iter().zip(arrays) {
+        dict.set_item(key, array).expect("internal: a dict of str keys");
+    }
+    dict.into_any()
+}
+
+/// The six gradients from a tuple in Eq. 35's order, or from a dict keyed like the parameters.
+fn network_grads(name: &str, out: Bound<'_, PyAny>) -> NetworkGrads {
+    let labels = PARAMS.map(|p| format!("dL/d{p}"));
+    let items = match out.cast::<PyDict>() {
+        Ok(dict) => PARAMS
+            .iter()
+            .zip(&labels)
+            .map(|(key, label)| match dict.get_item(key) {
+                Ok(Some(value)) => value,
+                _ => panic!("{name} returned a dict without the key \"{key}\" ({label})"),
+            })
+            .collect(),
+        Err(_) => unpack(name, out, &labels.each_ref().map(String::as_str)),
+    };
+    let matrix = |k: usize| -> Array2<f64> { gradient::<Ix2>(name, &items[k], &labels[k]) };
+    let vector = |k: usize| -> Array1<f64> { gradient::<Ix1>(name, &items[k], &labels[k]) };
+    (matrix(0), vector(1), matrix(2), vector(3), matrix(4), vector(5))
+}
