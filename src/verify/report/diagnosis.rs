@@ -6,10 +6,20 @@
 //! `mask_from_upstream`, `misprint_32e`, `layer_mask_missing`, `swapped`, and `row_zero` /
 //! `column_zero` for one zeroed row or column (kept apart from `zero`, every element zero,
 //! because they point at a loop bound rather than a missing computation).
+//!
+//! Beside them, the diagnoses that only many cases (or a whole network) show, carrying what
+//! [`crate::verify::hypotheses`] found: a factor that depends on the shape (its code is the fit's:
+//! `sign`, `factor`, `batch_mean`, `element_mean`, `mse_convention`), `loss_factor` (with
+//! `mse_convention` beside it when the factors are 2/(B·D3) or 2/B), `broadcast_scalar`,
+//! `fanout_overwrite`, `float32`; and those of a call: `nondeterministic`, `no_answer`.
 
 use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::verify::hypotheses::network::LossFactor;
+use crate::verify::hypotheses::patterns::{BroadcastScalar, FanoutOverwrite, Float32};
+use crate::verify::hypotheses::shape_factor::ShapeFactor;
 
 /// A recognised bug.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +59,28 @@ pub enum Diagnosis {
     RowZero { last: bool },
     /// One column (the last, or another) is zero and the rest are right.
     ColumnZero { last: bool },
+    /// got = c · B^p · Π D^q · expected over every failing case, with the fit's own code.
+    ShapeFactor(ShapeFactor),
+    /// The network: every parameter gradient off by one shared factor per case.
+    LossFactor(LossFactor),
+    /// One value in every element, where the right gradient varies.
+    BroadcastScalar(BroadcastScalar),
+    /// One term of a sum over the uses of a value kept, instead of the sum.
+    FanoutOverwrite(FanoutOverwrite),
+    /// Right to float32 precision and no better.
+    Float32(Float32),
+    /// The same request, asked twice, got two different answers.
+    Nondeterministic,
+    /// Not one request got an answer: an unflushed standard output, most often.
+    NoAnswer,
 }
+
+/// The flush idioms `no_answer` suggests.
+pub const FLUSH_ADVICE: &str = "did the program flush its standard output after each answer? \
+    Output to a pipe is buffered: in Python `print(json.dumps(answer), flush=True)` (or run \
+    `python3 -u`), in C `fflush(stdout)`, in C++ `std::cout << std::flush` (or `std::endl`), in \
+    Rust `io::stdout().flush()`, in Julia `flush(stdout)`, in Node `process.stdout.write` is \
+    unbuffered";
 
 impl Diagnosis {
     /// The stable code, e.g. `sign` or `bias_not_summed`.
@@ -72,6 +103,22 @@ impl Diagnosis {
             Diagnosis::SwappedWith(_) => "swapped",
             Diagnosis::RowZero { .. } => "row_zero",
             Diagnosis::ColumnZero { .. } => "column_zero",
+            Diagnosis::ShapeFactor(fit) => fit.code,
+            Diagnosis::LossFactor(_) => "loss_factor",
+            Diagnosis::BroadcastScalar(_) => "broadcast_scalar",
+            Diagnosis::FanoutOverwrite(_) => "fanout_overwrite",
+            Diagnosis::Float32(_) => "float32",
+            Diagnosis::Nondeterministic => "nondeterministic",
+            Diagnosis::NoAnswer => "no_answer",
+        }
+    }
+
+    /// Every code the diagnosis stands for: its own, then any beside it (`mse_convention` beside
+    /// `loss_factor`).
+    pub fn codes(&self) -> Vec<&'static str> {
+        match self {
+            Diagnosis::LossFactor(loss) => loss.codes(),
+            other => vec![other.code()],
         }
     }
 
@@ -112,6 +159,13 @@ impl Diagnosis {
                 "{} column is zero and every other column is right (a loop that stops one short?)",
                 if *last { "the last" } else { "one" }
             ),
+            Diagnosis::ShapeFactor(fit) => fit.sentence.clone(),
+            Diagnosis::LossFactor(loss) => loss.sentence.clone(),
+            Diagnosis::BroadcastScalar(broadcast) => broadcast.sentence.clone(),
+            Diagnosis::FanoutOverwrite(fanout) => fanout.sentence.clone(),
+            Diagnosis::Float32(float32) => float32.sentence.clone(),
+            Diagnosis::Nondeterministic => "the backward keeps state between calls (an accumulator not reset, a cache) or draws random numbers; a backward is a function of its inputs".to_owned(),
+            Diagnosis::NoAnswer => FLUSH_ADVICE.to_owned(),
         }
     }
 }
@@ -136,10 +190,30 @@ impl Serialize for Diagnosis {
             Diagnosis::RowZero { last } | Diagnosis::ColumnZero { last } => {
                 map.serialize_entry("last", last)?
             }
+            Diagnosis::ShapeFactor(fit) => map.serialize_entry("formula", &fit.formula)?,
+            Diagnosis::LossFactor(loss) => {
+                if let Some(fit) = &loss.fit {
+                    let law = Related {
+                        code: fit.code,
+                        formula: &fit.formula,
+                        explanation: &fit.sentence,
+                    };
+                    map.serialize_entry("related", &[law])?;
+                }
+            }
+            Diagnosis::Float32(float32) => map.serialize_entry("worst", &float32.worst)?,
             _ => {}
         }
         map.end()
     }
+}
+
+/// A diagnosis that stands beside another (the law of a network's loss factor).
+#[derive(serde::Serialize)]
+struct Related<'a> {
+    code: &'static str,
+    formula: &'a str,
+    explanation: &'a str,
 }
 
 #[cfg(test)]
