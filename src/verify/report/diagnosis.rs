@@ -220,6 +220,132 @@ struct Related<'a> {
 mod tests {
     use super::*;
 
+    /// Every code a report can show (each variant's, each fit's, each beside another), with
+    /// the fits drawn from cases of every B, D in 1..=3.
+    fn every_reachable_code() -> Vec<&'static str> {
+        use crate::verify::hypotheses::shape_factor::{ShapeCase, fit};
+        use ndarray::{Array2, ArrayD};
+        let laws: [fn(f64, f64) -> f64; 10] = [
+            |_, _| -1.0,
+            |_, _| 2.0,
+            |_, _| 0.5,
+            |_, _| 3.0,
+            |b, _| 1.0 / b,
+            |b, d| 1.0 / (b * d),
+            |b, d| 2.0 / (b * d),
+            |b, _| 2.0 / b,
+            |b, d| d / b,
+            |b, d| -2.0 / (b * d),
+        ];
+        let shapes: Vec<(usize, usize)> = (1..=3).flat_map(|b| (1..=3).map(move |d| (b, d))).collect();
+        let dims: Vec<[(&str, usize); 2]> = shapes.iter().map(|&(b, d)| [("B", b), ("D", d)]).collect();
+        let mut codes = Vec::new();
+        for law in laws {
+            let pairs: Vec<(ArrayD<f64>, ArrayD<f64>)> = shapes
+                .iter()
+                .map(|&(b, d)| {
+                    let e =
+                        Array2::from_shape_fn((b, d), |(i, j)| 1.0 + i as f64 - 0.5 * j as f64).into_dyn();
+                    let g = &e * law(b as f64, d as f64);
+                    (e, g)
+                })
+                .collect();
+            let cases: Vec<ShapeCase<'_>> = pairs
+                .iter()
+                .zip(&dims)
+                .map(|((e, g), dims)| ShapeCase {
+                    dims,
+                    expected: e,
+                    got: g,
+                })
+                .collect();
+            let found = fit(&cases).expect("every law of the family fits");
+            let loss = LossFactor {
+                factors: Vec::new(),
+                fit: Some(found.clone()),
+                example: 0,
+                sentence: String::new(),
+            };
+            codes.extend(Diagnosis::LossFactor(loss).codes());
+            codes.extend(Diagnosis::ShapeFactor(found).codes());
+        }
+        let broadcast = BroadcastScalar {
+            matches: None,
+            example: 0,
+            sentence: String::new(),
+        };
+        let fanout = FanoutOverwrite {
+            term: crate::verify::hypotheses::patterns::Term::Last,
+            example: 0,
+            sentence: String::new(),
+        };
+        let float32 = Float32 {
+            worst: 1e-7,
+            all_float32_values: true,
+            sentence: String::new(),
+        };
+        for d in [
+            Diagnosis::AllZero,
+            Diagnosis::SignFlipped,
+            Diagnosis::UpstreamIgnored,
+            Diagnosis::MeanOverBatch,
+            Diagnosis::MeanOverElements,
+            Diagnosis::Factor(3.0),
+            Diagnosis::Transposed,
+            Diagnosis::WeightNotTransposed,
+            Diagnosis::BiasNotSummed,
+            Diagnosis::ReluMaskMissing,
+            Diagnosis::ReluMaskInverted,
+            Diagnosis::ReluMaskFromUpstream,
+            Diagnosis::Misprint32e,
+            Diagnosis::NetworkMaskMissing(1),
+            Diagnosis::SwappedWith("b2".to_owned()),
+            Diagnosis::RowZero { last: true },
+            Diagnosis::ColumnZero { last: false },
+            Diagnosis::BroadcastScalar(broadcast),
+            Diagnosis::FanoutOverwrite(fanout),
+            Diagnosis::Float32(float32),
+            Diagnosis::Nondeterministic,
+            Diagnosis::NoAnswer,
+        ] {
+            codes.extend(d.codes());
+        }
+        codes
+    }
+
+    #[test]
+    fn every_code_a_report_can_show_has_a_long_explanation() {
+        let codes = every_reachable_code();
+        for code in &codes {
+            assert!(
+                crate::verify::explain::CODES.contains(code),
+                "{code} is not in explain::CODES"
+            );
+        }
+        for needed in [
+            "sign",
+            "factor",
+            "batch_mean",
+            "element_mean",
+            "mse_convention",
+            "loss_factor",
+        ] {
+            assert!(codes.contains(&needed), "no law reaches {needed}: {codes:?}");
+        }
+    }
+
+    #[test]
+    fn the_new_diagnoses_serialise_their_codes_and_the_text_shows_them() {
+        let json = serde_json::to_value(Diagnosis::NoAnswer).expect("plain data");
+        assert_eq!(json["code"], "no_answer");
+        assert!(
+            json["explanation"]
+                .as_str()
+                .is_some_and(|t| t.contains("flush=True") && t.contains("fflush(stdout)"))
+        );
+        assert_eq!(Diagnosis::Nondeterministic.codes(), ["nondeterministic"]);
+    }
+
     #[test]
     fn every_code_is_distinct_and_named_from_the_vocabulary() {
         let all = [
