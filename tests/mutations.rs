@@ -643,6 +643,14 @@ fn a_network_bias_not_summed_over_the_batch_is_correct_only_for_b_1() {
     let report = check::network(|x, y, p| student_network(x, y, p, NetBug::BiasB3FirstRowOnly));
     assert!(finding(&report, &gradient("b3")).only_batch_of_one, "{report}");
     assert_eq!(report.findings.len(), 1, "{report}");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("layer 3 is the first wrong one")
+                && n.contains("look at dL/db3 = Σ_rows dL/da3 (Eq. 74)")),
+        "{report}"
+    );
 }
 
 #[test]

@@ -232,6 +232,12 @@ fn report(
         .unwrap_or_default();
     let mut shrinker = |start: &CaseRecord, what: &Subject| shrink(subject, kind, config, start, what);
     report.findings = findings(&records, &inputs, &mut shrinker);
+    let undiagnosed = report.findings.iter().any(|f| {
+        f.diagnosis.is_none() && f.problem == Problem::WrongValues && matches!(f.what, Subject::Gradient(_))
+    });
+    if undiagnosed && let Some(note) = recognise::first_wrong_layer(&records) {
+        report.notes.push(note);
+    }
     if let Some(note) = records
         .iter()
         .find_map(|r| r.outcome.as_ref().ok()?.other_subgradient)

@@ -131,3 +131,33 @@ pub(crate) fn gradient(
     let (found, example) = ops::op(kind).many_case_hypothesis(input, &requests)?;
     Some((found, Some(cases[example].index)))
 }
+
+/// Where no diagnosis applies to a network's wrong gradient: the first wrong layer going back
+/// from the loss, and the layers below that inherit it, as a note with its smallest case; `None`
+/// for other ops.
+pub(crate) fn first_wrong_layer(records: &[CaseRecord]) -> Option<String> {
+    let answered: Vec<&CaseRecord> = records.iter().filter(|r| r.outcome.is_ok()).collect();
+    let dims: Vec<Vec<(&str, usize)>> = answered
+        .iter()
+        .map(|r| Some(ops::op(r.request.as_ref()?.kind()).fit_dims(r.request.as_ref()?)))
+        .collect::<Option<_>>()?;
+    let mut cases = Vec::with_capacity(answered.len());
+    for (record, dims) in answered.iter().zip(&dims) {
+        let checked = record.outcome.as_ref().ok()?;
+        let mut gradients = Vec::with_capacity(PARAMETERS.len());
+        for name in PARAMETERS {
+            gradients.push(Gradient {
+                name,
+                expected: record.expected.get(name)?,
+                got: checked.actual.get(name)?,
+                wrong: checked.wrong.iter().any(|(n, _)| n == name),
+            });
+        }
+        cases.push(NetworkCase { dims, gradients });
+    }
+    let found = network::first_wrong_layer(&cases)?;
+    Some(format!(
+        "{}; smallest such case: {}",
+        found.sentence, answered[found.example].shape
+    ))
+}
