@@ -79,8 +79,7 @@ pub enum Diagnosis {
 pub const FLUSH_ADVICE: &str = "did the program flush its standard output after each answer? \
     Output to a pipe is buffered: in Python `print(json.dumps(answer), flush=True)` (or run \
     `python3 -u`), in C `fflush(stdout)`, in C++ `std::cout << std::flush` (or `std::endl`), in \
-    Rust `io::stdout().flush()`, in Julia `flush(stdout)`, in Node `process.stdout.write` is \
-    unbuffered";
+    Rust `io::stdout().flush()`, in Julia `flush(stdout)`; `gradverify explain no_answer` has more";
 
 impl Diagnosis {
     /// The stable code, e.g. `sign` or `bias_not_summed`.
