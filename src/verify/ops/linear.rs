@@ -1,8 +1,9 @@
 //! linear, a = h W + b (Eq. 30): B×Din data, Din×Dout weights, a Dout bias; the backward gives
 //! dL/dh = dL/da Wᵀ, dL/dW = hᵀ dL/da, dL/db = Σ_rows dL/da (Eq. 66, 70, 74).
 //!
-//! Its own bugs: W not transposed (dL/da W, which only fits a square W), and the bias gradient
-//! taken from the first data point instead of summed over the batch.
+//! Its own bugs: W not transposed (dL/da W, which only fits a square W), the bias gradient
+//! taken from the first data point instead of summed over the batch, and (seen only across
+//! cases) contributions overwritten instead of summed over the uses of W, b or h (fan-out).
 
 use ndarray::{Array1, Array2, ArrayD};
 use ndarray_rand::RandomExt;
