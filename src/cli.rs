@@ -134,6 +134,7 @@ pub fn sweep(job: &SweepJob) -> Outcome {
 pub fn sweep_program(
     job: &SweepJob,
     command: &str,
+    config: Config,
     kinds: &[OpKind],
     timeout: Duration,
     limits: &ProcessLimits,
@@ -148,10 +149,6 @@ pub fn sweep_program(
         )));
     }
     let range = job.shard.range(job.cases);
-    let config = Config {
-        cases: job.cases as usize,
-        seed: job.seed,
-    };
     let make = || -> ExecSubject {
         program
             .start()
@@ -212,6 +209,21 @@ pub fn costs(markdown: bool, svg: Option<&Path>, timing: bool) -> Outcome {
         print(&format!("\n{}\n", TimingTable::standard()?));
     }
     Ok(Verdict::Pass)
+}
+
+/// `gradverify explain CODE`: the long explanation of a diagnosis code; an unknown code is a
+/// usage error that lists the codes there are.
+pub fn explain(code: &str) -> Outcome {
+    match gradverify::verify::explain::explanation(code) {
+        Some(text) => {
+            print(text);
+            Ok(Verdict::Pass)
+        }
+        None => Err(Usage(format!(
+            "gradverify explain: no diagnosis code `{code}`; the codes are: {}",
+            gradverify::verify::explain::CODES.join(", ")
+        ))),
+    }
 }
 
 /// A program's backward of each op in `kinds`, with its reports.

@@ -46,6 +46,12 @@ enum Command {
     Grade(GradeArgs),
     /// Answer protocol-v1 requests on standard input with the reference gradients.
     Serve,
+    /// Print the long explanation of a diagnosis code shown in a report, e.g. `explain mse_convention`.
+    Explain {
+        /// The code, as a report shows it in `diagnosis: [CODE]` (or JSON's "code").
+        #[arg(value_name = "CODE")]
+        code: String,
+    },
     /// Time the speed workloads (median seconds per run) at the sizes of the peers' figures.
     Bench {
         /// One JSON object per line instead of the table.
@@ -166,6 +172,15 @@ struct ProgramArgs {
     /// Seconds to wait for each answer (at most a day).
     #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
     timeout: f64,
+    /// Relative tolerance, which certifies: an element within RTOL × |expected| of the
+    /// reference passes. Float32 code needs 1e-3 (with --atol 1e-5).
+    #[arg(long, default_value = "1e-8", value_parser = parse_tolerance)]
+    rtol: f64,
+    /// Absolute tolerance, which may only excuse: an element within ATOL of the reference
+    /// passes whatever its relative error (beside a floor of 1e-12 × the gradient's largest
+    /// element). Float32 code needs 1e-5.
+    #[arg(long, default_value = "0", value_parser = parse_tolerance)]
+    atol: f64,
     #[command(flatten)]
     limits: ProcessLimits,
 }
@@ -182,6 +197,15 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if v > 0.0 && v <= MAX_SECONDS => Ok(v),
         _ => Err(format!(
             "`{s}` is not a number of seconds above 0 and at most {MAX_SECONDS} (a day)"
+        )),
+    }
+}
+
+fn parse_tolerance(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a tolerance: expected a finite number ≥ 0, e.g. 1e-3"
         )),
     }
 }
@@ -222,6 +246,7 @@ fn run(arguments: Cli) -> cli::Outcome {
                 Some(command) => cli::sweep_program(
                     &job,
                     command,
+                    a.program.config(a.cases as usize, a.seed),
                     &a.program.ops,
                     a.program.timeout(),
                     &a.program.limits,
@@ -230,10 +255,7 @@ fn run(arguments: Cli) -> cli::Outcome {
         }
         Some(Command::Costs(a)) => cli::costs(a.markdown, a.svg.as_deref(), !a.no_timing),
         Some(Command::Verify(a)) => {
-            let config = Config {
-                cases: a.cases as usize,
-                seed: a.seed,
-            };
+            let config = a.program.config(a.cases as usize, a.seed);
             a.points.only_for(&a.program.ops)?;
             cli::verify(
                 &a.exec,
@@ -247,16 +269,14 @@ fn run(arguments: Cli) -> cli::Outcome {
         }
         Some(Command::Grade(a)) => {
             a.points.only_for(&a.program.ops)?;
+            let config = a.program.config(a.cases as usize, a.seed);
             let job = gradverify::grade::GradeJob {
                 timeout: a.program.timeout(),
                 limits: a.program.limits.clone(),
                 dir: a.dir,
                 command: a.exec,
                 ops: a.program.ops,
-                config: Config {
-                    cases: a.cases as usize,
-                    seed: a.seed,
-                },
+                config,
                 budget: std::time::Duration::from_secs_f64(a.budget_seconds),
                 points: a.points,
                 jobs: a.jobs.map_or_else(cli::cores, |j| j as usize),
@@ -270,6 +290,7 @@ fn run(arguments: Cli) -> cli::Outcome {
             cli::grade(&job, &files, a.quiet)
         }
         Some(Command::Serve) => cli::serve(),
+        Some(Command::Explain { code }) => cli::explain(&code),
         Some(Command::Bench { json }) => cli::bench(json),
     }
 }
@@ -277,5 +298,14 @@ fn run(arguments: Cli) -> cli::Outcome {
 impl ProgramArgs {
     fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs_f64(self.timeout)
+    }
+
+    /// The verifier's configuration: these cases and seed, and the tolerances given.
+    fn config(&self, cases: usize, seed: u64) -> Config {
+        Config::default()
+            .cases(cases)
+            .seed(seed)
+            .rtol(self.rtol)
+            .atol(self.atol)
     }
 }

@@ -47,6 +47,8 @@ fn every_command_has_help() {
         vec!["costs", "--help"],
         vec!["verify", "--help"],
         vec!["serve", "--help"],
+        vec!["grade", "--help"],
+        vec!["explain", "--help"],
     ] {
         let out = gradverify(&command);
         assert!(out.status.success(), "{command:?}");
@@ -64,6 +66,9 @@ fn bad_arguments_are_one_clear_line_and_status_2() {
         vec!["sweep", "--threads", "0"],
         vec!["verify"],
         vec!["verify", "--exec", "x", "--timeout", "-1"],
+        vec!["verify", "--exec", "x", "--rtol", "-1e-3"],
+        vec!["verify", "--exec", "x", "--atol", "nan"],
+        vec!["sweep", "--exec", "x", "--rtol", "lots"],
         vec!["bogus"],
     ] {
         let out = gradverify(&args);
@@ -239,5 +244,43 @@ fn an_unknown_op_or_format_is_bad_usage() {
     ] {
         let out = gradverify(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn explain_prints_each_codes_long_explanation() {
+    for code in gradverify::verify::explain::CODES {
+        let out = gradverify(&["explain", code]);
+        assert_eq!(out.status.code(), Some(0), "{code}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.starts_with(&format!("{code}: ")), "{code}: {stdout}");
+    }
+}
+
+#[test]
+fn explain_of_an_unknown_code_lists_the_codes_and_exits_2() {
+    let out = gradverify(&["explain", "mse"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no diagnosis code `mse`"), "{stderr}");
+    assert!(
+        stderr.contains("mse_convention") && stderr.contains("no_answer"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_tolerances_and_their_defaults_are_in_the_help_of_verify_sweep_and_grade() {
+    for command in ["verify", "sweep", "grade"] {
+        let out = gradverify(&[command, "--help"]);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("--rtol") && help.contains("[default: 1e-8]"),
+            "{command}: {help}"
+        );
+        assert!(
+            help.contains("--atol") && help.contains("[default: 0]"),
+            "{command}: {help}"
+        );
     }
 }

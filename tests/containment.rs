@@ -118,7 +118,7 @@ fn failure(subject: &mut ExecSubject) -> String {
 }
 
 fn relu_passes(subject: &mut ExecSubject) {
-    let report = verify::verify(OpKind::Relu, subject, Config { cases: 3, seed: 0 });
+    let report = verify::verify(OpKind::Relu, subject, Config::default().cases(3).seed(0));
     assert!(report.passed(), "{report}");
 }
 

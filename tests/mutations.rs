@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 use gradverify::check::{self, NetworkGrads};
 use gradverify::mlp::MlpParams;
-use gradverify::verify::{Diagnosis, Fault, Problem, Report, Subject};
+use gradverify::verify::{Config, Diagnosis, Fault, Problem, Report, Subject};
 use ndarray::{Array1, Array2, Axis};
 
 type LinearGrads = (Array2<f64>, Array2<f64>, Array1<f64>);
@@ -210,6 +210,14 @@ fn a_stateful_backward_is_non_deterministic() {
                 }),
         "{report}"
     );
+    assert!(
+        report
+            .findings
+            .iter()
+            .filter(|f| f.problem == Problem::NonDeterministic)
+            .all(|f| f.diagnosis.as_ref().map(Diagnosis::code) == Some("nondeterministic")),
+        "{report}"
+    );
 }
 
 #[test]
@@ -239,6 +247,69 @@ fn a_nan_in_a_gradient_is_reported_as_such() {
         Problem::NonFinite,
         "{report}"
     );
+    // Deterministic: the same NaN every time, and NaN · 0 is no sign of an ignored upstream.
+    assert_eq!(report.findings.len(), 1, "{report}");
+    let text = report.to_string();
+    assert!(!text.contains("stateful or random"), "{text}");
+    assert!(!text.contains("zero upstream"), "{text}");
+}
+
+#[test]
+fn a_nan_only_for_a_zero_upstream_gradient_is_still_reported() {
+    // 0/0 where the upstream is zero: the main call is right, the zero-upstream call is not.
+    let report = check::linear(|g, h, w, _b| {
+        let (dh, dw, db) = linear_right(g, h, w);
+        let scale = g.mapv(f64::abs).sum();
+        (dh, dw * (scale / scale), db)
+    });
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.problem == Problem::NonZeroForZeroUpstream),
+        "{report}"
+    );
+}
+
+#[test]
+fn contributions_overwritten_in_the_loops_are_a_fan_out_not_a_batch_of_one() {
+    let overwrite = |g: &Array2<f64>, h: &Array2<f64>, w: &Array2<f64>, _b: &Array1<f64>| {
+        let (batch, d_in, d_out) = (h.nrows(), w.nrows(), w.ncols());
+        let mut dh = Array2::zeros((batch, d_in));
+        let mut dw = Array2::zeros((d_in, d_out));
+        let mut db = Array1::zeros(d_out);
+        for k in 0..batch {
+            for j in 0..d_out {
+                db[j] = g[[k, j]];
+                for i in 0..d_in {
+                    dw[[i, j]] = h[[k, i]] * g[[k, j]];
+                    dh[[k, i]] = g[[k, j]] * w[[i, j]];
+                }
+            }
+        }
+        (dh, dw, db)
+    };
+    let report = check::linear(overwrite);
+    for (input, summed_over) in [("W", 0), ("b", 0), ("h", 2)] {
+        let found = finding(&report, &gradient(input));
+        assert!(
+            matches!(found.diagnosis, Some(Diagnosis::FanoutOverwrite(_))),
+            "{input}: {report}"
+        );
+        assert_eq!(
+            found.diagnosis.as_ref().map(Diagnosis::code),
+            Some("fanout_overwrite")
+        );
+        let dims: Vec<usize> = found
+            .smallest_shape
+            .split_whitespace()
+            .filter_map(|t| t.split_once('=')?.1.parse().ok())
+            .collect();
+        assert!(dims[summed_over] > 1, "{input}: {}", found.smallest_shape);
+    }
+    let text = report.to_string();
+    assert!(!text.contains("correct only when B = 1"), "{text}");
+    assert!(!text.contains("stateful or random"), "{text}");
 }
 
 // ---------------------------------------------------------------- relu (Eq. 29b, 47)
@@ -371,6 +442,93 @@ fn a_loss_averaged_over_the_batch_is_a_mean_over_data_points() {
     assert_diagnosed(&report, "f", Diagnosis::MeanOverBatch);
 }
 
+/// The code of `input`'s diagnosis and the dims of its example (`B=2 D=3` → [2, 3]).
+#[track_caller]
+fn code_and_example(report: &Report, input: &str) -> (&'static str, Vec<usize>) {
+    let found = finding(report, &gradient(input));
+    let code = found
+        .diagnosis
+        .as_ref()
+        .map(Diagnosis::code)
+        .unwrap_or_else(|| panic!("no diagnosis for {input}:\n{report}"));
+    let dims = found
+        .smallest_shape
+        .split_whitespace()
+        .filter_map(|t| t.split_once('=')?.1.parse().ok())
+        .collect();
+    (code, dims)
+}
+
+#[test]
+fn the_mean_squared_error_convention_is_named_at_b_and_d_above_one() {
+    // `2 * (f - y) / f.size`: 2/(B·D), which reads as "2" at B = D = 1.
+    let report = check::sqerr(|gl, f, y| {
+        let n = f.len() as f64;
+        (gl * 2.0 * (f - y) / n, gl * 2.0 * (y - f) / n)
+    });
+    for input in ["f", "y"] {
+        let (code, dims) = code_and_example(&report, input);
+        assert_eq!(code, "mse_convention", "{report}");
+        assert!(dims[0] > 1 && dims[1] > 1, "{input}: {dims:?}\n{report}");
+    }
+    // `2 * (f - y) / B`: 2/B.
+    let report = check::sqerr(|gl, f, y| {
+        let b = f.nrows() as f64;
+        (gl * 2.0 * (f - y) / b, gl * 2.0 * (y - f) / b)
+    });
+    let (code, dims) = code_and_example(&report, "f");
+    assert_eq!(code, "mse_convention", "{report}");
+    assert!(dims[0] > 2, "2/B is 1 at B = 2: {dims:?}\n{report}");
+    assert!(report.to_string().contains("2/B"), "{report}");
+}
+
+#[test]
+fn one_scalar_broadcast_to_every_element_is_named_not_a_sign_or_a_factor() {
+    // `2 * mean(y - f)` answered for every element of dL/df.
+    let report = check::sqerr(|gl, f, y| {
+        let m = 2.0 * gl * (y - f).mean().expect("non-empty");
+        (f.mapv(|_| m), f.mapv(|_| -m))
+    });
+    let (code, dims) = code_and_example(&report, "f");
+    assert_eq!(code, "broadcast_scalar", "{report}");
+    assert!(dims[0] * dims[1] > 1, "{dims:?}");
+}
+
+#[test]
+fn a_float32_computation_is_named_and_passes_with_gradchecks_tolerances() {
+    let f32_round = |a: Array2<f64>| a.mapv(|v| f64::from(v as f32));
+    let relu32 = |g: &Array2<f64>, a: &Array2<f64>| {
+        let (g, a) = (g.mapv(|v| v as f32), a.mapv(|v| v as f32));
+        let out = ndarray::Zip::from(&g)
+            .and(&a)
+            .map_collect(|g, a| if *a > 0.0 { *g } else { 0.0 });
+        f32_round(out.mapv(f64::from))
+    };
+    let report = check::relu(relu32);
+    let (code, _) = code_and_example(&report, "a");
+    assert_eq!(code, "float32", "{report}");
+    assert!(report.to_string().contains("--rtol 1e-3 --atol 1e-5"), "{report}");
+    // dL/da = Θ(a) ⊙ dL/dh is exact in float32 up to the rounding of dL/dh itself.
+    check::with(Config::default().rtol(1e-3).atol(1e-5))
+        .relu(relu32)
+        .assert_correct();
+}
+
+#[test]
+fn tolerances_excuse_what_they_should_and_no_more() {
+    let off = |g: &Array2<f64>, h: &Array2<f64>, w: &Array2<f64>, _b: &Array1<f64>| {
+        let (dh, dw, db) = linear_right(g, h, w);
+        (dh * (1.0 + 1e-5), dw, db)
+    };
+    assert!(!check::linear(off).passed());
+    check::with(Config::default().rtol(1e-4))
+        .linear(off)
+        .assert_correct();
+    // An absolute tolerance excuses small elements only: a 1e-5 relative error on elements of
+    // order 1 is more than atol = 1e-9.
+    assert!(!check::with(Config::default().atol(1e-9)).linear(off).passed());
+}
+
 // ---------------------------------------------------------------- the network (Eq. 32/37)
 
 /// A student's whole backprop, with one of the bugs students write.
@@ -380,6 +538,7 @@ enum NetBug {
     Misprint32e,
     MaskMissingLayer2,
     MeanLoss,
+    MseLoss,
     BiasB3FirstRowOnly,
     B1AndB2Swapped,
 }
@@ -394,6 +553,9 @@ fn student_network(x: &Array2<f64>, y: &Array2<f64>, p: &MlpParams, bug: NetBug)
     let mut df = &f - y;
     if bug == NetBug::MeanLoss {
         df /= x.nrows() as f64;
+    }
+    if bug == NetBug::MseLoss {
+        df *= 2.0 / df.len() as f64;
     }
     let (dw3, db3) = (
         h2.t().dot(&df),
@@ -459,10 +621,36 @@ fn a_mean_loss_scales_every_gradient_by_one_over_b() {
 }
 
 #[test]
+fn a_mean_squared_error_loss_blames_the_loss_for_all_six_gradients_with_one_example() {
+    let report = check::network(|x, y, p| student_network(x, y, p, NetBug::MseLoss));
+    let mut examples = Vec::new();
+    for what in ["W1", "b1", "W2", "b2", "W3", "b3"] {
+        let found = finding(&report, &gradient(what));
+        let codes = found.diagnosis.as_ref().map(Diagnosis::codes).unwrap_or_default();
+        assert_eq!(codes, ["loss_factor", "mse_convention"], "{what}: {report}");
+        examples.push(found.smallest_shape.clone());
+    }
+    assert!(examples.windows(2).all(|w| w[0] == w[1]), "{examples:?}");
+    let dims: Vec<usize> = examples[0]
+        .split_whitespace()
+        .filter_map(|t| t.split_once('=')?.1.parse().ok())
+        .collect();
+    assert!(dims[0] > 1 && dims[4] > 1, "B and D3 above 1: {examples:?}");
+}
+
+#[test]
 fn a_network_bias_not_summed_over_the_batch_is_correct_only_for_b_1() {
     let report = check::network(|x, y, p| student_network(x, y, p, NetBug::BiasB3FirstRowOnly));
     assert!(finding(&report, &gradient("b3")).only_batch_of_one, "{report}");
     assert_eq!(report.findings.len(), 1, "{report}");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("layer 3 is the first wrong one")
+                && n.contains("look at dL/db3 = Σ_rows dL/da3 (Eq. 74)")),
+        "{report}"
+    );
 }
 
 #[test]

@@ -12,10 +12,7 @@ use ndarray::{Array1, Array2, ArrayD, Axis};
 const CASES_PER_OP: usize = 2_500;
 
 fn config(seed: u64) -> Config {
-    Config {
-        cases: CASES_PER_OP,
-        seed,
-    }
+    Config::default().cases(CASES_PER_OP).seed(seed)
 }
 
 #[track_caller]
@@ -45,7 +42,7 @@ fn a_correct_relu_backward_is_never_flagged_nor_its_correct_variants() {
         })
     };
     assert_never_flagged(check::with(config(12)).relu(|g, a| g * &step(a, 0.0)));
-    let fewer = Config { cases: 500, seed: 13 };
+    let fewer = Config::default().cases(500).seed(13);
     check::with(fewer).relu(|g, a| g * &step(a, 1.0)).assert_correct();
     check::with(fewer)
         .relu(|g, a| g * &a.mapv(|v| v.max(0.0)).mapv(|h| if h > 0.0 { 1.0 } else { 0.0 }))
@@ -79,17 +76,14 @@ fn a_correct_linear_backward_written_with_loops_is_never_flagged() {
         let db = Array1::from_shape_fn(w.ncols(), |j| (0..h.nrows()).map(|n| g[[n, j]]).sum());
         (dh, dw, db)
     };
-    check::with(Config {
-        cases: 1_000,
-        seed: 16,
-    })
-    .linear(loops)
-    .assert_correct();
+    check::with(Config::default().cases(1_000).seed(16))
+        .linear(loops)
+        .assert_correct();
 }
 
 #[test]
 fn correct_custom_ops_with_kinks_and_curvature_are_never_flagged() {
-    let cases = Config { cases: 500, seed: 17 };
+    let cases = Config::default().cases(500).seed(17);
     let abs = |x: &[ArrayD<f64>]| x[0].mapv(f64::abs);
     let abs_vjp = |x: &[ArrayD<f64>], g: &ArrayD<f64>| vec![g * &x[0].mapv(f64::signum)];
     check::op_with(cases, "abs", &[&[4, 5]], abs, abs_vjp).assert_correct();

@@ -4,10 +4,9 @@
 //! float32 computation, an unflushed standard output; and correct variations that must pass
 //! (loops instead of products, the relu mask from relu's output).
 //!
-//! The verdicts are asserted now. The diagnoses (a stable code per finding, in
-//! `verify --format json`, and the smallest *unambiguous* example) and the tolerances
-//! (`--rtol`, `--atol`) are asserted by the tests marked `#[ignore = "needs wiring: …"]`, which
-//! pass once `verify::hypotheses` is wired into the report.
+//! The verdicts, the diagnoses (a stable code per finding, in `verify --format json`, and the
+//! smallest *unambiguous* example as the finding's `smallest_shape`) and the tolerances
+//! (`--rtol`, `--atol`) are asserted.
 
 use std::process::{Command, Output};
 
@@ -112,7 +111,7 @@ fn an_unflushed_program_fails_for_want_of_an_answer() {
     assert!(report.contains("answer"), "{report}");
 }
 
-// ---- Diagnoses: the code and the unambiguous smallest example, once wired. ----
+// ---- Diagnoses: the code and the unambiguous smallest example. ----
 
 /// The JSON report of `verify --format json` (one document, or one per line).
 fn json_report(program: &str, ops: &str, args: &[&str]) -> Value {
@@ -196,17 +195,17 @@ fn findings(report: &Value) -> Vec<Diagnosed<'_>> {
     out
 }
 
-/// The finding about `gradient` (`dL/df`; a field equal to it, or to the input's name `f`).
+/// The finding about `gradient` (`dL/df`; a field equal to it, or to the input's name `f`,
+/// directly or as the `input` of its subject, `"what": {"kind": "gradient", "input": "f"}`).
 #[track_caller]
 fn finding(report: &Value, gradient: &str) -> (Vec<String>, Dims) {
     let input = gradient.trim_start_matches("dL/d");
+    let names = |v: &Value| v.as_str().is_some_and(|s| s == gradient || s == input);
     findings(report)
         .into_iter()
         .find(|(f, _, _)| {
-            f.as_object().is_some_and(|m| {
-                m.values()
-                    .any(|v| v.as_str().is_some_and(|s| s == gradient || s == input))
-            })
+            f.as_object()
+                .is_some_and(|m| m.values().any(|v| names(v) || v.get("input").is_some_and(names)))
         })
         .map(|(_, codes, dims)| (codes, dims))
         .unwrap_or_else(|| panic!("no diagnosed finding for {gradient} in\n{report:#}"))
@@ -225,7 +224,6 @@ fn assert_code(codes: &[String], code: &str) {
 }
 
 #[test]
-#[ignore = "needs wiring: verify --format json with diagnosis codes, and hypotheses::shape_factor's example"]
 fn the_mse_convention_in_sqerr_is_named_at_an_example_with_b_and_d_above_one() {
     for program in ["mse_size", "mse_batch"] {
         let report = json_report(program, "sqerr", &[]);
@@ -241,7 +239,6 @@ fn the_mse_convention_in_sqerr_is_named_at_an_example_with_b_and_d_above_one() {
 }
 
 #[test]
-#[ignore = "needs wiring: verify --format json with diagnosis codes, and hypotheses::network::loss_factor"]
 fn the_network_with_the_mse_loss_blames_the_loss_with_one_example_for_all_six() {
     for program in ["mse_size", "mse_batch"] {
         let report = json_report(program, "mlp", &[]);
@@ -264,7 +261,6 @@ fn the_network_with_the_mse_loss_blames_the_loss_with_one_example_for_all_six() 
 }
 
 #[test]
-#[ignore = "needs wiring: verify --format json with diagnosis codes, and hypotheses::patterns::broadcast_scalar"]
 fn a_broadcast_scalar_is_named_at_an_example_of_more_than_one_element() {
     let report = json_report("broadcast_scalar", "sqerr", &[]);
     let (codes, dims) = finding(&report, "dL/df");
@@ -274,7 +270,6 @@ fn a_broadcast_scalar_is_named_at_an_example_of_more_than_one_element() {
 }
 
 #[test]
-#[ignore = "needs wiring: verify --format json with diagnosis codes, and hypotheses::patterns::fanout_overwrite"]
 fn an_overwritten_fan_out_is_named_for_each_gradient_and_is_not_called_random() {
     let report = json_report("fanout_overwrite", "linear", &[]);
     for gradient in ["dL/dW", "dL/db", "dL/dh"] {
@@ -288,7 +283,6 @@ fn an_overwritten_fan_out_is_named_for_each_gradient_and_is_not_called_random() 
 }
 
 #[test]
-#[ignore = "needs wiring: verify --format json with diagnosis codes, and hypotheses::patterns::float32"]
 fn float32_is_named_with_the_tolerances_that_accept_it() {
     for op in ["linear", "relu", "sqerr", "mlp"] {
         let report = json_report("float32", op, &[]);
@@ -305,7 +299,6 @@ fn float32_is_named_with_the_tolerances_that_accept_it() {
 }
 
 #[test]
-#[ignore = "needs wiring: verify --rtol and --atol"]
 fn float32_passes_with_gradchecks_tolerances() {
     let out = verify(
         "float32",
@@ -316,7 +309,6 @@ fn float32_passes_with_gradchecks_tolerances() {
 }
 
 #[test]
-#[ignore = "needs wiring: verify --format json with the no_answer code"]
 fn an_unflushed_program_is_asked_whether_it_flushed() {
     let report = json_report("unflushed", "relu", &["--timeout", "1"]);
     let all: Vec<String> = findings(&report).into_iter().flat_map(|(_, c, _)| c).collect();

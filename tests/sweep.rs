@@ -82,7 +82,7 @@ fn a_parallel_verification_is_the_same_on_one_thread_and_on_several() {
             .num_threads(threads)
             .build()
             .unwrap();
-        let config = Config { cases: 60, seed: 2 };
+        let config = Config::default().cases(60).seed(2);
         pool.install(|| verify_parallel(OpKind::Linear, || linear_subject(buggy), config, 0..60))
     };
     let one = on(1);

@@ -100,7 +100,7 @@ fn an_output_shape_depending_on_the_values_fails_naming_the_input() {
         ArrayD::from_shape_vec(vec![kept.len()], kept).unwrap()
     };
     let any = |x: &[ArrayD<f64>], _g: &ArrayD<f64>| vec![x[0].mapv(|_| 0.0)];
-    let config = Config { cases: 10, seed: 3 };
+    let config = Config::default().cases(10).seed(3);
     let report = check::op_with(config, "keep positives", &[&[6]], positives, any);
     assert_eq!(report.verdict(), Verdict::Fail, "{report}");
     has_problem(

@@ -32,7 +32,7 @@ pub(crate) fn config(cases: Option<usize>, seed: u64) -> PyResult<Config> {
             "cases must be at least 1, got 0: a check of no cases would pass anything",
         ));
     }
-    Ok(Config { cases, seed })
+    Ok(Config::default().cases(cases).seed(seed))
 }
 
 /// Checks `backward(grad_a, h, W, b) -> (dL/dh, dL/dW, dL/db)` of a = h W + b.

@@ -1,13 +1,15 @@
 //! From case records to findings: each problem's failing cases grouped, the most common kind of
 //! problem shrunk to its smallest shape, the worst elements picked, and a diagnosis sought from
-//! every failing case; then the call-level problems (non-determinism, a non-zero gradient for a
-//! zero upstream) over all cases.
+//! every failing case (the single-case predictions of [`diagnose`] first, then the many-case
+//! patterns of [`recognise`], whose example replaces the shrunk case); then the call-level
+//! problems (non-determinism, a non-zero gradient for a zero upstream) over all cases.
 
 use std::collections::HashMap;
 use std::mem::{Discriminant, discriminant};
 
-use super::diagnose;
-use super::{CaseRecord, Checked, Finding, Problem, Subject};
+use super::diagnose::{self, Diagnosis};
+use super::recognise::{self, LossFactorExample};
+use super::{CaseRecord, Checked, Fault, Finding, Problem, Subject};
 use crate::compare;
 use ndarray::Dimension;
 
@@ -21,16 +23,22 @@ pub(crate) fn findings(
     inputs: &[String],
     shrinker: &mut Shrinker<'_>,
 ) -> Vec<Finding> {
+    let loss = recognise::loss_factor(records);
     let mut found: Vec<Finding> = std::iter::once(Subject::Call)
         .chain(inputs.iter().map(|i| Subject::Gradient(i.clone())))
-        .filter_map(|what| finding(records, &what, shrinker))
+        .filter_map(|what| finding(records, &what, shrinker, loss.as_ref()))
         .collect();
     found.extend(call_level_findings(records));
     found
 }
 
 /// The finding for `what` (an input's gradient, or the call for faults), shrunk and diagnosed.
-fn finding(records: &[CaseRecord], what: &Subject, shrinker: &mut Shrinker<'_>) -> Option<Finding> {
+fn finding(
+    records: &[CaseRecord],
+    what: &Subject,
+    shrinker: &mut Shrinker<'_>,
+    loss: Option<&LossFactorExample>,
+) -> Option<Finding> {
     let failing: Vec<(&CaseRecord, Discriminant<Problem>)> = records
         .iter()
         .filter_map(|r| Some((r, discriminant(&r.problem(what)?))))
@@ -69,10 +77,29 @@ fn finding(records: &[CaseRecord], what: &Subject, shrinker: &mut Shrinker<'_>) 
             })
         })
         .collect();
-    let diagnosis = match problem {
+    let mut diagnosis = match &problem {
         Problem::WrongValues | Problem::WrongShape { .. } => diagnose::diagnose(&evidence),
+        Problem::Fault(Fault::TimedOut { .. } | Fault::StoppedAnswering { .. })
+            if records.iter().all(|r| r.outcome.is_err()) =>
+        {
+            Some(Diagnosis::NoAnswer)
+        }
         _ => None,
     };
+    let mut smallest = smallest;
+    if diagnosis.is_none() && problem == Problem::WrongValues {
+        let wrong_values: Vec<&CaseRecord> = failing
+            .iter()
+            .copied()
+            .filter(|r| r.problem(what) == Some(Problem::WrongValues))
+            .collect();
+        if let Some((found, example)) = recognise::gradient(&wrong_values, records, input, loss) {
+            if let Some(example) = example {
+                smallest = wrong_values[example].clone();
+            }
+            diagnosis = Some(found);
+        }
+    }
     let only_batch_of_one = failing.iter().all(|r| r.batch.is_some_and(|b| b > 1))
         && records
             .iter()
@@ -161,13 +188,14 @@ fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
         let Some((smallest, what)) = hits.iter().min_by_key(|(r, _)| r.dims.iter().product::<usize>()) else {
             continue;
         };
+        let diagnosis = (problem == Problem::NonDeterministic).then_some(Diagnosis::Nondeterministic);
         findings.push(Finding {
             what: what.clone(),
             problem,
             failed: hits.len(),
             smallest_shape: smallest.shape.clone(),
             worst: Vec::new(),
-            diagnosis: None,
+            diagnosis,
             only_batch_of_one: false,
         });
     }

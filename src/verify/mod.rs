@@ -4,9 +4,10 @@
 //! functions ([`check`]), a program in another language over JSON Lines ([`exec`]). For each op
 //! [`verify`] draws cases (planned shapes first, then random; random values and random upstream
 //! gradients), and for each case
-//! 1. compares every gradient with the reference VJP (relative [`VERIFY_REL`]; an absolute floor of
-//!    [`VERIFY_FLOOR`] × the gradient's largest element may only excuse), and reports wrong shapes
-//!    and NaN/infinity;
+//! 1. compares every gradient with the reference VJP (relative `rtol`, [`VERIFY_REL`] unless
+//!    [`Config::rtol`] says otherwise; an absolute floor, the larger of [`VERIFY_FLOOR`] × the
+//!    gradient's largest element and [`Config::atol`] (0 by default), may only excuse), and
+//!    reports wrong shapes and NaN/infinity;
 //! 2. calls again with the same input and flags any difference (a stateful or random backward);
 //! 3. calls with a zero upstream gradient and flags any non-zero gradient.
 //!
@@ -30,6 +31,7 @@ pub mod explain;
 mod findings;
 pub mod hypotheses;
 pub mod ops;
+mod recognise;
 pub mod report;
 
 pub use diagnose::Diagnosis;
@@ -65,18 +67,54 @@ pub trait Backward {
     fn answer(&mut self, request: &Request) -> Result<Answer, Fault>;
 }
 
-/// How many cases, from which seed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How many cases, from which seed, under which tolerances:
+/// `Config::default().cases(100).seed(3).rtol(1e-3).atol(1e-5)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct Config {
-    /// Random cases per op (the planned shapes come first).
+    /// Random cases per op (the planned shapes come first); 40 by default.
     pub cases: usize,
-    /// The seed of every case's random stream.
+    /// The seed of every case's random stream; 0 by default.
     pub seed: u64,
+    /// The relative tolerance, which certifies: |got − expected| ≤ rtol · |expected| passes;
+    /// [`VERIFY_REL`] (1e-8) by default.
+    pub rtol: f64,
+    /// An absolute tolerance, which may only excuse (an element within it passes, whatever its
+    /// relative error), beside the floor of [`VERIFY_FLOOR`] × the gradient's largest element;
+    /// 0 by default.
+    pub atol: f64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { cases: 40, seed: 0 }
+        Config {
+            cases: 40,
+            seed: 0,
+            rtol: VERIFY_REL,
+            atol: 0.0,
+        }
+    }
+}
+
+impl Config {
+    /// With `cases` random cases per op.
+    pub fn cases(self, cases: usize) -> Config {
+        Config { cases, ..self }
+    }
+
+    /// With every case drawn from `seed`.
+    pub fn seed(self, seed: u64) -> Config {
+        Config { seed, ..self }
+    }
+
+    /// With the relative tolerance `rtol` (float32 code needs 1e-3).
+    pub fn rtol(self, rtol: f64) -> Config {
+        Config { rtol, ..self }
+    }
+
+    /// With the absolute tolerance `atol` (float32 code needs 1e-5).
+    pub fn atol(self, atol: f64) -> Config {
+        Config { atol, ..self }
     }
 }
 
@@ -129,7 +167,7 @@ impl CaseRecord {
 
 /// Verifies `subject`'s backward of `kind` on cases `0..config.cases`.
 pub fn verify(kind: OpKind, subject: &mut dyn Backward, config: Config) -> Report {
-    let records = run_cases(kind, subject, config.seed, 0..config.cases);
+    let records = run_cases(kind, subject, config, 0..config.cases);
     report(kind, subject, config, records)
 }
 
@@ -148,20 +186,12 @@ where
         .into_par_iter()
         .map(|start| {
             let mut subject = make();
-            run_cases(
-                kind,
-                &mut subject,
-                config.seed,
-                start..(start + chunk).min(range.end),
-            )
+            run_cases(kind, &mut subject, config, start..(start + chunk).min(range.end))
         })
         .collect();
     let records = parts.into_iter().collect::<Option<Vec<_>>>().map(|p| p.concat());
     let mut subject = make();
-    let config = Config {
-        cases: range.len(),
-        ..config
-    };
+    let config = config.cases(range.len());
     report(kind, &mut subject, config, records)
 }
 
@@ -169,15 +199,15 @@ where
 fn run_cases(
     kind: OpKind,
     subject: &mut dyn Backward,
-    seed: u64,
+    config: Config,
     indices: Range<usize>,
 ) -> Option<Vec<CaseRecord>> {
     indices
         .map(|index| {
-            let mut rng = random::case_rng(seed, index as u64);
+            let mut rng = random::case_rng(config.seed, index as u64);
             let dims = cases::dims(kind, index, &mut rng);
             let request = cases::request(kind, &dims, &mut rng);
-            check_case(subject, dims, request)
+            check_case(subject, dims, request, config)
         })
         .collect()
 }
@@ -202,6 +232,12 @@ fn report(
         .unwrap_or_default();
     let mut shrinker = |start: &CaseRecord, what: &Subject| shrink(subject, kind, config, start, what);
     report.findings = findings(&records, &inputs, &mut shrinker);
+    let undiagnosed = report.findings.iter().any(|f| {
+        f.diagnosis.is_none() && f.problem == Problem::WrongValues && matches!(f.what, Subject::Gradient(_))
+    });
+    if undiagnosed && let Some(note) = recognise::first_wrong_layer(&records) {
+        report.notes.push(note);
+    }
     if let Some(note) = records
         .iter()
         .find_map(|r| r.outcome.as_ref().ok()?.other_subgradient)
@@ -213,14 +249,19 @@ fn report(
 
 /// Runs one case: the answer, a second answer, and the answer to a zero upstream. `None` when
 /// the subject does not implement the op.
-fn check_case(subject: &mut dyn Backward, dims: Vec<usize>, request: Request) -> Option<CaseRecord> {
+fn check_case(
+    subject: &mut dyn Backward,
+    dims: Vec<usize>,
+    request: Request,
+    config: Config,
+) -> Option<CaseRecord> {
     let expected = ops::op(request.kind())
         .reference_answer(&request)
         .expect("internal: generated requests fit");
     let outcome = match subject.answer(&request) {
         Err(Fault::Unsupported) => return None,
         Err(fault) => Err(fault),
-        Ok(actual) => Ok(examine(subject, &request, &expected, actual)),
+        Ok(actual) => Ok(examine(subject, &request, &expected, actual, config)),
     };
     Some(CaseRecord {
         dims,
@@ -233,7 +274,14 @@ fn check_case(subject: &mut dyn Backward, dims: Vec<usize>, request: Request) ->
 }
 
 /// Compares an answer with the reference, then asks twice more (same input; zero upstream).
-fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, actual: Answer) -> Checked {
+fn examine(
+    subject: &mut dyn Backward,
+    request: &Request,
+    expected: &Answer,
+    actual: Answer,
+    config: Config,
+) -> Checked {
+    let against = |name: &str, e: &ArrayD<f64>, a: &ArrayD<f64>| against(name, e, a, config);
     let mut checked = Checked::default();
     let other_side = ops::op(request.kind()).other_subgradient(request);
     for (name, e) in &expected.grads {
@@ -276,8 +324,16 @@ fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, act
     if let Some(zeroed) = request.with_zero_upstream() {
         match subject.answer(&zeroed) {
             Ok(answer) => {
+                // A gradient that is NaN already is reported as such; NaN · 0 is no evidence
+                // that it ignores the upstream gradient.
+                let non_finite = |name: &str| {
+                    checked
+                        .wrong
+                        .iter()
+                        .any(|(n, p)| n == name && *p == Problem::NonFinite)
+                };
                 for (name, g) in &answer.grads {
-                    if g.iter().any(|v| *v != 0.0) {
+                    if !non_finite(name) && g.iter().any(|v| *v != 0.0) {
                         checked.nonzero_for_zero_upstream.push(name.clone());
                     }
                 }
@@ -300,23 +356,25 @@ fn examine(subject: &mut dyn Backward, request: &Request, expected: &Answer, act
     checked
 }
 
-/// Compares one gradient with the reference under the verifier's tolerance.
-fn against(name: &str, expected: &ArrayD<f64>, actual: &ArrayD<f64>) -> Comparison {
+/// Compares one gradient with the reference under the configured tolerances: `rtol` certifies,
+/// the larger of the floor relative to the array's scale and `atol` may only excuse.
+fn against(name: &str, expected: &ArrayD<f64>, actual: &ArrayD<f64>, config: Config) -> Comparison {
     let scale = expected.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
     compare::compare(
         &gradient_label(name),
         expected.view(),
         actual.view(),
-        &Tolerance::uniform(VERIFY_REL, VERIFY_FLOOR * scale),
+        &Tolerance::uniform(config.rtol, (VERIFY_FLOOR * scale).max(config.atol)),
     )
 }
 
-/// Two answers to the same request agree to the last few bits.
+/// Two answers to the same request agree to the last few bits (a NaN where the other has a NaN
+/// too is the same answer: a deterministic function that yields NaN yields it every time).
 fn same(first: &ArrayD<f64>, second: &ArrayD<f64>) -> bool {
     first.shape() == second.shape()
         && Zip::from(first)
             .and(second)
-            .all(|a, b| a == b || compare::rel_err(*a, *b) <= 1e-12)
+            .all(|a, b| a == b || (a.is_nan() && b.is_nan()) || compare::rel_err(*a, *b) <= 1e-12)
 }
 
 /// Tries smaller shapes (one dimension at a time: to 1, halved, one less) with fresh values,
@@ -343,7 +401,7 @@ fn shrink(
                 dims[d] = value;
                 let mut rng = random::case_rng(config.seed, SHRINK_STREAM + attempt);
                 let request = cases::request(kind, &dims, &mut rng);
-                if let Some(record) = check_case(subject, dims, request)
+                if let Some(record) = check_case(subject, dims, request, config)
                     && same_kind(record.problem(what).as_ref(), problem.as_ref())
                 {
                     best = record;

@@ -12,14 +12,15 @@
 //! [`super::explain`]) and a sentence out. The common tool is the ratio of a case: the one
 //! number r with got = r · expected in every element.
 //!
-//! Wiring them into the report, in the order that keeps each diagnosis honest:
-//! 1. the network first: [`network::loss_factor`] over the failing cases (its one example
-//!    replaces each gradient's shrunk one), else the per-gradient diagnoses below, with
-//!    [`network::first_wrong_layer`] as a locating note where none applies;
-//! 2. per gradient, over all its failing cases: the single-case predictions (zero, transposed,
-//!    a mask, …), then [`shape_factor::fit`] (which subsumes a constant factor, a sign, the
-//!    batch and element means), [`patterns::broadcast_scalar`], [`patterns::fanout_overwrite`]
-//!    (linear), and last [`patterns::float32`], which any tiny error would otherwise claim.
+//! They reach the report through `verify::recognise` (called from the findings), per gradient
+//! and only where the single-case predictions of [`super::diagnose`] (zero, transposed, a
+//! mask, a constant factor, …) name nothing: [`patterns::float32`] first (agreement to 1e-4 of
+//! the scale excludes every other pattern, and keeps a ratio of 1 ± 1e-7 from reading as a loss
+//! factor), then [`network::loss_factor`] (its one example replaces each gradient's shrunk
+//! one), [`shape_factor::fit`], [`patterns::broadcast_scalar`], and the op's own many-case bug
+//! ([`patterns::fanout_overwrite`] for linear, through `VerifiedOp::many_case_hypothesis`).
+//! [`network::first_wrong_layer`] adds a locating note to a network report where a wrong
+//! gradient has no diagnosis.
 //!
 //! Measured on the programs of `tests/programs/` (seed 0, 40 cases an op): `mse_size` fits
 //! 2/(B·D) for sqerr with example B=2 D=3 and the network's loss factor 2/(B·D3) with one

@@ -106,13 +106,23 @@ pub fn loss_factor(cases: &[NetworkCase<'_>]) -> Option<LossFactor> {
         .filter_map(|(index, (r, dims))| r.map(|ratio| Observed { index, dims, ratio }))
         .collect();
     let fit = shape_factor::fit_ratios(&observed);
+    // One example for every gradient: where possible a case in which all of them are wrong (a
+    // dead relu leaves a gradient zero, and so right, in some cases).
+    let all_wrong = |i: usize| cases[i].gradients.iter().all(|g| g.wrong);
     let smallest = (0..cases.len())
         .filter(|&i| factors[i].is_some_and(|r| !close(r, 1.0)))
-        .min_by_key(|&i| (cases[i].size(), i))?;
+        .min_by_key(|&i| (!all_wrong(i), cases[i].size(), i))?;
+    let observed_all_wrong: Vec<Observed<'_>> =
+        observed.iter().filter(|o| all_wrong(o.index)).copied().collect();
     let example = fit
         .as_ref()
         .filter(|f| f.depends_on_shape())
-        .and_then(|f| f.example)
+        .and_then(|f| {
+            shape_factor::fit_ratios(&observed_all_wrong)
+                .filter(|g| g.formula == f.formula)
+                .and_then(|g| g.example)
+                .or(f.example)
+        })
         .unwrap_or(smallest);
     let law = match &fit {
         Some(f) => format!("; the factor is {} in every case: {}", f.formula, f.sentence),

@@ -1,8 +1,9 @@
 //! linear, a = h W + b (Eq. 30): B×Din data, Din×Dout weights, a Dout bias; the backward gives
 //! dL/dh = dL/da Wᵀ, dL/dW = hᵀ dL/da, dL/db = Σ_rows dL/da (Eq. 66, 70, 74).
 //!
-//! Its own bugs: W not transposed (dL/da W, which only fits a square W), and the bias gradient
-//! taken from the first data point instead of summed over the batch.
+//! Its own bugs: W not transposed (dL/da W, which only fits a square W), the bias gradient
+//! taken from the first data point instead of summed over the batch, and (seen only across
+//! cases) contributions overwritten instead of summed over the uses of W, b or h (fan-out).
 
 use ndarray::{Array1, Array2, ArrayD};
 use ndarray_rand::RandomExt;
@@ -21,6 +22,7 @@ use crate::timing::Inputs;
 use crate::verify::Backward;
 use crate::verify::check::{Closure, label};
 use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::patterns::{LinearCase, fanout_overwrite};
 
 /// The linear op.
 pub struct LinearOp;
@@ -70,6 +72,34 @@ impl VerifiedOp for LinearOp {
     fn shape(&self, request: &Request) -> String {
         let (h, w, _, _) = parts(request);
         format!("B={} Din={} Dout={}", h.nrows(), w.nrows(), w.ncols())
+    }
+
+    fn fit_dims(&self, request: &Request) -> Vec<(&'static str, usize)> {
+        let (h, w, _, _) = parts(request);
+        vec![("B", h.nrows()), ("Din", w.nrows()), ("Dout", w.ncols())]
+    }
+
+    /// Contributions overwritten instead of summed over the uses of W, b or h.
+    fn many_case_hypothesis(
+        &self,
+        input: &str,
+        cases: &[(&Request, &ArrayD<f64>)],
+    ) -> Option<(Diagnosis, usize)> {
+        let linear_cases: Vec<LinearCase<'_>> = cases
+            .iter()
+            .map(|(request, got)| {
+                let (h, w, _, grad_out) = parts(request);
+                LinearCase {
+                    h: h.view(),
+                    w: w.view(),
+                    grad_out: grad_out.view(),
+                    got,
+                }
+            })
+            .collect();
+        let found = fanout_overwrite(input, &linear_cases)?;
+        let example = found.example;
+        Some((Diagnosis::FanoutOverwrite(found), example))
     }
 
     fn with_upstream(&self, request: &Request, value: f64) -> Option<Request> {

@@ -71,6 +71,12 @@ impl VerifiedOp for MlpOp {
         format!("B={} D0={d0} D1={d1} D2={d2} D3={d3}", x.nrows())
     }
 
+    /// B and the output width D3: a factor from the loss's backward depends on no other.
+    fn fit_dims(&self, request: &Request) -> Vec<(&'static str, usize)> {
+        let (x, _, params) = parts(request);
+        vec![("B", x.nrows()), ("D3", params.widths()[3])]
+    }
+
     fn with_upstream(&self, _request: &Request, _value: f64) -> Option<Request> {
         None
     }

@@ -181,6 +181,20 @@ pub trait VerifiedOp: Sync {
         Vec::new()
     }
 
+    /// The dimensions a wrong factor may depend on, by name, `B` first (see
+    /// [`super::hypotheses::shape_factor`]).
+    fn fit_dims(&self, request: &Request) -> Vec<(&'static str, usize)>;
+
+    /// A bug of this op that only several failing cases of one gradient show together (`cases`:
+    /// each failing case's request and the gradient returned), with its example's index.
+    fn many_case_hypothesis(
+        &self,
+        _input: &str,
+        _cases: &[(&Request, &ArrayD<f64>)],
+    ) -> Option<(Diagnosis, usize)> {
+        None
+    }
+
     /// Divisors of the right gradient that this op's conventions suggest (beside the batch
     /// size, which every op has), each with its diagnosis.
     fn divisors(&self, _request: &Request) -> Vec<(Diagnosis, f64)> {

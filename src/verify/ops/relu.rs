@@ -67,6 +67,11 @@ impl VerifiedOp for ReluOp {
         format!("B={} D={}", a.nrows(), a.ncols())
     }
 
+    fn fit_dims(&self, request: &Request) -> Vec<(&'static str, usize)> {
+        let (a, _) = parts(request);
+        vec![("B", a.nrows()), ("D", a.ncols())]
+    }
+
     fn with_upstream(&self, request: &Request, value: f64) -> Option<Request> {
         let mut changed = request.clone();
         if let Request::Relu { grad_out, .. } = &mut changed {

@@ -66,6 +66,11 @@ impl VerifiedOp for SqErrOp {
         format!("B={} D={}", f.nrows(), f.ncols())
     }
 
+    fn fit_dims(&self, request: &Request) -> Vec<(&'static str, usize)> {
+        let (f, _, _) = parts(request);
+        vec![("B", f.nrows()), ("D", f.ncols())]
+    }
+
     fn with_upstream(&self, request: &Request, value: f64) -> Option<Request> {
         let mut changed = request.clone();
         if let Request::SqErr { grad_out, .. } = &mut changed {

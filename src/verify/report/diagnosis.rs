@@ -6,10 +6,20 @@
 //! `mask_from_upstream`, `misprint_32e`, `layer_mask_missing`, `swapped`, and `row_zero` /
 //! `column_zero` for one zeroed row or column (kept apart from `zero`, every element zero,
 //! because they point at a loop bound rather than a missing computation).
+//!
+//! Beside them, the diagnoses that only many cases (or a whole network) show, carrying what
+//! [`crate::verify::hypotheses`] found: a factor that depends on the shape (its code is the fit's:
+//! `sign`, `factor`, `batch_mean`, `element_mean`, `mse_convention`), `loss_factor` (with
+//! `mse_convention` beside it when the factors are 2/(B·D3) or 2/B), `broadcast_scalar`,
+//! `fanout_overwrite`, `float32`; and those of a call: `nondeterministic`, `no_answer`.
 
 use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::verify::hypotheses::network::LossFactor;
+use crate::verify::hypotheses::patterns::{BroadcastScalar, FanoutOverwrite, Float32};
+use crate::verify::hypotheses::shape_factor::ShapeFactor;
 
 /// A recognised bug.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +59,27 @@ pub enum Diagnosis {
     RowZero { last: bool },
     /// One column (the last, or another) is zero and the rest are right.
     ColumnZero { last: bool },
+    /// got = c · B^p · Π D^q · expected over every failing case, with the fit's own code.
+    ShapeFactor(ShapeFactor),
+    /// The network: every parameter gradient off by one shared factor per case.
+    LossFactor(LossFactor),
+    /// One value in every element, where the right gradient varies.
+    BroadcastScalar(BroadcastScalar),
+    /// One term of a sum over the uses of a value kept, instead of the sum.
+    FanoutOverwrite(FanoutOverwrite),
+    /// Right to float32 precision and no better.
+    Float32(Float32),
+    /// The same request, asked twice, got two different answers.
+    Nondeterministic,
+    /// Not one request got an answer: an unflushed standard output, most often.
+    NoAnswer,
 }
+
+/// The flush idioms `no_answer` suggests.
+pub const FLUSH_ADVICE: &str = "did the program flush its standard output after each answer? \
+    Output to a pipe is buffered: in Python `print(json.dumps(answer), flush=True)` (or run \
+    `python3 -u`), in C `fflush(stdout)`, in C++ `std::cout << std::flush` (or `std::endl`), in \
+    Rust `io::stdout().flush()`, in Julia `flush(stdout)`; `gradverify explain no_answer` has more";
 
 impl Diagnosis {
     /// The stable code, e.g. `sign` or `bias_not_summed`.
@@ -72,6 +102,22 @@ impl Diagnosis {
             Diagnosis::SwappedWith(_) => "swapped",
             Diagnosis::RowZero { .. } => "row_zero",
             Diagnosis::ColumnZero { .. } => "column_zero",
+            Diagnosis::ShapeFactor(fit) => fit.code,
+            Diagnosis::LossFactor(_) => "loss_factor",
+            Diagnosis::BroadcastScalar(_) => "broadcast_scalar",
+            Diagnosis::FanoutOverwrite(_) => "fanout_overwrite",
+            Diagnosis::Float32(_) => "float32",
+            Diagnosis::Nondeterministic => "nondeterministic",
+            Diagnosis::NoAnswer => "no_answer",
+        }
+    }
+
+    /// Every code the diagnosis stands for: its own, then any beside it (`mse_convention` beside
+    /// `loss_factor`).
+    pub fn codes(&self) -> Vec<&'static str> {
+        match self {
+            Diagnosis::LossFactor(loss) => loss.codes(),
+            other => vec![other.code()],
         }
     }
 
@@ -112,6 +158,13 @@ impl Diagnosis {
                 "{} column is zero and every other column is right (a loop that stops one short?)",
                 if *last { "the last" } else { "one" }
             ),
+            Diagnosis::ShapeFactor(fit) => fit.sentence.clone(),
+            Diagnosis::LossFactor(loss) => loss.sentence.clone(),
+            Diagnosis::BroadcastScalar(broadcast) => broadcast.sentence.clone(),
+            Diagnosis::FanoutOverwrite(fanout) => fanout.sentence.clone(),
+            Diagnosis::Float32(float32) => float32.sentence.clone(),
+            Diagnosis::Nondeterministic => "the backward keeps state between calls (an accumulator not reset, a cache) or draws random numbers; a backward is a function of its inputs".to_owned(),
+            Diagnosis::NoAnswer => FLUSH_ADVICE.to_owned(),
         }
     }
 }
@@ -136,15 +189,161 @@ impl Serialize for Diagnosis {
             Diagnosis::RowZero { last } | Diagnosis::ColumnZero { last } => {
                 map.serialize_entry("last", last)?
             }
+            Diagnosis::ShapeFactor(fit) => map.serialize_entry("formula", &fit.formula)?,
+            Diagnosis::LossFactor(loss) => {
+                if let Some(fit) = &loss.fit {
+                    let law = Related {
+                        code: fit.code,
+                        formula: &fit.formula,
+                        explanation: &fit.sentence,
+                    };
+                    map.serialize_entry("related", &[law])?;
+                }
+            }
+            Diagnosis::Float32(float32) => map.serialize_entry("worst", &float32.worst)?,
             _ => {}
         }
         map.end()
     }
 }
 
+/// A diagnosis that stands beside another (the law of a network's loss factor).
+#[derive(serde::Serialize)]
+struct Related<'a> {
+    code: &'static str,
+    formula: &'a str,
+    explanation: &'a str,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every code a report can show (each variant's, each fit's, each beside another), with
+    /// the fits drawn from cases of every B, D in 1..=3.
+    fn every_reachable_code() -> Vec<&'static str> {
+        use crate::verify::hypotheses::shape_factor::{ShapeCase, fit};
+        use ndarray::{Array2, ArrayD};
+        let laws: [fn(f64, f64) -> f64; 10] = [
+            |_, _| -1.0,
+            |_, _| 2.0,
+            |_, _| 0.5,
+            |_, _| 3.0,
+            |b, _| 1.0 / b,
+            |b, d| 1.0 / (b * d),
+            |b, d| 2.0 / (b * d),
+            |b, _| 2.0 / b,
+            |b, d| d / b,
+            |b, d| -2.0 / (b * d),
+        ];
+        let shapes: Vec<(usize, usize)> = (1..=3).flat_map(|b| (1..=3).map(move |d| (b, d))).collect();
+        let dims: Vec<[(&str, usize); 2]> = shapes.iter().map(|&(b, d)| [("B", b), ("D", d)]).collect();
+        let mut codes = Vec::new();
+        for law in laws {
+            let pairs: Vec<(ArrayD<f64>, ArrayD<f64>)> = shapes
+                .iter()
+                .map(|&(b, d)| {
+                    let e =
+                        Array2::from_shape_fn((b, d), |(i, j)| 1.0 + i as f64 - 0.5 * j as f64).into_dyn();
+                    let g = &e * law(b as f64, d as f64);
+                    (e, g)
+                })
+                .collect();
+            let cases: Vec<ShapeCase<'_>> = pairs
+                .iter()
+                .zip(&dims)
+                .map(|((e, g), dims)| ShapeCase {
+                    dims,
+                    expected: e,
+                    got: g,
+                })
+                .collect();
+            let found = fit(&cases).expect("every law of the family fits");
+            let loss = LossFactor {
+                factors: Vec::new(),
+                fit: Some(found.clone()),
+                example: 0,
+                sentence: String::new(),
+            };
+            codes.extend(Diagnosis::LossFactor(loss).codes());
+            codes.extend(Diagnosis::ShapeFactor(found).codes());
+        }
+        let broadcast = BroadcastScalar {
+            matches: None,
+            example: 0,
+            sentence: String::new(),
+        };
+        let fanout = FanoutOverwrite {
+            term: crate::verify::hypotheses::patterns::Term::Last,
+            example: 0,
+            sentence: String::new(),
+        };
+        let float32 = Float32 {
+            worst: 1e-7,
+            all_float32_values: true,
+            sentence: String::new(),
+        };
+        for d in [
+            Diagnosis::AllZero,
+            Diagnosis::SignFlipped,
+            Diagnosis::UpstreamIgnored,
+            Diagnosis::MeanOverBatch,
+            Diagnosis::MeanOverElements,
+            Diagnosis::Factor(3.0),
+            Diagnosis::Transposed,
+            Diagnosis::WeightNotTransposed,
+            Diagnosis::BiasNotSummed,
+            Diagnosis::ReluMaskMissing,
+            Diagnosis::ReluMaskInverted,
+            Diagnosis::ReluMaskFromUpstream,
+            Diagnosis::Misprint32e,
+            Diagnosis::NetworkMaskMissing(1),
+            Diagnosis::SwappedWith("b2".to_owned()),
+            Diagnosis::RowZero { last: true },
+            Diagnosis::ColumnZero { last: false },
+            Diagnosis::BroadcastScalar(broadcast),
+            Diagnosis::FanoutOverwrite(fanout),
+            Diagnosis::Float32(float32),
+            Diagnosis::Nondeterministic,
+            Diagnosis::NoAnswer,
+        ] {
+            codes.extend(d.codes());
+        }
+        codes
+    }
+
+    #[test]
+    fn every_code_a_report_can_show_has_a_long_explanation() {
+        let codes = every_reachable_code();
+        for code in &codes {
+            assert!(
+                crate::verify::explain::CODES.contains(code),
+                "{code} is not in explain::CODES"
+            );
+        }
+        for needed in [
+            "sign",
+            "factor",
+            "batch_mean",
+            "element_mean",
+            "mse_convention",
+            "loss_factor",
+        ] {
+            assert!(codes.contains(&needed), "no law reaches {needed}: {codes:?}");
+        }
+    }
+
+    #[test]
+    fn the_new_diagnoses_serialise_their_codes_and_the_text_shows_them() {
+        let json = serde_json::to_value(Diagnosis::NoAnswer).expect("plain data");
+        assert_eq!(json["code"], "no_answer");
+        assert!(
+            json["explanation"]
+                .as_str()
+                .is_some_and(|t| t.contains("flush=True") && t.contains("fflush(stdout)"))
+        );
+        assert_eq!(Diagnosis::Nondeterministic.codes(), ["nondeterministic"]);
+    }
 
     #[test]
     fn every_code_is_distinct_and_named_from_the_vocabulary() {

@@ -86,12 +86,20 @@ impl fmt::Display for Indented<'_> {
             finding.smallest_shape
         )?;
         if let Some(d) = &finding.diagnosis {
-            write!(f, "\n    diagnosis: {d}")?;
+            write!(f, "\n    diagnosis: [{}] {d}", d.codes().join(", "))?;
         }
+        // A diagnosis that explains why B = 1 passes says so itself (or says the truth: an
+        // overwritten fan-out of dL/dh fails at B = 1 too).
         if finding.only_batch_of_one
             && !matches!(
                 finding.diagnosis,
-                Some(Diagnosis::MeanOverBatch | Diagnosis::BiasNotSummed)
+                Some(
+                    Diagnosis::MeanOverBatch
+                        | Diagnosis::BiasNotSummed
+                        | Diagnosis::FanoutOverwrite(_)
+                        | Diagnosis::ShapeFactor(_)
+                        | Diagnosis::LossFactor(_)
+                )
             )
         {
             write!(
@@ -206,7 +214,7 @@ mod tests {
             "linear (linear_backward): FAIL, 2 problems in 40 random cases
   dL/db: wrong values
     in 30 of 40 cases; smallest: B=2 Din=1 Dout=1
-    diagnosis: bias gradient not summed over the batch: you return the first data point's dL/da; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74); correct only when B = 1
+    diagnosis: [bias_not_summed] bias gradient not summed over the batch: you return the first data point's dL/da; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74); correct only when B = 1
     at [0]: expected 1.500000, got 0.500000
   the call: no answer within 0.5 s (request id 7)
     in 1 of 40 cases; smallest: B=1 Din=1 Dout=1
