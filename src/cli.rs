@@ -20,7 +20,7 @@ use gradverify::timing::TimingTable;
 use gradverify::verify::exec::{ExecSubject, ProcessLimits, Program};
 use gradverify::verify::report::score::{Points, Scorecard};
 use gradverify::verify::report::{gradescope, junit};
-use gradverify::verify::{self, Config, Report};
+use gradverify::verify::{self, Config, Fault, Problem, Report};
 
 /// Why a command could not run, as printed to standard error.
 #[derive(Debug)]
@@ -158,6 +158,9 @@ pub fn sweep_program(
         .iter()
         .map(|&kind| verify::verify_parallel(kind, make, config, range.start as usize..range.end as usize))
         .collect();
+    if let Some(fault) = reports.iter().find_map(cannot_start) {
+        return Err(Usage(format!("gradverify sweep: `sh -c {command}`: {fault}")));
+    }
     if job.json {
         print(&format!("{}\n", reports_json(&reports)));
     } else {
@@ -167,6 +170,15 @@ pub fn sweep_program(
         print(&summary(&reports));
     }
     Ok(overall(&reports))
+}
+
+/// The fault of a command that could not start at all, if the report found one: said once, as
+/// bad usage, instead of once per case.
+fn cannot_start(report: &Report) -> Option<&Fault> {
+    report.findings.iter().find_map(|finding| match &finding.problem {
+        Problem::Fault(fault @ Fault::CannotStart { .. }) => Some(fault),
+        _ => None,
+    })
 }
 
 /// The reports as one JSON array of report objects.

@@ -346,6 +346,22 @@ fn the_verify_command_says_once_that_a_command_cannot_start_and_exits_2() {
 }
 
 #[test]
+fn the_sweep_command_says_once_that_a_command_cannot_start_and_exits_2() {
+    let out = Command::new(BIN)
+        .args(["sweep", "--cases", "20", "--exec", "no_such_program_xyz"])
+        .output()
+        .expect("run gradverify sweep");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert_eq!(text.matches("no_such_program_xyz: ").count(), 1, "{text}");
+    assert!(!text.contains("smallest"), "{text}");
+}
+
+#[test]
 fn the_cpu_limit_kills_a_program_that_spins_before_answering() {
     for isolation in isolations("cpu limit") {
         let mark = new_mark("cpu");

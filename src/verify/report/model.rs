@@ -128,6 +128,23 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// True for faults of the program as a whole (it exited, stopped answering, could not start,
+    /// …), which have nothing to do with the case's shape: a report shows no smallest shape for
+    /// them. A panic, a protocol error, a missing key or one slow answer may depend on the shape.
+    pub fn is_of_the_process(&self) -> bool {
+        matches!(
+            self,
+            Fault::Unsupported
+                | Fault::StoppedAnswering { .. }
+                | Fault::Exited { .. }
+                | Fault::CannotStart { .. }
+                | Fault::ChildKeptStdoutOpen { .. }
+                | Fault::ClosedStdout
+                | Fault::ClosedStdin
+                | Fault::LineTooLong { .. }
+        )
+    }
+
     /// The fault of an answer whose `grads` could not be read.
     pub fn of_answer(error: Error) -> Fault {
         match error {

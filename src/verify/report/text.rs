@@ -80,11 +80,13 @@ impl fmt::Display for Indented<'_> {
         };
         write!(
             f,
-            "  {}: {problem}\n    in {} of {cases} cases; smallest: {}",
+            "  {}: {problem}\n    in {} of {cases} cases",
             finding.what.label(),
             finding.failed,
-            finding.smallest_shape
         )?;
+        if !matches!(&finding.problem, Problem::Fault(fault) if fault.is_of_the_process()) {
+            write!(f, "; smallest: {}", finding.smallest_shape)?;
+        }
         if let Some(d) = &finding.diagnosis {
             write!(f, "\n    diagnosis: [{}] {d}", d.codes().join(", "))?;
         }
@@ -220,6 +222,28 @@ mod tests {
     in 1 of 40 cases; smallest: B=1 Din=1 Dout=1
   note: a remark"
         );
+    }
+
+    #[test]
+    fn a_fault_of_the_whole_program_shows_no_smallest_shape() {
+        let finding = |problem| Finding {
+            what: Subject::Call,
+            problem,
+            failed: 40,
+            smallest_shape: "B=1 Din=1 Dout=1".to_owned(),
+            worst: Vec::new(),
+            diagnosis: None,
+            only_batch_of_one: false,
+        };
+        let exited = Fault::Exited {
+            status: "exit status: 1".to_owned(),
+            stderr_tail: Vec::new(),
+        };
+        let text = Indented(&finding(Problem::Fault(exited)), 40).to_string();
+        assert!(text.ends_with("in 40 of 40 cases"), "{text}");
+        let panicked = Fault::Panicked("index out of bounds".to_owned());
+        let text = Indented(&finding(Problem::Fault(panicked)), 40).to_string();
+        assert!(text.ends_with("smallest: B=1 Din=1 Dout=1"), "{text}");
     }
 
     #[test]
