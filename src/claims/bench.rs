@@ -145,7 +145,7 @@ pub fn sweep_throughput() -> Result<Figure> {
     let start = Instant::now();
     let report = sweep::run(0, SWEEP_CASES)?;
     let seconds = start.elapsed().as_secs_f64();
-    let cases = report.cases.len() as f64;
+    let cases = report.cases() as f64;
     Ok(Figure {
         cases_per_s: Some(cases / seconds),
         ..Figure::timed("sweep", 0, 0, seconds / cases)
