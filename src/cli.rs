@@ -286,7 +286,9 @@ pub fn bench(json: bool) -> Outcome {
         let rate = match (f.cases_per_s, f.flop_rate()) {
             (Some(r), _) => format!("  ({r:.0} cases/s on {})", pool_threads()),
             (None, Some(r)) => format!("  ({:.1} GFLOP/s)", r / 1e9),
-            (None, None) => String::new(),
+            (None, None) => f
+                .over_random
+                .map_or(String::new(), |r| format!("  (×{r:.2} the random data's)")),
         };
         let time = gradverify::timing::seconds(f.median_s);
         print(&format!("{:<17} {size:<13} {time:>10}{rate}\n", f.name));
