@@ -222,6 +222,10 @@ def run_ratios(args):
         print(f"turn {turn + 1} (load average {load:.2f} at its start; NumPy's BLAS {json.dumps(blas)})", flush=True)
         for name, value in r.items():
             print(f"  {name}: {show(value)}", flush=True)
+        times = [f"{who} {name} B={b} D={d} {figures[(who, name, b, d)] * 1e3:.3g} ms"
+                 for who, name, b, d in sorted(figures)
+                 if (name, b, d) in (("full_check", 16, 64), ("forward_backward", 32, 64), ("forward_backward", 256, 1024))]
+        print(f"  medians: {'; '.join(times)}", flush=True)
     print(f"over {args.turns} turns: median [min – max]")
     for name in turns[0]:
         values = [t[name] for t in turns if t.get(name) is not None]
