@@ -4,13 +4,27 @@ and `gradverify bench`'s can be taken side by side, in the same spell of a noisy
 
     pip install numpy torch        # whichever you want measured; a missing one is skipped
     python3 benches/peers.py       # one JSON object per line, as `gradverify bench --json`
+    python3 benches/peers.py --ratios [--turns 3] [--peak 90]
+                                   # gradverify and the peers in alternating turns, and the ratios
 
 The network is Eq. 33 with D0 = D1 = D2 = D, D3 = D/4, float64. Each figure is the median of
 repeated runs after a warm-up, over at least 0.5 s.
+
+With --ratios, each turn runs `gradverify bench --json` (target/release/gradverify, or --gradverify
+PATH), then NumPy and PyTorch each in a process of its own, NumPy with OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE unset in that process alone (they slow a current OpenBLAS; see the machine notes),
+so that every ratio is taken in the same spell of a shared machine. It prints each turn's ratios
+(peer time over gradverify's: above 1 is gradverify faster), then each ratio's median and range
+over the turns, against the targets of issue 14. --peak takes the machine's peak GFLOP/s on every
+core (`cargo bench --bench peak`) to give the share of it reached at B=256, D=1024.
 """
 
+import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 
@@ -62,6 +76,31 @@ def numpy_figures():
         seconds = median_time(lambda: forward_backward(*params, x, y))
         report("numpy", "forward_backward", batch, width, seconds)
 
+    def loss_of(w1, b1, w2, b2, w3, b3, x, y):
+        h2 = np.maximum(np.maximum(x @ w1 + b1, 0.0) @ w2 + b2, 0.0)
+        r = h2 @ w3 + b3 - y
+        return 0.5 * np.sum(r * r)
+
+    def full_check(params, x, y, h=1e-5):
+        """The CS231n loop: a central difference of every parameter element, each from two
+        forward passes, against the backprop gradients (relative error below 1e-6)."""
+        _, grads = forward_backward(*params, x, y)
+        worst = 0.0
+        for p, g in zip(params, grads):
+            for i in np.ndindex(p.shape):
+                old = p[i]
+                p[i] = old + h
+                up = loss_of(*params, x, y)
+                p[i] = old - h
+                down = loss_of(*params, x, y)
+                p[i] = old
+                fd = (up - down) / (2 * h)
+                worst = max(worst, abs(fd - g[i]) / max(abs(fd), abs(g[i]), 1e-8))
+        return worst
+
+    params, x, y = network(np, 16, 64)
+    report("numpy", "full_check", 16, 64, median_time(lambda: full_check(params, x, y), at_least=2.0))
+
 
 def torch_figures():
     import numpy as np
@@ -96,9 +135,118 @@ def torch_figures():
     report("torch", "projection_check", 16, 64, fast)
 
 
+def blas_of_numpy():
+    """Which BLAS kernel NumPy runs, where threadpoolctl is installed."""
+    try:
+        import numpy  # noqa: F401 -- loads the BLAS that threadpoolctl then finds
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return [{k: v for k, v in pool.items() if k in ("internal_api", "version", "architecture", "num_threads")}
+            for pool in threadpool_info() if pool.get("user_api") == "blas"]
+
+
+def peer(name):
+    figures = {"numpy": numpy_figures, "torch": torch_figures}[name]
+    try:
+        if name == "numpy":
+            print(json.dumps({"peer": "numpy", "blas": blas_of_numpy()}), flush=True)
+        figures()
+    except ImportError as missing:
+        print(json.dumps({"skipped": str(missing)}), flush=True)
+
+
+def json_lines(command, env=None):
+    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def one_turn(gradverify):
+    """gradverify's figures, then each peer's in a process of its own, NumPy's with the
+    OpenBLAS overrides unset: {(who, name, B, D): seconds}, and NumPy's BLAS."""
+    figures = {}
+    for f in json_lines([gradverify, "bench", "--json"]):
+        figures[("gradverify", f["name"], f["B"], f["D"])] = f["median_s"]
+        if "over_random" in f:
+            figures[("gradverify", "kinks/random", f["B"], f["D"])] = f["over_random"]
+    blas = None
+    for name in ("numpy", "torch"):
+        env = dict(os.environ)
+        if name == "numpy":
+            env.pop("OPENBLAS_CORETYPE", None)
+            env.pop("OPENBLAS_L2_SIZE", None)
+        for f in json_lines([sys.executable, __file__, "--peer", name], env=env):
+            if "blas" in f:
+                blas = f["blas"]
+            elif "median_s" in f:
+                figures[(f["peer"], f["name"], f["B"], f["D"])] = f["median_s"]
+    return figures, blas
+
+
+def ratios(figures, peak):
+    """Peer time over gradverify's time for each target of issue 14 (None where a peer is
+    missing), the kinks/random ratio, and the share of the peak at B=256, D=1024."""
+    ours = lambda name, b, d: figures.get(("gradverify", name, b, d))
+    theirs = lambda who, name, b, d: figures.get((who, name, b, d))
+    over = lambda peer_s, our_s: None if peer_s is None or our_s is None else peer_s / our_s
+    big = [t for t in (theirs("numpy", "forward_backward", 256, 1024), theirs("torch", "forward_backward", 256, 1024))
+           if t is not None]
+    out = {
+        "full_check B=16 D=64, NumPy / gradverify (target >= 77)":
+            over(theirs("numpy", "full_check", 16, 64), ours("full_check", 16, 64)),
+        "full_check B=16 D=64, PyTorch gradcheck / gradverify":
+            over(theirs("torch", "full_check", 16, 64), ours("full_check", 16, 64)),
+        "forward_backward B=32 D=64, NumPy / gradverify (target >= 1.8)":
+            over(theirs("numpy", "forward_backward", 32, 64), ours("forward_backward", 32, 64)),
+        "forward_backward B=256 D=1024, faster peer / gradverify (target >= 0.95)":
+            over(min(big) if big else None, ours("forward_backward", 256, 1024)),
+        "full_check_kinks / full_check B=64 D=256 (target <= 3)": ours("kinks/random", 64, 256),
+    }
+    if peak and ours("forward_backward", 256, 1024):
+        flops = 3_089_563_648  # the cost models' forward + backward at B=256, D=1024
+        out["forward_backward B=256 D=1024, share of the peak"] = flops / ours("forward_backward", 256, 1024) / (peak * 1e9)
+    return out
+
+
+def show(value):
+    return "—" if value is None else f"{value:.3g}"
+
+
+def run_ratios(args):
+    turns = []
+    for turn in range(args.turns):
+        load = os.getloadavg()[0]
+        figures, blas = one_turn(args.gradverify)
+        r = ratios(figures, args.peak)
+        turns.append(r)
+        print(f"turn {turn + 1} (load average {load:.2f} at its start; NumPy's BLAS {json.dumps(blas)})", flush=True)
+        for name, value in r.items():
+            print(f"  {name}: {show(value)}", flush=True)
+        times = [f"{who} {name} B={b} D={d} {figures[(who, name, b, d)] * 1e3:.3g} ms"
+                 for who, name, b, d in sorted(figures)
+                 if (name, b, d) in (("full_check", 16, 64), ("forward_backward", 32, 64), ("forward_backward", 256, 1024))]
+        print(f"  medians: {'; '.join(times)}", flush=True)
+    print(f"over {args.turns} turns: median [min – max]")
+    for name in turns[0]:
+        values = [t[name] for t in turns if t.get(name) is not None]
+        if values:
+            print(f"  {name}: {statistics.median(values):.3g} [{min(values):.3g} – {max(values):.3g}]")
+        else:
+            print(f"  {name}: — (peer not installed)")
+
+
 if __name__ == "__main__":
-    for figures in (numpy_figures, torch_figures):
-        try:
-            figures()
-        except ImportError as missing:
-            print(json.dumps({"skipped": str(missing)}), flush=True)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ratios", action="store_true", help="gradverify and the peers in turns, with ratios")
+    parser.add_argument("--turns", type=int, default=3, help="turns with --ratios (default 3)")
+    parser.add_argument("--gradverify", default="target/release/gradverify", help="the binary to run")
+    parser.add_argument("--peak", type=float, help="the peak GFLOP/s on every core (cargo bench --bench peak)")
+    parser.add_argument("--peer", choices=["numpy", "torch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peer:
+        peer(args.peer)
+    elif args.ratios:
+        run_ratios(args)
+    else:
+        for name in ("numpy", "torch"):
+            peer(name)

@@ -111,7 +111,12 @@ pub fn sweep(job: &SweepJob) -> Outcome {
     let range = job.shard.range(job.cases);
     let bar = progress(range.end - range.start, job.quiet || job.json);
     let start = Instant::now();
-    let result = sweep::run_shard(job.seed, job.cases, job.shard, &|| bar.inc(1));
+    let keep = if job.json {
+        sweep::Keep::EveryCase
+    } else {
+        sweep::Keep::Failures
+    };
+    let result = sweep::run_shard(job.seed, job.cases, job.shard, keep, &|| bar.inc(1));
     bar.finish_and_clear();
     let report = result?;
     let seconds = start.elapsed().as_secs_f64();
@@ -121,7 +126,7 @@ pub fn sweep(job: &SweepJob) -> Outcome {
         json["threads"] = rayon::current_num_threads().into();
         print(&format!("{json}\n"));
     } else {
-        let rate = report.cases.len() as f64 / seconds;
+        let rate = report.cases() as f64 / seconds;
         print(&format!(
             "{report}\ntook {seconds:.2} s on {} ({rate:.0} cases/s)\n",
             pool_threads()
@@ -305,7 +310,9 @@ pub fn bench(json: bool) -> Outcome {
         let rate = match (f.cases_per_s, f.flop_rate()) {
             (Some(r), _) => format!("  ({r:.0} cases/s on {})", pool_threads()),
             (None, Some(r)) => format!("  ({:.1} GFLOP/s)", r / 1e9),
-            (None, None) => String::new(),
+            (None, None) => f
+                .over_random
+                .map_or(String::new(), |r| format!("  (×{r:.2} the random data's)")),
         };
         let time = gradverify::timing::seconds(f.median_s);
         print(&format!("{:<17} {size:<13} {time:>10}{rate}\n", f.name));

@@ -5,6 +5,11 @@
 //! ([`random::case_rng`]`(seed, i)`), and results are kept in case order, so a sweep's result and
 //! its summary are the same for any number of threads. A [`Shard`] `i/n` runs the i-th of n
 //! contiguous parts of the cases, so that n jobs together run exactly the whole sweep.
+//!
+//! A sweep's memory is flat in the number of cases: each case is folded into its op's tallies as
+//! it finishes (counts and maxima, so the order of folding does not change them) and dropped,
+//! and only the failing cases are kept whole. A one-line summary of every case is kept only when
+//! asked for ([`Keep::EveryCase`], for the JSON report, which lists them all).
 
 use std::fmt;
 use std::ops::Range;
@@ -40,7 +45,80 @@ pub struct CaseResult {
     pub report: OracleReport,
 }
 
-/// A sweep, or one shard of it, in case order.
+/// One case in a line: what it exercised and its tallies against each oracle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseLine {
+    /// The case's index in the sweep.
+    pub index: u64,
+    /// What it exercised.
+    pub kind: OpKind,
+    /// Its shape, e.g. `B=3 Din=2 Dout=5`.
+    pub shape: String,
+    /// True when no comparison failed.
+    pub ok: bool,
+    /// Its comparisons with the Jacobian oracle, tallied.
+    pub jacobian: Tally,
+    /// Its comparisons with central differences, tallied.
+    pub finite_diff: Tally,
+}
+
+impl CaseLine {
+    /// The line of one case's result.
+    pub fn of(case: &CaseResult) -> CaseLine {
+        let fold = |list: &[Comparison]| {
+            let mut t = Tally::default();
+            list.iter().for_each(|c| t.add(c));
+            t
+        };
+        CaseLine {
+            index: case.index,
+            kind: case.kind,
+            shape: case.shape.clone(),
+            ok: case.report.is_ok(),
+            jacobian: fold(&case.report.vs_jacobian),
+            finite_diff: fold(&case.report.vs_finite_diff),
+        }
+    }
+}
+
+/// What a sweep keeps of each case besides the tallies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The failing cases whole; memory flat in the number of cases.
+    Failures,
+    /// The failing cases whole and a [`CaseLine`] of every case.
+    EveryCase,
+}
+
+/// The tallies of one op's cases (or all cases).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OpTally {
+    /// Cases run.
+    pub cases: usize,
+    /// Their comparisons with the Jacobian oracle.
+    pub jacobian: Tally,
+    /// Their comparisons with central differences.
+    pub finite_diff: Tally,
+}
+
+impl OpTally {
+    fn add(&mut self, case: &CaseResult) {
+        self.cases += 1;
+        case.report.vs_jacobian.iter().for_each(|c| self.jacobian.add(c));
+        case.report
+            .vs_finite_diff
+            .iter()
+            .for_each(|c| self.finite_diff.add(c));
+    }
+
+    fn merge(&mut self, other: &OpTally) {
+        self.cases += other.cases;
+        self.jacobian.merge(&other.jacobian);
+        self.finite_diff.merge(&other.finite_diff);
+    }
+}
+
+/// A sweep, or one shard of it: tallies per op, and the failing cases in case order.
 #[derive(Debug, Clone)]
 pub struct SweepReport {
     /// The seed every case was drawn from.
@@ -49,8 +127,59 @@ pub struct SweepReport {
     pub total: u64,
     /// The shard this report covers.
     pub shard: Shard,
-    /// Every case's result, sorted by index.
-    pub cases: Vec<CaseResult>,
+    /// The tallies of each op's cases, in the order of [`OpKind::ALL`].
+    pub per_op: [OpTally; OpKind::ALL.len()],
+    /// The cases with any failed comparison, sorted by index.
+    pub failures: Vec<CaseResult>,
+    /// A line for every case, sorted by index, with [`Keep::EveryCase`].
+    pub lines: Option<Vec<CaseLine>>,
+}
+
+impl SweepReport {
+    fn empty(seed: u64, total: u64, shard: Shard, keep: Keep) -> SweepReport {
+        SweepReport {
+            seed,
+            total,
+            shard,
+            per_op: [OpTally::default(); OpKind::ALL.len()],
+            failures: Vec::new(),
+            lines: (keep == Keep::EveryCase).then(Vec::new),
+        }
+    }
+
+    /// Folds one case in: its tallies, and the case itself if it failed.
+    fn add(mut self, case: CaseResult) -> SweepReport {
+        let op = OpKind::ALL.iter().position(|k| *k == case.kind);
+        if let Some(op) = op {
+            self.per_op[op].add(&case);
+        }
+        if let Some(lines) = &mut self.lines {
+            lines.push(CaseLine::of(&case));
+        }
+        if !case.report.is_ok() {
+            self.failures.push(case);
+        }
+        self
+    }
+
+    /// Two reports over disjoint cases as one, the cases sorted by index.
+    fn merge(mut self, other: SweepReport) -> SweepReport {
+        for (mine, theirs) in self.per_op.iter_mut().zip(&other.per_op) {
+            mine.merge(theirs);
+        }
+        self.failures.extend(other.failures);
+        self.failures.sort_by_key(|c| c.index);
+        if let (Some(lines), Some(theirs)) = (&mut self.lines, other.lines) {
+            lines.extend(theirs);
+            lines.sort_by_key(|l| l.index);
+        }
+        self
+    }
+
+    /// The number of cases run.
+    pub fn cases(&self) -> usize {
+        self.per_op.iter().map(|t| t.cases).sum()
+    }
 }
 
 /// The i-th of n contiguous parts of a sweep (1-based, as in `--shard 2/4`).
@@ -99,15 +228,23 @@ impl fmt::Display for Shard {
     }
 }
 
-/// Runs cases `0..count` from `seed` in parallel on the current rayon pool.
+/// Runs cases `0..count` from `seed` in parallel on the current rayon pool, keeping the
+/// failures.
 pub fn run(seed: u64, count: u64) -> Result<SweepReport> {
-    run_shard(seed, count, Shard::WHOLE, &|| {})
+    run_shard(seed, count, Shard::WHOLE, Keep::Failures, &|| {})
 }
 
 /// Runs `shard`'s part of the cases `0..total` from `seed` in parallel on the current rayon
-/// pool, calling `on_case` after each case (for a progress bar).
-pub fn run_shard(seed: u64, total: u64, shard: Shard, on_case: &(dyn Fn() + Sync)) -> Result<SweepReport> {
-    let cases = shard
+/// pool, keeping what `keep` says, calling `on_case` after each case (for a progress bar).
+pub fn run_shard(
+    seed: u64,
+    total: u64,
+    shard: Shard,
+    keep: Keep,
+    on_case: &(dyn Fn() + Sync),
+) -> Result<SweepReport> {
+    let empty = || SweepReport::empty(seed, total, shard, keep);
+    shard
         .range(total)
         .into_par_iter()
         .map(|index| {
@@ -115,13 +252,8 @@ pub fn run_shard(seed: u64, total: u64, shard: Shard, on_case: &(dyn Fn() + Sync
             on_case();
             result
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(SweepReport {
-        seed,
-        total,
-        shard,
-        cases,
-    })
+        .try_fold(empty, |report, case| Ok(report.add(case?)))
+        .try_reduce(empty, |a, b| Ok(a.merge(b)))
 }
 
 /// Draws case `index` of the sweep `seed` and checks it against both oracles.
@@ -170,37 +302,47 @@ impl Tally {
         self.max_rel_err = nan_max(self.max_rel_err, c.max_rel_err);
         self.max_array_rel_err = nan_max(self.max_array_rel_err, c.array_rel_err());
     }
+
+    fn merge(&mut self, other: &Tally) {
+        self.arrays += other.arrays;
+        self.failed += other.failed;
+        self.certified += other.certified;
+        self.excused += other.excused;
+        self.skipped += other.skipped;
+        self.failed_elements += other.failed_elements;
+        self.max_rel_err = nan_max(self.max_rel_err, other.max_rel_err);
+        self.max_array_rel_err = nan_max(self.max_array_rel_err, other.max_array_rel_err);
+    }
 }
 
 impl SweepReport {
     /// Tallies of the comparisons with (the Jacobian oracle, the finite-difference oracle) over
     /// the cases of `kind`, or all cases with `None`.
     pub fn tally(&self, kind: Option<OpKind>) -> (Tally, Tally) {
-        let (mut jac, mut fd) = (Tally::default(), Tally::default());
-        for case in self.cases.iter().filter(|c| kind.is_none_or(|k| c.kind == k)) {
-            case.report.vs_jacobian.iter().for_each(|c| jac.add(c));
-            case.report.vs_finite_diff.iter().for_each(|c| fd.add(c));
+        let mut all = OpTally::default();
+        for (_, t) in OpKind::ALL
+            .iter()
+            .zip(&self.per_op)
+            .filter(|(k, _)| kind.is_none_or(|kind| **k == kind))
+        {
+            all.merge(t);
         }
-        (jac, fd)
+        (all.jacobian, all.finite_diff)
     }
 
     /// For each op and then for all together (`None`): the number of cases and the tallies
     /// against (the Jacobian oracle, the finite-difference oracle).
     fn per_op(&self) -> impl Iterator<Item = (Option<OpKind>, usize, Tally, Tally)> + '_ {
-        OpKind::ALL.map(Some).into_iter().chain([None]).map(|kind| {
-            let cases = self
-                .cases
-                .iter()
-                .filter(|c| kind.is_none_or(|k| c.kind == k))
-                .count();
-            let (jac, fd) = self.tally(kind);
-            (kind, cases, jac, fd)
-        })
+        let mut all = OpTally::default();
+        self.per_op.iter().for_each(|t| all.merge(t));
+        let ops = OpKind::ALL.iter().zip(self.per_op).map(|(k, t)| (Some(*k), t));
+        ops.chain([(None, all)])
+            .map(|(kind, t)| (kind, t.cases, t.jacobian, t.finite_diff))
     }
 
     /// The cases with any failed comparison.
     pub fn failures(&self) -> impl Iterator<Item = &CaseResult> {
-        self.cases.iter().filter(|c| !c.report.is_ok())
+        self.failures.iter()
     }
 }
 
@@ -240,19 +382,31 @@ impl SweepReport {
                 (name, json!({"jacobian": tally(jac), "finite_diff": tally(fd)}))
             })
             .collect();
-        let cases: Vec<Value> = self
-            .cases
+        // Every case with its line where kept, the failing ones otherwise.
+        let failing: Vec<CaseLine>;
+        let lines = match &self.lines {
+            Some(lines) => lines,
+            None => {
+                failing = self.failures.iter().map(CaseLine::of).collect();
+                &failing
+            }
+        };
+        let mut failures = self.failures.iter().peekable();
+        let cases: Vec<Value> = lines
             .iter()
             .map(|c| {
-                let fold = |list: &[Comparison]| {
-                    let mut t = Tally::default();
-                    list.iter().for_each(|c| t.add(c));
-                    tally(t)
-                };
-                json!({"index": c.index, "op": c.kind.name(), "shape": c.shape, "ok": c.report.is_ok(),
-                       "jacobian": fold(&c.report.vs_jacobian), "finite_diff": fold(&c.report.vs_finite_diff),
-                       "failures": c.report.vs_jacobian.iter().chain(&c.report.vs_finite_diff)
-                           .filter(|c| !c.is_ok()).map(|c| c.to_string()).collect::<Vec<_>>()})
+                let failed = failures.next_if(|f| f.index == c.index).map(|f| {
+                    f.report
+                        .vs_jacobian
+                        .iter()
+                        .chain(&f.report.vs_finite_diff)
+                        .filter(|c| !c.is_ok())
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                });
+                json!({"index": c.index, "op": c.kind.name(), "shape": c.shape, "ok": c.ok,
+                       "jacobian": tally(c.jacobian), "finite_diff": tally(c.finite_diff),
+                       "failures": failed.unwrap_or_default()})
             })
             .collect();
         let range = self.shard.range(self.total);
@@ -267,7 +421,7 @@ impl fmt::Display for SweepReport {
         write!(
             f,
             "{} random cases (seed {}), batch 1..={}, widths 1..={}",
-            self.cases.len(),
+            self.cases(),
             self.seed,
             BOUNDS.max_batch,
             BOUNDS.max_width
@@ -319,5 +473,71 @@ impl fmt::Display for SweepReport {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::arr1;
+
+    use super::*;
+    use crate::compare::{self, Tolerance};
+
+    /// A case of `kind` whose one comparison with central differences passes, or fails.
+    fn case(index: u64, kind: OpKind, fails: bool) -> CaseResult {
+        let expected = arr1(&[1.0, 2.0]).into_dyn();
+        let actual = arr1(&[1.0, if fails { 3.0 } else { 2.0 }]).into_dyn();
+        let c = compare::compare(
+            "dL/dx",
+            expected.view(),
+            actual.view(),
+            &Tolerance::uniform(1e-6, 0.0),
+        );
+        CaseResult {
+            index,
+            kind,
+            shape: format!("B={index}"),
+            report: OracleReport {
+                vs_jacobian: Vec::new(),
+                vs_finite_diff: vec![c],
+            },
+        }
+    }
+
+    #[test]
+    fn folding_in_any_order_gives_the_same_tallies_and_the_failures_in_case_order() {
+        let cases = [
+            case(0, OpKind::Linear, false),
+            case(1, OpKind::Relu, true),
+            case(2, OpKind::Linear, true),
+            case(3, OpKind::Mlp, false),
+        ];
+        let empty = || SweepReport::empty(0, 4, Shard::WHOLE, Keep::Failures);
+        let in_order = cases.iter().cloned().fold(empty(), SweepReport::add);
+        // Two halves folded apart, the later half first, then merged.
+        let late = cases[2..].iter().cloned().fold(empty(), SweepReport::add);
+        let early = cases[..2].iter().cloned().fold(empty(), SweepReport::add);
+        let merged = late.merge(early);
+        for report in [&in_order, &merged] {
+            let indices: Vec<u64> = report.failures().map(|c| c.index).collect();
+            assert_eq!(indices, [1, 2]);
+            assert_eq!(report.cases(), 4);
+            assert!(report.lines.is_none());
+            let (_, fd) = report.tally(Some(OpKind::Linear));
+            assert_eq!(
+                (fd.arrays, fd.failed, fd.certified, fd.failed_elements),
+                (2, 1, 3, 1)
+            );
+        }
+        assert_eq!(in_order.to_string(), merged.to_string());
+        assert_eq!(in_order.to_json(), merged.to_json());
+        let json = merged.to_json();
+        assert_eq!(json["ok"], json!(false));
+        assert_eq!(
+            json["cases"].as_array().map(Vec::len),
+            Some(2),
+            "the failing cases"
+        );
+        assert_eq!(json["cases"][1]["failures"].as_array().map(Vec::len), Some(1));
     }
 }

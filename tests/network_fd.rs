@@ -146,3 +146,77 @@ fn on_kink_dense_networks_the_fast_oracle_gives_the_generic_oracles_verdicts() {
         }
     }
 }
+
+/// The generic oracle's verdicts on six gradients, under the tolerance of `oracle::check`.
+fn generic_verdicts(
+    params: &gradverify::mlp::MlpParams,
+    x: &ndarray::Array2<f64>,
+    y: &ndarray::Array2<f64>,
+    grads: &[ndarray::ArrayD<f64>; 6],
+) -> Vec<compare::Verdict> {
+    let net = mlp::record(params, x.view(), y.view()).unwrap();
+    let one = arr0(1.0).into_dyn();
+    let generic =
+        finite_diff::gradients(&net.tape, net.loss, one.view(), &net.params, FdConfig::default()).unwrap();
+    generic
+        .iter()
+        .zip(grads)
+        .map(|(g, r)| {
+            let tol = Tolerance {
+                rel: gradverify::oracle::FINITE_DIFF_REL,
+                abs: Abs::Bound(g.noise.view()),
+                compare: Some(g.smooth.view()),
+            };
+            compare::compare("", g.values.view(), r.view(), &tol).verdict()
+        })
+        .collect()
+}
+
+#[test]
+fn the_benchmarks_kink_dense_full_check_gives_the_generic_oracles_verdicts() {
+    use gradverify::bench;
+    for (batch, width) in [(4, 8), (6, 12), (3, 16)] {
+        let (params, x, y) = bench::kink_dense_network(batch, width);
+        // Every hidden unit's pre-activation is within the kink distance of 0 at some row.
+        let a1 = x.dot(&params.w1) + &params.b1;
+        let h1 = a1.mapv(|v| v.max(0.0));
+        let a2 = h1.dot(&params.w2) + &params.b2;
+        for a in [&a1, &a2] {
+            for unit in a.columns() {
+                let nearest = unit.iter().fold(f64::INFINITY, |m, v| m.min(v.abs()));
+                assert!(nearest > 0.0 && nearest <= 1e-6, "B={batch} D={width}: {nearest}");
+            }
+        }
+        let right = mlp::loss_and_grads(&params, &x, &y, Wrt::Params)
+            .unwrap()
+            .into_params();
+        // The same gradients, each 1% too large; and each with one element 1% off.
+        let scaled = right.clone().map(|g| g * 1.01);
+        let one_off = right.clone().map(|mut g| {
+            let last = g.len() - 1;
+            if let Some(v) = g.iter_mut().nth(last) {
+                *v = if *v == 0.0 { 1e-3 } else { *v * 1.01 };
+            }
+            g
+        });
+        for (what, grads) in [
+            ("right", &right),
+            ("scaled", &scaled),
+            ("one element off", &one_off),
+        ] {
+            let fast = bench::full_check_verdicts(&params, &x, &y, grads).unwrap();
+            let generic = generic_verdicts(&params, &x, &y, grads);
+            assert_eq!(fast.to_vec(), generic, "B={batch} D={width}, {what}");
+            let pass = fast.iter().filter(|v| **v == compare::Verdict::Pass).count();
+            if what == "right" {
+                assert_eq!(pass, 6, "B={batch} D={width}: no correct gradient reported wrong");
+                assert!(bench::check_network_by_finite_differences(&params, &x, &y).unwrap());
+            } else {
+                assert!(
+                    fast.contains(&compare::Verdict::Fail),
+                    "B={batch} D={width}, {what}: {fast:?}"
+                );
+            }
+        }
+    }
+}

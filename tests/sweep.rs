@@ -4,9 +4,10 @@
 use gradverify::sweep;
 
 fn plan(seed: u64, count: u64) -> String {
-    let report = sweep::run(seed, count).unwrap();
+    let report = sweep::run_shard(seed, count, sweep::Shard::WHOLE, sweep::Keep::EveryCase, &|| {}).unwrap();
     report
-        .cases
+        .lines
+        .unwrap()
         .iter()
         .map(|c| format!("{:>3} {:<6} {}", c.index, c.kind.name(), c.shape))
         .collect::<Vec<_>>()
@@ -41,20 +42,20 @@ fn different_seeds_draw_different_cases() {
 
 #[test]
 fn the_shards_of_a_sweep_together_are_the_whole_sweep() {
-    let whole = sweep::run(5, 37).unwrap();
+    let every = sweep::Keep::EveryCase;
+    let whole = sweep::run_shard(5, 37, sweep::Shard::WHOLE, every, &|| {}).unwrap();
     let mut union = Vec::new();
     for part in 1..=4 {
         let shard = format!("{part}/4").parse().unwrap();
-        union.extend(sweep::run_shard(5, 37, shard, &|| {}).unwrap().cases);
+        union.extend(
+            sweep::run_shard(5, 37, shard, every, &|| {})
+                .unwrap()
+                .lines
+                .unwrap(),
+        );
     }
-    let describe = |cases: &[sweep::CaseResult]| {
-        cases
-            .iter()
-            .map(|c| format!("{} {} {} {:?}", c.index, c.kind.name(), c.shape, c.report.is_ok()))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(union.len(), 37);
-    assert_eq!(describe(&union), describe(&whole.cases));
+    assert_eq!(Some(union), whole.lines);
 }
 
 #[test]
@@ -93,4 +94,22 @@ fn a_parallel_verification_is_the_same_on_one_thread_and_on_several() {
         "{one}"
     );
     assert_eq!(one, on(3));
+}
+
+#[test]
+fn a_sweep_keeps_tallies_and_failures_only_unless_every_case_is_asked_for() {
+    let lean = sweep::run(3, 48).unwrap();
+    let every = sweep::run_shard(3, 48, sweep::Shard::WHOLE, sweep::Keep::EveryCase, &|| {}).unwrap();
+    assert!(lean.lines.is_none());
+    assert!(lean.failures.is_empty());
+    assert_eq!(lean.cases(), 48);
+    assert_eq!(lean.to_string(), every.to_string());
+    assert_eq!(lean.counts(), every.counts());
+    // The streamed tallies are the sum of the cases' own.
+    let lines = every.lines.unwrap();
+    let certified: usize = lines.iter().map(|l| l.finite_diff.certified).sum();
+    let arrays: usize = lines.iter().map(|l| l.jacobian.arrays).sum();
+    let (jac, fd) = lean.tally(None);
+    assert_eq!((fd.certified, jac.arrays), (certified, arrays));
+    assert!(certified > 0);
 }

@@ -2,21 +2,28 @@
 //! `gradverify bench` and `cargo bench`.
 //!
 //! The network is Eq. 33 with D0 = D1 = D2 = D and D3 = D/4. Each figure is the median of
-//! repeated runs after a warm-up ([`crate::timing::median_time`]):
+//! repeated runs after a warm-up ([`crate::timing::median_time`]), but for the full checks at
+//! B=64, D=256, which take seconds: three runs of each, no warm-up
+//! ([`crate::timing::median_times_of`]):
 //! - `forward_backward` (B=32, D=64 and B=256, D=1024): the loss and all six parameter
 //!   gradients by the tape; `forward` (recording the tape) and `backward` (walking it) apart, at
 //!   the same sizes, to set the ratio of their times against the ratio of their flops;
-//! - `full_check` (B=16, D=64, 9,360 parameters): central differences of every parameter
-//!   ([`network_fd`]) against the reference gradients;
+//! - `full_check` (B=16, D=64, 9,360 parameters; B=32, D=128; B=64, D=256): central
+//!   differences of every parameter ([`network_fd`]) against the reference gradients, compared as
+//!   [`crate::oracle::check`] compares them (certified only where the estimate resolves its
+//!   value, [`Abs::Bound`]);
+//! - `full_check_kinks` (B=64, D=256): the same on kink-dense data ([`kink_dense_network`]: every
+//!   hidden unit's pre-activation within 1e-6 of 0 at one data point), timed in turn with the
+//!   random data's check in the same runs, with the ratio of the two;
 //! - `projection_check` (B=16, D=64): one random projection ([`projection`]);
 //! - `sweep`: cases per second of the reference against both oracles.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayD};
 use serde_json::{Value, json};
 
-use crate::compare::{self, Abs, Tolerance};
+use crate::compare::{self, Abs, Tolerance, Verdict};
 use crate::error::Result;
 use crate::mlp::{self, MlpParams};
 use crate::oracle::FINITE_DIFF_REL;
@@ -25,7 +32,7 @@ use crate::oracle::{network_fd, projection};
 use crate::random;
 use crate::sweep;
 use crate::tape::Wrt;
-use crate::timing::{median_time, median_times};
+use crate::timing::{median_time, median_times, median_times_of};
 
 /// Cases in the sweep throughput workload.
 pub const SWEEP_CASES: u64 = 4000;
@@ -45,6 +52,10 @@ pub struct Figure {
     pub cases_per_s: Option<f64>,
     /// Floating-point operations of one run by the ops' cost models (the network's passes).
     pub flops: Option<u64>,
+    /// Whether every gradient passed (the full checks only).
+    pub passed: Option<bool>,
+    /// This figure's time over the random data's at the same size (`full_check_kinks` only).
+    pub over_random: Option<f64>,
 }
 
 impl Figure {
@@ -57,6 +68,8 @@ impl Figure {
             median_s,
             cases_per_s: None,
             flops: None,
+            passed: None,
+            over_random: None,
         }
     }
 
@@ -68,6 +81,12 @@ impl Figure {
         }
         if let Some(flops) = self.flops {
             v["flops"] = flops.into();
+        }
+        if let Some(passed) = self.passed {
+            v["passed"] = passed.into();
+        }
+        if let Some(ratio) = self.over_random {
+            v["over_random"] = ratio.into();
         }
         v
     }
@@ -97,6 +116,35 @@ pub fn network(batch: usize, width: usize) -> (MlpParams, Array2<f64>, Array2<f6
     let x = random::normal_matrix(&mut rng, batch, widths[0]);
     let y = random::normal_matrix(&mut rng, batch, widths[3]);
     (params, x, y)
+}
+
+/// Distance of each hidden unit's pre-activation from its kink at its data point in
+/// [`kink_dense_network`], alternately above and below 0.
+pub const KINK_DISTANCE: f64 = 5e-7;
+
+/// The benchmark network at (B, D) with every hidden unit's pre-activation within
+/// [`KINK_DISTANCE`] of 0 at one data point: unit j of layer 1 at row `j mod B`, unit k of layer
+/// 2 at row `(k + 1) mod B`, each set by its bias (layer 1's first, since they move h1), so the
+/// data are deterministic and every unit sits next to its kink somewhere in the batch.
+pub fn kink_dense_network(batch: usize, width: usize) -> (MlpParams, Array2<f64>, Array2<f64>) {
+    let (mut p, x, y) = network(batch, width);
+    let side = |unit: usize| {
+        if unit.is_multiple_of(2) {
+            KINK_DISTANCE
+        } else {
+            -KINK_DISTANCE
+        }
+    };
+    let a1 = x.dot(&p.w1) + &p.b1;
+    for j in 0..p.b1.len() {
+        p.b1[j] += side(j) - a1[[j % batch, j]];
+    }
+    let h1 = (x.dot(&p.w1) + &p.b1).mapv(|v| v.max(0.0));
+    let a2 = h1.dot(&p.w2) + &p.b2;
+    for k in 0..p.b2.len() {
+        p.b2[k] += side(k + 1) - a2[[(k + 1) % batch, k]];
+    }
+    (p, x, y)
 }
 
 /// Flops of the network's forward pass and of its backward for the six parameter gradients, by
@@ -145,7 +193,7 @@ pub fn sweep_throughput() -> Result<Figure> {
     let start = Instant::now();
     let report = sweep::run(0, SWEEP_CASES)?;
     let seconds = start.elapsed().as_secs_f64();
-    let cases = report.cases.len() as f64;
+    let cases = report.cases() as f64;
     Ok(Figure {
         cases_per_s: Some(cases / seconds),
         ..Figure::timed("sweep", 0, 0, seconds / cases)
@@ -156,30 +204,74 @@ pub fn sweep_throughput() -> Result<Figure> {
 /// ([`network_fd`]), the reference gradients, and their comparison.
 pub fn full_check(batch: usize, width: usize) -> Result<Figure> {
     let (params, x, y) = network(batch, width);
+    let mut passed = true;
     let median_s = median_time(|| {
-        let ok = check_network_by_finite_differences(&params, &x, &y)?;
-        debug_assert!(ok);
+        passed &= check_network_by_finite_differences(&params, &x, &y)?;
         Ok(())
     })?;
-    Ok(Figure::timed("full_check", batch, width, median_s))
+    Ok(Figure {
+        passed: Some(passed),
+        ..Figure::timed("full_check", batch, width, median_s)
+    })
 }
 
-/// Every parameter gradient of the reference against central differences: true when all agree.
+/// The full check on random data and on kink-dense data ([`kink_dense_network`]) at (B, D),
+/// timed in turn in each of `runs` runs ([`median_times_of`]): `full_check` and
+/// `full_check_kinks`, the latter with its ratio to the former.
+pub fn full_check_with_kinks(batch: usize, width: usize, runs: usize) -> Result<[Figure; 2]> {
+    let random = network(batch, width);
+    let kinks = kink_dense_network(batch, width);
+    let mut passed = [true; 2];
+    let [random_s, kinks_s] = median_times_of(runs, || {
+        let mut times = [Duration::ZERO; 2];
+        for (k, (params, x, y)) in [&random, &kinks].into_iter().enumerate() {
+            let start = Instant::now();
+            passed[k] &= check_network_by_finite_differences(params, x, y)?;
+            times[k] = start.elapsed();
+        }
+        Ok(times)
+    })?;
+    let random = Figure {
+        passed: Some(passed[0]),
+        ..Figure::timed("full_check", batch, width, random_s)
+    };
+    let kinks = Figure {
+        passed: Some(passed[1]),
+        over_random: Some(kinks_s / random_s),
+        ..Figure::timed("full_check_kinks", batch, width, kinks_s)
+    };
+    Ok([random, kinks])
+}
+
+/// Every parameter gradient of the reference against central differences: true when all pass.
 pub fn check_network_by_finite_differences(
     params: &MlpParams,
     x: &Array2<f64>,
     y: &Array2<f64>,
 ) -> Result<bool> {
+    let reference = mlp::loss_and_grads(params, x, y, Wrt::Params)?.into_params();
+    let verdicts = full_check_verdicts(params, x, y, &reference)?;
+    Ok(verdicts.iter().all(|v| *v == Verdict::Pass))
+}
+
+/// The verdicts of the full check on six gradients of the network's loss (W1, b1, W2, b2, W3,
+/// b3, Eq. 35's order): each against [`network_fd`]'s central differences under the tolerance of
+/// [`crate::oracle::check`] (relative [`FINITE_DIFF_REL`] plus the estimate's own error bound;
+/// elements at a kink left out).
+pub fn full_check_verdicts(
+    params: &MlpParams,
+    x: &Array2<f64>,
+    y: &Array2<f64>,
+    grads: &[ArrayD<f64>; 6],
+) -> Result<[Verdict; 6]> {
     let fd = network_fd::network_gradients(params, x, y, FdConfig::default())?;
-    let g = mlp::loss_and_grads(params, x, y, Wrt::Params)?;
-    let reference = g.into_params();
-    Ok(fd.iter().zip(&reference).all(|(fd, r)| {
+    Ok(std::array::from_fn(|k| {
         let tol = Tolerance {
             rel: FINITE_DIFF_REL,
-            abs: Abs::PerElement(fd.noise.view()),
-            compare: Some(fd.smooth.view()),
+            abs: Abs::Bound(fd[k].noise.view()),
+            compare: Some(fd[k].smooth.view()),
         };
-        compare::compare("", fd.values.view(), r.view(), &tol).is_ok()
+        compare::compare("", fd[k].values.view(), grads[k].view(), &tol).verdict()
     }))
 }
 
@@ -204,6 +296,9 @@ pub fn all() -> Result<Vec<Figure>> {
         figures.extend(forward_and_backward_apart(batch, width)?);
     }
     figures.push(full_check(16, 64)?);
+    figures.push(full_check(32, 128)?);
+    // About 3 s per check at this size: three runs of each, in turn, with no warm-up.
+    figures.extend(full_check_with_kinks(64, 256, 3)?);
     figures.push(projection_check(16, 64)?);
     figures.push(sweep_throughput()?);
     Ok(figures)
@@ -225,6 +320,14 @@ mod tests {
             cases_per_s: Some(7000.0),
             ..f
         };
+        let kinks = Figure {
+            name: "full_check_kinks",
+            passed: Some(true),
+            over_random: Some(1.25),
+            ..f
+        };
+        assert_eq!(kinks.to_json()["passed"], json!(true));
+        assert_eq!(kinks.to_json()["over_random"], json!(1.25));
         assert_eq!(s.to_json()["cases_per_s"], json!(7000.0));
         let forward = Figure {
             name: "forward",

@@ -109,10 +109,29 @@ pub fn median_times<const N: usize>(mut run: impl FnMut() -> Result<[Duration; N
         }
         runs += 1;
     }
-    Ok(times.map(|mut part| {
-        part.sort_by(f64::total_cmp);
-        part[part.len() / 2]
-    }))
+    Ok(times.map(median))
+}
+
+/// The median of each of the `N` durations that `run` measures, over exactly `runs` runs and
+/// no warm-up: for workloads of seconds, too long to repeat for [`MEASURE_FOR`], whose first run
+/// is not measurably slower than the others.
+pub fn median_times_of<const N: usize>(
+    runs: usize,
+    mut run: impl FnMut() -> Result<[Duration; N]>,
+) -> Result<[f64; N]> {
+    let mut times: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(runs));
+    for _ in 0..runs.max(1) {
+        for (part, time) in times.iter_mut().zip(run()?) {
+            part.push(time.as_secs_f64());
+        }
+    }
+    Ok(times.map(median))
+}
+
+/// The median of some times (the upper one of an even count).
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }
 
 /// Measures both roads for `op` at this size.
@@ -263,6 +282,17 @@ mod tests {
         .unwrap();
         assert_eq!((first, second), (2e-6, 2e-5));
         assert!(k >= 4, "a warm-up and at least three runs, {k} runs");
+    }
+
+    #[test]
+    fn median_times_of_runs_exactly_so_many_times_with_no_warm_up() {
+        let mut k = 0_u64;
+        let [median] = median_times_of(3, || {
+            k += 1;
+            Ok([Duration::from_micros([5, 1, 3][k as usize - 1])])
+        })
+        .unwrap();
+        assert_eq!((median, k), (3e-6, 3));
     }
 
     #[test]
