@@ -332,7 +332,7 @@ impl<'a> OpCheck<'a> {
     fn report(&self, report: &mut Report, outcomes: &[Outcome], groups: &Groups, seed: u64) {
         let records: Vec<_> = outcomes.iter().map(|o| o.record.clone()).collect();
         let mut names: Vec<String> = self.options.compared().map(input_name).collect();
-        let outputs = outcomes.iter().find_map(|o| o.dot.map(|_| o.cotangents.len()));
+        let outputs = outcomes.iter().map(|o| o.cotangents.len()).find(|&n| n > 0);
         if self.op.jvp.is_some() {
             names.extend((0..outputs.unwrap_or(1)).map(|j| tangent_name(j, outputs.unwrap_or(1))));
         }

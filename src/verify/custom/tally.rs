@@ -61,7 +61,7 @@ impl Tally {
         Inconclusive {
             gradient,
             reason,
-            try_next: "other points (op_with with another seed), inputs in a domain where the forward is finite and smooth, or another scale (inputs and outputs nearer 1)".to_owned(),
+            try_next: "other points (another seed, or OpCheck's .points), inputs in a domain where the forward is finite and smooth (OpCheck's .domain), or another scale (inputs and outputs nearer 1)".to_owned(),
         }
     }
 }
