@@ -56,7 +56,7 @@ impl std::fmt::Display for DotTest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the dot-product test ⟨J u, v⟩ = ⟨u, Jᵀ v⟩ fails: the JVP gives {:e} and the VJP {:e}, {:.1e} apart where rounding allows {:.1e}: the JVP or the VJP is wrong",
+            "the dot-product test ⟨J u, v⟩ = ⟨u, Jᵀ v⟩ fails: the JVP gives {:.6e} and the VJP {:.6e}, {:.1e} apart where rounding allows {:.1e}: the JVP or the VJP is wrong",
             self.forward,
             self.reverse,
             (self.forward - self.reverse).abs(),
