@@ -1,0 +1,557 @@
+//! [`OpCheck`]: `torch.autograd.gradcheck`'s and JAX `check_grads`' options for any op.
+
+use ndarray::{ArrayD, Dimension};
+
+use super::case::{Closures, Options, Outcome, fault_record, input_name};
+use super::domain::Domain;
+use super::jvp::tangent_name;
+use super::shrink::Groups;
+use super::tally::{REDRAWS, Tally};
+use super::{diagnoses, shrink};
+use crate::oracle::FINITE_DIFF_REL;
+use crate::oracle::richardson::Steps;
+use crate::random;
+use crate::verify::findings::findings;
+use crate::verify::{Config, Fault, Finding, Problem, Report, Subject};
+
+/// The most elements one input may have: the check evaluates the forward dozens of times per
+/// element.
+const MAX_ELEMENTS: usize = 1 << 24;
+
+/// The check of one op's VJP (and optionally its JVP) against finite differences of its forward,
+/// with gradcheck's options. [`check::op`](super::op) is `OpCheck::new(..).run()`.
+///
+/// ```
+/// use gradverify::check::{Domain, OpCheck};
+/// use ndarray::ArrayD;
+///
+/// let forward = |x: &[ArrayD<f64>]| x[0].mapv(f64::log10);
+/// let backward = |x: &[ArrayD<f64>], g: &ArrayD<f64>| vec![g / &(&x[0] * std::f64::consts::LN_10)];
+/// let report = OpCheck::new("log10", &[&[3, 4]], forward, backward)
+///     .domain(0, Domain::Interval(0.1, 10.0))
+///     .run();
+/// report.assert_correct();
+/// ```
+///
+/// | ours | default | gradcheck | JAX `check_grads` | meaning |
+/// |---|---|---|---|---|
+/// | `.domain(i, d)` | `Domain::Real`, N(0,1) draws | — (you pass the inputs) | — | where input i is drawn and stepped |
+/// | `.points(p)` | random draws | `inputs` | `args` | explicit input sets, one case each |
+/// | `.rtol(r)` | 1e-6 | `rtol` (1e-3) | `rtol` (dtype-scaled) | certifies: `|a − e| ≤ r·max(|a|, |e|) + bound` |
+/// | `.atol(a)` | 0 | `atol` (1e-5) | `atol` | only excuses: within `a` more, never certified |
+/// | `.eps(h)` | 0.125 | `eps` (1e-6, its only step) | `eps` | the first step, relative to `max(1, |θ|)` |
+/// | `.nondet_tol(t)` | 1e-12 per element | `nondet_tol` (0, absolute) | — | second call within `t`·max|g| |
+/// | `.no_grad(i)` | all compared | `requires_grad=False` | — | input i's gradient is not compared |
+/// | `.jvp(f)` | off | `check_forward_ad` | `modes=["fwd"]` | forward mode, FD and dot-product test |
+/// | `OpCheck::multi` | one output | tuple outputs | pytree outputs | several outputs |
+/// | `.fast()` | off | `fast_mode` | — | one random projection per input and case |
+/// | `.shrinkable(i, axis)` | none | — | — | a failing case shrinks along that axis |
+/// | `.cases(n)`, `.seed(s)`, `.config(c)` | 40, 0 | — | — | random cases; the setters win over `config` |
+///
+/// **Tolerances.** gradcheck passes an element when `|a − e| ≤ atol + rtol·|e|`: atol alone can
+/// pass a gradient that is wrong by a factor of two wherever it is small. Here `rtol` is the only
+/// thing that certifies (relative to the larger of the two values, plus the finite-difference
+/// estimate's own error bound), and `atol` only excuses an element (it counts as excused, not
+/// certified, and a gradient where nothing was certified is inconclusive). gradcheck's
+/// `nondet_tol` is absolute; ours is relative to the gradient's largest element.
+///
+/// **Domains.** Every finite-difference step stays inside the input's domain: near a bound the
+/// steps are shorter (central differences from at most half the distance to it), and at the
+/// bound itself (an explicit point) the element is not comparable. Random draws: `Real` standard
+/// normal, `Positive` `exp(z)`, `Interval(a, b)` uniform.
+///
+/// **Findings.** A wrong gradient is diagnosed when its pattern is one that fits any op: sign
+/// flipped, a constant factor, transposed, swapped with another input's, zero, a row or column
+/// zero, the upstream gradient ignored; with `.shrinkable`, first shrunk to the smallest shape
+/// that fails the same way.
+pub struct OpCheck<'a> {
+    pub(super) name: String,
+    pub(super) shapes: Vec<Vec<usize>>,
+    pub(super) op: Closures<'a>,
+    pub(super) options: Options,
+    points: Option<Vec<Vec<ArrayD<f64>>>>,
+    config: Config,
+    cases: Option<usize>,
+    seed: Option<u64>,
+    shrinkable: Vec<(usize, usize)>,
+    /// Options that cannot be used, with why.
+    misuse: Vec<String>,
+}
+
+/// Inputs, and the forward's outputs there or its fault.
+pub(super) type Drawn = (Vec<ArrayD<f64>>, Result<Vec<ArrayD<f64>>, String>);
+
+impl<'a> OpCheck<'a> {
+    /// An op with one output: `forward(inputs) -> output`, `backward(inputs, dL/d(output)) ->
+    /// dL/d(each input)`, inputs of the given shapes (named `x0`, `x1`, … in the report).
+    pub fn new<F, B>(name: &str, shapes: &[&[usize]], forward: F, backward: B) -> OpCheck<'a>
+    where
+        F: Fn(&[ArrayD<f64>]) -> ArrayD<f64> + 'a,
+        B: Fn(&[ArrayD<f64>], &ArrayD<f64>) -> Vec<ArrayD<f64>> + 'a,
+    {
+        let forward = Box::new(move |x: &[ArrayD<f64>]| vec![forward(x)]);
+        let backward = Box::new(move |x: &[ArrayD<f64>], v: &[ArrayD<f64>]| backward(x, &v[0]));
+        OpCheck::with_closures(name, shapes, forward, backward, false)
+    }
+
+    /// An op with several outputs: `forward(inputs) -> outputs`, `backward(inputs, &[dL/d(each
+    /// output)]) -> dL/d(each input)`. L sums one random cotangent per output.
+    pub fn multi<F, B>(name: &str, shapes: &[&[usize]], forward: F, backward: B) -> OpCheck<'a>
+    where
+        F: Fn(&[ArrayD<f64>]) -> Vec<ArrayD<f64>> + 'a,
+        B: Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> Vec<ArrayD<f64>> + 'a,
+    {
+        OpCheck::with_closures(name, shapes, Box::new(forward), Box::new(backward), true)
+    }
+
+    fn with_closures(
+        name: &str,
+        shapes: &[&[usize]],
+        forward: super::case::Forward<'a>,
+        backward: super::case::Linearised<'a>,
+        multi: bool,
+    ) -> OpCheck<'a> {
+        OpCheck {
+            name: name.to_owned(),
+            shapes: shapes.iter().map(|s| s.to_vec()).collect(),
+            op: Closures {
+                forward,
+                backward,
+                jvp: None,
+                multi,
+            },
+            options: Options {
+                domains: vec![Domain::Real; shapes.len()],
+                rtol: FINITE_DIFF_REL,
+                atol: 0.0,
+                eps: Steps::ANY_FUNCTION.first,
+                nondet_tol: None,
+                no_grad: vec![false; shapes.len()],
+                fast: false,
+            },
+            points: None,
+            config: Config::default(),
+            cases: None,
+            seed: None,
+            shrinkable: Vec::new(),
+            misuse: Vec::new(),
+        }
+    }
+
+    /// Input `input` is drawn in, and stepped inside, `domain` (default [`Domain::Real`]).
+    pub fn domain(mut self, input: usize, domain: Domain) -> Self {
+        if self.input_exists(".domain", input) {
+            match domain.unusable() {
+                Some(why) => self.misuse.push(format!(".domain({input}, …): {why}")),
+                None => self.options.domains[input] = domain,
+            }
+        }
+        self
+    }
+
+    /// Explicit inputs instead of random ones: each set (one array per input, shaped as given to
+    /// `new`) is one case.
+    pub fn points(mut self, points: Vec<Vec<ArrayD<f64>>>) -> Self {
+        self.points = Some(points);
+        self
+    }
+
+    /// The relative tolerance, the only one that certifies (default 1e-6; gradcheck's `rtol`).
+    pub fn rtol(mut self, rtol: f64) -> Self {
+        self.set(
+            ".rtol",
+            rtol,
+            "a finite value ≥ 0",
+            |o, v| o.rtol = v,
+            rtol >= 0.0,
+        );
+        self
+    }
+
+    /// The absolute tolerance, which only excuses (default 0; gradcheck's `atol`, which there
+    /// also passes).
+    pub fn atol(mut self, atol: f64) -> Self {
+        self.set(
+            ".atol",
+            atol,
+            "a finite value ≥ 0",
+            |o, v| o.atol = v,
+            atol >= 0.0,
+        );
+        self
+    }
+
+    /// The first finite-difference step, relative to `max(1, |θ|)` (default 0.125); a sequence
+    /// of shorter ones follows. gradcheck's `eps` is its only step.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.set(".eps", eps, "a finite value > 0", |o, v| o.eps = v, eps > 0.0);
+        self
+    }
+
+    /// Two calls on the same input may differ by `tol` times the gradient's largest element
+    /// (default: 1e-12 relative, element by element). gradcheck's `nondet_tol` is absolute.
+    pub fn nondet_tol(mut self, tol: f64) -> Self {
+        self.set(
+            ".nondet_tol",
+            tol,
+            "a finite value ≥ 0",
+            |o, v| o.nondet_tol = Some(v),
+            tol >= 0.0,
+        );
+        self
+    }
+
+    /// Input `input` is not differentiated (a mask, an index): the backward still returns an
+    /// array for it, which is not compared, and it is not stepped.
+    pub fn no_grad(mut self, input: usize) -> Self {
+        if self.input_exists(".no_grad", input) {
+            self.options.no_grad[input] = true;
+        }
+        self
+    }
+
+    /// Cases and seed from `config`, unless [`cases`](Self::cases) or [`seed`](Self::seed) say
+    /// otherwise.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Random cases (default 40).
+    pub fn cases(mut self, cases: usize) -> Self {
+        self.cases = Some(cases);
+        self
+    }
+
+    /// The seed of every case's random stream (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Forward mode too: `jvp(inputs, tangents) -> J u`, one output tangent (an array, or a
+    /// `Vec` of them for [`multi`](Self::multi)), checked against finite differences along the
+    /// tangent and against the VJP by the dot-product test `⟨J u, v⟩ = ⟨u, Jᵀ v⟩`.
+    pub fn jvp<J, T>(mut self, jvp: J) -> Self
+    where
+        J: Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> T + 'a,
+        T: Into<Tangents>,
+    {
+        self.op.jvp = Some(Box::new(move |x: &[ArrayD<f64>], u: &[ArrayD<f64>]| {
+            jvp(x, u).into().0
+        }));
+        self
+    }
+
+    /// Fast mode: one random projection per input and case instead of one finite difference per
+    /// element (gradcheck's `fast_mode`); what it can miss is in [`fast`](super::fast)'s docs.
+    pub fn fast(mut self) -> Self {
+        self.options.fast = true;
+        self
+    }
+
+    /// Axis `axis` of input `input` may shrink (a batch axis, say): a failing case is shrunk to
+    /// the smallest failing length. Marked axes of the same length shrink together.
+    pub fn shrinkable(mut self, input: usize, axis: usize) -> Self {
+        if self.input_exists(".shrinkable", input) {
+            let rank = self.shapes[input].len();
+            if axis < rank {
+                self.shrinkable.push((input, axis));
+            } else {
+                self.misuse.push(format!(
+                    ".shrinkable({input}, {axis}): x{input} has {rank} axes (shape {:?})",
+                    self.shapes[input]
+                ));
+            }
+        }
+        self
+    }
+
+    fn input_exists(&mut self, option: &str, input: usize) -> bool {
+        let n = self.shapes.len();
+        if input >= n {
+            self.misuse.push(format!(
+                "{option}({input}, …): there is no input {input}, the op has {n}"
+            ));
+        }
+        input < n
+    }
+
+    fn set(&mut self, option: &str, value: f64, expected: &str, apply: fn(&mut Options, f64), ok: bool) {
+        if ok && value.is_finite() {
+            apply(&mut self.options, value);
+        } else {
+            self.misuse
+                .push(format!("{option}({value}): expected {expected}"));
+        }
+    }
+
+    /// Runs every case and reports.
+    pub fn run(&self) -> Report {
+        let cases = self
+            .points
+            .as_ref()
+            .map_or(self.cases.unwrap_or(self.config.cases), Vec::len);
+        let seed = self.seed.unwrap_or(self.config.seed);
+        let mut report = Report::new("your forward and backward", &self.name, cases);
+        let label = shapes_label(&self.shapes);
+        if let Some(why) = self.unusable() {
+            report.findings.push(unusable_finding(&label, why));
+            return report;
+        }
+        let groups = shrink::groups(&self.shapes, &self.shrinkable);
+        let dims = groups.lengths();
+        let mut outcomes = Vec::with_capacity(cases);
+        let mut not_finite = 0;
+        let mut second_opinion = None;
+        for index in 0..cases {
+            let mut rng = random::case_rng(seed, index as u64);
+            let drawn = match &self.points {
+                Some(points) => self.at_point(&points[index]),
+                None => self.draw(&self.shapes, &mut rng),
+            };
+            let Some(outcome) = self.run_case(drawn, &mut rng, (&dims, &label)) else {
+                not_finite += 1;
+                continue;
+            };
+            if second_opinion.is_none() && outcome.record.outcome.is_ok() {
+                second_opinion = self.taylor(&outcome.inputs, &mut rng);
+            }
+            outcomes.push(outcome);
+        }
+        self.report(&mut report, &outcomes, &groups, seed);
+        let notes = self.tally_notes(&mut report, &outcomes, not_finite, cases);
+        report.notes.extend(notes);
+        if let Some(taylor) = second_opinion {
+            report.notes.push(taylor.to_string());
+        }
+        report
+    }
+
+    /// The findings of all cases, shrunk and diagnosed, and the dot-product test's.
+    fn report(&self, report: &mut Report, outcomes: &[Outcome], groups: &Groups, seed: u64) {
+        let records: Vec<_> = outcomes.iter().map(|o| o.record.clone()).collect();
+        let mut names: Vec<String> = self.options.compared().map(input_name).collect();
+        let outputs = outcomes.iter().map(|o| o.cotangents.len()).find(|&n| n > 0);
+        if self.op.jvp.is_some() {
+            names.extend((0..outputs.unwrap_or(1)).map(|j| tangent_name(j, outputs.unwrap_or(1))));
+        }
+        let mut shrinker = |start: &_, what: &_| self.shrunk(groups, start, what, seed);
+        report.findings = findings(&records, &names, &mut shrinker);
+        diagnoses::more(&mut report.findings, outcomes, &self.op, &self.options, seed);
+        let broken: Vec<_> = outcomes
+            .iter()
+            .filter_map(|o| o.dot.filter(|d| !d.holds()).map(|d| (o, d)))
+            .collect();
+        if let Some((first, dot)) = broken.first() {
+            report.findings.push(Finding {
+                what: Subject::Gradients(names),
+                problem: Problem::Fault(Fault::Failed(dot.to_string())),
+                failed: broken.len(),
+                smallest_shape: first.record.shape.clone(),
+                worst: Vec::new(),
+                diagnosis: None,
+                only_batch_of_one: false,
+            });
+        }
+    }
+
+    /// Per gradient (and output tangent): a note with its tally, or an inconclusive verdict.
+    fn tally_notes(
+        &self,
+        report: &mut Report,
+        outcomes: &[Outcome],
+        not_finite: usize,
+        cases: usize,
+    ) -> Vec<String> {
+        let call_failed = report.findings.iter().any(|f| f.what == "the call");
+        let mut tallies: Vec<(String, Tally)> = Vec::new();
+        for (name, comparison) in outcomes.iter().flat_map(|o| &o.comparisons) {
+            let at = match tallies.iter().position(|(n, _)| n == name) {
+                Some(at) => at,
+                None => {
+                    let projections = self.options.fast && !name.starts_with("jvp");
+                    tallies.push((name.clone(), Tally::counting(projections)));
+                    tallies.len() - 1
+                }
+            };
+            tallies[at].1.add(comparison);
+        }
+        let mut notes = Vec::new();
+        for k in 0..self.shapes.len() {
+            let name = input_name(k);
+            let label = format!("dL/d{name}");
+            if self.options.no_grad[k] {
+                notes.push(format!("{label}: not compared (no_grad)"));
+                continue;
+            }
+            let tally = tallies
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| *t)
+                .unwrap_or_default();
+            if tally.undecided() && !call_failed {
+                report
+                    .inconclusive
+                    .push(tally.inconclusive(label, not_finite, cases));
+            } else if tally.compared() > 0 {
+                notes.push(format!("{label}: {tally}"));
+            }
+        }
+        for (name, tally) in tallies.iter().filter(|(n, _)| n.starts_with("jvp")) {
+            notes.push(format!("{name} (J u, forward mode): {tally}"));
+        }
+        notes
+    }
+
+    /// Why the check cannot run, if it cannot.
+    fn unusable(&self) -> Option<String> {
+        let shapes = &self.shapes;
+        if shapes.is_empty() || shapes.iter().any(|s| s.contains(&0)) {
+            return Some("give at least one input, with every dimension at least 1".to_owned());
+        }
+        if let Some(why) = shapes.iter().enumerate().find_map(|(k, s)| {
+            let n = s.iter().try_fold(1_usize, |n, &d| n.checked_mul(d));
+            n.is_none_or(|n| n > MAX_ELEMENTS).then(|| {
+                format!("x{k} would have more than {MAX_ELEMENTS} elements (the most one input may have)")
+            })
+        }) {
+            return Some(why);
+        }
+        if let Some(misuse) = self.misuse.first() {
+            return Some(format!("the option {misuse}"));
+        }
+        if self.options.no_grad.iter().all(|&n| n) {
+            return Some("every input is no_grad: there is no gradient to compare".to_owned());
+        }
+        self.points.as_ref().and_then(|p| self.unusable_points(p))
+    }
+
+    /// Why the explicit points cannot be used, if they cannot.
+    fn unusable_points(&self, points: &[Vec<ArrayD<f64>>]) -> Option<String> {
+        if points.is_empty() {
+            return Some(".points(…) is empty: give at least one set of inputs".to_owned());
+        }
+        points.iter().enumerate().find_map(|(p, point)| {
+            if point.len() != self.shapes.len() {
+                return Some(format!(
+                    "point {p} has {} arrays, expected one per input ({})",
+                    point.len(),
+                    self.shapes.len()
+                ));
+            }
+            point
+                .iter()
+                .zip(&self.shapes)
+                .enumerate()
+                .find_map(|(k, (x, shape))| {
+                    if x.shape() != shape.as_slice() {
+                        return Some(format!(
+                            "point {p}: x{k} has shape {:?}, expected {shape:?}",
+                            x.shape()
+                        ));
+                    }
+                    let domain = self.options.domains[k];
+                    x.indexed_iter().find(|(_, v)| !domain.admits(**v)).map(|(i, v)| {
+                        format!(
+                            "point {p}: x{k}{:?} is {v}, outside {domain} (expected a finite value inside)",
+                            i.slice()
+                        )
+                    })
+                })
+        })
+    }
+
+    /// The forward at an explicit point; `None` where it is NaN or infinite.
+    fn at_point(&self, point: &[ArrayD<f64>]) -> Option<Drawn> {
+        match self.op.outputs(point) {
+            Ok(out) if all_finite(&out) => Some((point.to_vec(), Ok(out))),
+            Ok(_) => None,
+            Err(message) => Some((point.to_vec(), Err(message))),
+        }
+    }
+
+    /// Inputs of `shapes` drawn in their domains where the forward is finite (drawn again up to
+    /// [`REDRAWS`] times) and its outputs, or the forward's fault; `None` if it stayed NaN or
+    /// infinite.
+    pub(super) fn draw(&self, shapes: &[Vec<usize>], rng: &mut rand_chacha::ChaCha8Rng) -> Option<Drawn> {
+        for _ in 0..=REDRAWS {
+            let inputs: Vec<ArrayD<f64>> = shapes
+                .iter()
+                .zip(&self.options.domains)
+                .map(|(s, d)| d.draw(s, &mut *rng))
+                .collect();
+            match self.op.outputs(&inputs) {
+                Ok(out) if all_finite(&out) => return Some((inputs, Ok(out))),
+                Ok(_) => continue,
+                Err(message) => return Some((inputs, Err(message))),
+            }
+        }
+        None
+    }
+
+    /// One case from drawn inputs; `None` when there were none.
+    pub(super) fn run_case(
+        &self,
+        drawn: Option<Drawn>,
+        rng: &mut rand_chacha::ChaCha8Rng,
+        (dims, label): (&[usize], &str),
+    ) -> Option<Outcome> {
+        let (inputs, outputs) = drawn?;
+        Some(match outputs {
+            Ok(outputs) => self
+                .op
+                .check_case(inputs, &outputs, rng, (dims, label), &self.options),
+            Err(fault) => Outcome {
+                record: fault_record(dims, label, fault),
+                comparisons: Vec::new(),
+                dot: None,
+                inputs,
+                cotangents: Vec::new(),
+            },
+        })
+    }
+}
+
+/// What a JVP returns: one output tangent (an array) or one per output (a `Vec`).
+#[derive(Debug, Clone)]
+pub struct Tangents(Vec<ArrayD<f64>>);
+
+impl From<ArrayD<f64>> for Tangents {
+    fn from(tangent: ArrayD<f64>) -> Self {
+        Tangents(vec![tangent])
+    }
+}
+
+impl From<Vec<ArrayD<f64>>> for Tangents {
+    fn from(tangents: Vec<ArrayD<f64>>) -> Self {
+        Tangents(tangents)
+    }
+}
+
+fn all_finite(outputs: &[ArrayD<f64>]) -> bool {
+    outputs.iter().all(|o| o.iter().all(|v| v.is_finite()))
+}
+
+/// `[3, 4], [4]` for reports.
+pub(super) fn shapes_label(shapes: &[Vec<usize>]) -> String {
+    shapes
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn unusable_finding(label: &str, why: String) -> Finding {
+    Finding {
+        what: Subject::Shapes,
+        problem: Problem::Fault(Fault::Failed(format!(
+            "the input shapes [{label}] cannot be checked: {why}"
+        ))),
+        failed: 0,
+        smallest_shape: label.to_owned(),
+        worst: Vec::new(),
+        diagnosis: None,
+        only_batch_of_one: false,
+    }
+}

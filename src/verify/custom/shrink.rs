@@ -1,0 +1,99 @@
+//! Shrinking a failing case of a custom op along the axes marked `.shrinkable(input, axis)`, as
+//! the built-in verifier shrinks its ops: one dimension at a time, to 1, halved, one less, with
+//! fresh inputs drawn in their domains, keeping each that still shows the same kind of problem.
+//! Marked axes of the same length are one dimension (a batch axis shared by several inputs
+//! shrinks in all of them at once).
+
+use super::OpCheck;
+use super::builder::shapes_label;
+use crate::random;
+use crate::verify::findings::same_kind;
+use crate::verify::{CaseRecord, SHRINK_ATTEMPTS, SHRINK_STREAM, Subject};
+
+/// The marked axes, grouped by length: each group is one dimension that shrinks.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Groups(Vec<(usize, Vec<(usize, usize)>)>);
+
+impl Groups {
+    /// The current length of each group: a case's `dims`.
+    pub(super) fn lengths(&self) -> Vec<usize> {
+        self.0.iter().map(|(length, _)| *length).collect()
+    }
+
+    /// `shapes` with each group's axes set to its length in `dims`.
+    fn apply(&self, shapes: &[Vec<usize>], dims: &[usize]) -> Vec<Vec<usize>> {
+        let mut shapes = shapes.to_vec();
+        for ((_, members), &length) in self.0.iter().zip(dims) {
+            for &(input, axis) in members {
+                shapes[input][axis] = length;
+            }
+        }
+        shapes
+    }
+}
+
+/// The marks `(input, axis)` grouped by their length in `shapes`.
+pub(super) fn groups(shapes: &[Vec<usize>], marks: &[(usize, usize)]) -> Groups {
+    let mut groups: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
+    for &(input, axis) in marks {
+        let length = shapes[input][axis];
+        match groups.iter_mut().find(|(l, _)| *l == length) {
+            Some((_, members)) if !members.contains(&(input, axis)) => members.push((input, axis)),
+            Some(_) => {}
+            None => groups.push((length, vec![(input, axis)])),
+        }
+    }
+    Groups(groups)
+}
+
+impl OpCheck<'_> {
+    /// The smallest case found that fails like `start` for `what` (`start` itself if none).
+    pub(super) fn shrunk(
+        &self,
+        groups: &Groups,
+        start: &CaseRecord,
+        what: &Subject,
+        seed: u64,
+    ) -> CaseRecord {
+        let problem = start.problem(what);
+        let mut best = start.clone();
+        let mut attempt = 0;
+        'improve: while attempt < SHRINK_ATTEMPTS {
+            for d in 0..best.dims.len() {
+                let current = best.dims[d];
+                let mut smaller = vec![1, current / 2, current.saturating_sub(1)];
+                smaller.retain(|&v| v >= 1 && v < current);
+                smaller.dedup();
+                for value in smaller {
+                    attempt += 1;
+                    let mut dims = best.dims.clone();
+                    dims[d] = value;
+                    let shapes = groups.apply(&self.shapes, &dims);
+                    let mut rng = random::case_rng(seed, SHRINK_STREAM + attempt);
+                    let drawn = self.draw(&shapes, &mut rng);
+                    if let Some(outcome) = self.run_case(drawn, &mut rng, (&dims, &shapes_label(&shapes)))
+                        && same_kind(outcome.record.problem(what).as_ref(), problem.as_ref())
+                    {
+                        best = outcome.record;
+                        continue 'improve;
+                    }
+                }
+            }
+            break;
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_of_the_same_length_shrink_together() {
+        let shapes = vec![vec![5, 3], vec![5], vec![3, 3]];
+        let g = groups(&shapes, &[(0, 0), (1, 0), (2, 1)]);
+        assert_eq!(g.lengths(), vec![5, 3]);
+        assert_eq!(g.apply(&shapes, &[2, 1]), vec![vec![2, 3], vec![2], vec![3, 1]]);
+    }
+}
