@@ -395,7 +395,7 @@ fn the_jacobian_from_the_vjp_of_a_matrix_product_is_the_matrix() {
 #[test]
 fn the_builders_cases_and_seed_win_over_its_config() {
     let right = |x: &Arrays, g: &ArrayD<f64>| vec![g * &x[0].mapv(f64::cos)];
-    let config = Config { cases: 3, seed: 7 };
+    let config = Config::default().cases(3).seed(7);
     let report = OpCheck::new("sin", &[&[2]], sin, right).config(config).run();
     assert_eq!(report.cases, 3);
     let report = OpCheck::new("sin", &[&[2]], sin, right)
