@@ -17,7 +17,7 @@ use gradverify::plot;
 use gradverify::protocol::{OpKind, serve as server};
 use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
-use gradverify::verify::exec::{ExecSubject, ProcessLimits, Program};
+use gradverify::verify::exec::{Isolation, ProcessLimits, Program};
 use gradverify::verify::report::score::{Points, Scorecard};
 use gradverify::verify::report::{gradescope, junit};
 use gradverify::verify::{self, Config, Fault, Problem, Report};
@@ -154,11 +154,7 @@ pub fn sweep_program(
         )));
     }
     let range = job.shard.range(job.cases);
-    let make = || -> ExecSubject {
-        program
-            .start()
-            .expect("the shell started once and must start again")
-    };
+    let make = || program.start_or_fault();
     let reports: Vec<Report> = kinds
         .iter()
         .map(|&kind| verify::verify_parallel(kind, make, config, range.start as usize..range.end as usize))
@@ -342,6 +338,13 @@ pub fn cores() -> usize {
 /// Grades a class with a progress bar, prints the table and writes the files; passes whatever
 /// the students scored.
 pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
+    // What every submission would fail alike is the grader's problem, not the students'.
+    if job.limits.sandbox && !Isolation::Sandbox.available() {
+        return Err(Usage(
+            "gradverify grade: --sandbox needs bubblewrap (`bwrap`), which is missing or refused here"
+                .to_owned(),
+        ));
+    }
     let submissions = grade::submissions(&job.dir, job.shard)?;
     let bar = if quiet {
         ProgressBar::hidden()

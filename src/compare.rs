@@ -164,7 +164,12 @@ pub fn compare(
             out.skipped += 1;
             continue;
         }
-        let diff = (a - e).abs();
+        // ∞ − finite is ∞, and ∞ ≤ rel·∞ would certify it: a value that is not finite fails.
+        let diff = if a.is_finite() && e.is_finite() {
+            (a - e).abs()
+        } else {
+            f64::NAN
+        };
         let rel = rel_err(e, a);
         let scale = e.abs().max(a.abs());
         // An error bound widens the agreement; only a bound that resolves the value certifies.
@@ -309,5 +314,20 @@ mod tests {
         assert_eq!(c.verdict(), Verdict::Fail, "{c}");
         let c = with_bounds(&[1.0], &[f64::NAN], &[f64::INFINITY]);
         assert_eq!(c.verdict(), Verdict::Fail, "a NaN never passes: {c}");
+    }
+
+    #[test]
+    fn an_infinity_never_passes_under_any_tolerance() {
+        let (e, a) = (
+            arr1(&[1.0, 2.0]).into_dyn(),
+            arr1(&[f64::INFINITY, 2.0]).into_dyn(),
+        );
+        for abs in [0.0, f64::INFINITY] {
+            let c = compare("g", e.view(), a.view(), &Tolerance::uniform(1e-8, abs));
+            assert_eq!((c.certified, c.excused, c.failed), (1, 0, 1), "{c}");
+        }
+        let both = arr1(&[f64::NEG_INFINITY, 2.0]).into_dyn();
+        let c = compare("g", both.view(), both.view(), &Tolerance::uniform(1e-8, 0.0));
+        assert_eq!(c.verdict(), Verdict::Fail, "{c}");
     }
 }

@@ -127,7 +127,7 @@ struct GradeArgs {
     #[arg(value_name = "DIR")]
     dir: PathBuf,
     /// The command to run through `sh -c` in each submission's folder, e.g. "python3 student.py".
-    #[arg(long, value_name = "CMD")]
+    #[arg(long, value_name = "CMD", value_parser = parse_command)]
     exec: String,
     /// Random cases per op, the same for every submission.
     #[arg(long, default_value_t = Config::default().cases as u64, value_parser = clap::value_parser!(u64).range(1..10_000_000))]

@@ -289,7 +289,7 @@ fn a_100_mb_answer_line_is_refused_without_stopping() {
     let mut subject = start(&program(&command, 30_000, &mark, Isolation::ProcessGroup));
     assert_eq!(
         failure(&mut subject),
-        "the answer line has 100000000 bytes, more than the limit of 67108864 bytes; it was not read"
+        "the answer line has 100000000 bytes, more than the limit of 67108864 bytes; it was read through, not kept"
     );
     assert!(subject.answer(&relu_request()).is_ok());
     drop(subject);

@@ -5,6 +5,7 @@
 use std::cell::Cell;
 
 use gradverify::check::{self, NetworkGrads};
+use gradverify::compare::Verdict;
 use gradverify::mlp::MlpParams;
 use gradverify::verify::{Config, Diagnosis, Fault, Problem, Report, Subject};
 use ndarray::{Array1, Array2, Axis};
@@ -347,6 +348,25 @@ fn a_backward_that_panics_only_on_a_zero_upstream_gradient_fails() {
             if m.contains("no gradient to propagate") && m.contains("upstream gradient all zeros")),
         "{report}"
     );
+}
+
+#[test]
+fn an_absolute_tolerance_that_excuses_everything_is_inconclusive_not_a_pass() {
+    // --atol 100 excuses a linear backward that returns zeros (its right gradients are dense
+    // and non-zero): nothing is certified, so it does not pass.
+    let loose = Config::default().atol(100.0);
+    let zeros = check::with(loose).linear(|g, h, w, _b| {
+        let (dh, dw, db) = linear_right(g, h, w);
+        (dh * 0.0, dw * 0.0, db * 0.0)
+    });
+    assert_eq!(zeros.verdict(), Verdict::Inconclusive, "{zeros}");
+    assert!(!zeros.passed(), "{zeros}");
+    let gradients: Vec<&str> = zeros.inconclusive.iter().map(|i| i.gradient.as_str()).collect();
+    assert_eq!(gradients, ["dL/dh", "dL/dW", "dL/db"], "{zeros}");
+    // The right backward under the same tolerance is certified, and passes.
+    check::with(loose)
+        .linear(|g, h, w, _b| linear_right(g, h, w))
+        .assert_correct();
 }
 
 #[test]

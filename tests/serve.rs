@@ -160,7 +160,9 @@ fn a_line_past_the_limit_and_a_non_utf8_line_get_errors_and_serving_goes_on() {
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(
         lines[0]["error"],
-        json!("the request line has 300 bytes, more than the limit of 200 bytes; it was not read")
+        json!(
+            "the request line has 300 bytes, more than the limit of 200 bytes; it was read through, not kept"
+        )
     );
     assert_eq!(lines[1]["id"], json!(4));
     assert_eq!(lines[1]["error"], json!("unsupported op"), "{}", lines[1]);

@@ -4,7 +4,8 @@
 //! The budget is checked before each request: once it is spent, the program is stopped (the
 //! [`ExecSubject`] is dropped, which kills it) and every later request fails at once with a
 //! fault that says so. A request already sent when it runs out still waits for its own time
-//! limit, so a submission takes at most its budget plus one `--timeout`.
+//! limit, so a submission takes at most its budget plus one `--timeout` and the few seconds of grace
+//! an exiting program is given (to exit, to flush its standard error, to close).
 //!
 //! A command that cannot start is told apart from a program that fails: the exec subject says so
 //! ([`Fault::CannotStart`]: the shell exited with 126 or 127 before any answer).

@@ -60,7 +60,7 @@ pub fn serve_capped(input: impl BufRead, mut output: impl Write, cap: usize) -> 
         let line = line?;
         let response = if line.cut {
             json!({"id": null, "error": format!(
-                "the request line has {} bytes, more than the limit of {cap} bytes; it was not read",
+                "the request line has {} bytes, more than the limit of {cap} bytes; it was read through, not kept",
                 line.len
             )})
         } else if line.text.trim().is_empty() {

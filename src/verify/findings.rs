@@ -144,12 +144,14 @@ fn worst_elements(record: &CaseRecord, input: &str) -> Vec<compare::Element> {
             actual: a,
             rel_err: compare::rel_err(e, a),
         })
-        .filter(|e| e.expected != e.actual)
+        // An element the oracle could not estimate (a NaN expected value) is no evidence.
+        .filter(|e| e.expected.is_finite() && e.expected != e.actual)
         .collect();
+    // total_cmp: a total order even with NaN actual values (they sort as the worst).
     elements.sort_by(|x, y| {
         let dx = (x.actual - x.expected).abs();
         let dy = (y.actual - y.expected).abs();
-        dy.partial_cmp(&dx).unwrap_or(std::cmp::Ordering::Less)
+        dy.total_cmp(&dx)
     });
     elements.truncate(3);
     elements

@@ -148,6 +148,8 @@ pub(crate) struct Checked {
     /// The note on the other valid subgradient at a kink, when the backward took it (relu's
     /// Θ(0) = 1).
     pub(crate) other_subgradient: Option<&'static str>,
+    /// The inputs whose gradient had at least one element certified (not merely excused).
+    pub(crate) certified: Vec<String>,
 }
 
 impl CaseRecord {
@@ -244,7 +246,33 @@ fn report(
     {
         report.notes.push(note.to_owned());
     }
+    report.inconclusive = uncertified(&records, &inputs, &report.findings, config);
     report
+}
+
+/// The gradients that were answered and found wrong nowhere, yet certified nowhere either: every
+/// difference lay under the absolute tolerance alone, which may excuse but never certifies.
+fn uncertified(
+    records: &[CaseRecord],
+    inputs: &[String],
+    findings: &[Finding],
+    config: Config,
+) -> Vec<Inconclusive> {
+    let checked = || records.iter().filter_map(|r| r.outcome.as_ref().ok());
+    inputs
+        .iter()
+        .filter(|input| checked().any(|c| c.actual.get(input).is_some()))
+        .filter(|input| !findings.iter().any(|f| f.what == Subject::Gradient((*input).clone())))
+        .filter(|input| !checked().any(|c| c.certified.contains(input)))
+        .map(|input| Inconclusive {
+            gradient: gradient_label(input),
+            reason: format!(
+                "no element agreed to the relative tolerance (--rtol {}) in any case; every difference lay under the absolute tolerance (--atol {}) only, which may excuse but never certifies",
+                config.rtol, config.atol
+            ),
+            try_next: "a smaller --atol (or a larger --rtol): an absolute tolerance as large as the gradient cannot tell a right gradient from zeros".to_owned(),
+        })
+        .collect()
 }
 
 /// Runs one case: the answer, a second answer, and the answer to a zero upstream. `None` when
@@ -300,12 +328,20 @@ fn examine(
             checked.wrong.push((name.clone(), Problem::NonFinite));
             continue;
         }
-        if against(name, e, a).is_ok() {
+        let comparison = against(name, e, a);
+        if comparison.is_ok() {
+            if comparison.certified > 0 {
+                checked.certified.push(name.clone());
+            }
             continue;
         }
         if let Some((other, note)) = &other_side
-            && against(name, other, a).is_ok()
+            && let comparison = against(name, other, a)
+            && comparison.is_ok()
         {
+            if comparison.certified > 0 {
+                checked.certified.push(name.clone());
+            }
             checked.other_subgradient = Some(note);
             continue;
         }

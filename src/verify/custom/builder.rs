@@ -364,7 +364,7 @@ impl<'a> OpCheck<'a> {
         not_finite: usize,
         cases: usize,
     ) -> Vec<String> {
-        let call_failed = report.findings.iter().any(|f| f.what == "the call");
+        let call_failed = report.findings.iter().any(|f| matches!(f.what, Subject::Call));
         let mut tallies: Vec<(String, Tally)> = Vec::new();
         for (name, comparison) in outcomes.iter().flat_map(|o| &o.comparisons) {
             let at = match tallies.iter().position(|(n, _)| n == name) {

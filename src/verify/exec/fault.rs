@@ -23,7 +23,7 @@ pub enum ProcessFault {
     TimedOut { id: u64, seconds: f64 },
     /// Several requests in a row got no answer in time.
     StoppedAnswering { in_a_row: u32, seconds: f64 },
-    /// An answer line longer than the limit (it was not read).
+    /// An answer line longer than the limit (read through, not kept).
     LineTooLong { bytes: u64, limit: usize },
     /// An answer that breaks the protocol: not JSON, the wrong id, a missing key, …
     Protocol(String),

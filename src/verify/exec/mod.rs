@@ -321,6 +321,50 @@ impl ExecSubject {
     }
 }
 
+/// A program that was started, or the reason it could not be: in a parallel run, a start that
+/// fails on one worker (out of processes or file descriptors) fails that worker's requests with
+/// the reason instead of ending the run.
+pub enum Started {
+    /// The program, running.
+    Running(ExecSubject),
+    /// The program could not be started.
+    Failed {
+        /// The command, for reports.
+        command: String,
+        /// Why it could not start.
+        why: String,
+    },
+}
+
+impl Program {
+    /// [`Program::start`], with a failure kept as a [`Started::Failed`] subject.
+    pub fn start_or_fault(&self) -> Started {
+        match self.start() {
+            Ok(subject) => Started::Running(subject),
+            Err(e) => Started::Failed {
+                command: self.command.clone(),
+                why: format!("the program could not be started: {e}"),
+            },
+        }
+    }
+}
+
+impl Backward for Started {
+    fn label(&self) -> String {
+        match self {
+            Started::Running(subject) => subject.label(),
+            Started::Failed { command, .. } => command.clone(),
+        }
+    }
+
+    fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
+        match self {
+            Started::Running(subject) => subject.answer(request),
+            Started::Failed { why, .. } => Err(Fault::Failed(why.clone())),
+        }
+    }
+}
+
 impl Backward for ExecSubject {
     fn label(&self) -> String {
         self.command.clone()

@@ -34,7 +34,7 @@ use super::{namespace, stray};
 pub enum Isolation {
     /// A process group of its own, killed as a whole.
     ProcessGroup,
-    /// A process group and a PID namespace (`unshare --pid --fork`).
+    /// A process group and a PID namespace (made in-process, as `unshare --pid --fork` would).
     PidNamespace,
     /// bubblewrap: PID and network namespaces, a read-only file system but its folder.
     Sandbox,
@@ -159,7 +159,7 @@ impl Contained {
                 Isolation::Sandbox => {
                     "--sandbox needs bubblewrap (`bwrap`, Debian package bubblewrap) allowed to create namespaces; it is missing or refused here"
                 }
-                _ => "this machine refuses a PID namespace (`unshare --pid --fork`)",
+                _ => "this machine refuses a new PID namespace",
             }));
         }
         let dir: PathBuf = match spawn.dir {

@@ -108,7 +108,7 @@ pub enum Fault {
     ClosedStdout,
     /// The program closed its standard input and went on running.
     ClosedStdin,
-    /// An answer line longer than the limit (it was not read).
+    /// An answer line longer than the limit (read through, not kept).
     LineTooLong {
         /// The line's length, as far as it was read.
         bytes: u64,

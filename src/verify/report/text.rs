@@ -155,7 +155,7 @@ impl fmt::Display for Fault {
             }
             Fault::LineTooLong { bytes, limit } => write!(
                 f,
-                "the answer line has {bytes} bytes, more than the limit of {limit} bytes; it was not read"
+                "the answer line has {bytes} bytes, more than the limit of {limit} bytes; it was read through, not kept"
             ),
             Fault::MissingKey { key } => write!(f, "the answer's grads: missing key `{key}`"),
             Fault::Protocol(message) | Fault::Failed(message) => f.write_str(message),
