@@ -2,13 +2,14 @@
 //!
 //! Each option is checked here, before anything is called, and a bad value is a `ValueError`
 //! naming the option, the value and what was expected (the Rust builder would report it as the
-//! report's one finding instead; from Python an argument error is an exception):
+//! report's one finding instead; from Python an argument error is an exception). A value of the
+//! wrong type (`rtol="x"`) is PyO3's `TypeError`, with the note "while processing 'rtol'":
 //!
 //! ```text
 //! domains={i: "positive" | (a, b)}   input i drawn in x > 0 or a < x < b, steps kept inside
 //! points=[(x0, x1, …), …]            explicit inputs, shaped as `shapes`, inside their domains
 //! rtol, atol, nondet_tol ≥ 0; eps > 0; all finite
-//! no_grad=(i, …)                     inputs not differentiated; at least one input is
+//! no_grad=(i, …)                     inputs not differentiated; not every input
 //! shrinkable=((i, axis), …)          axes a failing case may shrink along
 //! ```
 //!
