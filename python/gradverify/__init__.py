@@ -10,6 +10,10 @@ smallest shape that shows it and names the bug when the pattern is known::
     backprop(x, y, params) -> (dL/dW1, dL/db1, ..., dL/db3)      check_network  (Eq. 32/37)
     forward(*xs), backward(grad_out, *xs) of any op              check_op       (finite differences)
 
+``check_op`` also takes the Rust ``OpCheck``'s options as keywords: ``domains``, ``points``,
+``rtol``, ``atol``, ``eps``, ``nondet_tol``, ``no_grad``, ``jvp(tangents, *xs)`` (forward mode),
+``fast`` and ``shrinkable``.
+
 Each returns a Report: ``str(report)`` is the text report, ``report.passed`` and
 ``report.verdict`` the outcome, and ``report.assert_correct()`` raises AssertionError with the
 report, so a pytest test is one line. An exception in your function is a finding of the report,

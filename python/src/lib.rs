@@ -5,7 +5,8 @@
 //! NumPy, goes through the same verifier as a Rust function: random cases in the notes' shapes,
 //! random upstream gradients, the reference VJP, shrinking to the smallest failing shape and a
 //! diagnosis. [`checks`] wraps `gradverify::check::{linear, relu, sqerr, network}`, [`op`] wraps
-//! `gradverify::check::op_with` (finite differences of the op's own forward), [`report`] is the
+//! `gradverify::check::OpCheck` (finite differences of the op's own forward; its keyword options
+//! read in [`options`]), [`report`] is the
 //! report as a Python object. [`student`] calls the Python functions: arrays go over as NumPy
 //! copies, and anything the function does wrong (an exception, a value that is not an array of the
 //! right rank) becomes a finding of the report, never a crash. The binding holds no verification
@@ -13,6 +14,7 @@
 
 mod checks;
 mod op;
+mod options;
 mod report;
 mod student;
 

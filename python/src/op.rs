@@ -1,25 +1,44 @@
 //! `check_op`: `torch.autograd.gradcheck` for any NumPy function, through
-//! `gradverify::check::op_with`.
+//! `gradverify::check::OpCheck`.
 //!
 //! `forward(x0, x1, …) -> output` and `backward(grad_out, x0, x1, …) -> (dL/dx0, dL/dx1, …)` (a
 //! single array when there is a single input): the VJP is checked against central differences
 //! of the op's own forward, `dL/dx_i ≈ (⟨v, f(x + h e_i)⟩ − ⟨v, f(x − h e_i)⟩) / 2h` for a random
-//! cotangent v, at standard-normal inputs of the given shapes. The options are those of the Rust
-//! checker: `cases` and `seed`.
+//! cotangent v, at standard-normal inputs of the given shapes. The keyword options are those of
+//! the Rust `OpCheck` (read and checked in [`options`](crate::options)): `cases`, `seed`,
+//! `domains`, `points`, `rtol`, `atol`, `eps`, `nondet_tol`, `no_grad`, `fast`, `shrinkable`, and
+//! `jvp(tangents, x0, x1, …) -> J u`, forward mode, with `tangents` a tuple of one array per input
+//! (the linear argument first, as in `backward`), checked against finite differences along u and
+//! against the VJP by the dot-product test `⟨J u, v⟩ = ⟨u, Jᵀ v⟩`.
 
-use gradverify::check;
+use gradverify::check::OpCheck;
 use ndarray::ArrayD;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
 use crate::checks::config;
+use crate::options::{self, Options};
 use crate::report::PyReport;
 use crate::student::{Calls, array, callable};
 
-/// Checks `backward` against finite differences of `forward` at inputs of `shapes`.
+/// Checks `backward` (and `jvp`, if given) against finite differences of `forward` at inputs of
+/// `shapes`.
 #[pyfunction]
-#[pyo3(signature = (name, shapes, forward, backward, *, cases = None, seed = 0))]
+#[pyo3(
+    signature = (
+        name, shapes, forward, backward, *, cases = None, seed = 0, domains = None, points = None,
+        rtol = None, atol = None, eps = None, nondet_tol = None, no_grad = Vec::new(), jvp = None,
+        fast = false, shrinkable = Vec::new()
+    ),
+    text_signature = "(name, shapes, forward, backward, *, cases=None, seed=0, domains=None, \
+        points=None, rtol=None, atol=None, eps=None, nondet_tol=None, no_grad=(), jvp=None, \
+        fast=False, shrinkable=())"
+)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one argument per Python keyword, as gradcheck has them"
+)]
 pub(crate) fn check_op(
     py: Python<'_>,
     name: &str,
@@ -28,16 +47,42 @@ pub(crate) fn check_op(
     backward: Bound<'_, PyAny>,
     cases: Option<usize>,
     seed: u64,
+    domains: Option<Bound<'_, PyAny>>,
+    points: Option<Bound<'_, PyAny>>,
+    rtol: Option<f64>,
+    atol: Option<f64>,
+    eps: Option<f64>,
+    nondet_tol: Option<f64>,
+    no_grad: Vec<i64>,
+    jvp: Option<Bound<'_, PyAny>>,
+    fast: bool,
+    shrinkable: Vec<(i64, i64)>,
 ) -> PyResult<PyReport> {
     callable(&forward, "forward")?;
     callable(&backward, "backward")?;
+    if let Some(jvp) = &jvp {
+        callable(jvp, "jvp")?;
+    }
     let shapes = dimensions(&shapes)?;
-    let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
     let config = config(cases, seed)?;
+    let domains = options::domains(domains.as_ref(), &shapes)?;
+    let options = Options {
+        points: points
+            .map(|p| options::points(&p, &shapes, &domains))
+            .transpose()?,
+        domains,
+        rtol: options::tolerance("rtol", rtol)?,
+        atol: options::tolerance("atol", atol)?,
+        eps: options::step("eps", eps)?,
+        nondet_tol: options::tolerance("nondet_tol", nondet_tol)?,
+        no_grad: options::no_grad(&no_grad, &shapes)?,
+        fast,
+        shrinkable: options::shrinkable(&shrinkable, &shapes)?,
+    };
+    let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
     let calls = Calls::new(py);
     let numpy = |xs: &[ArrayD<f64>]| xs.iter().map(|x| calls.numpy(x)).collect::<Vec<_>>();
-    let report = check::op_with(
-        config,
+    let check = OpCheck::new(
         name,
         &shapes,
         |xs| array("forward", &calls.call(&forward, numpy(xs)), "the output"),
@@ -58,7 +103,18 @@ pub(crate) fn check_op(
                 .map(|(k, item)| array("backward", item, &format!("dL/dx{k}")))
                 .collect()
         },
-    );
+    )
+    .config(config);
+    let check = match &jvp {
+        Some(jvp) => check.jvp(|xs: &[ArrayD<f64>], us: &[ArrayD<f64>]| {
+            let tangents = PyTuple::new(calls.py(), numpy(us)).expect("internal: a tuple of arrays");
+            let mut args = vec![tangents.into_any()];
+            args.extend(numpy(xs));
+            array("jvp", &calls.call(jvp, args), "the output tangent")
+        }),
+        None => check,
+    };
+    let report = options.apply(check).run();
     calls.finish(report, "your forward and backward".to_owned())
 }
 

@@ -1,0 +1,300 @@
+//! `check_op`'s keyword options, read from Python values into `gradverify::check::OpCheck`'s.
+//!
+//! Each option is checked here, before anything is called, and a bad value is a `ValueError`
+//! naming the option, the value and what was expected (the Rust builder would report it as the
+//! report's one finding instead; from Python an argument error is an exception). A value of the
+//! wrong type (`rtol="x"`) is PyO3's `TypeError`, with the note "while processing 'rtol'":
+//!
+//! ```text
+//! domains={i: "positive" | (a, b)}   input i drawn in x > 0 or a < x < b, steps kept inside
+//! points=[(x0, x1, …), …]            explicit inputs, shaped as `shapes`, inside their domains
+//! rtol, atol, nondet_tol ≥ 0; eps > 0; all finite
+//! no_grad=(i, …)                     inputs not differentiated; not every input
+//! shrinkable=((i, axis), …)          axes a failing case may shrink along
+//! ```
+//!
+//! The forward-mode `jvp` is a function and is wired in by `op`, which calls it.
+
+use gradverify::check::{Domain, OpCheck};
+use ndarray::{ArrayD, Dimension};
+use numpy::{AllowTypeChange, PyArrayLikeDyn};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+/// The options of one `check_op` call, checked against the op's input shapes.
+pub(crate) struct Options {
+    pub(crate) domains: Vec<(usize, Domain)>,
+    pub(crate) points: Option<Vec<Vec<ArrayD<f64>>>>,
+    pub(crate) rtol: Option<f64>,
+    pub(crate) atol: Option<f64>,
+    pub(crate) eps: Option<f64>,
+    pub(crate) nondet_tol: Option<f64>,
+    pub(crate) no_grad: Vec<usize>,
+    pub(crate) fast: bool,
+    pub(crate) shrinkable: Vec<(usize, usize)>,
+}
+
+impl Options {
+    /// `check` with these options set.
+    pub(crate) fn apply<'a>(self, mut check: OpCheck<'a>) -> OpCheck<'a> {
+        for (input, domain) in self.domains {
+            check = check.domain(input, domain);
+        }
+        if let Some(points) = self.points {
+            check = check.points(points);
+        }
+        if let Some(rtol) = self.rtol {
+            check = check.rtol(rtol);
+        }
+        if let Some(atol) = self.atol {
+            check = check.atol(atol);
+        }
+        if let Some(eps) = self.eps {
+            check = check.eps(eps);
+        }
+        if let Some(tol) = self.nondet_tol {
+            check = check.nondet_tol(tol);
+        }
+        for input in self.no_grad {
+            check = check.no_grad(input);
+        }
+        for (input, axis) in self.shrinkable {
+            check = check.shrinkable(input, axis);
+        }
+        if self.fast { check.fast() } else { check }
+    }
+}
+
+/// `domains`: a dict from input index to `"positive"` or `(a, b)`.
+pub(crate) fn domains(
+    value: Option<&Bound<'_, PyAny>>,
+    shapes: &[Vec<usize>],
+) -> PyResult<Vec<(usize, Domain)>> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let dict = value.cast::<PyDict>().map_err(|_| {
+        invalid(format!(
+            "domains is {}: expected a dict from input index to \"positive\" or (a, b)",
+            describe(value)
+        ))
+    })?;
+    dict.iter()
+        .map(|(key, domain)| {
+            let input = index("domains", &key, shapes)?;
+            Ok((input, one_domain(input, &domain)?))
+        })
+        .collect()
+}
+
+fn one_domain(input: usize, value: &Bound<'_, PyAny>) -> PyResult<Domain> {
+    let expected = || {
+        invalid(format!(
+            "domains[{input}] is {}: expected \"positive\" or (a, b) with finite a < b",
+            repr(value)
+        ))
+    };
+    if let Ok(name) = value.extract::<String>() {
+        return if name == "positive" {
+            Ok(Domain::Positive)
+        } else {
+            Err(expected())
+        };
+    }
+    match value.extract::<Vec<f64>>().as_deref() {
+        Ok(&[a, b]) if a.is_finite() && b.is_finite() && a < b => Ok(Domain::Interval(a, b)),
+        _ => Err(expected()),
+    }
+}
+
+/// `points`: a list of tuples, one array per input, shaped as `shapes` and inside `domains`.
+pub(crate) fn points(
+    value: &Bound<'_, PyAny>,
+    shapes: &[Vec<usize>],
+    domains: &[(usize, Domain)],
+) -> PyResult<Vec<Vec<ArrayD<f64>>>> {
+    let expected = "a list of tuples of arrays, one array per input";
+    let sets =
+        items(value).ok_or_else(|| invalid(format!("points is {}: expected {expected}", describe(value))))?;
+    if sets.is_empty() {
+        return Err(invalid(format!("points is empty: expected {expected}")));
+    }
+    sets.iter()
+        .enumerate()
+        .map(|(p, set)| {
+            let arrays = items(set)
+                .filter(|arrays| arrays.len() == shapes.len())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "points[{p}] is {}: expected a tuple of {} arrays, one per input",
+                        describe(set),
+                        shapes.len()
+                    ))
+                })?;
+            arrays
+                .iter()
+                .zip(shapes)
+                .enumerate()
+                .map(|(k, (x, shape))| point_array(p, k, x, shape, domains))
+                .collect()
+        })
+        .collect()
+}
+
+/// `points[p][k]` as an array of `shape` whose every element is inside input k's domain.
+fn point_array(
+    p: usize,
+    k: usize,
+    value: &Bound<'_, PyAny>,
+    shape: &[usize],
+    domains: &[(usize, Domain)],
+) -> PyResult<ArrayD<f64>> {
+    let x = value
+        .extract::<PyArrayLikeDyn<'_, f64, AllowTypeChange>>()
+        .map_err(|_| {
+            invalid(format!(
+                "points[{p}][{k}] is {}: expected an array of numbers",
+                describe(value)
+            ))
+        })?
+        .as_array()
+        .to_owned();
+    if x.shape() != shape {
+        return Err(invalid(format!(
+            "points[{p}][{k}] has shape {:?}: expected {shape:?}, shapes[{k}]",
+            x.shape()
+        )));
+    }
+    let domain = domains
+        .iter()
+        .find(|(input, _)| *input == k)
+        .map_or(Domain::Real, |(_, d)| *d);
+    match x.indexed_iter().find(|(_, v)| !admits(domain, **v)) {
+        Some((at, v)) => Err(invalid(format!(
+            "points[{p}][{k}]{:?} is {v}: expected a finite value in {domain} (domains[{k}]), or on its bound",
+            at.slice()
+        ))),
+        None => Ok(x),
+    }
+}
+
+/// The value lies in the domain or on its bound (where the check says "not comparable").
+fn admits(domain: Domain, v: f64) -> bool {
+    match domain {
+        Domain::Real => v.is_finite(),
+        Domain::Positive => v.is_finite() && v >= 0.0,
+        Domain::Interval(a, b) => (a..=b).contains(&v),
+    }
+}
+
+/// `rtol`, `atol`, `nondet_tol`: finite and at least 0.
+pub(crate) fn tolerance(option: &str, value: Option<f64>) -> PyResult<Option<f64>> {
+    checked(option, value, |v| v >= 0.0, "a finite value ≥ 0")
+}
+
+/// `eps`: finite and above 0.
+pub(crate) fn step(option: &str, value: Option<f64>) -> PyResult<Option<f64>> {
+    checked(option, value, |v| v > 0.0, "a finite value > 0")
+}
+
+fn checked(option: &str, value: Option<f64>, ok: fn(f64) -> bool, expected: &str) -> PyResult<Option<f64>> {
+    match value {
+        Some(v) if !(v.is_finite() && ok(v)) => Err(invalid(format!("{option} is {v}: expected {expected}"))),
+        _ => Ok(value),
+    }
+}
+
+/// `no_grad`: input indices, leaving at least one input to differentiate.
+pub(crate) fn no_grad(inputs: &[i64], shapes: &[Vec<usize>]) -> PyResult<Vec<usize>> {
+    let inputs = inputs
+        .iter()
+        .map(|&i| input("no_grad", i, shapes))
+        .collect::<PyResult<Vec<usize>>>()?;
+    if (0..shapes.len()).all(|k| inputs.contains(&k)) {
+        return Err(invalid(format!(
+            "no_grad is {inputs:?}: every input is no_grad, so there is no gradient to compare; \
+             expected at least one input left out"
+        )));
+    }
+    Ok(inputs)
+}
+
+/// `shrinkable`: `(input, axis)` pairs naming an axis of that input.
+pub(crate) fn shrinkable(pairs: &[(i64, i64)], shapes: &[Vec<usize>]) -> PyResult<Vec<(usize, usize)>> {
+    pairs
+        .iter()
+        .map(|&(i, axis)| {
+            let k = input("shrinkable", i, shapes)?;
+            let rank = shapes[k].len();
+            usize::try_from(axis)
+                .ok()
+                .filter(|&axis| axis < rank)
+                .map(|axis| (k, axis))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "shrinkable has ({i}, {axis}): input {i} has {rank} axes (shapes[{i}] is {:?}); \
+                         expected (input, axis) with an axis of that input",
+                        shapes[k]
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// A dict key that must be an input index.
+fn index(option: &str, key: &Bound<'_, PyAny>, shapes: &[Vec<usize>]) -> PyResult<usize> {
+    let i = key.extract::<i64>().map_err(|_| {
+        invalid(format!(
+            "{option} has the key {}: expected an input index from 0 to {}",
+            repr(key),
+            shapes.len() - 1
+        ))
+    })?;
+    input(option, i, shapes)
+}
+
+fn input(option: &str, i: i64, shapes: &[Vec<usize>]) -> PyResult<usize> {
+    let n = shapes.len();
+    usize::try_from(i).ok().filter(|&k| k < n).ok_or_else(|| {
+        invalid(format!(
+            "{option} names input {i}, which does not exist: the op has {n} input{} (0 to {})",
+            if n == 1 { "" } else { "s" },
+            n - 1
+        ))
+    })
+}
+
+/// The items of a list or tuple.
+fn items<'py>(value: &Bound<'py, PyAny>) -> Option<Vec<Bound<'py, PyAny>>> {
+    if let Ok(tuple) = value.cast::<PyTuple>() {
+        Some(tuple.iter().collect())
+    } else if let Ok(list) = value.cast::<PyList>() {
+        Some(list.iter().collect())
+    } else {
+        None
+    }
+}
+
+/// "a tuple of 2 items", "a ndarray": what a value is, without printing a whole array.
+fn describe(value: &Bound<'_, PyAny>) -> String {
+    let kind = value
+        .get_type()
+        .name()
+        .map_or_else(|_| "object".to_owned(), |n| n.to_string());
+    match items(value) {
+        Some(items) => format!("a {kind} of {} items", items.len()),
+        None => format!("a {kind}"),
+    }
+}
+
+/// The value as Python prints it, for small values (keys, domains).
+fn repr(value: &Bound<'_, PyAny>) -> String {
+    value
+        .repr()
+        .map_or_else(|_| "an unprintable value".to_owned(), |r| r.to_string())
+}
+
+fn invalid(message: String) -> PyErr {
+    PyValueError::new_err(message)
+}
