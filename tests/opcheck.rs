@@ -86,6 +86,24 @@ fn log10_and_sqrt_on_a_domain_pass_and_ln_for_log10_fails() {
 }
 
 #[test]
+fn the_taylor_test_never_steps_outside_the_domain() {
+    // A forward that refuses inputs outside (1e-6, 1e-3): every call the check makes, the Taylor
+    // test's included, stays inside, so none panics and the Taylor note is there.
+    let strict = |x: &Arrays| {
+        assert!(
+            x[0].iter().all(|v| (1e-6..=1e-3).contains(v)),
+            "called outside the domain"
+        );
+        log10(x)
+    };
+    let report = OpCheck::new("log10", &[&[3, 4]], strict, log10_vjp)
+        .domain(0, Domain::Interval(1e-6, 1e-3))
+        .run();
+    assert_verdict(&report, Verdict::Pass);
+    assert!(report.notes.iter().any(|n| n.starts_with("Taylor")), "{report}");
+}
+
+#[test]
 fn log10_and_sqrt_at_chosen_points_pass_even_next_to_the_bound() {
     // 1e-9 from the bound of sqrt's domain: the steps shrink to stay inside.
     let points = vec![

@@ -1,6 +1,6 @@
 //! The Taylor-remainder test of a custom op's gradients along a random direction
 //! ([`taylor`](crate::oracle::taylor)): a note beside the verdict, never part of it. Inputs
-//! marked `no_grad` are not moved.
+//! marked `no_grad` are not moved, and no step leaves an input's domain.
 
 use ndarray::{ArrayD, Zip};
 use ndarray_rand::RandomExt;
@@ -43,7 +43,24 @@ impl OpCheck<'_> {
             .iter()
             .flat_map(|x| x.iter())
             .fold(1.0_f64, |m, v| m.max(v.abs()));
-        taylor::taylor_test(directional, TAYLOR_FIRST * size, |eps| {
+        // Every ε of the sequence keeps the inputs inside their domains: at most half the room
+        // to the nearest bound, per element, along the direction.
+        let room = inputs
+            .iter()
+            .zip(&directions)
+            .zip(&self.options.domains)
+            .flat_map(|((x, u), domain)| {
+                x.iter()
+                    .zip(u.iter())
+                    .filter(|(_, u)| **u != 0.0)
+                    .map(move |(x, u)| domain.room(*x) / u.abs())
+            })
+            .fold(f64::INFINITY, f64::min);
+        let first = (TAYLOR_FIRST * size).min(room / 2.0);
+        if first <= 0.0 {
+            return None;
+        }
+        taylor::taylor_test(directional, first, |eps| {
             let moved: Vec<ArrayD<f64>> = inputs
                 .iter()
                 .zip(&directions)
