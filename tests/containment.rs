@@ -109,7 +109,6 @@ fn relu_request() -> gradverify::protocol::Request {
 
 /// The message of a failed answer.
 #[track_caller]
-/// The fault of the next request, as the report words it.
 fn failure(subject: &mut ExecSubject) -> String {
     match subject.answer(&relu_request()) {
         Err(fault) => fault.to_string(),
@@ -290,6 +289,26 @@ fn a_100_mb_answer_line_is_refused_without_stopping() {
     assert_eq!(
         failure(&mut subject),
         "the answer line has 100000000 bytes, more than the limit of 67108864 bytes; it was read through, not kept"
+    );
+    assert!(subject.answer(&relu_request()).is_ok());
+    drop(subject);
+    assert_none_left(&mark);
+}
+
+#[test]
+fn an_answer_line_far_longer_than_its_gradients_need_is_refused_before_parsing() {
+    // 3 MB for a relu request of a few numbers: under the 64 MiB cap, over what it can need.
+    let mark = new_mark("bloated");
+    let command = format!(
+        "printf '{{\"id\": 1, \"grads\": {{\"a\": ['; head -c 3000000 /dev/zero | tr '\\0' ' '; echo ']}}}}'; exec {BIN} serve"
+    );
+    let mut subject = start(&program(&command, 30_000, &mark, Isolation::ProcessGroup));
+    let message = failure(&mut subject);
+    assert!(
+        message.starts_with("the answer line has 3000")
+            && message.contains("more than the limit of 1048768 bytes")
+            && message.ends_with("it was read through, not kept"),
+        "{message}"
     );
     assert!(subject.answer(&relu_request()).is_ok());
     drop(subject);

@@ -294,6 +294,17 @@ impl ExecSubject {
                 .into());
             }
             let line = line.text;
+            // Parsed into a JSON tree, a line takes several times its length; a line far longer
+            // than its gradients can need is refused before it is parsed.
+            let budget = answer_budget(request);
+            if line.len() > budget {
+                self.timeouts_in_a_row = 0;
+                return Err(ProcessFault::LineTooLong {
+                    bytes: line.len() as u64,
+                    limit: budget,
+                }
+                .into());
+            }
             let value: Value = match serde_json::from_str(&line) {
                 Ok(value) => value,
                 Err(e) => {
@@ -425,6 +436,23 @@ fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
     let like = reference_answer(request).expect("internal: generated requests fit");
     let optional = crate::verify::ops::op(request.kind()).optional_keys();
     Answer::from_json(grads, &like, optional).map_err(Fault::of_answer)
+}
+
+/// Bytes a JSON number may take in an answer, generously (`-1.2345678901234567e-308, `).
+const BYTES_PER_NUMBER: usize = 64;
+/// Bytes for everything in an answer line but its numbers (keys, brackets, white space).
+const ANSWER_OVERHEAD: usize = 1 << 20;
+
+/// The longest answer line that `request`'s gradients can need (at most
+/// [`ANSWER_LINE_LIMIT`]).
+fn answer_budget(request: &Request) -> usize {
+    let numbers: usize = reference_answer(request)
+        .map(|like| like.grads.iter().map(|(_, g)| g.len() + 1).sum())
+        .unwrap_or(usize::MAX / BYTES_PER_NUMBER);
+    numbers
+        .saturating_mul(BYTES_PER_NUMBER)
+        .saturating_add(ANSWER_OVERHEAD)
+        .min(ANSWER_LINE_LIMIT)
 }
 
 /// The first characters of a line, for messages.
