@@ -347,12 +347,15 @@ fn a_command_that_cannot_start_is_said_once() {
     }
 }
 
-#[test]
-fn the_verify_command_says_once_that_a_command_cannot_start_and_exits_2() {
+/// `gradverify ARGS --exec no_such_program_xyz` says once that the command cannot start, shows
+/// no smallest shape, and exits 2.
+#[track_caller]
+fn assert_cannot_start_said_once(args: &[&str]) {
     let out = Command::new(BIN)
-        .args(["verify", "--exec", "no_such_program_xyz"])
+        .args(args)
+        .args(["--exec", "no_such_program_xyz"])
         .output()
-        .expect("run gradverify verify");
+        .expect("run gradverify");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -365,19 +368,13 @@ fn the_verify_command_says_once_that_a_command_cannot_start_and_exits_2() {
 }
 
 #[test]
+fn the_verify_command_says_once_that_a_command_cannot_start_and_exits_2() {
+    assert_cannot_start_said_once(&["verify"]);
+}
+
+#[test]
 fn the_sweep_command_says_once_that_a_command_cannot_start_and_exits_2() {
-    let out = Command::new(BIN)
-        .args(["sweep", "--cases", "20", "--exec", "no_such_program_xyz"])
-        .output()
-        .expect("run gradverify sweep");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(2), "{text}");
-    assert_eq!(text.matches("no_such_program_xyz: ").count(), 1, "{text}");
-    assert!(!text.contains("smallest"), "{text}");
+    assert_cannot_start_said_once(&["sweep", "--cases", "20"]);
 }
 
 #[test]
