@@ -48,24 +48,8 @@ pub(crate) fn loss_factor(records: &[CaseRecord]) -> Option<LossFactorExample> {
         .iter()
         .filter(|r| r.outcome.as_ref().is_ok_and(|c| !c.wrong.is_empty()))
         .collect();
-    let dims: Vec<Vec<(&str, usize)>> = failing
-        .iter()
-        .map(|r| Some(ops::op(r.request.as_ref()?.kind()).fit_dims(r.request.as_ref()?)))
-        .collect::<Option<_>>()?;
-    let mut cases = Vec::with_capacity(failing.len());
-    for (record, dims) in failing.iter().zip(&dims) {
-        let checked = record.outcome.as_ref().ok()?;
-        let mut gradients = Vec::with_capacity(PARAMETERS.len());
-        for name in PARAMETERS {
-            gradients.push(Gradient {
-                name,
-                expected: record.expected.get(name)?,
-                got: checked.actual.get(name)?,
-                wrong: checked.wrong.iter().any(|(n, _)| n == name),
-            });
-        }
-        cases.push(NetworkCase { dims, gradients });
-    }
+    let dims = fit_dims(&failing)?;
+    let cases = network_cases(&failing, &dims)?;
     let found = network::loss_factor(&cases)?;
     let failing_index = found.example;
     let example = records
@@ -132,29 +116,48 @@ pub(crate) fn gradient(
     Some((found, Some(cases[example].index)))
 }
 
+/// Each record's dims by name, as its op fits factors to them; `None` if one has no request.
+fn fit_dims(records: &[&CaseRecord]) -> Option<Vec<Vec<(&'static str, usize)>>> {
+    records
+        .iter()
+        .map(|r| Some(ops::op(r.request.as_ref()?.kind()).fit_dims(r.request.as_ref()?)))
+        .collect()
+}
+
+/// Each answered record's six parameter gradients (expected, got, wrong or not) with its dims,
+/// as the network-level hypotheses read them; `None` if a record lacks one.
+fn network_cases<'r>(
+    records: &[&'r CaseRecord],
+    dims: &'r [Vec<(&'static str, usize)>],
+) -> Option<Vec<NetworkCase<'r>>> {
+    records
+        .iter()
+        .zip(dims)
+        .map(|(record, dims)| {
+            let checked = record.outcome.as_ref().ok()?;
+            let gradients = PARAMETERS
+                .iter()
+                .map(|&name| {
+                    Some(Gradient {
+                        name,
+                        expected: record.expected.get(name)?,
+                        got: checked.actual.get(name)?,
+                        wrong: checked.wrong.iter().any(|(n, _)| n == name),
+                    })
+                })
+                .collect::<Option<_>>()?;
+            Some(NetworkCase { dims, gradients })
+        })
+        .collect()
+}
+
 /// Where no diagnosis applies to a network's wrong gradient: the first wrong layer going back
 /// from the loss, and the layers below that inherit it, as a note with its smallest case; `None`
 /// for other ops.
 pub(crate) fn first_wrong_layer(records: &[CaseRecord]) -> Option<String> {
     let answered: Vec<&CaseRecord> = records.iter().filter(|r| r.outcome.is_ok()).collect();
-    let dims: Vec<Vec<(&str, usize)>> = answered
-        .iter()
-        .map(|r| Some(ops::op(r.request.as_ref()?.kind()).fit_dims(r.request.as_ref()?)))
-        .collect::<Option<_>>()?;
-    let mut cases = Vec::with_capacity(answered.len());
-    for (record, dims) in answered.iter().zip(&dims) {
-        let checked = record.outcome.as_ref().ok()?;
-        let mut gradients = Vec::with_capacity(PARAMETERS.len());
-        for name in PARAMETERS {
-            gradients.push(Gradient {
-                name,
-                expected: record.expected.get(name)?,
-                got: checked.actual.get(name)?,
-                wrong: checked.wrong.iter().any(|(n, _)| n == name),
-            });
-        }
-        cases.push(NetworkCase { dims, gradients });
-    }
+    let dims = fit_dims(&answered)?;
+    let cases = network_cases(&answered, &dims)?;
     let found = network::first_wrong_layer(&cases)?;
     Some(format!(
         "{}; smallest such case: {}",
