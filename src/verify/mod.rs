@@ -43,6 +43,7 @@ use report::gradient_label;
 use std::ops::Range;
 
 use ndarray::{ArrayD, Zip};
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::compare::{self, Comparison, Tolerance};
@@ -413,14 +414,28 @@ fn same(first: &ArrayD<f64>, second: &ArrayD<f64>) -> bool {
             .all(|a, b| a == b || (a.is_nan() && b.is_nan()) || compare::rel_err(*a, *b) <= 1e-12)
 }
 
-/// Tries smaller shapes (one dimension at a time: to 1, halved, one less) with fresh values,
-/// keeping each that still shows the same kind of problem, until none does.
+/// Shrinks a failing built-in case with [`shrink_by`], drawing each smaller case as the op does.
 fn shrink(
     subject: &mut dyn Backward,
     kind: OpKind,
     config: Config,
     start: &CaseRecord,
     what: &Subject,
+) -> CaseRecord {
+    shrink_by(start, what, config.seed, |dims, rng| {
+        let request = cases::request(kind, &dims, rng);
+        check_case(subject, dims, request, config)
+    })
+}
+
+/// Tries smaller shapes (one dimension at a time: to 1, halved, one less) with fresh values,
+/// keeping each that still shows the same kind of problem, until none does. `run` draws and
+/// checks a case of the given dims from the given random stream (`None`: nothing to compare).
+pub(crate) fn shrink_by(
+    start: &CaseRecord,
+    what: &Subject,
+    seed: u64,
+    mut run: impl FnMut(Vec<usize>, &mut ChaCha8Rng) -> Option<CaseRecord>,
 ) -> CaseRecord {
     let problem = start.problem(what);
     let mut best = start.clone();
@@ -435,9 +450,8 @@ fn shrink(
                 attempt += 1;
                 let mut dims = best.dims.clone();
                 dims[d] = value;
-                let mut rng = random::case_rng(config.seed, SHRINK_STREAM + attempt);
-                let request = cases::request(kind, &dims, &mut rng);
-                if let Some(record) = check_case(subject, dims, request, config)
+                let mut rng = random::case_rng(seed, SHRINK_STREAM + attempt);
+                if let Some(record) = run(dims, &mut rng)
                     && same_kind(record.problem(what).as_ref(), problem.as_ref())
                 {
                     best = record;

@@ -6,9 +6,7 @@
 
 use super::OpCheck;
 use super::builder::shapes_label;
-use crate::random;
-use crate::verify::findings::same_kind;
-use crate::verify::{CaseRecord, SHRINK_ATTEMPTS, SHRINK_STREAM, Subject};
+use crate::verify::{CaseRecord, Subject, shrink_by};
 
 /// The marked axes, grouped by length: each group is one dimension that shrinks.
 #[derive(Debug, Clone, Default)]
@@ -55,33 +53,12 @@ impl OpCheck<'_> {
         what: &Subject,
         seed: u64,
     ) -> CaseRecord {
-        let problem = start.problem(what);
-        let mut best = start.clone();
-        let mut attempt = 0;
-        'improve: while attempt < SHRINK_ATTEMPTS {
-            for d in 0..best.dims.len() {
-                let current = best.dims[d];
-                let mut smaller = vec![1, current / 2, current.saturating_sub(1)];
-                smaller.retain(|&v| v >= 1 && v < current);
-                smaller.dedup();
-                for value in smaller {
-                    attempt += 1;
-                    let mut dims = best.dims.clone();
-                    dims[d] = value;
-                    let shapes = groups.apply(&self.shapes, &dims);
-                    let mut rng = random::case_rng(seed, SHRINK_STREAM + attempt);
-                    let drawn = self.draw(&shapes, &mut rng);
-                    if let Some(outcome) = self.run_case(drawn, &mut rng, (&dims, &shapes_label(&shapes)))
-                        && same_kind(outcome.record.problem(what).as_ref(), problem.as_ref())
-                    {
-                        best = outcome.record;
-                        continue 'improve;
-                    }
-                }
-            }
-            break;
-        }
-        best
+        shrink_by(start, what, seed, |dims, rng| {
+            let shapes = groups.apply(&self.shapes, &dims);
+            let drawn = self.draw(&shapes, rng);
+            self.run_case(drawn, rng, (&dims, &shapes_label(&shapes)))
+                .map(|outcome| outcome.record)
+        })
     }
 }
 
