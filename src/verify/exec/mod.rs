@@ -250,6 +250,8 @@ impl ExecSubject {
     /// Reads the answer to request `id`, skipping late answers to earlier requests.
     fn read_answer(&mut self, id: u64, request: &Request) -> Result<Answer, Fault> {
         let deadline = Instant::now() + self.timeout;
+        // The gradients' shapes, which bound an answer's length and read it.
+        let like = reference_answer(request).expect("internal: generated requests fit");
         loop {
             // Checked here too: a program that floods late answers always has a line ready.
             let left = deadline.saturating_duration_since(Instant::now());
@@ -296,7 +298,7 @@ impl ExecSubject {
             let line = line.text;
             // Parsed into a JSON tree, a line takes several times its length; a line far longer
             // than its gradients can need is refused before it is parsed.
-            let budget = answer_budget(request);
+            let budget = answer_budget(&like);
             if line.len() > budget {
                 self.timeouts_in_a_row = 0;
                 return Err(ProcessFault::LineTooLong {
@@ -321,7 +323,7 @@ impl ExecSubject {
             }
             self.timeouts_in_a_row = 0;
             return match found {
-                Some(this) if this == id => parse_answer(&value, request),
+                Some(this) if this == id => parse_answer(&value, request, &like),
                 Some(other) => Err(protocol(format!("the answer has id {other}, expected {id}"))),
                 None => Err(protocol(format!(
                     "the answer has no numeric `id` (expected {id}): {}",
@@ -421,8 +423,8 @@ fn protocol(message: String) -> Fault {
     ProcessFault::Protocol(message).into()
 }
 
-/// The gradients of an answer line, or the fault it shows.
-fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
+/// The gradients of an answer line, shaped `like` the reference's, or the fault it shows.
+fn parse_answer(value: &Value, request: &Request, like: &Answer) -> Result<Answer, Fault> {
     if let Some(error) = value.get("error") {
         return match error.as_str() {
             Some(UNSUPPORTED) => Err(Fault::Unsupported),
@@ -433,9 +435,8 @@ fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
     let Some(grads) = value.get("grads") else {
         return Err(protocol("the answer has neither `grads` nor `error`".to_owned()));
     };
-    let like = reference_answer(request).expect("internal: generated requests fit");
     let optional = crate::verify::ops::op(request.kind()).optional_keys();
-    Answer::from_json(grads, &like, optional).map_err(Fault::of_answer)
+    Answer::from_json(grads, like, optional).map_err(Fault::of_answer)
 }
 
 /// Bytes a JSON number may take in an answer, generously (`-1.2345678901234567e-308, `).
@@ -443,12 +444,10 @@ const BYTES_PER_NUMBER: usize = 64;
 /// Bytes for everything in an answer line but its numbers (keys, brackets, white space).
 const ANSWER_OVERHEAD: usize = 1 << 20;
 
-/// The longest answer line that `request`'s gradients can need (at most
+/// The longest answer line that gradients shaped `like` these can need (at most
 /// [`ANSWER_LINE_LIMIT`]).
-fn answer_budget(request: &Request) -> usize {
-    let numbers: usize = reference_answer(request)
-        .map(|like| like.grads.iter().map(|(_, g)| g.len() + 1).sum())
-        .unwrap_or(usize::MAX / BYTES_PER_NUMBER);
+fn answer_budget(like: &Answer) -> usize {
+    let numbers: usize = like.grads.iter().map(|(_, g)| g.len() + 1).sum();
     numbers
         .saturating_mul(BYTES_PER_NUMBER)
         .saturating_add(ANSWER_OVERHEAD)
