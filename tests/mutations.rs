@@ -22,6 +22,11 @@ fn finding<'r>(report: &'r Report, what: &Subject) -> &'r gradverify::verify::Fi
         .unwrap_or_else(|| panic!("no finding for {what:?}:\n{report}"))
 }
 
+/// Some finding of the report has this problem.
+fn has_problem(report: &Report, problem: &Problem) -> bool {
+    report.findings.iter().any(|f| &f.problem == problem)
+}
+
 /// The gradient of `input`.
 fn gradient(input: &str) -> Subject {
     Subject::Gradient(input.to_owned())
@@ -144,13 +149,7 @@ fn dh_computed_from_an_upstream_of_ones_ignores_the_upstream_gradient() {
         (ones.dot(&w.t()), h.t().dot(g), g.sum_axis(Axis(0)))
     });
     assert_diagnosed(&report, "h", Diagnosis::UpstreamIgnored);
-    assert!(
-        report
-            .findings
-            .iter()
-            .any(|f| f.problem == Problem::NonZeroForZeroUpstream),
-        "{report}"
-    );
+    assert!(has_problem(&report, &Problem::NonZeroForZeroUpstream), "{report}");
 }
 
 #[test]
@@ -263,13 +262,7 @@ fn a_nan_only_for_a_zero_upstream_gradient_is_still_reported() {
         let scale = g.mapv(f64::abs).sum();
         (dh, dw * (scale / scale), db)
     });
-    assert!(
-        report
-            .findings
-            .iter()
-            .any(|f| f.problem == Problem::NonZeroForZeroUpstream),
-        "{report}"
-    );
+    assert!(has_problem(&report, &Problem::NonZeroForZeroUpstream), "{report}");
 }
 
 #[test]
@@ -698,13 +691,7 @@ fn a_custom_op_with_the_right_derivative_passes_and_with_a_wrong_one_fails() {
     );
     let ignores_upstream = |x: &[ndarray::ArrayD<f64>], _g: &ndarray::ArrayD<f64>| vec![x[0].mapv(f64::cos)];
     let report = check::op("sin", &[&[2, 3]], sin_forward, ignores_upstream);
-    assert!(
-        report
-            .findings
-            .iter()
-            .any(|f| f.problem == Problem::NonZeroForZeroUpstream),
-        "{report}"
-    );
+    assert!(has_problem(&report, &Problem::NonZeroForZeroUpstream), "{report}");
 }
 
 #[test]

@@ -415,11 +415,7 @@ mod tests {
 
     #[test]
     fn overwriting_loops_are_recognised_for_each_input_and_direction() {
-        let drawn: Vec<Drawn> = SHAPES
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| draw(i as u64, s))
-            .collect();
+        let drawn = draw_all();
         for input in ["W", "b", "h"] {
             for (reversed, term) in [(false, Term::Last), (true, Term::First)] {
                 let got: Vec<ArrayD<f64>> = drawn.iter().map(|d| overwritten(d, input, reversed)).collect();
@@ -434,11 +430,7 @@ mod tests {
 
     #[test]
     fn the_right_gradient_and_other_bugs_are_not_an_overwrite() {
-        let drawn: Vec<Drawn> = SHAPES
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| draw(i as u64, s))
-            .collect();
+        let drawn = draw_all();
         let right: Vec<ArrayD<f64>> = drawn.iter().map(|d| d.right.w.clone().into_dyn()).collect();
         assert_eq!(fanout_overwrite("W", &cases(&drawn, &right)), None);
         let halved: Vec<ArrayD<f64>> = right.iter().map(|w| w / 2.0).collect();
@@ -468,6 +460,15 @@ mod tests {
         }
     }
 
+    /// One drawn case of each of [`SHAPES`].
+    fn draw_all() -> Vec<Drawn> {
+        SHAPES
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| draw(i as u64, s))
+            .collect()
+    }
+
     /// `a` rounded to float32, element by element.
     fn rounded(a: &ArrayD<f64>) -> ArrayD<f64> {
         a.mapv(|v| f64::from(v as f32))
@@ -475,11 +476,7 @@ mod tests {
 
     #[test]
     fn a_gradient_rounded_to_float32_is_float32_and_says_what_to_pass() {
-        let drawn: Vec<Drawn> = SHAPES
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| draw(i as u64, s))
-            .collect();
+        let drawn = draw_all();
         let right: Vec<ArrayD<f64>> = drawn.iter().map(|d| d.right.w.clone().into_dyn()).collect();
         let got: Vec<ArrayD<f64>> = right.iter().map(rounded).collect();
         let cases: Vec<_> = right.iter().zip(&got).collect();
