@@ -95,14 +95,19 @@ fn an_unknown_op_is_unsupported_not_wrong() {
     assert_eq!(reply["error"], json!("unsupported op"));
 }
 
-#[test]
-fn the_binary_serves_every_line_in_order_and_survives_garbage() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gradverify"))
+/// `gradverify serve` with piped standard input and output.
+fn spawn_serve() -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_gradverify"))
         .arg("serve")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("start gradverify serve");
+        .expect("start gradverify serve")
+}
+
+#[test]
+fn the_binary_serves_every_line_in_order_and_survives_garbage() {
+    let mut child = spawn_serve();
     let input = concat!(
         r#"{"id": 1, "op": "relu", "inputs": {"a": [[2.0, -2.0]]}, "grad_out": [[1.5, 1.5]]}"#,
         "\n",
@@ -171,12 +176,7 @@ fn a_line_past_the_limit_and_a_non_utf8_line_get_errors_and_serving_goes_on() {
 
 #[test]
 fn the_binary_answers_a_100_mb_request_with_an_error_and_goes_on() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gradverify"))
-        .arg("serve")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start gradverify serve");
+    let mut child = spawn_serve();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let block = vec![b'1'; 1 << 20];
