@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use gradverify::bench::backward_over_forward;
 use gradverify::compare::Verdict;
 use gradverify::cost::{self, CostTable, MemoryTable};
 use gradverify::grade::{self, GradeJob, output};
@@ -80,17 +79,9 @@ pub fn main_job(cases: u64) -> Outcome {
     print(&format!(
         "gradverify: the reference backprop against explicit Jacobians and central differences\n{report}\ntook {:.2} s on {}\n\n{table}\nMore: `gradverify costs` (batch 32, memory, measured times), `gradverify sweep --help`, `gradverify verify --help`.\n",
         start.elapsed().as_secs_f64(),
-        pool_threads()
+        gradverify::timing::pool_threads()
     ));
     Ok(pass_if(report.failures().next().is_none()))
-}
-
-/// "1 thread" or "N threads": the size of the current rayon pool.
-fn pool_threads() -> String {
-    match rayon::current_num_threads() {
-        1 => "1 thread".to_owned(),
-        n => format!("{n} threads"),
-    }
 }
 
 /// Runs `f` on a pool of `threads` threads, or on rayon's default pool (which honours
@@ -129,7 +120,7 @@ pub fn sweep(job: &SweepJob) -> Outcome {
         let rate = report.cases() as f64 / seconds;
         print(&format!(
             "{report}\ntook {seconds:.2} s on {} ({rate:.0} cases/s)\n",
-            pool_threads()
+            gradverify::timing::pool_threads()
         ));
     }
     Ok(pass_if(report.failures().next().is_none()))
@@ -293,32 +284,10 @@ pub fn verify(
 /// The speed workloads, as a table or as JSON lines.
 pub fn bench(json: bool) -> Outcome {
     let figures = gradverify::bench::all()?;
-    for (k, f) in figures.iter().enumerate() {
-        if json {
-            print(&format!("{}\n", f.to_json()));
-            continue;
-        }
-        let size = if f.batch == 0 {
-            String::new()
-        } else {
-            format!("B={} D={}", f.batch, f.width)
-        };
-        let rate = match (f.cases_per_s, f.flop_rate()) {
-            (Some(r), _) => format!("  ({r:.0} cases/s on {})", pool_threads()),
-            (None, Some(r)) => format!("  ({:.1} GFLOP/s)", r / 1e9),
-            (None, None) => f
-                .over_random
-                .map_or(String::new(), |r| format!("  (×{r:.2} the random data's)")),
-        };
-        let time = gradverify::timing::seconds(f.median_s);
-        print(&format!("{:<17} {size:<13} {time:>10}{rate}\n", f.name));
-        let forward = k.checked_sub(1).map(|i| &figures[i]);
-        if let Some((time, flops)) = forward.and_then(|fw| backward_over_forward(fw, f)) {
-            print(&format!(
-                "{:<31} backward/forward: time ×{time:.2}, flops ×{flops:.2}\n",
-                ""
-            ));
-        }
+    if json {
+        figures.iter().for_each(|f| print(&format!("{}\n", f.to_json())));
+    } else {
+        print(&gradverify::bench::table(&figures));
     }
     Ok(Verdict::Pass)
 }

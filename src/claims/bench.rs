@@ -288,6 +288,38 @@ pub fn projection_check(batch: usize, width: usize) -> Result<Figure> {
     Ok(Figure::timed("projection_check", batch, width, median_s))
 }
 
+/// The figures as the table of `gradverify bench` and `cargo bench --bench speed`: one line per
+/// figure with its median time and its rate (GFLOP/s, cases/s, or the kink-dense data's time
+/// over the random data's), and under each `backward` the ratio of its time and flops to the
+/// `forward` above it.
+pub fn table(figures: &[Figure]) -> String {
+    let mut out = String::new();
+    for (k, f) in figures.iter().enumerate() {
+        let size = if f.batch == 0 {
+            String::new()
+        } else {
+            format!("B={} D={}", f.batch, f.width)
+        };
+        let rate = match (f.cases_per_s, f.flop_rate()) {
+            (Some(r), _) => format!("  ({r:.0} cases/s on {})", crate::timing::pool_threads()),
+            (None, Some(r)) => format!("  ({:.1} GFLOP/s)", r / 1e9),
+            (None, None) => f
+                .over_random
+                .map_or(String::new(), |r| format!("  (×{r:.2} the random data's)")),
+        };
+        let time = crate::timing::seconds(f.median_s);
+        out += &format!("{:<17} {size:<13} {time:>10}{rate}\n", f.name);
+        let forward = k.checked_sub(1).map(|i| &figures[i]);
+        if let Some((time, flops)) = forward.and_then(|fw| backward_over_forward(fw, f)) {
+            out += &format!(
+                "{:<31} backward/forward: time ×{time:.2}, flops ×{flops:.2}\n",
+                ""
+            );
+        }
+    }
+    out
+}
+
 /// Every workload, at the sizes of the peers' figures.
 pub fn all() -> Result<Vec<Figure>> {
     let mut figures = Vec::new();

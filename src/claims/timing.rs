@@ -209,6 +209,14 @@ pub fn log_log_slope(points: &[(f64, f64)]) -> Option<f64> {
     Some(sxy / sxx)
 }
 
+/// "1 thread" or "N threads": the size of the current rayon pool.
+pub fn pool_threads() -> String {
+    match rayon::current_num_threads() {
+        1 => "1 thread".to_owned(),
+        n => format!("{n} threads"),
+    }
+}
+
 /// Seconds with a unit: `812 ns`, `3.41 µs`, `12.0 ms`, `1.52 s`.
 pub fn seconds(s: f64) -> String {
     match s {
