@@ -2,9 +2,7 @@
 //! explicit Jacobian contraction (Eq. 36) and with central finite differences, over random shapes,
 //! values and upstream gradients.
 
-mod common;
-
-use common::{
+use crate::common::{
     COTANGENT_BOUND, cotangent, elementwise_shape, linear_case, matrix, mlp_case, prop_assert_agrees,
 };
 use gradverify::mlp;

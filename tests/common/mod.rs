@@ -1,5 +1,5 @@
 //! Shared test helpers: proptest strategies (shape first, then data) and oracle assertions.
-#![allow(dead_code)] // each test crate uses the helpers it needs
+#![allow(dead_code)] // the property tests use the helpers they need
 
 use gradverify::compare::{Comparison, Verdict};
 use gradverify::mlp::MlpParams;

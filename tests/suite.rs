@@ -1,0 +1,30 @@
+//! Every integration test, in one test binary: `cargo test --release` links the crate into one
+//! executable instead of one per file (22 links and 22 copies of the same generic code: about a
+//! third of a fresh clone's test build), and runs all of them on the test harness's threads
+//! together, so that the files whose tests wait on child processes overlap with the others.
+//! Each file below is a module of its own; `cargo test --release <file>::` runs one of them.
+
+mod common;
+
+mod bad_input;
+mod cli;
+mod containment;
+mod cost_model;
+mod exec;
+mod golden;
+mod grade;
+mod mutations;
+mod network_fd;
+mod no_false_alarms;
+mod notes;
+mod opcheck;
+mod oracle_controls;
+mod oracles;
+mod projection;
+mod real_bugs;
+mod serve;
+mod sweep;
+mod tables;
+mod trust_any_op;
+mod trust_oracles;
+mod trust_peers;
