@@ -100,6 +100,32 @@ mod tests {
     }
 
     #[test]
+    fn agrees_with_ndarray_on_strided_and_reversed_views_of_odd_shapes() {
+        for &(m, k, n) in &[(1, 3, 1), (5, 7, 3), (17, 9, 13), (33, 64, 16)] {
+            let a_wide = sample(2 * m, 3 * k, 5);
+            let b_wide = sample(2 * k, 2 * n + 1, 6);
+            let a = a_wide.slice(s![..;2, 1..;3]);
+            let b = b_wide.slice(s![1..;2, ..;-2]);
+            let b = b.slice(s![.., ..n]);
+            assert_eq!((a.dim(), b.dim()), ((m, k), (k, n)));
+            assert_eq!(matmul(a, b), a.dot(&b), "strided {m}×{k}×{n}");
+            let at = a.t().to_owned();
+            assert_eq!(
+                matmul(at.t(), b.slice(s![..;-1, ..]).slice(s![..;-1, ..])),
+                a.dot(&b)
+            );
+        }
+    }
+
+    #[test]
+    fn empty_outer_dimensions_give_empty_products() {
+        let (a, b) = (Array2::<f64>::zeros((0, 4)), sample(4, 3, 7));
+        assert_eq!(matmul(a.view(), b.view()).dim(), (0, 3));
+        let (a, b) = (sample(2, 4, 8), Array2::<f64>::zeros((4, 0)));
+        assert_eq!(matmul(a.view(), b.view()).dim(), (2, 0));
+    }
+
+    #[test]
     fn a_product_large_enough_to_be_split_over_threads_is_still_exact() {
         let (a, b) = (sample(256, 128, 3), sample(128, 300, 4));
         assert_eq!(matmul(a.view(), b.view()), a.dot(&b));
