@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Axis};
 
 use super::matmul::matmul;
+use super::widest::widest;
 use super::{Cost, Op, jacobian_road, validate, vjp_road};
 use crate::error::Result;
 
@@ -121,14 +122,16 @@ pub fn backward(
 /// `Zip`. The same additions, so the same values.
 fn add_to_every_row(a: &mut Array2<f64>, b: &ArrayView1<'_, f64>) {
     let b = b.as_slice().map_or_else(|| Cow::Owned(b.to_vec()), Cow::Borrowed);
-    for mut row in a.rows_mut() {
-        let row = row
-            .as_slice_mut()
-            .expect("internal: matmul's output is row-major");
-        for (a, b) in row.iter_mut().zip(b.iter()) {
-            *a += b;
+    widest(|| {
+        for mut row in a.rows_mut() {
+            let row = row
+                .as_slice_mut()
+                .expect("internal: matmul's output is row-major");
+            for (a, b) in row.iter_mut().zip(b.iter()) {
+                *a += b;
+            }
         }
-    }
+    });
 }
 
 /// `Σ_b g_b`, the sum of g's rows (Eq. 74): the same values as ndarray's `sum_axis(Axis(0))`,
@@ -141,14 +144,16 @@ fn column_sums(g: &ArrayView2<'_, f64>) -> Array1<f64> {
     }
     let mut sums = Array1::<f64>::zeros(g.ncols());
     let out = sums.as_slice_mut().expect("internal: a new vector is contiguous");
-    for row in g.rows() {
-        let row = row
-            .to_slice()
-            .expect("internal: rows of a row-major matrix are contiguous");
-        for (sum, v) in out.iter_mut().zip(row) {
-            *sum += v;
+    widest(|| {
+        for row in g.rows() {
+            let row = row
+                .to_slice()
+                .expect("internal: rows of a row-major matrix are contiguous");
+            for (sum, v) in out.iter_mut().zip(row) {
+                *sum += v;
+            }
         }
-    }
+    });
     sums
 }
 

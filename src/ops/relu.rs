@@ -10,6 +10,7 @@
 
 use ndarray::{Array2, ArrayD, ArrayViewD, Zip};
 
+use super::widest::widest;
 use super::{Cost, Op, jacobian_road, validate, vjp_road};
 use crate::error::Result;
 
@@ -26,7 +27,7 @@ pub fn forward(a: ArrayViewD<'_, f64>) -> Result<ArrayD<f64>> {
     validate::usable(NAME, "a", &a)?;
     if let Some(a_values) = a.as_slice() {
         // One loop over the row-major slice, which vectorises; `mapv` goes element by element.
-        let values = a_values.iter().map(|v| v.max(0.0)).collect();
+        let values = widest(|| a_values.iter().map(|v| v.max(0.0)).collect());
         return Ok(ArrayD::from_shape_vec(a.raw_dim(), values).expect("internal: one shape, one length"));
     }
     Ok(a.mapv(|v| v.max(0.0)))
@@ -43,7 +44,7 @@ pub fn backward(grad_h: ArrayViewD<'_, f64>, a: ArrayViewD<'_, f64>) -> Result<A
 fn masked(grad_h: &ArrayViewD<'_, f64>, a: &ArrayViewD<'_, f64>) -> ArrayD<f64> {
     if let (Some(g), Some(v)) = (grad_h.as_slice(), a.as_slice()) {
         // Both row-major: one loop over the slices, which vectorises where `Zip` does not.
-        let values = g.iter().zip(v).map(|(&g, &v)| step(v) * g).collect();
+        let values = widest(|| g.iter().zip(v).map(|(&g, &v)| step(v) * g).collect());
         return ArrayD::from_shape_vec(a.raw_dim(), values).expect("internal: one shape, one length");
     }
     Zip::from(grad_h).and(a).map_collect(|&g, &v| step(v) * g)
