@@ -13,9 +13,12 @@
 //! - `dL/dW = hᵀ g` (Eq. 70), summed over data points by the product;
 //! - `dL/db = Σ_b g_b` (Eq. 74), the sum of g's rows: b is shared by every data point.
 
+use std::borrow::Cow;
+
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Axis};
 
 use super::matmul::matmul;
+use super::widest::widest;
 use super::{Cost, Op, jacobian_road, validate, vjp_road};
 use crate::error::Result;
 
@@ -88,7 +91,8 @@ pub fn forward(
     validate::non_empty(NAME, "W", &w)?;
     validate::non_empty(NAME, "b", &b)?;
     fit(&h, &w, &b)?;
-    let a = matmul(h.view(), w.view()) + b;
+    let mut a = matmul(h.view(), w.view());
+    add_to_every_row(&mut a, &b);
     if !validate::all_finite(&a.view()) {
         validate::finite(NAME, "h", &h)?;
         validate::finite(NAME, "W", &w)?;
@@ -109,8 +113,48 @@ pub fn backward(
     Ok(LinearGrads {
         h: matmul(grad_a, w.t()),
         w: matmul(h.t(), grad_a),
-        b: grad_a.sum_axis(Axis(0)),
+        b: column_sums(&grad_a),
     })
+}
+
+/// `a_bj += b_j` for every row b: the bias of Eq. 49, added row by row over slices (`a` is the
+/// row-major output of [`matmul`]), which vectorises where ndarray's broadcast goes through a
+/// `Zip`. The same additions, so the same values.
+fn add_to_every_row(a: &mut Array2<f64>, b: &ArrayView1<'_, f64>) {
+    let b = b.as_slice().map_or_else(|| Cow::Owned(b.to_vec()), Cow::Borrowed);
+    widest(|| {
+        for mut row in a.rows_mut() {
+            let row = row
+                .as_slice_mut()
+                .expect("internal: matmul's output is row-major");
+            for (a, b) in row.iter_mut().zip(b.iter()) {
+                *a += b;
+            }
+        }
+    });
+}
+
+/// `Σ_b g_b`, the sum of g's rows (Eq. 74): the same values as ndarray's `sum_axis(Axis(0))`,
+/// faster on a row-major g. There ndarray sums each column from 0 in row order, unless the row
+/// stride is the smaller one (one column); so does this, over row slices, which vectorises.
+fn column_sums(g: &ArrayView2<'_, f64>) -> Array1<f64> {
+    let [row_stride, column_stride] = [g.strides()[0].abs(), g.strides()[1].abs()];
+    if !g.is_standard_layout() || row_stride < column_stride {
+        return g.sum_axis(Axis(0));
+    }
+    let mut sums = Array1::<f64>::zeros(g.ncols());
+    let out = sums.as_slice_mut().expect("internal: a new vector is contiguous");
+    widest(|| {
+        for row in g.rows() {
+            let row = row
+                .to_slice()
+                .expect("internal: rows of a row-major matrix are contiguous");
+            for (sum, v) in out.iter_mut().zip(row) {
+                *sum += v;
+            }
+        }
+    });
+    sums
 }
 
 /// ∂a/∂h: `(B·Dout) × (B·Din)`, with `J[b·Dout + j, b·Din + α] = W_αj` (Eq. 56).
@@ -222,7 +266,7 @@ impl Op for Linear {
         Ok(vec![
             want(0).then(|| matmul(grad_a, w.t()).into_dyn()),
             want(1).then(|| matmul(h.t(), grad_a).into_dyn()),
-            want(2).then(|| grad_a.sum_axis(Axis(0)).into_dyn()),
+            want(2).then(|| column_sums(&grad_a).into_dyn()),
         ])
     }
 
@@ -266,5 +310,64 @@ impl Op for Linear {
                 jacobian: jacobian_road(out_len, in_len),
             })
             .fold(Cost::default(), |acc, c| acc + c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array1, Array2, s};
+
+    use super::{add_to_every_row, column_sums};
+
+    /// Values with every kind of rounding in their sums (no two alike, many magnitudes).
+    fn sample(m: usize, n: usize, seed: u64) -> Array2<f64> {
+        Array2::from_shape_fn((m, n), |(i, j)| {
+            let k = (i * 131 + j * 71) as u64 + seed * 977;
+            ((k * 2_654_435_761) % 1_000_003) as f64 / 7919.0 * if k.is_multiple_of(3) { -1e-3 } else { 1.0 }
+        })
+    }
+
+    #[test]
+    fn column_sums_are_bit_for_bit_ndarrays_sum_axis_on_every_layout() {
+        for &(m, n) in &[(32, 64), (7, 1), (1, 5), (1, 1), (33, 17)] {
+            let g = sample(m, n, 1);
+            let wide = sample(m, 2 * n + 1, 2);
+            let column_major = g.t().to_owned();
+            let views = [
+                g.view(),
+                column_major.t(),
+                wide.slice(s![.., ..;2]),
+                wide.slice(s![.., 1..n + 1]),
+                wide.slice(s![..;-1, ..n]),
+            ];
+            for (k, v) in views.iter().enumerate() {
+                let expected = v.sum_axis(ndarray::Axis(0));
+                let got = column_sums(v);
+                assert_eq!(got.len(), expected.len());
+                for (a, b) in got.iter().zip(&expected) {
+                    assert_eq!(a.to_bits(), b.to_bits(), "{m}×{n}, view {k}");
+                }
+            }
+            let t = sample(n, m, 3);
+            assert_eq!(
+                column_sums(&t.t()),
+                t.t().sum_axis(ndarray::Axis(0)),
+                "transposed {m}×{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn adding_the_bias_row_by_row_is_bit_for_bit_ndarrays_broadcast() {
+        let a = sample(9, 6, 4);
+        let b_wide = Array1::from_iter((0..12).map(|j| j as f64 * 0.37 - 1.1));
+        for b in [b_wide.slice(s![..6]), b_wide.slice(s![..;2])] {
+            let mut got = a.clone();
+            add_to_every_row(&mut got, &b);
+            let expected = &a + &b;
+            for (x, y) in got.iter().zip(&expected) {
+                assert_eq!(x.to_bits(), y.to_bits());
+            }
+        }
     }
 }

@@ -22,6 +22,7 @@ mod matmul;
 pub mod relu;
 pub mod sqerr;
 pub(crate) mod validate;
+mod widest;
 
 pub use linear::Linear;
 pub use relu::Relu;

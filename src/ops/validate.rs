@@ -3,6 +3,7 @@
 
 use ndarray::{ArrayView1, ArrayView2, ArrayViewD, Dimension, IntoDimension, Ix1, Ix2};
 
+use super::widest::widest;
 use crate::error::{Error, Result};
 
 pub(crate) fn arity(op: &str, names: &[&str], got: usize) -> Result<()> {
@@ -69,15 +70,17 @@ pub(crate) fn all_finite<D: Dimension>(x: &ndarray::ArrayView<'_, f64, D>) -> bo
         return x.iter().all(|v| v.is_finite());
     };
     // Eight independent sums, so that the additions need not wait for each other.
-    let mut lanes = [0.0_f64; 8];
-    let chunks = slice.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().map(|v| v - v).sum();
-    for chunk in chunks {
-        for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane += v - v;
+    widest(|| {
+        let mut lanes = [0.0_f64; 8];
+        let chunks = slice.chunks_exact(8);
+        let rest: f64 = chunks.remainder().iter().map(|v| v - v).sum();
+        for chunk in chunks {
+            for (lane, v) in lanes.iter_mut().zip(chunk) {
+                *lane += v - v;
+            }
         }
-    }
-    lanes.iter().sum::<f64>() + rest == 0.0
+        lanes.iter().sum::<f64>() + rest == 0.0
+    })
 }
 
 /// `x` as a matrix, or an error naming the argument. Only the rank is checked here: the op checks
@@ -126,4 +129,29 @@ pub(crate) fn has_shape<D: Dimension>(
         return Err(shape_error(op, arg, format!("{shape:?}"), x.shape()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array1, Array2};
+
+    use super::all_finite;
+
+    #[test]
+    fn all_finite_finds_a_nan_or_an_infinity_at_every_position_of_every_length() {
+        for len in 1..=41 {
+            let clean = Array1::from_iter((0..len).map(|i| i as f64 * 1e300 - 7.5));
+            assert!(all_finite(&clean.view()), "length {len}");
+            for at in 0..len {
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    let mut x = clean.clone();
+                    x[at] = bad;
+                    assert!(!all_finite(&x.view()), "{bad} at {at} of {len}");
+                }
+            }
+        }
+        let mut m = Array2::from_elem((5, 7), 1.0);
+        m[[4, 1]] = f64::NAN;
+        assert!(!all_finite(&m.t()), "a column-major view");
+    }
 }
