@@ -22,6 +22,9 @@
 //! share only their reads. Every loop reads consecutive memory (the columns it walks are copied
 //! once), and a matrix's elements are taken a column at a time, so that one unit's `G_j` stays in
 //! cache across its column.
+//! On x86-64 the sample's loops run compiled for AVX2 where the processor has it (four lanes per
+//! instruction instead of two): the same operations in the same order, never a fused
+//! multiply-add, so the same bits on every machine.
 //!
 //! These updates are exact only while no relu input crosses 0. Every relu input is affine in one
 //! parameter (layer 2's through h1, while layer 1 keeps its signs), so the distance to the
@@ -35,7 +38,9 @@
 
 mod row_update;
 
-use ndarray::{Array1, Array2, Dimension, Zip};
+use std::ops::Range;
+
+use ndarray::{Array1, Array2, s};
 use rayon::prelude::*;
 
 use self::row_update::{RowSize, Rows, Sums};
@@ -51,9 +56,11 @@ struct Forward<'a> {
     p: &'a MlpParams,
     x: &'a Array2<f64>,
     y: &'a Array2<f64>,
-    a2: Array2<f64>,
     /// 1 where layer 2's relu is active.
     m2: Array2<f64>,
+    /// The rows of a2 and of W2.
+    a2_rows: Rows,
+    w2: Rows,
     /// Columns of x, a1, m1, h1, a2, m2 and h2 (the masks are 1 where the relu is active).
     x_cols: Rows,
     a1_cols: Rows,
@@ -62,6 +69,8 @@ struct Forward<'a> {
     a2_cols: Rows,
     m2_cols: Rows,
     h2_cols: Rows,
+    /// `|a2|` by columns: how far each relu input of layer 2 is from its kink.
+    a2_size: Rows,
     /// `2r = 2(f − y)` by rows and by columns.
     r2: Rows,
     r2_cols: Rows,
@@ -72,17 +81,38 @@ struct Forward<'a> {
     w3: Rows,
     /// `[k][b]`: the rounding size of row b of f moved along W3's row k (a move of `h2[b, k]`).
     w3_size: Vec<Vec<RowSize>>,
+    /// B ones: the column a bias is multiplied by.
+    ones: Vec<f64>,
+    /// B infinities: how far h2 may move before a later relu input reaches 0 (there is none).
+    unbounded: Vec<f64>,
+}
+
+/// How one element's moves reach f through the outputs of one relu layer: row b's input
+/// `a[b]` moves by `δ by[b]`, its output by `u_b = m[b] δ by[b]` (m the mask), and row b of f by
+/// `u_b g_b`.
+struct Update<'u> {
+    /// `[a, m, by]` per row.
+    input: [&'u [f64]; 3],
+    /// How far the output may rise and fall per row with every later relu input keeping its
+    /// strict sign.
+    reach: [&'u [f64]; 2],
+    /// `g_b = g[b · stride..][..D3]` (stride 0: one row for every b).
+    g: &'u [f64],
+    stride: usize,
+    /// The rounding size of row b of f moved along `g_b`.
+    size: &'u [RowSize],
 }
 
 /// What the updates of one unit j of the first hidden layer share.
-struct Unit {
+struct Unit<'g> {
     /// `G_j` by rows: row b is the change of f's row b per unit change of `h1[b, j]`.
-    g: Rows,
+    g: &'g [f64],
     /// The rounding size of row b of f moved along `G_j[b, :]`.
     size: Vec<RowSize>,
-    /// `(up, down)`: `h1[b, j]` may rise by less than `up` (fall by less than `down`) with every
-    /// relu input of layer 2 in row b keeping its strict sign.
-    reach: Vec<(f64, f64)>,
+    /// `h1[b, j]` may rise by less than `up[b]` (fall by less than `down[b]`) with every relu
+    /// input of layer 2 in row b keeping its strict sign.
+    up: Vec<f64>,
+    down: Vec<f64>,
     /// How far `a1[b, j]` may move with no relu input of either layer reaching 0: `|a1[b, j]|`,
     /// and where the unit is active the nearer of `up` and `down`.
     limit: Vec<f64>,
@@ -99,7 +129,7 @@ pub fn network_gradients(
 ) -> Result<[FdGradient; 6]> {
     // The tape checks every shape and value (and names what does not fit).
     finite_diff::check_config(config)?;
-    mlp::loss_and_grads(p, x, y, Wrt::Params).map(drop)?;
+    mlp::record(p, x.view(), y.view()).map(drop)?;
     let fw = Forward::new(p, x, y);
     // Between kinks the loss is a quadratic in any one parameter (affine layers, fixed relu
     // masks, squared error): one smooth quotient is exact to its rounding, whose bound sees every
@@ -109,51 +139,58 @@ pub fn network_gradients(
         quadratic: true,
         ..config.steps()
     };
-    let units: Vec<Unit> = (0..p.w1.ncols()).into_par_iter().map(|j| fw.unit(j)).collect();
+    let g = fw.first_layer_g();
+    let units: Vec<Unit> = (0..p.w1.ncols())
+        .into_par_iter()
+        .map(|j| fw.unit(g.row(j), j))
+        .collect();
     let w1 = estimates(
         &p.w1,
         step,
-        |(i, j)| fw.first_layer_reach(&units[j], Some(fw.x_cols.row(i))),
-        |(i, j), moves| fw.first_layer(&units[j], j, Some(fw.x_cols.row(i)), moves),
+        |(i, j)| least_ratio(&units[j].limit, fw.x_cols.row(i)),
+        |(i, j), moves| fw.sample(&fw.first_layer(&units[j], j, fw.x_cols.row(i)), moves),
     );
     let b1 = estimates_1d(
         &p.b1,
         step,
-        |j| fw.first_layer_reach(&units[j], None),
-        |j, moves| fw.first_layer(&units[j], j, None, moves),
+        |j| least_ratio(&units[j].limit, &fw.ones),
+        |j, moves| fw.sample(&fw.first_layer(&units[j], j, &fw.ones), moves),
     );
     let w2 = estimates(
         &p.w2,
         step,
-        |(j, k)| fw.second_layer_reach(k, Some(fw.h1_cols.row(j))),
-        |(j, k), moves| fw.second_layer(k, Some(fw.h1_cols.row(j)), moves),
+        |(j, k)| least_ratio(fw.a2_size.row(k), fw.h1_cols.row(j)),
+        |(j, k), moves| fw.sample(&fw.second_layer(k, fw.h1_cols.row(j)), moves),
     );
     let b2 = estimates_1d(
         &p.b2,
         step,
-        |k| fw.second_layer_reach(k, None),
-        |k, moves| fw.second_layer(k, None, moves),
+        |k| least_ratio(fw.a2_size.row(k), &fw.ones),
+        |k, moves| fw.sample(&fw.second_layer(k, &fw.ones), moves),
     );
     let w3 = estimates(
         &p.w3,
         step,
         |_| f64::INFINITY,
-        |(k, c), moves| fw.third_layer(c, Some(fw.h2_cols.row(k)), moves),
+        |(k, c), moves| fw.third_layer(c, fw.h2_cols.row(k), moves),
     );
     let b3 = estimates_1d(
         &p.b3,
         step,
         |_| f64::INFINITY,
-        |c, moves| fw.third_layer(c, None, moves),
+        |c, moves| fw.third_layer(c, &fw.ones, moves),
     );
     let mut out = [w1, b1, w2, b2, w3, b3];
     // Elements with no smooth step: their quotient from full forward passes at the first step,
     // for the report; they are marked not comparable.
     for (which, grad) in out.iter_mut().enumerate() {
-        for ((index, value), smooth) in grad.values.indexed_iter_mut().zip(grad.smooth.iter()) {
-            if !*smooth && !value.is_finite() {
-                *value = fw.full_quotient(which, index.slice(), step)?;
-            }
+        let at_kink: Vec<usize> = (grad.values.iter().zip(&grad.smooth).enumerate())
+            .filter(|(_, (value, smooth))| !**smooth && !value.is_finite())
+            .map(|(n, _)| n)
+            .collect();
+        for n in at_kink {
+            let index = unravel(n, grad.values.shape());
+            grad.values[index.as_slice()] = fw.full_quotient(which, &index, step)?;
         }
     }
     Ok(out)
@@ -216,6 +253,7 @@ fn quotient(theta: f64, mut steps: Steps, reach: f64, sample: impl Fn([f64; 2]) 
 }
 
 /// The sample of a smooth pair of moves: `ΔL(+) − ΔL(−)`, each summed on its own.
+#[inline(always)]
 fn smooth_sample(sums: &Sums, magnitude: f64) -> Sample {
     let [up, down] = sums.delta_losses();
     Sample {
@@ -231,6 +269,96 @@ const KINK_MARGIN: f64 = 0.5;
 /// `a · (a + Δ) > 0`: the relu input keeps a strict sign from a to a + Δ.
 fn keeps_sign(a: f64, delta: f64) -> bool {
     a * (a + delta) > 0.0
+}
+
+/// Rows of W2 per product of [`Forward::first_layer_g`].
+const G_BLOCK: usize = 16;
+
+/// Rows whose moves are found at a time, on the stack.
+const BLOCK: usize = 32;
+
+/// The moves of a relu layer's output in `rows` (at most [`BLOCK`]) for the two moves δ of one
+/// element: its input `a[b]` moves by `δ by[b]`, and with the mask `m` its output by
+/// `u[s][n] = m[b] δ_s by[b]` for row `b = rows.start + n`. False if some input would not keep
+/// its strict sign (a zero move keeps it), or some output would rise by `up[b]` or fall by
+/// `down[b]`.
+#[inline(always)]
+fn block_moves(
+    rows: Range<usize>,
+    [a, m, by]: [&[f64]; 3],
+    [up, down]: [&[f64]; 2],
+    moves: [f64; 2],
+    u: &mut [[f64; BLOCK]; 2],
+) -> bool {
+    let mut kink = false;
+    let (a, m, by) = (&a[rows.clone()], &m[rows.clone()], &by[rows.clone()]);
+    let (up, down) = (&up[rows.clone()], &down[rows]);
+    for (u, delta) in u.iter_mut().zip(moves) {
+        let inputs = a.iter().zip(m).zip(by).zip(up.iter().zip(down));
+        for (u, (((a, m), by), (up, down))) in u.iter_mut().zip(inputs) {
+            let da = delta * by;
+            let v = m * da;
+            kink |= (da != 0.0) & !keeps_sign(*a, da);
+            kink |= ((v > 0.0) & (v >= *up)) | ((v < 0.0) & (-v >= *down));
+            *u = v;
+        }
+    }
+    !kink
+}
+
+/// `min_b limit[b] / |by[b]|` over the rows where `by[b] ≠ 0` (∞ where there are none): how
+/// far an element may move when it moves row b's relu input by `by[b]` per unit, and that
+/// input may move by less than `limit[b]`.
+fn least_ratio(limit: &[f64], by: &[f64]) -> f64 {
+    const LANES: usize = 4;
+    let ratio = |limit: f64, by: f64| {
+        let by = by.abs();
+        if by == 0.0 { f64::INFINITY } else { limit / by }
+    };
+    let mut least = [f64::INFINITY; LANES];
+    let (limits, limit_rest) = limit.as_chunks::<LANES>();
+    let (bys, by_rest) = by.as_chunks::<LANES>();
+    for (limit, by) in limits.iter().zip(bys) {
+        for ((least, limit), by) in least.iter_mut().zip(limit).zip(by) {
+            *least = least.min(ratio(*limit, *by));
+        }
+    }
+    for ((least, limit), by) in least.iter_mut().zip(limit_rest).zip(by_rest) {
+        *least = least.min(ratio(*limit, *by));
+    }
+    least.into_iter().fold(f64::INFINITY, f64::min)
+}
+
+/// How far `h1[b, j]` may rise and fall before some `a2[b, k]` reaches 0, from row b of a2 and
+/// row j of W2. A move u changes `a2[b, k]` by `u W2[j, k]`, which crosses 0 when it opposes
+/// `a2[b, k]` and `|u| ≥ |a2[b, k] / W2[j, k]|`; an `a2[b, k]` at exactly 0 is at the kink
+/// already.
+fn reach(a2: &[f64], w2: &[f64]) -> (f64, f64) {
+    const LANES: usize = 4;
+    let (mut up, mut down) = ([f64::INFINITY; LANES], [f64::INFINITY; LANES]);
+    let mut at_kink = false;
+    let mut lane = |l: usize, a: f64, w: f64| {
+        let (aw, distance) = (a * w, (a / w).abs());
+        up[l] = up[l].min(if aw < 0.0 { distance } else { f64::INFINITY });
+        down[l] = down[l].min(if aw > 0.0 { distance } else { f64::INFINITY });
+        at_kink |= a == 0.0;
+    };
+    let (a_chunks, a_rest) = a2.as_chunks::<LANES>();
+    let (w_chunks, w_rest) = w2.as_chunks::<LANES>();
+    for (a, w) in a_chunks.iter().zip(w_chunks) {
+        for l in 0..LANES {
+            lane(l, a[l], w[l]);
+        }
+    }
+    for (l, (a, w)) in a_rest.iter().zip(w_rest).enumerate() {
+        lane(l, *a, *w);
+    }
+    if at_kink {
+        (0.0, 0.0)
+    } else {
+        let least = |lanes: [f64; LANES]| lanes.into_iter().fold(f64::INFINITY, f64::min);
+        (least(up), least(down))
+    }
 }
 
 impl<'a> Forward<'a> {
@@ -260,9 +388,11 @@ impl<'a> Forward<'a> {
             m1_cols: Rows::of(m1.t()),
             h1_cols: Rows::of(h1.t()),
             a2_cols: Rows::of(a2.t()),
+            a2_size: Rows::of(a2.mapv(f64::abs).t()),
             m2_cols: Rows::of(m2.t()),
             h2_cols: Rows::of(h2.t()),
-            a2,
+            a2_rows: Rows::of(a2.view()),
+            w2: Rows::of(p.w2.view()),
             m2,
             r2: Rows::of(r2.view()),
             r2_cols: Rows::of(r2.t()),
@@ -270,40 +400,68 @@ impl<'a> Forward<'a> {
             size_cols: Rows::of(size.t()),
             w3,
             w3_size,
+            ones: vec![1.0; x.nrows()],
+            unbounded: vec![f64::INFINITY; x.nrows()],
         }
     }
 
-    /// What unit j of layer 1 shares: `G_j[b, :] = (M2[b, :] ⊙ W2[j, :]) W3`, the change of f's
-    /// row b per unit change of `h1[b, j]` off the kinks, and its kink distances.
-    fn unit(&self, j: usize) -> Unit {
-        let g = Rows::of((&self.m2 * &self.p.w2.row(j)).dot(&self.p.w3).view());
+    /// Every `G_j`, row j by rows b: `G_j[b, :] = (M2[b, :] ⊙ W2[j, :]) W3`, the change of f's
+    /// row b per unit change of `h1[b, j]` off the kinks. One product `W2 V` with
+    /// `V[k, (b, c)] = M2[b, k] W3[k, c]` (the mask is 0 or 1: V is exact), in blocks of rows of
+    /// W2 over the pool.
+    fn first_layer_g(&self) -> Rows {
+        let (batch, d3) = (self.x.nrows(), self.p.w3.ncols());
+        let (w2, w3, m2) = (&self.p.w2, &self.p.w3, &self.m2);
+        let v = Array2::from_shape_fn((w2.ncols(), batch * d3), |(k, n)| {
+            m2[[n / d3, k]] * w3[[k, n % d3]]
+        });
+        let blocks: Vec<Array2<f64>> = (0..w2.nrows().div_ceil(G_BLOCK))
+            .into_par_iter()
+            .map(|block| {
+                let rows = block * G_BLOCK..w2.nrows().min((block + 1) * G_BLOCK);
+                w2.slice(s![rows, ..]).dot(&v)
+            })
+            .collect();
+        let data = blocks.iter().flat_map(|block| block.iter().copied());
+        Rows::new(data.collect(), batch * d3)
+    }
+
+    /// What unit j of layer 1 shares: `G_j` (by rows b) and its kink distances.
+    fn unit<'g>(&self, g: &'g [f64], j: usize) -> Unit<'g> {
+        let d3 = self.p.w3.ncols();
         let batch = 0..self.x.nrows();
-        let size = batch.map(|b| RowSize::of(g.row(b), self.size.row(b))).collect();
-        let reach = self.reach(j);
+        let size = batch
+            .map(|b| RowSize::of(&g[b * d3..][..d3], self.size.row(b)))
+            .collect();
+        let (up, down): (Vec<f64>, Vec<f64>) = (0..self.x.nrows())
+            .map(|b| reach(self.a2_rows.row(b), self.w2.row(j)))
+            .unzip();
         let (a1, m1) = (self.a1_cols.row(j), self.m1_cols.row(j));
-        let limit = reach
-            .iter()
-            .zip(a1.iter().zip(m1))
-            .map(|(&(up, down), (a1, &m1))| {
-                let layer2 = if m1 > 0.0 { up.min(down) } else { f64::INFINITY };
-                a1.abs().min(layer2)
+        let limit = (0..a1.len())
+            .map(|b| {
+                let layer2 = if m1[b] > 0.0 {
+                    up[b].min(down[b])
+                } else {
+                    f64::INFINITY
+                };
+                a1[b].abs().min(layer2)
             })
             .collect();
         Unit {
             g,
             size,
-            reach,
+            up,
+            down,
             limit,
         }
     }
 
     /// W3[k, c] (with column k of h2) or b3[c] moved by δ₊ and δ₋: column c of f moves by
     /// `δ h2[:, k]` (or δ).
-    fn third_layer(&self, c: usize, h2: Option<&[f64]>, moves: [f64; 2]) -> Sample {
+    fn third_layer(&self, c: usize, h2: &[f64], moves: [f64; 2]) -> Sample {
         let (r2, size) = (self.r2_cols.row(c), self.size_cols.row(c));
         let (mut sums, mut magnitude) = ([0.0; 2], 0.0);
-        for (b, (r2, size)) in r2.iter().zip(size).enumerate() {
-            let h = h2.map_or(1.0, |h2| h2[b]);
+        for ((r2, size), h) in r2.iter().zip(size).zip(h2) {
             for (sum, delta) in sums.iter_mut().zip(moves) {
                 let d = delta * h;
                 *sum += d * (r2 + d);
@@ -317,111 +475,73 @@ impl<'a> Forward<'a> {
         }
     }
 
-    /// W2[j, k] (with column j of h1) or b2[k] moved by δ₊ and δ₋: column k of a2 moves by
-    /// `δ h1[:, j]` (or δ); a kink sample where a relu input of layer 2 would not keep its sign.
-    fn second_layer(&self, k: usize, h1: Option<&[f64]>, moves: [f64; 2]) -> Sample {
-        let (a2, m2) = (self.a2_cols.row(k), self.m2_cols.row(k));
-        let (w3, size) = (self.w3.row(k), &self.w3_size[k]);
+    /// W2[j, k] (with column j of h1) or b2[k] moved by δ: column k of a2 moves by `δ h1[:, j]`
+    /// (or δ), and off the kinks row b of f by `u_b W3[k, :]`, `u_b = M2[b, k] δ h1[b, j]`.
+    fn second_layer<'u>(&'u self, k: usize, h1: &'u [f64]) -> Update<'u> {
+        Update {
+            input: [self.a2_cols.row(k), self.m2_cols.row(k), h1],
+            reach: [&self.unbounded, &self.unbounded],
+            g: self.w3.row(k),
+            stride: 0,
+            size: &self.w3_size[k],
+        }
+    }
+
+    /// W1[i, j] (with column i of x) or b1[j] moved by δ: column j of a1 moves by `δ x[:, i]`
+    /// (or δ), and off the kinks row b of f by `u_b G_j[b, :]`, `u_b = M1[b, j] δ x[b, i]`.
+    fn first_layer<'u>(&'u self, unit: &'u Unit<'u>, j: usize, x: &'u [f64]) -> Update<'u> {
+        Update {
+            input: [self.a1_cols.row(j), self.m1_cols.row(j), x],
+            reach: [&unit.up, &unit.down],
+            g: unit.g,
+            stride: self.r2.row(0).len(),
+            size: &unit.size,
+        }
+    }
+
+    /// The sample of `update` at both moves, compiled for AVX2 where the processor has it.
+    fn sample(&self, update: &Update<'_>, moves: [f64; 2]) -> Sample {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: `sample_avx2` requires AVX2, which the processor has (detected just above).
+            return unsafe { self.sample_avx2(update, moves) };
+        }
+        self.sample_any(update, moves)
+    }
+
+    /// [`Self::sample_any`] compiled with AVX2: four lanes per instruction instead of two, the
+    /// same operations in the same order (a multiply and an add are never fused), so the same
+    /// bits.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn sample_avx2(&self, update: &Update<'_>, moves: [f64; 2]) -> Sample {
+        self.sample_any(update, moves)
+    }
+
+    /// ΔL at both moves of one element, whose moves reach f through one relu layer
+    /// ([`Update`]), and its rounding magnitude; a kink sample where a relu input would not keep
+    /// its strict sign.
+    #[inline(always)]
+    fn sample_any(&self, update: &Update<'_>, moves: [f64; 2]) -> Sample {
+        let batch = update.size.len();
+        let d3 = self.r2.row(0).len();
         let (mut sums, mut magnitude) = (Sums::ZERO, 0.0);
-        for b in 0..a2.len() {
-            let h = h1.map_or(1.0, |h1| h1[b]);
-            let mut u = [0.0; 2];
-            for (u, delta) in u.iter_mut().zip(moves) {
-                let da2 = delta * h;
-                if da2 == 0.0 {
-                    continue;
-                }
-                if !keeps_sign(a2[b], da2) {
-                    return Sample::KINK;
-                }
-                *u = m2[b] * da2;
+        let mut u = [[0.0; BLOCK]; 2];
+        for start in (0..batch).step_by(BLOCK) {
+            let rows = start..batch.min(start + BLOCK);
+            if !block_moves(rows.clone(), update.input, update.reach, moves, &mut u) {
+                return Sample::KINK;
             }
-            if u != [0.0; 2] {
-                sums.add_row(u, w3, self.r2.row(b));
-                magnitude += size[b].magnitude(u);
+            for (n, b) in rows.enumerate() {
+                let u = [u[0][n], u[1][n]];
+                if u != [0.0; 2] {
+                    let g = &update.g[b * update.stride..][..d3];
+                    sums.add_row(u, g, self.r2.row(b));
+                    magnitude += update.size[b].magnitude(u);
+                }
             }
         }
         smooth_sample(&sums, magnitude)
-    }
-
-    /// W1[i, j] (with column i of x) or b1[j] moved by δ₊ and δ₋: column j of a1 moves by
-    /// `δ x[:, i]` (or δ), and off the kinks row b of f by `u_b G_j[b, :]`, `u_b = M1[b, j]
-    /// δ x[b, i]`; a kink sample where a relu input of either layer would not keep its sign.
-    fn first_layer(&self, unit: &Unit, j: usize, x: Option<&[f64]>, moves: [f64; 2]) -> Sample {
-        let (a1, m1) = (self.a1_cols.row(j), self.m1_cols.row(j));
-        let (mut sums, mut magnitude) = (Sums::ZERO, 0.0);
-        for b in 0..a1.len() {
-            let x = x.map_or(1.0, |x| x[b]);
-            let (up, down) = unit.reach[b];
-            let mut u = [0.0; 2];
-            for (u, delta) in u.iter_mut().zip(moves) {
-                let da1 = delta * x;
-                if da1 == 0.0 {
-                    continue;
-                }
-                if !keeps_sign(a1[b], da1) {
-                    return Sample::KINK;
-                }
-                *u = m1[b] * da1;
-                if (*u > 0.0 && *u >= up) || (*u < 0.0 && -*u >= down) {
-                    return Sample::KINK;
-                }
-            }
-            if u != [0.0; 2] {
-                sums.add_row(u, unit.g.row(b), self.r2.row(b));
-                magnitude += unit.size[b].magnitude(u);
-            }
-        }
-        smooth_sample(&sums, magnitude)
-    }
-
-    /// For each row b: how far `h1[b, j]` may rise and fall before some `a2[b, k]` reaches 0.
-    /// A move u changes `a2[b, k]` by `u W2[j, k]`, which crosses 0 when it opposes `a2[b, k]` and
-    /// `|u| ≥ |a2[b, k] / W2[j, k]|`; an `a2[b, k]` at exactly 0 is at the kink already.
-    fn reach(&self, j: usize) -> Vec<(f64, f64)> {
-        let w2 = self.p.w2.row(j);
-        self.a2
-            .rows()
-            .into_iter()
-            .map(|a2| {
-                Zip::from(&a2)
-                    .and(&w2)
-                    .fold((f64::INFINITY, f64::INFINITY), |(up, down), &a, &w| {
-                        let distance = if a == 0.0 { 0.0 } else { (a / w).abs() };
-                        match a * w {
-                            _ if a == 0.0 => (0.0, 0.0),
-                            aw if aw < 0.0 => (up.min(distance), down),
-                            aw if aw > 0.0 => (up, down.min(distance)),
-                            _ => (up, down),
-                        }
-                    })
-            })
-            .collect()
-    }
-
-    /// How far W1[i, j] (with column i of x) or b1[j] may move with no relu input of either
-    /// layer reaching 0: the unit's limit over `|x[b, i]|`, the least over the rows.
-    fn first_layer_reach(&self, unit: &Unit, x: Option<&[f64]>) -> f64 {
-        unit.limit
-            .iter()
-            .enumerate()
-            .fold(f64::INFINITY, |least, (b, limit)| {
-                let x = x.map_or(1.0, |x| x[b]).abs();
-                if x == 0.0 { least } else { least.min(limit / x) }
-            })
-    }
-
-    /// How far W2[j, k] (with column j of h1) or b2[k] may move with no relu input of layer 2
-    /// reaching 0.
-    fn second_layer_reach(&self, k: usize, h1: Option<&[f64]>) -> f64 {
-        self.a2_cols
-            .row(k)
-            .iter()
-            .enumerate()
-            .fold(f64::INFINITY, |least, (b, a2)| {
-                let h = h1.map_or(1.0, |h1| h1[b]).abs();
-                if h == 0.0 { least } else { least.min(a2.abs() / h) }
-            })
     }
 
     /// The quotient for parameter `which` (Eq. 35's order) at `index` from two full forward
@@ -439,6 +559,16 @@ impl<'a> Forward<'a> {
     }
 }
 
+/// The index of the n-th element, in row-major order, of an array of `shape`.
+fn unravel(mut n: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (i, &len) in index.iter_mut().zip(shape).rev() {
+        *i = n % len;
+        n /= len;
+    }
+    index
+}
+
 /// The element at `index` of parameter `which` in Eq. 35's order (W1, b1, W2, b2, W3, b3).
 fn element<'p>(p: &'p mut MlpParams, which: usize, index: &[usize]) -> &'p mut f64 {
     match which {
@@ -454,6 +584,149 @@ fn element<'p>(p: &'p mut MlpParams, which: usize, index: &[usize]) -> &'p mut f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::random;
+
+    /// A random network of widths `[d, d, d, d / 4]` and its data, over a batch of `batch`.
+    fn network(seed: u64, batch: usize, d: usize) -> (MlpParams, Array2<f64>, Array2<f64>) {
+        let mut rng = random::case_rng(seed, 41);
+        let p = random::mlp_params(&mut rng, [d, d, d, (d / 4).max(1)]);
+        let x = random::normal_matrix(&mut rng, batch, d);
+        let y = random::normal_matrix(&mut rng, batch, (d / 4).max(1));
+        (p, x, y)
+    }
+
+    #[test]
+    fn every_path_of_a_sample_gives_the_same_bits() {
+        // Batches past one block, widths with and without a remainder of lanes.
+        for (seed, batch, d) in [(1, 5, 8), (2, 40, 12), (3, 33, 36)] {
+            let (p, x, y) = network(seed, batch, d);
+            let fw = Forward::new(&p, &x, &y);
+            let g = fw.first_layer_g();
+            let mut smooth = 0;
+            for j in 0..d {
+                let unit = fw.unit(g.row(j), j);
+                for i in 0..d {
+                    for update in [
+                        fw.first_layer(&unit, j, fw.x_cols.row(i)),
+                        fw.second_layer(i, fw.h1_cols.row(j)),
+                    ] {
+                        let moves = [1e-3, -1e-3 * (1.0 + f64::EPSILON)];
+                        let (any, dispatched) = (fw.sample_any(&update, moves), fw.sample(&update, moves));
+                        assert_eq!(any.difference.to_bits(), dispatched.difference.to_bits());
+                        assert_eq!(any.magnitude.to_bits(), dispatched.magnitude.to_bits());
+                        smooth += usize::from(any.smooth);
+                    }
+                }
+            }
+            assert!(smooth > d * d, "most samples are smooth: {smooth}");
+        }
+    }
+
+    #[test]
+    fn a_sample_is_the_change_of_the_loss_within_its_rounding() {
+        let (p, x, y) = network(4, 6, 8);
+        let fw = Forward::new(&p, &x, &y);
+        let g = fw.first_layer_g();
+        let loss = |q: &MlpParams| mlp::loss_and_grads(q, &x, &y, Wrt::Params).unwrap().loss;
+        let (i, j, delta) = (3, 5, 1e-6);
+        let unit = fw.unit(g.row(j), j);
+        for (which, update) in [
+            (0, fw.first_layer(&unit, j, fw.x_cols.row(i))),
+            (2, fw.second_layer(j, fw.h1_cols.row(i))),
+        ] {
+            let s = fw.sample(&update, [delta, -delta]);
+            assert!(s.smooth);
+            let mut q = p.clone();
+            let theta = *element(&mut q, which, &[i, j]);
+            *element(&mut q, which, &[i, j]) = theta + delta;
+            let up = loss(&q);
+            *element(&mut q, which, &[i, j]) = theta - delta;
+            let down = loss(&q);
+            // Two full losses round at the scale of L itself; the sample only at its terms'.
+            let bound = 64.0 * f64::EPSILON * (loss(&p).abs() + s.magnitude);
+            assert!(
+                (s.difference - (up - down)).abs() <= bound,
+                "{which}: {s:?} vs {}",
+                up - down
+            );
+            assert!(s.difference != 0.0);
+        }
+    }
+
+    #[test]
+    fn a_move_across_a_kink_or_past_the_reach_is_a_kink_sample() {
+        let (a, m, by) = ([0.5, -0.25, 0.0], [1.0, 0.0, 0.0], [1.0, 2.0, 0.0]);
+        let (up, down) = ([1.0; 3], [0.75; 3]);
+        let mut u = [[0.0; BLOCK]; 2];
+        // a[2] = 0 is not moved (by 0): no kink; a[1] = −0.25 falls by 0.2 and rises by 0.2.
+        assert!(block_moves(
+            0..3,
+            [&a, &m, &by],
+            [&up, &down],
+            [0.1, -0.1],
+            &mut u
+        ));
+        assert_eq!(u[0][..3], [0.1, 0.0, 0.0]);
+        assert_eq!(u[1][..3], [-0.1, -0.0, 0.0]);
+        // a[1] + 2 · 0.125 = 0: not a strict sign.
+        assert!(!block_moves(
+            0..3,
+            [&a, &m, &by],
+            [&up, &down],
+            [0.125, -0.1],
+            &mut u
+        ));
+        // a[0] falls by 0.75 = down[0] (and would cross 0 too); by 0.74 its output stays in reach.
+        let far = [10.0, -0.25, 0.0];
+        assert!(!block_moves(
+            0..1,
+            [&far, &m, &by],
+            [&up, &down],
+            [0.0, -0.75],
+            &mut u
+        ));
+        assert!(block_moves(
+            0..1,
+            [&far, &m, &by],
+            [&up, &down],
+            [0.0, -0.74],
+            &mut u
+        ));
+    }
+
+    #[test]
+    fn the_least_ratio_and_the_reach_are_their_definitions() {
+        let mut rng = random::case_rng(9, 9);
+        let values = random::normal_matrix(&mut rng, 4, 11);
+        let (mut a, w) = (values.row(0).to_vec(), values.row(1).to_vec());
+        let (limit, mut by) = (values.row(2).mapv(f64::abs).to_vec(), values.row(3).to_vec());
+        by[3] = 0.0;
+        let least = (0..11)
+            .filter(|&b| by[b] != 0.0)
+            .map(|b| limit[b] / by[b].abs())
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(least_ratio(&limit, &by), least);
+        assert_eq!(least_ratio(&limit[..3], &[0.0; 3]), f64::INFINITY);
+        let (up, down) = reach(&a, &w);
+        for (a, w) in a.iter().zip(&w) {
+            let distance = (a / w).abs();
+            assert!(distance >= if a * w < 0.0 { up } else { down });
+        }
+        assert!(
+            [up, down]
+                .iter()
+                .all(|r| (0..11).any(|k| (a[k] / w[k]).abs() == *r))
+        );
+        a[7] = 0.0;
+        assert_eq!(reach(&a, &w), (0.0, 0.0));
+    }
+
+    #[test]
+    fn unravel_is_row_major() {
+        assert_eq!(unravel(7, &[3, 4]), [1, 3]);
+        assert_eq!(unravel(2, &[5]), [2]);
+    }
 
     #[test]
     fn keeps_sign_is_the_generic_smoothness_test() {

@@ -27,6 +27,7 @@ impl Sums {
     pub(super) const ZERO: Sums = Sums([[0.0; LANES]; 2]);
 
     /// A row of f moved by `u[0] g` and by `u[1] g`; `r2` is the same row of 2r.
+    #[inline(always)]
     pub(super) fn add_row(&mut self, u: [f64; 2], g: &[f64], r2: &[f64]) {
         let (g_chunks, g_rest) = g.as_chunks::<LANES>();
         let (r_chunks, r_rest) = r2.as_chunks::<LANES>();
@@ -41,6 +42,7 @@ impl Sums {
     }
 
     /// ΔL of each move: half the sum of its partial sums.
+    #[inline(always)]
     pub(super) fn delta_losses(&self) -> [f64; 2] {
         self.0.map(|sums| 0.5 * sums.iter().sum::<f64>())
     }
@@ -76,6 +78,7 @@ impl RowSize {
     }
 
     /// `Σ_c |Δf_c| (|f_c| + |y_c| + ½ |Δf_c|)` over both moves, `Δf = u[0] g` and `u[1] g`.
+    #[inline(always)]
     pub(super) fn magnitude(&self, u: [f64; 2]) -> f64 {
         u.iter()
             .map(|u| u.abs() * self.linear + 0.5 * (u * u) * self.square)
@@ -96,6 +99,11 @@ impl Rows {
             data: a.iter().copied().collect(),
             len: a.ncols(),
         }
+    }
+
+    /// Rows of `len` values, one after the other in `data`.
+    pub(super) fn new(data: Vec<f64>, len: usize) -> Rows {
+        Rows { data, len }
     }
 
     pub(super) fn row(&self, i: usize) -> &[f64] {
