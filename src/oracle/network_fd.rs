@@ -457,22 +457,12 @@ impl<'a> Forward<'a> {
     }
 
     /// W3[k, c] (with column k of h2) or b3[c] moved by δ₊ and δ₋: column c of f moves by
-    /// `δ h2[:, k]` (or δ).
+    /// `δ h2[:, k]` (or δ), the same update as a row's, along a column.
     fn third_layer(&self, c: usize, h2: &[f64], moves: [f64; 2]) -> Sample {
         let (r2, size) = (self.r2_cols.row(c), self.size_cols.row(c));
-        let (mut sums, mut magnitude) = ([0.0; 2], 0.0);
-        for ((r2, size), h) in r2.iter().zip(size).zip(h2) {
-            for (sum, delta) in sums.iter_mut().zip(moves) {
-                let d = delta * h;
-                *sum += d * (r2 + d);
-                magnitude += d.abs() * (size + 0.5 * d.abs());
-            }
-        }
-        Sample {
-            difference: 0.5 * sums[0] - 0.5 * sums[1],
-            magnitude,
-            smooth: true,
-        }
+        let mut sums = Sums::ZERO;
+        sums.add_row(moves, h2, r2);
+        smooth_sample(&sums, RowSize::of(h2, size).magnitude(moves))
     }
 
     /// W2[j, k] (with column j of h1) or b2[k] moved by δ: column k of a2 moves by `δ h1[:, j]`
