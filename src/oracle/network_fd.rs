@@ -56,8 +56,6 @@ struct Forward<'a> {
     p: &'a MlpParams,
     x: &'a Array2<f64>,
     y: &'a Array2<f64>,
-    /// 1 where layer 2's relu is active.
-    m2: Array2<f64>,
     /// The rows of a2 and of W2.
     a2_rows: Rows,
     w2: Rows,
@@ -393,7 +391,6 @@ impl<'a> Forward<'a> {
             h2_cols: Rows::of(h2.t()),
             a2_rows: Rows::of(a2.view()),
             w2: Rows::of(p.w2.view()),
-            m2,
             r2: Rows::of(r2.view()),
             r2_cols: Rows::of(r2.t()),
             size: size_rows,
@@ -411,10 +408,15 @@ impl<'a> Forward<'a> {
     /// W2 over the pool.
     fn first_layer_g(&self) -> Rows {
         let (batch, d3) = (self.x.nrows(), self.p.w3.ncols());
-        let (w2, w3, m2) = (&self.p.w2, &self.p.w3, &self.m2);
-        let v = Array2::from_shape_fn((w2.ncols(), batch * d3), |(k, n)| {
-            m2[[n / d3, k]] * w3[[k, n % d3]]
-        });
+        let w2 = &self.p.w2;
+        let mut v = Vec::with_capacity(w2.ncols() * batch * d3);
+        for k in 0..w2.ncols() {
+            for m2 in self.m2_cols.row(k) {
+                v.extend(self.w3.row(k).iter().map(|w3| m2 * w3));
+            }
+        }
+        let v =
+            Array2::from_shape_vec((w2.ncols(), batch * d3), v).expect("internal: V has D2 × B·D3 values");
         let blocks: Vec<Array2<f64>> = (0..w2.nrows().div_ceil(G_BLOCK))
             .into_par_iter()
             .map(|block| {

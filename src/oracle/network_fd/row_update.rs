@@ -95,10 +95,11 @@ pub(super) struct Rows {
 
 impl Rows {
     pub(super) fn of(a: ArrayView2<'_, f64>) -> Rows {
-        Rows {
-            data: a.iter().copied().collect(),
-            len: a.ncols(),
+        let mut data = Vec::with_capacity(a.len());
+        for row in a.rows() {
+            data.extend(row.iter());
         }
+        Rows { data, len: a.ncols() }
     }
 
     /// Rows of `len` values, one after the other in `data`.
