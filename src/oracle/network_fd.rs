@@ -40,7 +40,7 @@ mod row_update;
 
 use std::ops::Range;
 
-use ndarray::{Array1, Array2, s};
+use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 
 use self::row_update::{RowSize, Rows, Sums};
@@ -269,8 +269,8 @@ fn keeps_sign(a: f64, delta: f64) -> bool {
     a * (a + delta) > 0.0
 }
 
-/// Rows of W2 per product of [`Forward::first_layer_g`].
-const G_BLOCK: usize = 16;
+/// Rows b per product of [`Forward::first_layer_g`].
+const G_ROWS: usize = 8;
 
 /// Rows whose moves are found at a time, on the stack.
 const BLOCK: usize = 32;
@@ -404,27 +404,26 @@ impl<'a> Forward<'a> {
 
     /// Every `G_j`, row j by rows b: `G_j[b, :] = (M2[b, :] ⊙ W2[j, :]) W3`, the change of f's
     /// row b per unit change of `h1[b, j]` off the kinks. One product `W2 V` with
-    /// `V[k, (b, c)] = M2[b, k] W3[k, c]` (the mask is 0 or 1: V is exact), in blocks of rows of
-    /// W2 over the pool.
+    /// `V[k, (b, c)] = M2[b, k] W3[k, c]` (the mask is 0 or 1: V is exact), in blocks of rows b
+    /// over the pool, each building and multiplying its own columns of V.
     fn first_layer_g(&self) -> Rows {
-        let (batch, d3) = (self.x.nrows(), self.p.w3.ncols());
-        let w2 = &self.p.w2;
-        let mut v = Vec::with_capacity(w2.ncols() * batch * d3);
-        for k in 0..w2.ncols() {
-            for m2 in self.m2_cols.row(k) {
-                v.extend(self.w3.row(k).iter().map(|w3| m2 * w3));
-            }
-        }
-        let v =
-            Array2::from_shape_vec((w2.ncols(), batch * d3), v).expect("internal: V has D2 × B·D3 values");
-        let blocks: Vec<Array2<f64>> = (0..w2.nrows().div_ceil(G_BLOCK))
+        let (w2, d3, batch) = (&self.p.w2, self.p.w3.ncols(), self.x.nrows());
+        let blocks: Vec<Array2<f64>> = (0..batch.div_ceil(G_ROWS))
             .into_par_iter()
             .map(|block| {
-                let rows = block * G_BLOCK..w2.nrows().min((block + 1) * G_BLOCK);
-                w2.slice(s![rows, ..]).dot(&v)
+                let rows = block * G_ROWS..batch.min((block + 1) * G_ROWS);
+                let mut v = Vec::with_capacity(w2.ncols() * rows.len() * d3);
+                for k in 0..w2.ncols() {
+                    for m2 in &self.m2_cols.row(k)[rows.clone()] {
+                        v.extend(self.w3.row(k).iter().map(|w3| m2 * w3));
+                    }
+                }
+                let v = Array2::from_shape_vec((w2.ncols(), rows.len() * d3), v)
+                    .expect("internal: V has D2 × B·D3 values");
+                w2.dot(&v)
             })
             .collect();
-        let data = blocks.iter().flat_map(|block| block.iter().copied());
+        let data = (0..w2.nrows()).flat_map(|j| blocks.iter().flat_map(move |g| g.row(j).to_vec()));
         Rows::new(data.collect(), batch * d3)
     }
 
