@@ -28,7 +28,7 @@
 //!
 //! These updates are exact only while no relu input crosses 0. Every relu input is affine in one
 //! parameter (layer 2's through h1, while layer 1 keeps its signs), so the distance to the
-//! nearest kink along each element is known in O(B) (`*_reach`), and the first step is at most
+//! nearest kink along each element is known in O(B) (`least_ratio`), and the first step is at most
 //! half of it: an element near a kink takes the same few cheap steps as any other, never a slow
 //! path. Every step still applies the generic oracle's test (each relu input at θ − h, θ and
 //! θ + h must share a strict sign) and a step that fails it is not used. Only an element at a
@@ -485,7 +485,7 @@ impl<'a> Forward<'a> {
             input: [self.a1_cols.row(j), self.m1_cols.row(j), x],
             reach: [&unit.up, &unit.down],
             g: unit.g,
-            stride: self.r2.row(0).len(),
+            stride: self.p.w3.ncols(),
             size: &unit.size,
         }
     }
@@ -515,7 +515,7 @@ impl<'a> Forward<'a> {
     #[inline(always)]
     fn sample_any(&self, update: &Update<'_>, moves: [f64; 2]) -> Sample {
         let batch = update.size.len();
-        let d3 = self.r2.row(0).len();
+        let d3 = self.p.w3.ncols();
         let (mut sums, mut magnitude) = (Sums::ZERO, 0.0);
         let mut u = [[0.0; BLOCK]; 2];
         for start in (0..batch).step_by(BLOCK) {
