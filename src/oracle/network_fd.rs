@@ -423,8 +423,13 @@ impl<'a> Forward<'a> {
                 w2.dot(&v)
             })
             .collect();
-        let data = (0..w2.nrows()).flat_map(|j| blocks.iter().flat_map(move |g| g.row(j).to_vec()));
-        Rows::new(data.collect(), batch * d3)
+        let mut data = Vec::with_capacity(w2.nrows() * batch * d3);
+        for j in 0..w2.nrows() {
+            for block in &blocks {
+                data.extend(block.row(j));
+            }
+        }
+        Rows::new(data, batch * d3)
     }
 
     /// What unit j of layer 1 shares: `G_j` (by rows b) and its kink distances.
