@@ -3,11 +3,9 @@
 //! runs after a warm-up, [`gradverify::timing::median_time`]) and printed as its table.
 //! `benches/peers.py --ratios` sets them against NumPy and PyTorch in the same run.
 
-/// The allocator of the `gradverify` binary, so that both measure the same thing.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> Result<(), gradverify::Error> {
+    // As the `gradverify` binary does, so that both measure the same thing.
+    gradverify::allocator::keep_freed_memory();
     let figures = gradverify::bench::all()?;
     print!("{}", gradverify::bench::table(&figures));
     Ok(())

@@ -50,6 +50,7 @@
 //! # Ok::<(), gradverify::Error>(())
 //! ```
 
+pub mod allocator;
 pub mod claims;
 pub mod compare;
 pub mod error;
