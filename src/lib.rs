@@ -25,6 +25,7 @@
 //!   memory) as tables, measured times and a plot;
 //! - [`oracle::network_fd`] and [`oracle::projection`]: the full finite-difference check of the
 //!   network in milliseconds, and a random-projection pre-check; [`mod@bench`] times them.
+//! - [`allocator`]: glibc told to keep freed buffers, called first by the binary and the benches.
 //!
 //! ```
 //! use gradverify::mlp::{self, MlpParams};
