@@ -9,13 +9,14 @@
 //! allocator to compile.
 
 /// Allocations below 32 MiB (glibc's largest threshold on 64-bit) come from the heap, and a heap
-/// gives back memory only past 128 MiB free (a `serve` that parsed a 64 MiB line
-/// still returns it: above 32 MiB glibc maps and unmaps as before). Call it first in `main`; elsewhere than glibc it does
-/// nothing.
+/// gives back memory only past 128 MiB free (a `serve` that parsed a 64 MiB line still returns
+/// it: above 32 MiB glibc maps and unmaps as before). Call it first in `main`; elsewhere than
+/// glibc it does nothing.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets two of glibc's tuning parameters; it is called before any other
-    // thread exists.
+    // SAFETY: mallopt only sets two of glibc's tuning parameters, under the allocator's own lock
+    // (it may be called from any thread); both values are within the ranges glibc accepts (32 MiB
+    // is its largest mmap threshold on 64-bit).
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);

@@ -126,6 +126,18 @@ mod tests {
     }
 
     #[test]
+    fn broadcast_operands_with_zero_strides_give_ndarrays_product() {
+        // A row broadcast down k rows (row stride 0) and a column broadcast across n columns
+        // (column stride 0): gemm only reads them.
+        let (row, column) = (sample(1, 5, 9), sample(6, 1, 10));
+        let a = column.broadcast((6, 4)).expect("6×1 broadcasts to 6×4");
+        let b = row.broadcast((4, 5)).expect("1×5 broadcasts to 4×5");
+        assert_eq!(b.strides()[0], 0);
+        assert_eq!(a.strides()[1], 0);
+        assert_eq!(matmul(a, b), a.dot(&b));
+    }
+
+    #[test]
     fn empty_outer_dimensions_give_empty_products() {
         let (a, b) = (Array2::<f64>::zeros((0, 4)), sample(4, 3, 7));
         assert_eq!(matmul(a.view(), b.view()).dim(), (0, 3));
