@@ -386,6 +386,36 @@ mod tests {
     }
 
     #[test]
+    fn the_table_has_a_line_per_figure_and_the_backwards_ratio_under_it() {
+        let timed = |name, median_s, flops| Figure {
+            flops: Some(flops),
+            ..Figure::timed(name, 32, 64, median_s)
+        };
+        let kinks = Figure {
+            over_random: Some(1.25),
+            ..Figure::timed("full_check_kinks", 64, 256, 0.5)
+        };
+        let figures = [
+            timed("forward", 2e-5, 600_000),
+            timed("backward", 3e-5, 900_000),
+            kinks,
+        ];
+        let table = table(&figures);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4, "{table}");
+        assert!(lines[0].starts_with("forward           B=32 D=64"), "{table}");
+        assert!(lines[0].ends_with("20.00 µs  (30.0 GFLOP/s)"), "{table}");
+        assert!(
+            lines[2].ends_with("backward/forward: time ×1.50, flops ×1.50"),
+            "{table}"
+        );
+        assert!(
+            lines[3].ends_with("500.00 ms  (×1.25 the random data's)"),
+            "{table}"
+        );
+    }
+
+    #[test]
     fn the_backward_of_the_benchmark_network_does_about_one_and_a_half_times_the_forwards_flops() {
         let [forward, backward] = forward_and_backward_apart(32, 64).unwrap();
         // Forward: three products, 2·32·(64·64 + 64·64 + 64·16) = 589,824 flops, plus the bias
