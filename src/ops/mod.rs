@@ -73,6 +73,13 @@ pub trait Op: Send + Sync + fmt::Debug {
     /// the `wanted` inputs.
     fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost>;
 
+    /// Whether `inputs[input]` is differentiated. Labels, indices and masks are not: the tape
+    /// never asks the VJP for their gradient and the oracles never perturb them.
+    fn differentiable(&self, input: usize) -> bool {
+        let _ = input;
+        true
+    }
+
     /// Whether the op is differentiable all along the straight line between the inputs `lo` and
     /// `hi` (for relu: no input changes sign or touches 0). Finite differences across a kink are
     /// meaningless, so the finite-difference oracle asks this before it compares.

@@ -102,8 +102,9 @@ pub fn check(
     Ok(report)
 }
 
-/// Records `op` alone with every input a leaf and checks its VJP against both oracles under the
-/// given cotangent dL/d(output).
+/// Records `op` alone, every differentiated input a leaf (the others, labels and indices, data
+/// that is never perturbed), and checks its VJP against both oracles under the given cotangent
+/// dL/d(output).
 pub fn check_op(
     op: impl Op + 'static,
     inputs: Vec<ArrayD<f64>>,
@@ -111,11 +112,19 @@ pub fn check_op(
 ) -> Result<OracleReport> {
     let mut tape = Tape::new();
     let names = op.input_names();
-    let leaves: Vec<Var> = names
-        .iter()
-        .zip(inputs)
-        .map(|(name, value)| tape.param(name, value))
+    let differentiable: Vec<bool> = (0..names.len()).map(|k| op.differentiable(k)).collect();
+    let vars: Vec<Var> = (names.iter().zip(inputs).zip(&differentiable))
+        .map(|((name, value), &d)| {
+            if d {
+                tape.param(name, value)
+            } else {
+                tape.data(name, value)
+            }
+        })
         .collect();
-    let out = tape.apply("out", op, &leaves)?;
+    let leaves: Vec<Var> = (vars.iter().zip(&differentiable))
+        .filter_map(|(&v, &d)| d.then_some(v))
+        .collect();
+    let out = tape.apply("out", op, &vars)?;
     check(&tape, out, cotangent, &leaves)
 }

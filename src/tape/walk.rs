@@ -89,7 +89,9 @@ impl Tape<'_> {
             let Some(grad_out) = grads[index].as_ref() else {
                 continue;
             };
-            let wanted: Vec<bool> = inputs.iter().map(|v| needs[v.index]).collect();
+            let wanted: Vec<bool> = (inputs.iter().enumerate())
+                .map(|(k, v)| needs[v.index] && op.differentiable(k))
+                .collect();
             if !wanted.contains(&true) {
                 continue;
             }
