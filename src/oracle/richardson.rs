@@ -131,6 +131,38 @@ struct Entry {
     valid: bool,
 }
 
+impl Entry {
+    /// No entry (yet): the orders a row does not reach.
+    const EMPTY: Entry = Entry {
+        value: f64::NAN,
+        rounding: f64::NAN,
+        valid: false,
+    };
+}
+
+/// One row of the tableau: `T[i][0..=MAX_ORDER]`.
+type Row = [Entry; MAX_ORDER + 1];
+
+/// The entry with the smallest bound so far.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    /// `e + N`, the bound on its error.
+    bound: f64,
+    entry: Entry,
+    /// Its largest distance to a neighbour, `e` in the module docs.
+    e: f64,
+}
+
+impl Candidate {
+    /// The sequence stops here: the bound is below [`STOP_REL`] of the value or at rounding
+    /// level, or the rounding of the `newest` quotient alone exceeds it.
+    fn stops_before(&self, newest: Entry) -> bool {
+        self.bound <= STOP_REL * self.entry.value.abs()
+            || self.e <= self.entry.rounding
+            || newest.rounding > self.bound
+    }
+}
+
 /// The derivative at `theta` from central differences: `sample(plus, minus)` returns the
 /// difference of the objective between the two coordinate values.
 pub fn estimate<E>(
@@ -139,17 +171,9 @@ pub fn estimate<E>(
     mut sample: impl FnMut(f64, f64) -> Result<Sample, E>,
 ) -> Result<Estimate, E> {
     let scale = theta.abs().max(1.0);
-    // The last three rows of the tableau (a ring), and per row whether the sequence looks
-    // asymptotic there (bit i): no allocation, as this runs once per element.
-    let empty = Entry {
-        value: f64::NAN,
-        rounding: f64::NAN,
-        valid: false,
-    };
-    let mut rows = [[empty; MAX_ORDER + 1]; 3];
-    let mut asymptotic: u128 = 0;
+    let mut tableau = Tableau::new();
     let (mut first, mut any_valid) = (f64::NAN, false);
-    let mut best: Option<(f64, Entry, f64)> = None; // (bound, entry, e)
+    let mut best: Option<Candidate> = None;
     let lag = usize::from(steps.look_ahead);
     let mut h = steps.first * scale;
     let mut quotients = 0;
@@ -160,83 +184,56 @@ pub fn estimate<E>(
         if width == 0.0 {
             break;
         }
-        let s = sample(plus, minus)?;
+        let q = quotient(sample(plus, minus)?, width);
         quotients += 1;
-        let q = Entry {
-            value: s.difference / width,
-            rounding: ROUNDING_SAFETY * f64::EPSILON * s.magnitude / width,
-            valid: s.smooth && s.difference.is_finite() && s.magnitude.is_finite(),
-        };
         if i == 0 {
             first = q.value;
             if steps.quadratic && q.valid {
-                return Ok(Estimate {
-                    value: q.value,
-                    error: q.rounding,
-                    rounding: q.rounding,
-                    smooth: true,
-                    converged: true,
-                    quotients,
-                });
+                return Ok(exact(q, quotients));
             }
         }
         any_valid |= q.valid;
-        let plain = [
-            (i >= 2).then(|| rows[(i - 2) % 3][0]),
-            (i >= 1).then(|| rows[(i - 1) % 3][0]),
-            Some(q),
-        ];
-        if shrinks_as_expected(&plain) {
-            asymptotic |= 1 << i;
-        }
-        let mut row = [empty; MAX_ORDER + 1];
-        row[0] = q;
-        let mut factor = 1.0;
-        for j in 1..=i.min(MAX_ORDER) {
-            factor *= SHRINK * SHRINK;
-            let (lower, above) = (row[j - 1], rows[(i - 1) % 3][j - 1]);
-            row[j] = Entry {
-                value: (factor * lower.value - above.value) / (factor - 1.0),
-                rounding: (factor * lower.rounding + above.rounding) / (factor - 1.0),
-                valid: lower.valid && above.valid,
-            };
-        }
-        rows[i % 3] = row;
+        tableau.push(i, q);
         // The row whose entries can be judged now: this one, or with a look-ahead the one before.
         let Some(c) = i.checked_sub(lag).filter(|&c| c >= 1) else {
             continue;
         };
-        let (this, above, below) = (&rows[c % 3], &rows[(c - 1) % 3], &rows[(c + lag) % 3]);
-        for j in 0..=c.min(MAX_ORDER) {
-            let entry = this[j];
-            let neighbours = [
-                j.checked_sub(1).map(|k| this[k]),
-                j.checked_sub(1).map(|k| above[k]),
-                (j < c).then(|| above[j]),
-                (lag > 0 && j <= (c + 1).min(MAX_ORDER)).then(|| below[j]),
-            ];
-            let settled = ((c - j).max(1)..=c + lag).all(|r| asymptotic & (1 << r) != 0);
-            if !entry.valid || !settled || neighbours.iter().flatten().any(|n| !n.valid) {
-                continue;
-            }
-            let e = neighbours
-                .iter()
-                .flatten()
-                .map(|n| (entry.value - n.value).abs())
-                .fold(0.0, f64::max);
-            let bound = e + entry.rounding;
-            if best.is_none_or(|(b, _, _)| bound < b) {
-                best = Some((bound, entry, e));
-            }
-        }
-        if let Some((bound, entry, e)) = best
-            && (bound <= STOP_REL * entry.value.abs() || e <= entry.rounding || q.rounding > bound)
-        {
+        tableau.judge(c, lag, &mut best);
+        if best.is_some_and(|b| b.stops_before(q)) {
             break;
         }
     }
-    Ok(match best {
-        Some((bound, entry, e)) => Estimate {
+    Ok(conclude(best, first, any_valid, quotients))
+}
+
+/// The central quotient `q_i` of one sample over the width actually stepped, with its rounding
+/// bound `κ · ε · M / width`.
+fn quotient(s: Sample, width: f64) -> Entry {
+    Entry {
+        value: s.difference / width,
+        rounding: ROUNDING_SAFETY * f64::EPSILON * s.magnitude / width,
+        valid: s.smooth && s.difference.is_finite() && s.magnitude.is_finite(),
+    }
+}
+
+/// A quotient of an objective known to be quadratic along the coordinate: exact up to
+/// rounding, it is the estimate, with its rounding as the bound.
+fn exact(q: Entry, quotients: usize) -> Estimate {
+    Estimate {
+        value: q.value,
+        error: q.rounding,
+        rounding: q.rounding,
+        smooth: true,
+        converged: true,
+        quotients,
+    }
+}
+
+/// The estimate from the best entry, converged when its bound is below [`RESOLVED`] of its
+/// value or at rounding level; with no entry judged, the first quotient, unbounded.
+fn conclude(best: Option<Candidate>, first: f64, any_valid: bool, quotients: usize) -> Estimate {
+    match best {
+        Some(Candidate { bound, entry, e }) => Estimate {
             value: entry.value,
             error: bound,
             rounding: entry.rounding,
@@ -252,7 +249,82 @@ pub fn estimate<E>(
             converged: false,
             quotients,
         },
-    })
+    }
+}
+
+/// The last three rows of the tableau (a ring: row i at `i % 3`), and per row whether the
+/// sequence looks asymptotic there (bit i): no allocation, as this runs once per element.
+struct Tableau {
+    rows: [Row; 3],
+    asymptotic: u128,
+}
+
+impl Tableau {
+    fn new() -> Tableau {
+        Tableau {
+            rows: [[Entry::EMPTY; MAX_ORDER + 1]; 3],
+            asymptotic: 0,
+        }
+    }
+
+    /// Adds row i from its quotient `q`: marks whether the plain quotients look asymptotic there,
+    /// and extrapolates, `T[i][j] = (r^j T[i][j−1] − T[i−1][j−1]) / (r^j − 1)` and
+    /// `N[i][j] = (r^j N[i][j−1] + N[i−1][j−1]) / (r^j − 1)`, up to [`MAX_ORDER`].
+    fn push(&mut self, i: usize, q: Entry) {
+        let rows = &self.rows;
+        let plain = [
+            (i >= 2).then(|| rows[(i - 2) % 3][0]),
+            (i >= 1).then(|| rows[(i - 1) % 3][0]),
+            Some(q),
+        ];
+        if shrinks_as_expected(&plain) {
+            self.asymptotic |= 1 << i;
+        }
+        let mut row: Row = [Entry::EMPTY; MAX_ORDER + 1];
+        row[0] = q;
+        let mut factor = 1.0;
+        for j in 1..=i.min(MAX_ORDER) {
+            factor *= SHRINK * SHRINK;
+            let (lower, above) = (row[j - 1], rows[(i - 1) % 3][j - 1]);
+            row[j] = Entry {
+                value: (factor * lower.value - above.value) / (factor - 1.0),
+                rounding: (factor * lower.rounding + above.rounding) / (factor - 1.0),
+                valid: lower.valid && above.valid,
+            };
+        }
+        self.rows[i % 3] = row;
+    }
+
+    /// Judges the entries of row `c` (with a look-ahead, `lag` = 1, row `c + 1` is known): an
+    /// entry counts when it and its neighbours are valid and the sequence looks asymptotic over
+    /// the rows it uses; its error `e` is its largest distance to a neighbour, and the one with
+    /// the smallest bound `e + N` so far is kept in `best`.
+    fn judge(&self, c: usize, lag: usize, best: &mut Option<Candidate>) {
+        let rows = &self.rows;
+        let (this, above, below) = (&rows[c % 3], &rows[(c - 1) % 3], &rows[(c + lag) % 3]);
+        for j in 0..=c.min(MAX_ORDER) {
+            let entry = this[j];
+            let neighbours = [
+                j.checked_sub(1).map(|k| this[k]),
+                j.checked_sub(1).map(|k| above[k]),
+                (j < c).then(|| above[j]),
+                (lag > 0 && j <= (c + 1).min(MAX_ORDER)).then(|| below[j]),
+            ];
+            let settled = ((c - j).max(1)..=c + lag).all(|r| self.asymptotic & (1 << r) != 0);
+            if !entry.valid || !settled || neighbours.iter().flatten().any(|n| !n.valid) {
+                continue;
+            }
+            let e = neighbours
+                .iter()
+                .flatten()
+                .map(|n| (entry.value - n.value).abs())
+                .fold(0.0, f64::max);
+            let bound = e + entry.rounding;
+            if best.is_none_or(|b| bound < b.bound) {
+                *best = Some(Candidate { bound, entry, e });
+            }
+        }
+    }
 }
 
 /// The newest of the plain quotients `q` continues an asymptotic sequence: its difference from
