@@ -22,7 +22,8 @@ use std::fmt;
 
 use ndarray::{ArrayViewD, Dimension};
 
-use crate::oracle::richardson::RESOLVED;
+/// An estimate whose bound is at most this fraction of its value is resolved (converged).
+pub const RESOLVED: f64 = 1e-4;
 
 /// The absolute tolerance: one for all elements, or one per element (a noise floor).
 #[derive(Debug, Clone)]

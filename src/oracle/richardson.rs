@@ -32,6 +32,9 @@
 //! entries that use them are not chosen. An estimate whose bound stays above [`RESOLVED`] of its
 //! value and above rounding level has not converged: the oracle is blind there.
 
+// The comparison owns it (only a resolved estimate certifies); `converged` here means the same.
+pub use crate::compare::RESOLVED;
+
 /// Steps shrink by this factor (as `dfridr`'s 1.4), so the leading truncation term shrinks by its
 /// square, 1.96. Not an integer: with halving, a step where kh ≈ 2π makes every longer step an
 /// alias of a short one for sin(kx), and the sequence converges, smoothly and wrongly.
@@ -45,8 +48,6 @@ const MAX_STEPS: usize = 128;
 const MAX_ORDER: usize = 6;
 /// Safety factor on the rounding bound of one quotient.
 pub const ROUNDING_SAFETY: f64 = 8.0;
-/// An estimate whose bound is at most this fraction of its value is resolved (converged).
-pub const RESOLVED: f64 = 1e-4;
 /// The sequence stops once the bound is this fraction of the value.
 pub const STOP_REL: f64 = 1e-9;
 
