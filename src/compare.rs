@@ -20,7 +20,7 @@
 
 use std::fmt;
 
-use ndarray::{ArrayViewD, Dimension};
+use ndarray::{ArrayViewD, Dimension, IxDyn};
 
 /// An estimate whose bound is at most this fraction of its value is resolved (converged).
 pub const RESOLVED: f64 = 1e-4;
@@ -139,19 +139,7 @@ pub fn compare(
     actual: ArrayViewD<'_, f64>,
     tol: &Tolerance<'_>,
 ) -> Comparison {
-    let mut out = Comparison {
-        name: name.to_owned(),
-        shape: expected.shape().to_vec(),
-        actual_shape: None,
-        certified: 0,
-        excused: 0,
-        skipped: 0,
-        failed: 0,
-        max_rel_err: 0.0,
-        max_abs_err: 0.0,
-        scale: 0.0,
-        worst: None,
-    };
+    let mut out = Comparison::empty(name, expected.shape());
     if actual.shape() != expected.shape() {
         out.actual_shape = Some(actual.shape().to_vec());
         return out;
@@ -165,56 +153,129 @@ pub fn compare(
             out.skipped += 1;
             continue;
         }
-        // ∞ − finite is ∞, and ∞ ≤ rel·∞ would certify it: a value that is not finite fails.
-        let diff = if a.is_finite() && e.is_finite() {
-            (a - e).abs()
+        let judged = judge(e, a, tol, &index);
+        out.record(&judged, &index, e, a, &mut worst_badness);
+    }
+    out
+}
+
+/// What one compared element is, with its rank for [`Comparison::worst`]: a certified element
+/// by its relative error minus 1 (at most 0), a failed one by how many tolerances it is off
+/// (above 1, infinite for NaN); excused ones are not ranked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Class {
+    Certified { badness: f64 },
+    Excused,
+    Failed { badness: f64 },
+}
+
+/// One compared element, judged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Judged {
+    class: Class,
+    /// `|a − e|`, NaN when either is not finite.
+    diff: f64,
+    /// [`rel_err`].
+    rel: f64,
+    /// `max(|a|, |e|)`.
+    scale: f64,
+}
+
+/// The expected value `e` at `index` against the actual `a`, under `tol`.
+fn judge(e: f64, a: f64, tol: &Tolerance<'_>, index: &IxDyn) -> Judged {
+    // ∞ − finite is ∞, and ∞ ≤ rel·∞ would certify it: a value that is not finite fails.
+    let diff = if a.is_finite() && e.is_finite() {
+        (a - e).abs()
+    } else {
+        f64::NAN
+    };
+    let rel = rel_err(e, a);
+    let scale = e.abs().max(a.abs());
+    let (certifies, abs) = allowance(tol, index, e, diff, scale);
+    let class = if certifies {
+        Class::Certified { badness: rel - 1.0 }
+    } else if diff <= abs {
+        Class::Excused
+    } else {
+        let badness = if diff.is_nan() {
+            f64::INFINITY
         } else {
-            f64::NAN
+            diff / (tol.rel * scale).max(abs)
         };
-        let rel = rel_err(e, a);
-        let scale = e.abs().max(a.abs());
-        // An error bound widens the agreement; only a bound that resolves the value certifies.
-        let (certifies, abs) = match &tol.abs {
-            Abs::Uniform(abs) => (diff <= tol.rel * scale, *abs),
-            Abs::PerElement(per) => (diff <= tol.rel * scale, per[&index]),
-            Abs::Bound(bound) => {
-                let b = bound[&index];
-                (
-                    diff <= tol.rel * scale + b && b <= RESOLVED * e.abs(),
-                    tol.rel * scale + b,
-                )
+        Class::Failed { badness }
+    };
+    Judged {
+        class,
+        diff,
+        rel,
+        scale,
+    }
+}
+
+/// Whether a difference `diff` at `index` certifies, and the absolute tolerance that may excuse
+/// it. An error bound widens the agreement; only a bound that resolves the value certifies.
+fn allowance(tol: &Tolerance<'_>, index: &IxDyn, e: f64, diff: f64, scale: f64) -> (bool, f64) {
+    match &tol.abs {
+        Abs::Uniform(abs) => (diff <= tol.rel * scale, *abs),
+        Abs::PerElement(per) => (diff <= tol.rel * scale, per[index]),
+        Abs::Bound(bound) => {
+            let b = bound[index];
+            (
+                diff <= tol.rel * scale + b && b <= RESOLVED * e.abs(),
+                tol.rel * scale + b,
+            )
+        }
+    }
+}
+
+impl Comparison {
+    /// Nothing compared yet.
+    fn empty(name: &str, shape: &[usize]) -> Comparison {
+        Comparison {
+            name: name.to_owned(),
+            shape: shape.to_vec(),
+            actual_shape: None,
+            certified: 0,
+            excused: 0,
+            skipped: 0,
+            failed: 0,
+            max_rel_err: 0.0,
+            max_abs_err: 0.0,
+            scale: 0.0,
+            worst: None,
+        }
+    }
+
+    /// Counts one judged element (expected `e`, actual `a`), and keeps it as the worst when it
+    /// ranks above `worst_badness`.
+    fn record(&mut self, judged: &Judged, index: &IxDyn, e: f64, a: f64, worst_badness: &mut f64) {
+        self.max_abs_err = nan_max(self.max_abs_err, judged.diff);
+        self.scale = nan_max(self.scale, judged.scale);
+        let badness = match judged.class {
+            Class::Certified { badness } => {
+                self.certified += 1;
+                badness
+            }
+            Class::Excused => {
+                self.excused += 1;
+                return;
+            }
+            Class::Failed { badness } => {
+                self.failed += 1;
+                badness
             }
         };
-        out.max_abs_err = nan_max(out.max_abs_err, diff);
-        out.scale = nan_max(out.scale, scale);
-        // Rank: a certified element by its relative error minus 1 (at most 0), a failed one by how
-        // many tolerances it is off (above 1, infinite for NaN); excused ones are not ranked.
-        let badness = if certifies {
-            out.certified += 1;
-            rel - 1.0
-        } else if diff <= abs {
-            out.excused += 1;
-            continue;
-        } else {
-            out.failed += 1;
-            if diff.is_nan() {
-                f64::INFINITY
-            } else {
-                diff / (tol.rel * scale).max(abs)
-            }
-        };
-        out.max_rel_err = nan_max(out.max_rel_err, rel);
-        if badness > worst_badness {
-            worst_badness = badness;
-            out.worst = Some(Element {
+        self.max_rel_err = nan_max(self.max_rel_err, judged.rel);
+        if badness > *worst_badness {
+            *worst_badness = badness;
+            self.worst = Some(Element {
                 index: index.slice().to_vec(),
                 expected: e,
                 actual: a,
-                rel_err: rel,
+                rel_err: judged.rel,
             });
         }
     }
-    out
 }
 
 impl Comparison {
