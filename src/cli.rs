@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use gradverify::catalogue::OpKind;
 use gradverify::compare::Verdict;
 use gradverify::cost::{self, CostTable, MemoryTable};
 use gradverify::grade::{self, GradeJob, output};
 use gradverify::plot;
-use gradverify::protocol::{OpKind, serve as server};
+use gradverify::serve as server;
 use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
 use gradverify::verify::exec::{Isolation, ProcessLimits, Program};

@@ -52,6 +52,7 @@
 //! ```
 
 pub mod allocator;
+pub mod catalogue;
 pub mod claims;
 pub mod compare;
 pub mod error;
@@ -62,9 +63,11 @@ pub mod ops;
 pub mod oracle;
 pub mod protocol;
 pub mod random;
+pub mod serve;
 pub mod sweep;
 pub mod tape;
 pub mod verify;
+pub mod workload;
 
 pub use claims::{bench, cost, plot, timing};
 pub use error::{Error, Result};

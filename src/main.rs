@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use gradverify::protocol::OpKind;
+use gradverify::catalogue::OpKind;
 use gradverify::sweep::Shard;
 use gradverify::verify::Config;
 use gradverify::verify::exec::ProcessLimits;
@@ -162,7 +162,7 @@ struct GradeArgs {
 #[derive(Debug, Args)]
 struct ProgramArgs {
     /// Which ops to verify, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = OpKind::ALL, value_parser = parse_op)]
+    #[arg(long, value_delimiter = ',', default_values_t = gradverify::verify::ops::all().to_vec(), value_parser = parse_op)]
     ops: Vec<OpKind>,
     /// Seconds to wait for each answer (at most a day).
     #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]

@@ -27,6 +27,18 @@ pub fn case_rng(seed: u64, case: u64) -> ChaCha8Rng {
     rng
 }
 
+/// The generator for case `case` of the op named `op`: a ChaCha stream chosen by `case`, of a
+/// seed that mixes `seed` with the op's name (64-bit FNV-1a), so that each op's cases are its
+/// own whatever other ops there are.
+pub fn op_case_rng(seed: u64, op: &str, case: u64) -> ChaCha8Rng {
+    const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+    let name = (op.bytes()).fold(FNV_OFFSET, |h, byte| {
+        (h ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
+    });
+    case_rng(seed ^ name, case)
+}
+
 /// A matrix of independent standard normals.
 pub fn normal_matrix(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Array2<f64> {
     Array2::random_using((rows, cols), StandardNormal, rng)

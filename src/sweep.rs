@@ -1,9 +1,11 @@
 //! Sweeps: the reference engine checked against both oracles over many random cases, in
 //! parallel with rayon.
 //!
-//! Case `i` draws its kind, shape, values and cotangent from its own ChaCha stream
-//! ([`random::case_rng`]`(seed, i)`), and results are kept in case order, so a sweep's result and
-//! its summary are the same for any number of threads. A [`Shard`] `i/n` runs the i-th of n
+//! Case `i` is of the op `i mod n` of the registry's n ops, and is that op's case `k = i div n`:
+//! it draws its shape, values and cotangent from a ChaCha stream of its own,
+//! ([`random::op_case_rng`]`(seed, op, k)`), so that adding an op leaves every other op's cases
+//! as they were. Results are kept in case order, so a sweep's result and its summary are the same
+//! for any number of threads. A [`Shard`] `i/n` runs the i-th of n
 //! contiguous parts of the cases, so that n jobs together run exactly the whole sweep.
 //!
 //! A sweep's memory is flat in the number of cases: each case is folded into its op's tallies as
@@ -19,10 +21,10 @@ use ndarray_rand::rand::Rng;
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
+use crate::catalogue::OpKind;
 use crate::compare::{Comparison, nan_max};
 use crate::error::{Error, Result};
 use crate::oracle::OracleReport;
-use crate::protocol::OpKind;
 use crate::random::{self, ShapeBounds};
 use crate::verify::ops;
 
@@ -127,8 +129,8 @@ pub struct SweepReport {
     pub total: u64,
     /// The shard this report covers.
     pub shard: Shard,
-    /// The tallies of each op's cases, in the order of [`OpKind::ALL`].
-    pub per_op: [OpTally; OpKind::ALL.len()],
+    /// The tallies of each op's cases, in the order of [`ops::all`].
+    pub per_op: Vec<OpTally>,
     /// The cases with any failed comparison, sorted by index.
     pub failures: Vec<CaseResult>,
     /// A line for every case, sorted by index, with [`Keep::EveryCase`].
@@ -141,7 +143,7 @@ impl SweepReport {
             seed,
             total,
             shard,
-            per_op: [OpTally::default(); OpKind::ALL.len()],
+            per_op: vec![OpTally::default(); ops::all().len()],
             failures: Vec::new(),
             lines: (keep == Keep::EveryCase).then(Vec::new),
         }
@@ -149,7 +151,7 @@ impl SweepReport {
 
     /// Folds one case in: its tallies, and the case itself if it failed.
     fn add(mut self, case: CaseResult) -> SweepReport {
-        let op = OpKind::ALL.iter().position(|k| *k == case.kind);
+        let op = ops::all().iter().position(|k| *k == case.kind);
         if let Some(op) = op {
             self.per_op[op].add(&case);
         }
@@ -258,8 +260,9 @@ pub fn run_shard(
 
 /// Draws case `index` of the sweep `seed` and checks it against both oracles.
 pub fn run_case(seed: u64, index: u64) -> Result<CaseResult> {
-    let mut rng = random::case_rng(seed, index);
-    let kind = OpKind::ALL[(index % OpKind::ALL.len() as u64) as usize];
+    let all = ops::all();
+    let kind = all[(index % all.len() as u64) as usize];
+    let mut rng = random::op_case_rng(seed, kind.name(), index / all.len() as u64);
     let batch = rng.random_range(1..=BOUNDS.max_batch);
     let (shape, report) = ops::op(kind).sweep_case(&mut rng, batch, BOUNDS.max_width)?;
     Ok(CaseResult {
@@ -320,8 +323,7 @@ impl SweepReport {
     /// the cases of `kind`, or all cases with `None`.
     pub fn tally(&self, kind: Option<OpKind>) -> (Tally, Tally) {
         let mut all = OpTally::default();
-        for (_, t) in OpKind::ALL
-            .iter()
+        for (_, t) in (ops::all().iter())
             .zip(&self.per_op)
             .filter(|(k, _)| kind.is_none_or(|kind| **k == kind))
         {
@@ -335,7 +337,7 @@ impl SweepReport {
     fn per_op(&self) -> impl Iterator<Item = (Option<OpKind>, usize, Tally, Tally)> + '_ {
         let mut all = OpTally::default();
         self.per_op.iter().for_each(|t| all.merge(t));
-        let ops = OpKind::ALL.iter().zip(self.per_op).map(|(k, t)| (Some(*k), t));
+        let ops = (ops::all().iter().zip(&self.per_op)).map(|(k, t)| (Some(*k), *t));
         ops.chain([(None, all)])
             .map(|(kind, t)| (kind, t.cases, t.jacobian, t.finite_diff))
     }
@@ -507,10 +509,10 @@ mod tests {
     #[test]
     fn folding_in_any_order_gives_the_same_tallies_and_the_failures_in_case_order() {
         let cases = [
-            case(0, OpKind::Linear, false),
-            case(1, OpKind::Relu, true),
-            case(2, OpKind::Linear, true),
-            case(3, OpKind::Mlp, false),
+            case(0, crate::verify::ops::linear::KIND, false),
+            case(1, crate::verify::ops::relu::KIND, true),
+            case(2, crate::verify::ops::linear::KIND, true),
+            case(3, crate::verify::ops::mlp::KIND, false),
         ];
         let empty = || SweepReport::empty(0, 4, Shard::WHOLE, Keep::Failures);
         let in_order = cases.iter().cloned().fold(empty(), SweepReport::add);
@@ -523,7 +525,7 @@ mod tests {
             assert_eq!(indices, [1, 2]);
             assert_eq!(report.cases(), 4);
             assert!(report.lines.is_none());
-            let (_, fd) = report.tally(Some(OpKind::Linear));
+            let (_, fd) = report.tally(Some(crate::verify::ops::linear::KIND));
             assert_eq!(
                 (fd.arrays, fd.failed, fd.certified, fd.failed_elements),
                 (2, 1, 3, 1)

@@ -101,7 +101,10 @@ fn costs_prints_both_tables_in_markdown_and_writes_the_plot() {
     let plot = std::fs::read_to_string(&svg).unwrap();
     std::fs::remove_file(&svg).unwrap();
     assert!(
-        plot.starts_with("<svg") && plot.contains("relu: Jacobian") && plot.contains("width D"),
+        plot.starts_with("<svg")
+            && plot.contains("explicit Jacobian dashed")
+            && ["linear", "relu", "sqerr", "mlp"].iter().all(|op| plot.contains(&format!("\n{op}\n")))
+            && plot.contains("width D"),
         "{}",
         &plot[..200]
     );

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gradverify::protocol::OpKind;
 use gradverify::verify::exec::{ExecSubject, Isolation, ProcessLimits, Program};
+use gradverify::verify::ops;
 use gradverify::verify::{self, Backward, Config};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
@@ -103,8 +103,8 @@ fn assert_running(mark: &str) {
     assert!(!marked(mark).is_empty(), "no process marked {mark} runs");
 }
 
-fn relu_request() -> gradverify::protocol::Request {
-    verify::cases::request(OpKind::Relu, &[1, 2], &mut gradverify::random::case_rng(0, 0))
+fn relu_request() -> gradverify::catalogue::Request {
+    verify::cases::request(ops::relu::KIND, &[1, 2], &mut gradverify::random::case_rng(0, 0))
 }
 
 /// The message of a failed answer.
@@ -117,7 +117,7 @@ fn failure(subject: &mut ExecSubject) -> String {
 }
 
 fn relu_passes(subject: &mut ExecSubject) {
-    let report = verify::verify(OpKind::Relu, subject, Config::default().cases(3).seed(0));
+    let report = verify::verify(ops::relu::KIND, subject, Config::default().cases(3).seed(0));
     assert!(report.passed(), "{report}");
 }
 

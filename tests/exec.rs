@@ -6,7 +6,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use gradverify::protocol::OpKind;
+use gradverify::verify::ops;
 use gradverify::verify::{self, Config, Problem, exec::ExecSubject};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
@@ -37,7 +37,7 @@ fn answering(reply: &str) -> String {
 
 fn relu_report(command: &str, timeout: Duration, cases: usize) -> verify::Report {
     let mut subject = ExecSubject::start(command, timeout).expect("start sh");
-    verify::verify(OpKind::Relu, &mut subject, Config::default().cases(cases))
+    verify::verify(ops::relu::KIND, &mut subject, Config::default().cases(cases))
 }
 
 #[track_caller]
@@ -125,7 +125,7 @@ fn a_program_that_answers_late_times_out_and_the_verifier_stops_waiting() {
         format!("while IFS= read -r line; do sleep 2; printf '%s\\n' \"$line\" | {BIN} serve; done");
     let mut subject = ExecSubject::start(&program, Duration::from_millis(300)).expect("start sh");
     let request =
-        gradverify::verify::cases::request(OpKind::Relu, &[1, 2], &mut gradverify::random::case_rng(0, 0));
+        gradverify::verify::cases::request(ops::relu::KIND, &[1, 2], &mut gradverify::random::case_rng(0, 0));
     let fault = |subject: &mut ExecSubject| match verify::Backward::answer(subject, &request) {
         Err(fault) => fault.to_string(),
         other => panic!("expected a time-out, got {other:?}"),
@@ -138,7 +138,7 @@ fn a_program_that_answers_late_times_out_and_the_verifier_stops_waiting() {
         third.starts_with("the program stopped answering: 2 requests in a row"),
         "{third}"
     );
-    let report = verify::verify(OpKind::Relu, &mut subject, Config::default().cases(10).seed(0));
+    let report = verify::verify(ops::relu::KIND, &mut subject, Config::default().cases(10).seed(0));
     assert!(
         fault_of(&report).starts_with("the program stopped answering"),
         "{report}"
@@ -216,7 +216,7 @@ fn a_wrong_backward_over_exec_is_diagnosed_like_a_rust_one() {
 fn the_networks_optional_loss_is_checked_when_the_program_sends_it() {
     let program = format!(r#"{BIN} serve | sed -u 's/"loss":[-0-9.eE+]*/"loss":12345.0/'"#);
     let mut subject = ExecSubject::start(&program, Duration::from_secs(5)).expect("start sh");
-    let report = verify::verify(OpKind::Mlp, &mut subject, Config::default().cases(5).seed(0));
+    let report = verify::verify(ops::mlp::KIND, &mut subject, Config::default().cases(5).seed(0));
     assert_eq!(report.findings.len(), 1, "{report}");
     assert_eq!(report.findings[0].what, "the loss L", "{report}");
 }

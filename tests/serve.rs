@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use gradverify::protocol::serve::answer;
+use gradverify::serve::answer;
 use serde_json::{Value, json};
 
 fn ask(request: Value) -> Value {
@@ -156,7 +156,7 @@ fn a_line_past_the_limit_and_a_non_utf8_line_get_errors_and_serving_goes_on() {
     input.extend_from_slice(relu.as_bytes());
     input.push(b'\n');
     let mut output = Vec::new();
-    gradverify::protocol::serve::serve_capped(input.as_slice(), &mut output, 200).unwrap();
+    gradverify::serve::serve_capped(input.as_slice(), &mut output, 200).unwrap();
     let lines: Vec<Value> = String::from_utf8(output)
         .unwrap()
         .lines()

@@ -70,7 +70,7 @@ fn a_shard_must_be_i_of_n_with_i_from_1_to_n() {
 #[test]
 fn a_parallel_verification_is_the_same_on_one_thread_and_on_several() {
     use gradverify::check::linear_subject;
-    use gradverify::protocol::OpKind;
+    use gradverify::verify::ops;
     use gradverify::verify::{Config, Diagnosis, verify_parallel};
     use ndarray::{Array1, Array2};
     // A bias not summed over the batch: the findings, shrinking and diagnosis must not depend
@@ -84,7 +84,7 @@ fn a_parallel_verification_is_the_same_on_one_thread_and_on_several() {
             .build()
             .unwrap();
         let config = Config::default().cases(60).seed(2);
-        pool.install(|| verify_parallel(OpKind::Linear, || linear_subject(buggy), config, 0..60))
+        pool.install(|| verify_parallel(ops::linear::KIND, || linear_subject(buggy), config, 0..60))
     };
     let one = on(1);
     assert!(

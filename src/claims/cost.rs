@@ -17,9 +17,9 @@ use std::fmt::{self, Write as _};
 
 use ndarray::{ArrayD, arr0};
 
+use crate::catalogue::OpKind;
 use crate::error::Result;
 use crate::ops::{Cost, Linear, Relu, SqErr};
-use crate::protocol::OpKind;
 use crate::tape::{Tape, Var};
 use crate::verify::ops;
 
@@ -69,7 +69,7 @@ impl CostTable {
     /// The table for the given widths and batch sizes.
     pub fn for_sizes(sizes: &[usize], batches: &[usize]) -> Result<CostTable> {
         let mut rows = Vec::new();
-        for op in OpKind::ALL {
+        for &op in ops::all() {
             for &batch in batches {
                 for &width in sizes {
                     rows.push(CostRow {

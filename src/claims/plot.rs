@@ -6,17 +6,45 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::cost::CostTable;
+use crate::catalogue::OpKind;
+use crate::cost::{CostRow, CostTable};
 use crate::error::{Error, Result};
-use crate::protocol::OpKind;
 
-/// Colours by op, in [`OpKind::ALL`] order.
-const COLOURS: [RGBColor; 4] = [
+/// One colour per op, in the order the table lists them: Tableau's twenty, the ten dark
+/// ones first, so that up to twenty ops are told apart (a table of more ops is refused).
+const COLOURS: [RGBColor; 20] = [
     RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
+    RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(199, 199, 199),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
 ];
+
+/// The ops of `rows`, in their first appearance's order.
+fn ops_of(rows: &[&CostRow]) -> Vec<OpKind> {
+    let mut ops: Vec<OpKind> = Vec::new();
+    for r in rows {
+        if !ops.contains(&r.op) {
+            ops.push(r.op);
+        }
+    }
+    ops
+}
 
 /// Writes the plot of `table`'s B = 1 rows to `path` as SVG.
 pub fn cost_svg(table: &CostTable, path: &Path) -> Result<()> {
@@ -36,6 +64,17 @@ pub fn cost_svg(table: &CostTable, path: &Path) -> Result<()> {
         return Err(Error::Output {
             path: path.display().to_string(),
             message: "the table has no rows at B = 1 to plot".into(),
+        });
+    }
+    let ops = ops_of(&rows);
+    if ops.len() > COLOURS.len() {
+        return Err(Error::Output {
+            path: path.display().to_string(),
+            message: format!(
+                "{} ops to plot, but colours for only {}",
+                ops.len(),
+                COLOURS.len()
+            ),
         });
     }
     let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
@@ -58,7 +97,7 @@ pub fn cost_svg(table: &CostTable, path: &Path) -> Result<()> {
         .y_label_formatter(&|v| format!("{v:.0e}"))
         .draw()
         .map_err(|e| fail(&e))?;
-    for (op, colour) in OpKind::ALL.into_iter().zip(COLOURS.into_iter().cycle()) {
+    for (op, colour) in ops.into_iter().zip(COLOURS) {
         let points = |jacobian: bool| -> Vec<(f64, f64)> {
             rows.iter()
                 .filter(|r| r.op == op)
@@ -71,13 +110,11 @@ pub fn cost_svg(table: &CostTable, path: &Path) -> Result<()> {
         chart
             .draw_series(LineSeries::new(points(false), colour.stroke_width(2)))
             .map_err(|e| fail(&e))?
-            .label(format!("{op}: VJP"))
+            .label(op.name())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
         chart
             .draw_series(DashedLineSeries::new(points(true), 8, 5, colour.stroke_width(2)))
-            .map_err(|e| fail(&e))?
-            .label(format!("{op}: Jacobian"))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 8, y)], colour.stroke_width(2)));
+            .map_err(|e| fail(&e))?;
     }
     chart
         .configure_series_labels()

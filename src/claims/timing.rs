@@ -11,18 +11,19 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use ndarray::{Array2, ArrayD};
+use ndarray::ArrayD;
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
 
 use crate::cost::{self, model_cost};
 use crate::error::Result;
-use crate::mlp::{self, MlpParams};
+
+use crate::catalogue::OpKind;
 use crate::oracle::jacobian::JacobianContraction;
-use crate::protocol::OpKind;
 use crate::random;
-use crate::tape::{Pullback, Tape, Var, Vjp, Wrt};
+use crate::tape::{Pullback, Vjp, Wrt};
 use crate::verify::ops;
+use crate::workload::Workload;
 
 /// The Jacobian road is not run where it would allocate more than this.
 pub const JACOBIAN_BUDGET_BYTES: u64 = 512 << 20;
@@ -51,38 +52,6 @@ pub struct Timing {
 pub struct TimingTable {
     /// Rows by op, then batch, then width.
     pub rows: Vec<Timing>,
-}
-
-/// Records one op on a tape, on the given leaves.
-pub type Apply = fn(&mut Tape<'_>, &[Var]) -> Result<Var>;
-
-/// Random inputs of an op at one size: the op's leaves, or the network's parameters and data
-/// (each op draws its own, [`crate::verify::ops::VerifiedOp::timing_inputs`]).
-pub enum Inputs {
-    /// One op, recorded by `Apply` on these named leaves; timed under a random upstream
-    /// gradient, with respect to every leaf.
-    Op(Apply, Vec<(&'static str, ArrayD<f64>)>),
-    /// The network with (parameters, x, y); timed from dL/dL = 1, with respect to the parameters.
-    Mlp(Box<(MlpParams, Array2<f64>, Array2<f64>)>),
-}
-
-impl Inputs {
-    /// The forward pass recorded on these inputs, and the output its backward starts from.
-    fn record(&self) -> Result<(Tape<'_>, Var)> {
-        match self {
-            Inputs::Mlp(network) => {
-                let (params, x, y) = network.as_ref();
-                let net = mlp::record(params, x.view(), y.view())?;
-                Ok((net.tape, net.loss))
-            }
-            Inputs::Op(apply, leaves) => {
-                let mut tape = Tape::new();
-                let leaves: Vec<Var> = leaves.iter().map(|(n, v)| tape.param(n, v.view())).collect();
-                let out = apply(&mut tape, &leaves)?;
-                Ok((tape, out))
-            }
-        }
-    }
 }
 
 /// The median time of `run`, after one warm-up run, over at least three runs and 60 ms.
@@ -140,8 +109,8 @@ pub fn measure(op: OpKind, batch: usize, width: usize) -> Result<Timing> {
     let (tape, out) = inputs.record()?;
     // The loss is seeded with dL/dL = 1; a lone op with a random upstream gradient.
     let (cotangent, wrt) = match inputs {
-        Inputs::Mlp(_) => (ArrayD::ones(tape.value(out).raw_dim()), Wrt::Params),
-        Inputs::Op(..) => {
+        Workload::Mlp(_) => (ArrayD::ones(tape.value(out).raw_dim()), Wrt::Params),
+        Workload::Op(..) => {
             let mut rng = random::case_rng(4, width as u64 * 64 + batch as u64);
             let cotangent = ArrayD::random_using(tape.value(out).shape(), StandardNormal, &mut rng);
             (cotangent, Wrt::ParamsAndData)
@@ -167,7 +136,7 @@ impl TimingTable {
     /// Measures every op at [`cost::SIZES`] × [`cost::BATCHES`].
     pub fn standard() -> Result<TimingTable> {
         let mut rows = Vec::new();
-        for op in OpKind::ALL {
+        for &op in ops::all() {
             for &batch in &cost::BATCHES {
                 for &width in &cost::SIZES {
                     rows.push(measure(op, batch, width)?);
@@ -259,7 +228,7 @@ impl fmt::Display for TimingTable {
             f,
             "growth exponent in D at B = 1, D ≥ {FIT_FROM_WIDTH} (time ∝ D^k):"
         )?;
-        for op in OpKind::ALL {
+        for &op in ops::all() {
             let (v, j) = self.exponents(op);
             let show = |k: Option<f64>| k.map_or("—".to_owned(), |k| format!("{k:.2}"));
             write!(

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::protocol::{Answer, Request};
+use crate::catalogue::{Answer, Request};
 use crate::verify::exec::ExecSubject;
 use crate::verify::{Backward, Fault};
 

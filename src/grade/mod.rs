@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::catalogue::OpKind;
 use crate::error::{Error, Result};
-use crate::protocol::OpKind;
 use crate::sweep::Shard;
 use crate::verify::exec::{ProcessLimits, Program};
 use crate::verify::report::score::{OpScore, Points, Scorecard};

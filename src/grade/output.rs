@@ -10,8 +10,8 @@ use std::path::Path;
 use serde_json::json;
 
 use super::Graded;
+use crate::catalogue::OpKind;
 use crate::error::{Error, Result};
-use crate::protocol::OpKind;
 use crate::verify::Report;
 use crate::verify::report::score::{Outcome, Scorecard};
 use crate::verify::report::{gradescope, junit};
@@ -163,12 +163,16 @@ mod tests {
         };
         let ops = match fault {
             None => vec![
-                OpScore::of(&Report::new("cmd", "linear", 3), OpKind::Linear, &points),
-                OpScore::of(&unsupported, OpKind::Relu, &points),
+                OpScore::of(
+                    &Report::new("cmd", "linear", 3),
+                    crate::verify::ops::linear::KIND,
+                    &points,
+                ),
+                OpScore::of(&unsupported, crate::verify::ops::relu::KIND, &points),
             ],
             Some(why) => vec![
-                OpScore::not_run(OpKind::Linear, &points, why),
-                OpScore::not_run(OpKind::Relu, &points, why),
+                OpScore::not_run(crate::verify::ops::linear::KIND, &points, why),
+                OpScore::not_run(crate::verify::ops::relu::KIND, &points, why),
             ],
         };
         Graded {
@@ -186,14 +190,24 @@ mod tests {
     #[test]
     fn a_row_per_submission_with_outcomes_and_reasons_quoted_as_csv_needs() {
         let class = [graded("alice, jr", None), graded("bob", Some("could not start"))];
-        let text = String::from_utf8(csv(&class, &[OpKind::Linear, OpKind::Relu]).unwrap()).unwrap();
+        let text = String::from_utf8(
+            csv(
+                &class,
+                &[crate::verify::ops::linear::KIND, crate::verify::ops::relu::KIND],
+            )
+            .unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             text,
             "submission,score,max_score,linear,relu,codes,reason\n\
              \"alice, jr\",2,3,pass,not_implemented,,\"relu: not implemented (the program answered \"\"unsupported op\"\")\"\n\
              bob,0,3,not_run,not_run,,could not start\n"
         );
-        let table = table(&class, &[OpKind::Linear, OpKind::Relu]);
+        let table = table(
+            &class,
+            &[crate::verify::ops::linear::KIND, crate::verify::ops::relu::KIND],
+        );
         assert!(
             table
                 .lines()

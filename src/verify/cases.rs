@@ -7,7 +7,7 @@ use ndarray_rand::rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::ops::op;
-use crate::protocol::{OpKind, Request};
+use crate::catalogue::{OpKind, Request};
 use crate::random::ShapeBounds;
 
 /// The shapes of the random cases: batch up to 5, widths up to 6 (small, so that a failing

@@ -37,13 +37,14 @@ use std::sync::Once;
 use ndarray::{Array1, Array2};
 
 pub use super::custom::{Domain, OpCheck, Tangents, jacobian_from_vjp, op, op_with};
+use super::ops;
 pub use super::ops::linear::linear_subject;
 pub use super::ops::mlp::network_subject;
 pub use super::ops::relu::relu_subject;
 pub use super::ops::sqerr::sqerr_subject;
 use super::{Backward, Config, Fault, Report, verify};
+use crate::catalogue::{Answer, Request};
 use crate::mlp::MlpParams;
-use crate::protocol::{Answer, OpKind, Request};
 
 /// The six parameter gradients of the Eq. 33 network, in Eq. 35's order:
 /// (dL/dW1, dL/db1, dL/dW2, dL/db2, dL/dW3, dL/db3).
@@ -111,7 +112,7 @@ impl Checker {
             &Array1<f64>,
         ) -> (Array2<f64>, Array2<f64>, Array1<f64>),
     {
-        verify(OpKind::Linear, &mut linear_subject(backward), self.config)
+        verify(ops::linear::KIND, &mut linear_subject(backward), self.config)
     }
 
     /// See [`relu`].
@@ -119,7 +120,7 @@ impl Checker {
     where
         F: Fn(&Array2<f64>, &Array2<f64>) -> Array2<f64>,
     {
-        verify(OpKind::Relu, &mut relu_subject(backward), self.config)
+        verify(ops::relu::KIND, &mut relu_subject(backward), self.config)
     }
 
     /// See [`sqerr`].
@@ -127,7 +128,7 @@ impl Checker {
     where
         F: Fn(f64, &Array2<f64>, &Array2<f64>) -> (Array2<f64>, Array2<f64>),
     {
-        verify(OpKind::SqErr, &mut sqerr_subject(backward), self.config)
+        verify(ops::sqerr::KIND, &mut sqerr_subject(backward), self.config)
     }
 
     /// See [`network`].
@@ -135,7 +136,7 @@ impl Checker {
     where
         F: Fn(&Array2<f64>, &Array2<f64>, &MlpParams) -> NetworkGrads,
     {
-        verify(OpKind::Mlp, &mut network_subject(backprop), self.config)
+        verify(ops::mlp::KIND, &mut network_subject(backprop), self.config)
     }
 }
 

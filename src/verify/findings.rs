@@ -207,7 +207,7 @@ fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Answer;
+    use crate::catalogue::Answer;
 
     /// A case of dimensions `dims` whose gradient of `W` has `problem`.
     fn case(dims: &[usize], problem: Problem) -> CaseRecord {

@@ -46,8 +46,8 @@ use ndarray::{ArrayD, Zip};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::catalogue::{Answer, OpKind, Request};
 use crate::compare::{self, Comparison, Tolerance};
-use crate::protocol::{Answer, OpKind, Request};
 use crate::random;
 
 /// Relative tolerance against the reference: both are exact, so only rounding separates them.

@@ -20,7 +20,7 @@ use super::hypotheses::network::{self, Gradient, LossFactor, NetworkCase};
 use super::hypotheses::{patterns, shape_factor};
 use super::ops;
 use super::report::Diagnosis;
-use crate::protocol::Request;
+use crate::catalogue::Request;
 
 /// The network's parameter gradients: those a wrong dL/df scales (dL/dx too, but it is optional).
 const PARAMETERS: [&str; 6] = ["W1", "b1", "W2", "b2", "W3", "b3"];

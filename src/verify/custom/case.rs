@@ -9,10 +9,10 @@ use rand_chacha::ChaCha8Rng;
 
 use super::domain::{self, Domain};
 use super::jvp::{self, DotTest};
+use crate::catalogue::Answer;
 use crate::compare::{self, Abs, Comparison, Tolerance};
 use crate::oracle::finite_diff::termwise_difference;
 use crate::oracle::richardson::{self, Estimate, Sample};
-use crate::protocol::Answer;
 use crate::verify::check::catching_panics;
 use crate::verify::{CaseRecord, Checked, Fault, Problem, same};
 

@@ -33,8 +33,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{Backward, Fault};
+use crate::catalogue::{Answer, Request};
 use crate::protocol::lines::{Line, LineReader};
-use crate::protocol::{Answer, Request, UNSUPPORTED, reference_answer};
+use crate::protocol::{UNSUPPORTED, answer_from_json, answer_numbers, request_to_json};
 use process::{Contained, Spawn};
 use stderr::StderrTail;
 
@@ -250,8 +251,6 @@ impl ExecSubject {
     /// Reads the answer to request `id`, skipping late answers to earlier requests.
     fn read_answer(&mut self, id: u64, request: &Request) -> Result<Answer, Fault> {
         let deadline = Instant::now() + self.timeout;
-        // The gradients' shapes, which bound an answer's length and read it.
-        let like = reference_answer(request).expect("internal: generated requests fit");
         loop {
             // Checked here too: a program that floods late answers always has a line ready.
             let left = deadline.saturating_duration_since(Instant::now());
@@ -298,7 +297,7 @@ impl ExecSubject {
             let line = line.text;
             // Parsed into a JSON tree, a line takes several times its length; a line far longer
             // than its gradients can need is refused before it is parsed.
-            let budget = answer_budget(&like);
+            let budget = answer_budget(request);
             if line.len() > budget {
                 self.timeouts_in_a_row = 0;
                 return Err(ProcessFault::LineTooLong {
@@ -323,7 +322,7 @@ impl ExecSubject {
             }
             self.timeouts_in_a_row = 0;
             return match found {
-                Some(this) if this == id => parse_answer(&value, request, &like),
+                Some(this) if this == id => parse_answer(&value, request),
                 Some(other) => Err(protocol(format!("the answer has id {other}, expected {id}"))),
                 None => Err(protocol(format!(
                     "the answer has no numeric `id` (expected {id}): {}",
@@ -389,7 +388,7 @@ impl Backward for ExecSubject {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let line = request.to_json(id).to_string();
+        let line = request_to_json(request, id).to_string();
         if self.requests.as_ref().is_none_or(|r| r.send(line).is_err()) {
             // The writer stopped: the program closed its standard input, or exited.
             let fault = match self.process.status() {
@@ -423,8 +422,9 @@ fn protocol(message: String) -> Fault {
     ProcessFault::Protocol(message).into()
 }
 
-/// The gradients of an answer line, shaped `like` the reference's, or the fault it shows.
-fn parse_answer(value: &Value, request: &Request, like: &Answer) -> Result<Answer, Fault> {
+/// The gradients of an answer line, keyed and shaped as `request`'s op says, or the fault it
+/// shows.
+fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
     if let Some(error) = value.get("error") {
         return match error.as_str() {
             Some(UNSUPPORTED) => Err(Fault::Unsupported),
@@ -435,8 +435,7 @@ fn parse_answer(value: &Value, request: &Request, like: &Answer) -> Result<Answe
     let Some(grads) = value.get("grads") else {
         return Err(protocol("the answer has neither `grads` nor `error`".to_owned()));
     };
-    let optional = crate::verify::ops::op(request.kind()).optional_keys();
-    Answer::from_json(grads, like, optional).map_err(Fault::of_answer)
+    answer_from_json(grads, request).map_err(Fault::of_answer)
 }
 
 /// Bytes a JSON number may take in an answer, generously (`-1.2345678901234567e-308, `).
@@ -446,9 +445,8 @@ const ANSWER_OVERHEAD: usize = 1 << 20;
 
 /// The longest answer line that gradients shaped `like` these can need (at most
 /// [`ANSWER_LINE_LIMIT`]).
-fn answer_budget(like: &Answer) -> usize {
-    let numbers: usize = like.grads.iter().map(|(_, g)| g.len() + 1).sum();
-    numbers
+fn answer_budget(request: &Request) -> usize {
+    answer_numbers(request)
         .saturating_mul(BYTES_PER_NUMBER)
         .saturating_add(ANSWER_OVERHEAD)
         .min(ANSWER_LINE_LIMIT)

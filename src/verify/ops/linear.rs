@@ -5,39 +5,64 @@
 //! taken from the first data point instead of summed over the batch, and (seen only across
 //! cases) contributions overwritten instead of summed over the uses of W, b or h (fan-out).
 
-use ndarray::{Array1, Array2, ArrayD};
+use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand::Rng;
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Map, Value, json};
 
-use super::{Request, VerifiedOp, grad_out, input_matrix, input_vector, matrix_json, single_op, vector_json};
+use super::{VerifiedOp, single_op};
+use crate::catalogue::{Answer, GradOut, InputSpec, OpKind, OpSpec, Request};
 use crate::error::Result;
 use crate::ops::{Cost, Linear, Op, linear};
 use crate::oracle::OracleReport;
-use crate::protocol::Answer;
 use crate::random;
-use crate::timing::Inputs;
 use crate::verify::Backward;
 use crate::verify::check::{Closure, label};
 use crate::verify::diagnose::{Diagnosis, Evidence};
 use crate::verify::hypotheses::patterns::{LinearCase, fanout_overwrite};
+use crate::workload::Workload;
+
+/// A handle to this op, for code that names it.
+pub const KIND: OpKind = OpKind::of(&SPEC);
+
+/// linear on the wire: `h: B×Din`, `W: Din×Dout`, `b: Dout`, dL/da `B×Dout`.
+pub static SPEC: OpSpec = OpSpec {
+    name: "linear",
+    dims: &["B", "Din", "Dout"],
+    inputs: &[
+        InputSpec::real("h", &["B", "Din"]),
+        InputSpec::real("W", &["Din", "Dout"]),
+        InputSpec::real("b", &["Dout"]),
+    ],
+    attrs: &[],
+    grad_out: GradOut::Array(&["B", "Dout"]),
+    extras: &[],
+};
 
 /// The linear op.
 pub struct LinearOp;
 
 /// The parts of a linear request: (h, W, b, dL/da).
-fn parts(request: &Request) -> (&Array2<f64>, &Array2<f64>, &Array1<f64>, &Array2<f64>) {
-    match request {
-        Request::Linear { h, w, b, grad_out } => (h, w, b, grad_out),
-        other => unreachable!("internal: a {} request given to linear", other.kind()),
-    }
+fn parts(
+    request: &Request,
+) -> (
+    ArrayView2<'_, f64>,
+    ArrayView2<'_, f64>,
+    ArrayView1<'_, f64>,
+    ArrayView2<'_, f64>,
+) {
+    (
+        request.matrix("h"),
+        request.matrix("W"),
+        request.vector("b"),
+        request.upstream_matrix(),
+    )
 }
 
 impl VerifiedOp for LinearOp {
-    fn name(&self) -> &'static str {
-        "linear"
+    fn spec(&self) -> &'static OpSpec {
+        &SPEC
     }
 
     /// [B, Din, Dout].
@@ -57,26 +82,13 @@ impl VerifiedOp for LinearOp {
         let &[batch, d_in, d_out] = dims else {
             unreachable!("internal: dims {dims:?} do not fit linear")
         };
-        Request::Linear {
-            h: random::normal_matrix(rng, batch, d_in),
-            w: random::normal_matrix(rng, d_in, d_out),
-            b: random::normal_vector(rng, d_out),
-            grad_out: random::normal_matrix(rng, batch, d_out),
-        }
-    }
-
-    fn batch(&self, request: &Request) -> usize {
-        parts(request).0.nrows()
-    }
-
-    fn shape(&self, request: &Request) -> String {
-        let (h, w, _, _) = parts(request);
-        format!("B={} Din={} Dout={}", h.nrows(), w.nrows(), w.ncols())
-    }
-
-    fn fit_dims(&self, request: &Request) -> Vec<(&'static str, usize)> {
-        let (h, w, _, _) = parts(request);
-        vec![("B", h.nrows()), ("Din", w.nrows()), ("Dout", w.ncols())]
+        let inputs = vec![
+            random::normal_matrix(rng, batch, d_in).into_dyn(),
+            random::normal_matrix(rng, d_in, d_out).into_dyn(),
+            random::normal_vector(rng, d_out).into_dyn(),
+        ];
+        let grad_out = random::normal_matrix(rng, batch, d_out).into_dyn();
+        Request::new(KIND, inputs, Vec::new(), Some(grad_out))
     }
 
     /// Contributions overwritten instead of summed over the uses of W, b or h.
@@ -89,12 +101,7 @@ impl VerifiedOp for LinearOp {
             .iter()
             .map(|(request, got)| {
                 let (h, w, _, grad_out) = parts(request);
-                LinearCase {
-                    h: h.view(),
-                    w: w.view(),
-                    grad_out: grad_out.view(),
-                    got,
-                }
+                LinearCase { h, w, grad_out, got }
             })
             .collect();
         let found = fanout_overwrite(input, &linear_cases)?;
@@ -102,17 +109,9 @@ impl VerifiedOp for LinearOp {
         Some((Diagnosis::FanoutOverwrite(found), example))
     }
 
-    fn with_upstream(&self, request: &Request, value: f64) -> Option<Request> {
-        let mut changed = request.clone();
-        if let Request::Linear { grad_out, .. } = &mut changed {
-            grad_out.fill(value);
-        }
-        Some(changed)
-    }
-
     fn reference_answer(&self, request: &Request) -> Result<Answer> {
         let (h, w, b, grad_out) = parts(request);
-        let g = linear::backward(grad_out.view(), h.view(), w.view(), b.view())?;
+        let g = linear::backward(grad_out, h, w, b)?;
         Ok(Answer::default()
             .with("h", g.h.into_dyn())
             .with("W", g.w.into_dyn())
@@ -122,26 +121,10 @@ impl VerifiedOp for LinearOp {
     fn hypotheses(&self, request: &Request, e: &Evidence<'_>) -> Vec<(Diagnosis, ArrayD<f64>)> {
         let (_, w, _, grad_out) = parts(request);
         match e.input {
-            "h" if w.is_square() => vec![(Diagnosis::WeightNotTransposed, grad_out.dot(w).into_dyn())],
+            "h" if w.is_square() => vec![(Diagnosis::WeightNotTransposed, grad_out.dot(&w).into_dyn())],
             "b" => vec![(Diagnosis::BiasNotSummed, grad_out.row(0).to_owned().into_dyn())],
             _ => Vec::new(),
         }
-    }
-
-    fn parse(&self, inputs: &Map<String, Value>, request: &Map<String, Value>) -> Result<Request> {
-        Ok(Request::Linear {
-            h: input_matrix(inputs, "h")?,
-            w: input_matrix(inputs, "W")?,
-            b: input_vector(inputs, "b")?,
-            grad_out: crate::json::matrix(grad_out(request)?, "grad_out")?,
-        })
-    }
-
-    fn to_json(&self, request: &Request, id: u64) -> Value {
-        let (h, w, b, grad_out) = parts(request);
-        json!({"id": id, "op": "linear",
-            "inputs": {"h": matrix_json(h), "W": matrix_json(w), "b": vector_json(b)},
-            "grad_out": matrix_json(grad_out)})
     }
 
     fn sweep_case(
@@ -165,11 +148,11 @@ impl VerifiedOp for LinearOp {
         Linear.cost(&[&[b, d], &[d, d], &[d]], &[true; 3])
     }
 
-    fn timing_inputs(&self, batch: usize, width: usize) -> Inputs {
+    fn timing_inputs(&self, batch: usize, width: usize) -> Workload {
         let mut rng = random::case_rng(0, width as u64 * 64 + batch as u64);
         let mut normal = |shape: &[usize]| ArrayD::random_using(shape, StandardNormal, &mut rng);
         let (b, d) = (batch, width);
-        Inputs::Op(
+        Workload::Op(
             |tape, leaves| tape.apply("a", Linear, leaves),
             vec![
                 ("h", normal(&[b, d])),
@@ -189,7 +172,7 @@ where
     let label = label::<F>();
     let call = move |r: &Request| {
         let (h, w, b, grad_out) = parts(r);
-        let (dh, dw, db) = backward(grad_out, h, w, b);
+        let (dh, dw, db) = backward(&grad_out.to_owned(), &h.to_owned(), &w.to_owned(), &b.to_owned());
         Answer::default()
             .with("h", dh.into_dyn())
             .with("W", dw.into_dyn())

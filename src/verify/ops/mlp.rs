@@ -7,35 +7,66 @@
 
 use ndarray::{Array1, Array2, ArrayD, arr0};
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Map, Value, json};
 
-use super::{Request, VerifiedOp, input_matrix, input_vector, matrix_json, vector_json};
+use super::VerifiedOp;
+use crate::catalogue::{Answer, Grad, GradOut, InputSpec, OpKind, OpSpec, Request};
 use crate::error::Result;
 use crate::mlp::{self, MlpParams};
 use crate::ops::{Cost, linear, relu};
 use crate::oracle::{self, OracleReport};
-use crate::protocol::Answer;
 use crate::random;
 use crate::tape::Wrt;
-use crate::timing::Inputs;
 use crate::verify::Backward;
 use crate::verify::check::{Closure, NetworkGrads, label};
 use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::workload::Workload;
+
+/// A handle to this op, for code that names it.
+pub const KIND: OpKind = OpKind::of(&SPEC);
+
+/// The network on the wire: data `x: B×D0`, targets `y: B×D3` and the six parameters; no
+/// upstream gradient (the loss starts from dL/dL = 1). An answer may add dL/dx and the loss.
+pub static SPEC: OpSpec = OpSpec {
+    name: "mlp",
+    dims: &["B", "D0", "D1", "D2", "D3"],
+    inputs: &[
+        InputSpec::real("x", &["B", "D0"]).grad(Grad::Optional),
+        InputSpec::real("y", &["B", "D3"]).grad(Grad::None),
+        InputSpec::real("W1", &["D0", "D1"]),
+        InputSpec::real("b1", &["D1"]),
+        InputSpec::real("W2", &["D1", "D2"]),
+        InputSpec::real("b2", &["D2"]),
+        InputSpec::real("W3", &["D2", "D3"]),
+        InputSpec::real("b3", &["D3"]),
+    ],
+    attrs: &[],
+    grad_out: GradOut::None,
+    extras: &["loss"],
+};
 
 /// The network.
 pub struct MlpOp;
 
 /// The parts of a network request: (x, y, parameters).
-fn parts(request: &Request) -> (&Array2<f64>, &Array2<f64>, &MlpParams) {
-    match request {
-        Request::Mlp { x, y, params } => (x, y, params),
-        other => unreachable!("internal: a {} request given to mlp", other.kind()),
-    }
+fn parts(request: &Request) -> (Array2<f64>, Array2<f64>, MlpParams) {
+    let params = MlpParams {
+        w1: request.matrix("W1").to_owned(),
+        b1: request.vector("b1").to_owned(),
+        w2: request.matrix("W2").to_owned(),
+        b2: request.vector("b2").to_owned(),
+        w3: request.matrix("W3").to_owned(),
+        b3: request.vector("b3").to_owned(),
+    };
+    (
+        request.matrix("x").to_owned(),
+        request.matrix("y").to_owned(),
+        params,
+    )
 }
 
 impl VerifiedOp for MlpOp {
-    fn name(&self) -> &'static str {
-        "mlp"
+    fn spec(&self) -> &'static OpSpec {
+        &SPEC
     }
 
     /// [B, D0, D1, D2, D3].
@@ -53,38 +84,31 @@ impl VerifiedOp for MlpOp {
         let &[batch, d0, d1, d2, d3] = dims else {
             unreachable!("internal: dims {dims:?} do not fit mlp")
         };
-        let params = random::mlp_params(rng, [d0, d1, d2, d3]);
-        Request::Mlp {
-            x: random::normal_matrix(rng, batch, d0),
-            y: random::normal_matrix(rng, batch, d3),
-            params: Box::new(params),
-        }
-    }
-
-    fn batch(&self, request: &Request) -> usize {
-        parts(request).0.nrows()
-    }
-
-    fn shape(&self, request: &Request) -> String {
-        let (x, _, params) = parts(request);
-        let [d0, d1, d2, d3] = params.widths();
-        format!("B={} D0={d0} D1={d1} D2={d2} D3={d3}", x.nrows())
+        let p = random::mlp_params(rng, [d0, d1, d2, d3]);
+        let x = random::normal_matrix(rng, batch, d0).into_dyn();
+        let y = random::normal_matrix(rng, batch, d3).into_dyn();
+        let inputs = vec![
+            x,
+            y,
+            p.w1.into_dyn(),
+            p.b1.into_dyn(),
+            p.w2.into_dyn(),
+            p.b2.into_dyn(),
+            p.w3.into_dyn(),
+            p.b3.into_dyn(),
+        ];
+        Request::new(KIND, inputs, Vec::new(), None)
     }
 
     /// B and the output width D3: a factor from the loss's backward depends on no other.
     fn fit_dims(&self, request: &Request) -> Vec<(&'static str, usize)> {
-        let (x, _, params) = parts(request);
-        vec![("B", x.nrows()), ("D3", params.widths()[3])]
-    }
-
-    fn with_upstream(&self, _request: &Request, _value: f64) -> Option<Request> {
-        None
+        vec![("B", request.batch()), ("D3", request.vector("b3").len())]
     }
 
     /// Every parameter gradient, dL/dx and the loss.
     fn reference_answer(&self, request: &Request) -> Result<Answer> {
         let (x, y, params) = parts(request);
-        let g = mlp::loss_and_grads(params, x, y, Wrt::ParamsAndData)?;
+        let g = mlp::loss_and_grads(&params, &x, &y, Wrt::ParamsAndData)?;
         let dx = g.x.expect("internal: dL/dx was requested");
         Ok(Answer::default()
             .with("W1", g.w1.into_dyn())
@@ -97,10 +121,6 @@ impl VerifiedOp for MlpOp {
             .with("loss", arr0(g.loss).into_dyn()))
     }
 
-    fn optional_keys(&self) -> &'static [&'static str] {
-        &["x", "loss"]
-    }
-
     fn hypotheses(&self, request: &Request, e: &Evidence<'_>) -> Vec<(Diagnosis, ArrayD<f64>)> {
         let (x, y, params) = parts(request);
         let mut found = Vec::new();
@@ -110,7 +130,7 @@ impl VerifiedOp for MlpOp {
             (Diagnosis::NetworkMaskMissing(2), Variant::MaskMissing(2)),
         ];
         for (d, variant) in variants {
-            if let Some(g) = network_variant(x, y, params, variant).and_then(|a| a.get(e.input).cloned()) {
+            if let Some(g) = network_variant(&x, &y, &params, variant).and_then(|a| a.get(e.input).cloned()) {
                 found.push((d, g));
             }
         }
@@ -120,31 +140,6 @@ impl VerifiedOp for MlpOp {
             }
         }
         found
-    }
-
-    fn parse(&self, inputs: &Map<String, Value>, _request: &Map<String, Value>) -> Result<Request> {
-        Ok(Request::Mlp {
-            x: input_matrix(inputs, "x")?,
-            y: input_matrix(inputs, "y")?,
-            params: Box::new(MlpParams {
-                w1: input_matrix(inputs, "W1")?,
-                b1: input_vector(inputs, "b1")?,
-                w2: input_matrix(inputs, "W2")?,
-                b2: input_vector(inputs, "b2")?,
-                w3: input_matrix(inputs, "W3")?,
-                b3: input_vector(inputs, "b3")?,
-            }),
-        })
-    }
-
-    fn to_json(&self, request: &Request, id: u64) -> Value {
-        let (x, y, params) = parts(request);
-        let (m, v) = (matrix_json, vector_json);
-        json!({"id": id, "op": "mlp", "inputs": {
-            "x": m(x), "y": m(y),
-            "W1": m(&params.w1), "b1": v(&params.b1),
-            "W2": m(&params.w2), "b2": v(&params.b2),
-            "W3": m(&params.w3), "b3": v(&params.b3)}})
     }
 
     fn sweep_case(
@@ -173,13 +168,13 @@ impl VerifiedOp for MlpOp {
         net.tape.backward_cost(net.loss, Wrt::Params)
     }
 
-    fn timing_inputs(&self, batch: usize, width: usize) -> Inputs {
+    fn timing_inputs(&self, batch: usize, width: usize) -> Workload {
         let d = width;
         let widths = [d, d, d, (d / 4).max(1)];
         let params = random::mlp_params(&mut random::case_rng(1, d as u64), widths);
         let x = random::normal_matrix(&mut random::case_rng(2, d as u64), batch, d);
         let y = random::normal_matrix(&mut random::case_rng(3, d as u64), batch, widths[3]);
-        Inputs::Mlp(Box::new((params, x, y)))
+        Workload::Mlp(Box::new((params, x, y)))
     }
 }
 
@@ -256,7 +251,7 @@ where
     let label = label::<F>();
     let call = move |r: &Request| {
         let (x, y, params) = parts(r);
-        let (w1, b1, w2, b2, w3, b3) = backprop(x, y, params);
+        let (w1, b1, w2, b2, w3, b3) = backprop(&x, &y, &params);
         Answer::default()
             .with("W1", w1.into_dyn())
             .with("b1", b1.into_dyn())

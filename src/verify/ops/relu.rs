@@ -5,38 +5,47 @@
 //! a. At a = 0 both one-sided derivatives are valid subgradients: Θ(0) = 1 passes, with a note.
 //! Some drawn inputs are exactly 0, to see which side of the kink the backward takes.
 
-use ndarray::{Array2, ArrayD, Zip};
+use ndarray::{Array2, ArrayD, ArrayView2, Zip};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand::Rng;
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Map, Value, json};
 
-use super::{Request, VerifiedOp, grad_out, input_matrix, matrix_json, single_op};
+use super::{VerifiedOp, single_op};
+use crate::catalogue::{Answer, GradOut, InputSpec, OpKind, OpSpec, Request};
 use crate::error::Result;
 use crate::ops::{Cost, Op, Relu, relu};
 use crate::oracle::OracleReport;
-use crate::protocol::Answer;
 use crate::random;
-use crate::timing::Inputs;
 use crate::verify::Backward;
 use crate::verify::check::{Closure, label};
 use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::workload::Workload;
+
+/// A handle to this op, for code that names it.
+pub const KIND: OpKind = OpKind::of(&SPEC);
+
+/// relu on the wire: `a: B×D`, dL/dh `B×D`.
+pub static SPEC: OpSpec = OpSpec {
+    name: "relu",
+    dims: &["B", "D"],
+    inputs: &[InputSpec::real("a", &["B", "D"])],
+    attrs: &[],
+    grad_out: GradOut::Array(&["B", "D"]),
+    extras: &[],
+};
 
 /// The relu op.
 pub struct ReluOp;
 
 /// The parts of a relu request: (a, dL/dh).
-fn parts(request: &Request) -> (&Array2<f64>, &Array2<f64>) {
-    match request {
-        Request::Relu { a, grad_out } => (a, grad_out),
-        other => unreachable!("internal: a {} request given to relu", other.kind()),
-    }
+fn parts(request: &Request) -> (ArrayView2<'_, f64>, ArrayView2<'_, f64>) {
+    (request.matrix("a"), request.upstream_matrix())
 }
 
 impl VerifiedOp for ReluOp {
-    fn name(&self) -> &'static str {
-        "relu"
+    fn spec(&self) -> &'static OpSpec {
+        &SPEC
     }
 
     /// [B, D].
@@ -52,40 +61,13 @@ impl VerifiedOp for ReluOp {
         if rng.random_bool(0.5) {
             put_exact_zeros(&mut a, rng);
         }
-        Request::Relu {
-            a,
-            grad_out: random::normal_matrix(rng, batch, d),
-        }
-    }
-
-    fn batch(&self, request: &Request) -> usize {
-        parts(request).0.nrows()
-    }
-
-    fn shape(&self, request: &Request) -> String {
-        let (a, _) = parts(request);
-        format!("B={} D={}", a.nrows(), a.ncols())
-    }
-
-    fn fit_dims(&self, request: &Request) -> Vec<(&'static str, usize)> {
-        let (a, _) = parts(request);
-        vec![("B", a.nrows()), ("D", a.ncols())]
-    }
-
-    fn with_upstream(&self, request: &Request, value: f64) -> Option<Request> {
-        let mut changed = request.clone();
-        if let Request::Relu { grad_out, .. } = &mut changed {
-            grad_out.fill(value);
-        }
-        Some(changed)
+        let grad_out = random::normal_matrix(rng, batch, d).into_dyn();
+        Request::new(KIND, vec![a.into_dyn()], Vec::new(), Some(grad_out))
     }
 
     fn reference_answer(&self, request: &Request) -> Result<Answer> {
         let (a, grad_out) = parts(request);
-        Ok(Answer::default().with(
-            "a",
-            relu::backward(grad_out.view().into_dyn(), a.view().into_dyn())?,
-        ))
+        Ok(Answer::default().with("a", relu::backward(grad_out.into_dyn(), a.into_dyn())?))
     }
 
     fn hypotheses(&self, request: &Request, e: &Evidence<'_>) -> Vec<(Diagnosis, ArrayD<f64>)> {
@@ -93,16 +75,16 @@ impl VerifiedOp for ReluOp {
             return Vec::new();
         }
         let (a, grad_out) = parts(request);
-        let step = |a: &Array2<f64>| a.mapv(relu::step);
+        let step = |a: ArrayView2<'_, f64>| a.mapv(relu::step);
         vec![
-            (Diagnosis::ReluMaskMissing, grad_out.clone().into_dyn()),
+            (Diagnosis::ReluMaskMissing, grad_out.to_owned().into_dyn()),
             (
                 Diagnosis::ReluMaskInverted,
-                (grad_out * &step(a).mapv(|t| 1.0 - t)).into_dyn(),
+                (&grad_out * &step(a).mapv(|t| 1.0 - t)).into_dyn(),
             ),
             (
                 Diagnosis::ReluMaskFromUpstream,
-                (grad_out * &step(grad_out)).into_dyn(),
+                (&grad_out * &step(grad_out)).into_dyn(),
             ),
         ]
     }
@@ -110,21 +92,9 @@ impl VerifiedOp for ReluOp {
     fn other_subgradient(&self, request: &Request) -> Option<(ArrayD<f64>, &'static str)> {
         let (a, grad_out) = parts(request);
         Some((
-            (grad_out * &a.mapv(|v| if v >= 0.0 { 1.0 } else { 0.0 })).into_dyn(),
+            (&grad_out * &a.mapv(|v| if v >= 0.0 { 1.0 } else { 0.0 })).into_dyn(),
             "at a = 0 exactly you take relu'(0) = 1; that is a valid subgradient, but PyTorch and JAX (and these notes, Eq. 42) use Θ(0) = 0",
         ))
-    }
-
-    fn parse(&self, inputs: &Map<String, Value>, request: &Map<String, Value>) -> Result<Request> {
-        Ok(Request::Relu {
-            a: input_matrix(inputs, "a")?,
-            grad_out: crate::json::matrix(grad_out(request)?, "grad_out")?,
-        })
-    }
-
-    fn to_json(&self, request: &Request, id: u64) -> Value {
-        let (a, grad_out) = parts(request);
-        json!({"id": id, "op": "relu", "inputs": {"a": matrix_json(a)}, "grad_out": matrix_json(grad_out)})
     }
 
     fn sweep_case(
@@ -142,9 +112,9 @@ impl VerifiedOp for ReluOp {
         Relu.cost(&[&[batch, width]], &[true])
     }
 
-    fn timing_inputs(&self, batch: usize, width: usize) -> Inputs {
+    fn timing_inputs(&self, batch: usize, width: usize) -> Workload {
         let mut rng = random::case_rng(0, width as u64 * 64 + batch as u64);
-        Inputs::Op(
+        Workload::Op(
             |tape, leaves| tape.apply("h", Relu, leaves),
             vec![(
                 "a",
@@ -174,7 +144,7 @@ where
     let label = label::<F>();
     let call = move |r: &Request| {
         let (a, grad_out) = parts(r);
-        Answer::default().with("a", backward(grad_out, a).into_dyn())
+        Answer::default().with("a", backward(&grad_out.to_owned(), &a.to_owned()).into_dyn())
     };
     Closure { label, call }
 }

@@ -4,39 +4,55 @@
 //! Its own bug: a mean over the B·D elements where the loss sums. dL/dL is drawn never 1 (from
 //! ±0.5, ±1.5, ±2, ±3), so that a backward that ignores it shows.
 
-use ndarray::{Array2, ArrayD};
+use ndarray::{Array2, ArrayD, ArrayView2, arr0};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand::Rng;
 use ndarray_rand::rand::seq::IndexedRandom;
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Map, Value, json};
 
-use super::{Request, VerifiedOp, grad_out, input_matrix, matrix_json, single_op};
+use super::{VerifiedOp, single_op};
+use crate::catalogue::{Answer, GradOut, InputSpec, OpKind, OpSpec, Request};
 use crate::error::Result;
 use crate::ops::{Cost, Op, SqErr, sqerr};
 use crate::oracle::OracleReport;
-use crate::protocol::Answer;
 use crate::random;
-use crate::timing::Inputs;
 use crate::verify::Backward;
 use crate::verify::check::{Closure, label};
 use crate::verify::diagnose::Diagnosis;
+use crate::workload::Workload;
+
+/// A handle to this op, for code that names it.
+pub const KIND: OpKind = OpKind::of(&SPEC);
+
+/// sqerr on the wire: `f: B×D`, `y: B×D`, the scalar dL/dL.
+pub static SPEC: OpSpec = OpSpec {
+    name: "sqerr",
+    dims: &["B", "D"],
+    inputs: &[
+        InputSpec::real("f", &["B", "D"]),
+        InputSpec::real("y", &["B", "D"]),
+    ],
+    attrs: &[],
+    grad_out: GradOut::Scalar,
+    extras: &[],
+};
 
 /// The sqerr op.
 pub struct SqErrOp;
 
 /// The parts of a sqerr request: (f, y, dL/dL).
-fn parts(request: &Request) -> (&Array2<f64>, &Array2<f64>, f64) {
-    match request {
-        Request::SqErr { f, y, grad_out } => (f, y, *grad_out),
-        other => unreachable!("internal: a {} request given to sqerr", other.kind()),
-    }
+fn parts(request: &Request) -> (ArrayView2<'_, f64>, ArrayView2<'_, f64>, f64) {
+    (
+        request.matrix("f"),
+        request.matrix("y"),
+        request.upstream_scalar(),
+    )
 }
 
 impl VerifiedOp for SqErrOp {
-    fn name(&self) -> &'static str {
-        "sqerr"
+    fn spec(&self) -> &'static OpSpec {
+        &SPEC
     }
 
     /// [B, D].
@@ -50,33 +66,11 @@ impl VerifiedOp for SqErrOp {
         };
         let magnitude = *[0.5, 1.5, 2.0, 3.0].choose(rng).expect("internal: non-empty");
         let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
-        Request::SqErr {
-            f: random::normal_matrix(rng, batch, d),
-            y: random::normal_matrix(rng, batch, d),
-            grad_out: sign * magnitude,
-        }
-    }
-
-    fn batch(&self, request: &Request) -> usize {
-        parts(request).0.nrows()
-    }
-
-    fn shape(&self, request: &Request) -> String {
-        let (f, _, _) = parts(request);
-        format!("B={} D={}", f.nrows(), f.ncols())
-    }
-
-    fn fit_dims(&self, request: &Request) -> Vec<(&'static str, usize)> {
-        let (f, _, _) = parts(request);
-        vec![("B", f.nrows()), ("D", f.ncols())]
-    }
-
-    fn with_upstream(&self, request: &Request, value: f64) -> Option<Request> {
-        let mut changed = request.clone();
-        if let Request::SqErr { grad_out, .. } = &mut changed {
-            *grad_out = value;
-        }
-        Some(changed)
+        let inputs = vec![
+            random::normal_matrix(rng, batch, d).into_dyn(),
+            random::normal_matrix(rng, batch, d).into_dyn(),
+        ];
+        Request::new(KIND, inputs, Vec::new(), Some(arr0(sign * magnitude).into_dyn()))
     }
 
     fn reference_answer(&self, request: &Request) -> Result<Answer> {
@@ -87,20 +81,6 @@ impl VerifiedOp for SqErrOp {
 
     fn divisors(&self, request: &Request) -> Vec<(Diagnosis, f64)> {
         vec![(Diagnosis::MeanOverElements, parts(request).0.len() as f64)]
-    }
-
-    fn parse(&self, inputs: &Map<String, Value>, request: &Map<String, Value>) -> Result<Request> {
-        Ok(Request::SqErr {
-            f: input_matrix(inputs, "f")?,
-            y: input_matrix(inputs, "y")?,
-            grad_out: crate::json::number(grad_out(request)?, "grad_out")?,
-        })
-    }
-
-    fn to_json(&self, request: &Request, id: u64) -> Value {
-        let (f, y, grad_out) = parts(request);
-        json!({"id": id, "op": "sqerr",
-            "inputs": {"f": matrix_json(f), "y": matrix_json(y)}, "grad_out": grad_out})
     }
 
     fn sweep_case(
@@ -119,10 +99,10 @@ impl VerifiedOp for SqErrOp {
         SqErr.cost(&[&[batch, width], &[batch, width]], &[true; 2])
     }
 
-    fn timing_inputs(&self, batch: usize, width: usize) -> Inputs {
+    fn timing_inputs(&self, batch: usize, width: usize) -> Workload {
         let mut rng = random::case_rng(0, width as u64 * 64 + batch as u64);
         let mut normal = |shape: &[usize]| ArrayD::random_using(shape, StandardNormal, &mut rng);
-        Inputs::Op(
+        Workload::Op(
             |tape, leaves| tape.apply("L", SqErr, leaves),
             vec![("f", normal(&[batch, width])), ("y", normal(&[batch, width]))],
         )
@@ -137,7 +117,7 @@ where
     let label = label::<F>();
     let call = move |r: &Request| {
         let (f, y, grad_out) = parts(r);
-        let (df, dy) = backward(grad_out, f, y);
+        let (df, dy) = backward(grad_out, &f.to_owned(), &y.to_owned());
         Answer::default()
             .with("f", df.into_dyn())
             .with("y", dy.into_dyn())

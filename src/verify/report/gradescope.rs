@@ -37,7 +37,6 @@ pub fn results(card: &Scorecard) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::OpKind;
     use crate::verify::report::Report;
     use crate::verify::report::score::{OpScore, Points};
 
@@ -51,8 +50,12 @@ mod tests {
         let card = Scorecard {
             name: "python3 s.py".to_owned(),
             ops: vec![
-                OpScore::of(&Report::new("python3 s.py", "linear", 5), OpKind::Linear, &points),
-                OpScore::of(&unsupported, OpKind::Relu, &points),
+                OpScore::of(
+                    &Report::new("python3 s.py", "linear", 5),
+                    crate::verify::ops::linear::KIND,
+                    &points,
+                ),
+                OpScore::of(&unsupported, crate::verify::ops::relu::KIND, &points),
             ],
             fault: None,
             output: "1 of 2 ops pass, score 3 / 4".to_owned(),

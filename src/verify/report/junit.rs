@@ -116,7 +116,6 @@ fn escape_as(text: &str, attribute: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::OpKind;
     use crate::verify::report::Report;
     use crate::verify::report::score::{OpScore, Points};
 
@@ -139,9 +138,13 @@ mod tests {
         let card = Scorecard {
             name: "alice <a&b>".to_owned(),
             ops: vec![
-                OpScore::of(&Report::new("s", "linear", 5), OpKind::Linear, &points),
-                OpScore::of(&unsupported, OpKind::Relu, &points),
-                OpScore::not_run(OpKind::Mlp, &points, "could not start"),
+                OpScore::of(
+                    &Report::new("s", "linear", 5),
+                    crate::verify::ops::linear::KIND,
+                    &points,
+                ),
+                OpScore::of(&unsupported, crate::verify::ops::relu::KIND, &points),
+                OpScore::not_run(crate::verify::ops::mlp::KIND, &points, "could not start"),
             ],
             fault: None,
             output: String::new(),

@@ -305,8 +305,14 @@ mod tests {
 
     #[test]
     fn an_answer_without_a_gradient_is_a_missing_key_and_other_faults_are_the_protocols() {
-        let like = crate::protocol::Answer::default().with("a", ndarray::ArrayD::zeros(vec![1, 1]));
-        let read = |grads| crate::protocol::Answer::from_json(&grads, &like, &[]).unwrap_err();
+        let one = || ndarray::ArrayD::zeros(vec![1, 1]);
+        let relu = crate::catalogue::Request::new(
+            crate::verify::ops::relu::KIND,
+            vec![one()],
+            Vec::new(),
+            Some(one()),
+        );
+        let read = |grads| crate::protocol::answer_from_json(&grads, &relu).unwrap_err();
         let missing = Fault::of_answer(read(serde_json::json!({"b": [[1.0]]})));
         assert_eq!(missing, Fault::MissingKey { key: "a".to_owned() });
         assert_eq!(missing.to_string(), "the answer's grads: missing key `a`");

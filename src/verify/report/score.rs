@@ -12,9 +12,9 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+use crate::catalogue::OpKind;
 use crate::compare::Verdict;
 use crate::error::{Error, Result};
-use crate::protocol::OpKind;
 
 use super::model::{Fault, Finding, Problem, Report};
 use super::text;
@@ -326,9 +326,9 @@ mod tests {
     #[test]
     fn points_parse_with_a_default_of_one_and_clear_errors() {
         let points: Points = "linear=2, relu=0.5".parse().unwrap();
-        assert_eq!(points.of(OpKind::Linear), 2.0);
-        assert_eq!(points.of(OpKind::Relu), 0.5);
-        assert_eq!(points.of(OpKind::Mlp), 1.0);
+        assert_eq!(points.of(crate::verify::ops::linear::KIND), 2.0);
+        assert_eq!(points.of(crate::verify::ops::relu::KIND), 0.5);
+        assert_eq!(points.of(crate::verify::ops::mlp::KIND), 1.0);
         assert_eq!("".parse::<Points>().unwrap(), Points::default());
         for (bad, says) in [
             ("linear", "OP=POINTS"),
@@ -340,15 +340,26 @@ mod tests {
             let message = bad.parse::<Points>().unwrap_err().to_string();
             assert!(message.contains(says), "{bad}: {message}");
         }
-        let message = points.only_for(&[OpKind::Linear]).unwrap_err().to_string();
+        let message = points
+            .only_for(&[crate::verify::ops::linear::KIND])
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("`points` is relu"), "{message}");
-        assert!(points.only_for(&[OpKind::Relu, OpKind::Linear]).is_ok());
+        assert!(
+            points
+                .only_for(&[crate::verify::ops::relu::KIND, crate::verify::ops::linear::KIND])
+                .is_ok()
+        );
     }
 
     #[test]
     fn an_op_scores_its_points_only_when_it_passes() {
         let points: Points = "linear=2".parse().unwrap();
-        let pass = OpScore::of(&Report::new("p", "linear", 4), OpKind::Linear, &points);
+        let pass = OpScore::of(
+            &Report::new("p", "linear", 4),
+            crate::verify::ops::linear::KIND,
+            &points,
+        );
         assert_eq!(
             (pass.outcome, pass.score, pass.max_score),
             (Outcome::Pass, 2.0, 2.0)
@@ -364,7 +375,7 @@ mod tests {
             stderr_tail: vec!["Traceback".to_owned()],
         };
         wrong.findings.push(finding(Problem::Fault(exited), None));
-        let fail = OpScore::of(&wrong, OpKind::Linear, &points);
+        let fail = OpScore::of(&wrong, crate::verify::ops::linear::KIND, &points);
         assert_eq!(
             (fail.outcome, fail.score, fail.max_score),
             (Outcome::Fail, 0.0, 2.0)
@@ -379,7 +390,7 @@ mod tests {
             implemented: false,
             ..Report::new("p", "relu", 4)
         };
-        let missing = OpScore::of(&unsupported, OpKind::Relu, &points);
+        let missing = OpScore::of(&unsupported, crate::verify::ops::relu::KIND, &points);
         assert_eq!((missing.outcome, missing.score), (Outcome::NotImplemented, 0.0));
         assert!(missing.reason.as_deref().unwrap().contains("not implemented"));
 
@@ -389,7 +400,7 @@ mod tests {
             reason: "every element lies at a kink".to_owned(),
             try_next: "another seed".to_owned(),
         });
-        let inconclusive = OpScore::of(&unsure, OpKind::Relu, &points);
+        let inconclusive = OpScore::of(&unsure, crate::verify::ops::relu::KIND, &points);
         assert_eq!(
             (inconclusive.outcome, inconclusive.score),
             (Outcome::Inconclusive, 0.0)
@@ -399,7 +410,12 @@ mod tests {
             Some("dL/da: inconclusive: every element lies at a kink")
         );
 
-        let late = OpScore::of(&Report::new("p", "relu", 4), OpKind::Relu, &points).out_of_time("no time");
+        let late = OpScore::of(
+            &Report::new("p", "relu", 4),
+            crate::verify::ops::relu::KIND,
+            &points,
+        )
+        .out_of_time("no time");
         assert_eq!(
             (late.outcome, late.score, late.max_score),
             (Outcome::Fail, 0.0, 1.0)
@@ -415,7 +431,7 @@ mod tests {
                 pass,
                 fail,
                 missing,
-                OpScore::not_run(OpKind::Mlp, &points, "no time left"),
+                OpScore::not_run(crate::verify::ops::mlp::KIND, &points, "no time left"),
             ],
             fault: None,
             output: String::new(),

@@ -1,4 +1,5 @@
-//! `gradverify serve`: answers protocol requests with the reference gradients, one line each, in
+//! `gradverify serve`: answers protocol requests (for every op of the registry) with the reference
+//! gradients, one line each, in
 //! order, until standard input closes. A request that cannot be answered gets
 //! `{"id": …, "error": "…"}` and serving goes on; an op the protocol does not know gets
 //! `"unsupported op"`, so a verifier reports it as not implemented.
@@ -12,18 +13,20 @@ use std::io::{self, BufRead, Write};
 
 use serde_json::{Value, json};
 
-use super::lines::LineReader;
-use super::{Answer, BadRequest, UNSUPPORTED, parse_request, reference_answer};
+use crate::catalogue::Answer;
+use crate::protocol::lines::LineReader;
+use crate::protocol::{BadRequest, UNSUPPORTED, answer_to_json, parse_request};
+use crate::verify::ops::{all, reference_answer};
 
 /// The longest request line answered, in bytes (64 MiB).
 pub const REQUEST_LINE_LIMIT: usize = 64 << 20;
 
 /// The response line for one request line.
 pub fn answer(line: &str) -> Value {
-    match parse_request(line) {
+    match parse_request(line, all()) {
         Ok((id, request)) => match reference_answer(&request) {
             Ok(answer) => match not_finite(&answer) {
-                None => json!({"id": id, "grads": answer.to_json()}),
+                None => json!({"id": id, "grads": answer_to_json(&answer)}),
                 Some(name) => json!({"id": id, "error": format!(
                     "the gradient `{name}` is not finite (the inputs overflow f64); send smaller numbers"
                 )}),
