@@ -4,7 +4,7 @@
 //! else, a fraction or an index out of range, is an error naming `idx`); out is B×D.
 //!
 //! `idx` is not differentiated: [`Op::differentiable`]`(1)` is false, the VJP never answers for
-//! it and [`Op::jacobian`] with `wrt = 1` is an error. Backward, with g = dL/d out:
+//! it and [`Op::jacobian`] with `wrt = 1` is the zero matrix. Backward, with g = dL/d out:
 //! `dL/dW[v] = Σ_{i : idxᵢ = v} g[i]`: an index that repeats sums the gradient of every row that
 //! used it (fan-out, Eq. 4–10); a row never looked up gets 0. No kinks in W.
 
@@ -105,27 +105,31 @@ impl Op for Embedding {
         Ok(vec![want.then(|| scatter(&go, w.dim(), &rows).into_dyn()), None])
     }
 
-    /// ∂out/∂W: `J[i·D + d, idxᵢ·D + d] = 1`. For `idx` (wrt 1), not differentiated, an error.
+    /// ∂out/∂W: `J[i·D + d, idxᵢ·D + d] = 1`. For `idx` (wrt 1), not differentiated: the
+    /// (B·D)×B zero matrix (the output is piecewise constant in idx).
     fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> Result<Array2<f64>> {
         let (w, idx) = views(inputs)?;
-        if wrt != 0 {
-            return Err(validate::shape_error(
-                NAME,
-                "wrt",
-                "input index 0 (idx is not differentiated)".into(),
-                &[wrt],
-            ));
-        }
         validate::usable(NAME, "W", &w)?;
         let rows = indices(&idx, w.nrows())?;
         let d = w.ncols();
-        let mut jac = Array2::zeros((rows.len() * d, w.len()));
-        for (i, &v) in rows.iter().enumerate() {
-            for k in 0..d {
-                jac[[i * d + k, v * d + k]] = 1.0;
+        match wrt {
+            0 => {
+                let mut jac = Array2::zeros((rows.len() * d, w.len()));
+                for (i, &v) in rows.iter().enumerate() {
+                    for k in 0..d {
+                        jac[[i * d + k, v * d + k]] = 1.0;
+                    }
+                }
+                Ok(jac)
             }
+            1 => Ok(Array2::zeros((rows.len() * d, rows.len()))),
+            _ => Err(validate::shape_error(
+                NAME,
+                "wrt",
+                "an input index below 2".into(),
+                &[wrt],
+            )),
         }
-        Ok(jac)
     }
 
     fn differentiable(&self, input: usize) -> bool {
