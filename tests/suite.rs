@@ -22,6 +22,7 @@ mod oracle_controls;
 mod oracles;
 mod projection;
 mod real_bugs;
+mod ref_ops_b;
 mod serve;
 mod sweep;
 mod tables;

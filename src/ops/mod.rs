@@ -17,15 +17,23 @@
 //! allocates every Jacobian (`out.len() × input.len()`) plus the same input gradients, and contracts
 //! densely, `2 · out.len() · input.len()` flops per input.
 
+pub mod conv2d;
+pub mod embedding;
 pub mod linear;
 mod matmul;
+pub mod maxpool2d;
 pub mod relu;
+pub mod rnn_step;
 pub mod sqerr;
 pub(crate) mod validate;
 mod widest;
 
+pub use conv2d::Conv2d;
+pub use embedding::Embedding;
 pub use linear::Linear;
+pub use maxpool2d::MaxPool2d;
 pub use relu::Relu;
+pub use rnn_step::RnnStep;
 pub use sqerr::SqErr;
 
 use std::fmt;
