@@ -17,16 +17,33 @@
 //! allocates every Jacobian (`out.len() × input.len()`) plus the same input gradients, and contracts
 //! densely, `2 · out.len() · input.len()` flops per input.
 
+pub mod batchnorm;
+pub mod dropout;
+pub mod hinge;
+pub mod layernorm;
 pub mod linear;
 mod matmul;
+mod norm;
 pub mod relu;
+pub mod sigmoid;
+pub mod softmax_xent;
 pub mod sqerr;
+pub mod tanh;
+mod unary;
 pub(crate) mod validate;
 mod widest;
 
+pub use batchnorm::BatchNorm;
+pub use dropout::Dropout;
+pub use hinge::Hinge;
+pub use layernorm::LayerNorm;
 pub use linear::Linear;
+pub use norm::DEFAULT_EPS;
 pub use relu::Relu;
+pub use sigmoid::Sigmoid;
+pub use softmax_xent::SoftmaxXent;
 pub use sqerr::SqErr;
+pub use tanh::Tanh;
 
 use std::fmt;
 use std::ops::Add;
