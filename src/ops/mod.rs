@@ -17,24 +17,41 @@
 //! allocates every Jacobian (`out.len() × input.len()`) plus the same input gradients, and contracts
 //! densely, `2 · out.len() · input.len()` flops per input.
 
+pub mod batchnorm;
 pub mod conv2d;
+pub mod dropout;
 pub mod embedding;
+pub mod hinge;
+pub mod layernorm;
 pub mod linear;
 mod matmul;
 pub mod maxpool2d;
+mod norm;
 pub mod relu;
 pub mod rnn_step;
+pub mod sigmoid;
+pub mod softmax_xent;
 pub mod sqerr;
+pub mod tanh;
+mod unary;
 pub(crate) mod validate;
 mod widest;
 
+pub use batchnorm::BatchNorm;
 pub use conv2d::Conv2d;
+pub use dropout::Dropout;
 pub use embedding::Embedding;
+pub use hinge::Hinge;
+pub use layernorm::LayerNorm;
 pub use linear::Linear;
 pub use maxpool2d::MaxPool2d;
+pub use norm::DEFAULT_EPS;
 pub use relu::Relu;
 pub use rnn_step::RnnStep;
+pub use sigmoid::Sigmoid;
+pub use softmax_xent::SoftmaxXent;
 pub use sqerr::SqErr;
+pub use tanh::Tanh;
 
 use std::fmt;
 use std::ops::Add;

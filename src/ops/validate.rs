@@ -131,6 +131,45 @@ pub(crate) fn has_shape<D: Dimension>(
     Ok(())
 }
 
+/// An argument whose value (not its shape) is out of range: an attribute such as dropout's `p`
+/// or batchnorm's `eps`, or an entry of a mask or of labels. `value` says what was found (and
+/// where), `expected` what the op accepts; the op's name leads `expected`, since
+/// [`Error::Config`] has no field of its own for it.
+pub(crate) fn value_error(op: &str, arg: &str, value: String, expected: &str) -> Error {
+    Error::Config {
+        arg: arg.to_owned(),
+        value,
+        expected: format!("{expected} ({op})"),
+    }
+}
+
+/// Labels for the B rows of a B×C `z`: a vector of B integers in [0, C), stored as `f64`.
+pub(crate) fn labels(
+    op: &str,
+    labels: &ArrayViewD<'_, f64>,
+    batch: usize,
+    classes: usize,
+) -> Result<Vec<usize>> {
+    let labels = as_vector(op, "labels", labels)?;
+    has_shape(op, "labels", &labels, &[batch])?;
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, &y)| {
+            if y.fract() == 0.0 && (0.0..classes as f64).contains(&y) {
+                Ok(y as usize)
+            } else {
+                Err(value_error(
+                    op,
+                    "labels",
+                    format!("{y} at index [{i}]"),
+                    &format!("an integer in [0, {classes}) (the columns of z)"),
+                ))
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use ndarray::{Array1, Array2};
