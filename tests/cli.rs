@@ -103,7 +103,9 @@ fn costs_prints_both_tables_in_markdown_and_writes_the_plot() {
     assert!(
         plot.starts_with("<svg")
             && plot.contains("explicit Jacobian dashed")
-            && ["linear", "relu", "sqerr", "mlp"].iter().all(|op| plot.contains(&format!("\n{op}\n")))
+            && ["linear", "relu", "sqerr", "mlp"]
+                .iter()
+                .all(|op| plot.contains(&format!("\n{op}\n")))
             && plot.contains("width D"),
         "{}",
         &plot[..200]
