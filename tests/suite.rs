@@ -12,6 +12,7 @@ mod containment;
 mod cost_model;
 mod exec;
 mod golden;
+mod golden_course_ops;
 mod grade;
 mod mutations;
 mod network_fd;
