@@ -23,6 +23,7 @@ mod oracle_controls;
 mod oracles;
 mod projection;
 mod real_bugs;
+mod ref_ops_a;
 mod ref_ops_b;
 mod serve;
 mod sweep;
