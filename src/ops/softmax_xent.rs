@@ -8,6 +8,10 @@
 //! (log-sum-exp), every exponent ≤ 0 and the largest term 1, so nothing overflows and the sum is
 //! at least 1. The softmax of the backward is formed the same way.
 //!
+//! Accurate where one class dominates: the sum is 1 + s (s, the terms of the other classes) and
+//! its log is log1p(s), which keeps an s of 1e-300; the label's entry of the gradient,
+//! softmax(z)_y − 1, is written −Σ_{k ≠ y} softmax(z)ₖ, never 1 subtracted from a number near 1.
+//!
 //! The output is the loss (0-dimensional), so the upstream gradient is the scalar dL/dL, and
 //! `dL/dz = dL/dL · (softmax(z) − onehot(y)) / B`; the Jacobian is that one row (dL/dL = 1).
 //! Smooth everywhere: no kinks.
@@ -31,10 +35,36 @@ fn checked<'a>(
     Ok((z, labels))
 }
 
-/// (mᵢ, log Σⱼ e^(zᵢⱼ − mᵢ)) for one row: its max and the log-sum-exp less the max.
+/// (mᵢ, log Σⱼ e^(zᵢⱼ − mᵢ)) for one row: its max and the log-sum-exp less the max. The max's
+/// own term is exactly 1, so the sum is 1 + s with s the other terms, and log1p(s) keeps s
+/// however small (ln(1 + s) would lose every s below ε: a logit 40 below the max would then
+/// not move the loss at all).
 fn row_lse(row: ndarray::ArrayView1<'_, f64>) -> (f64, f64) {
-    let max = row.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-    (max, row.iter().map(|&v| (v - max).exp()).sum::<f64>().ln())
+    let (at, max) =
+        (row.iter().enumerate()).fold(
+            (0, f64::NEG_INFINITY),
+            |(k, m), (j, &v)| {
+                if v > m { (j, v) } else { (k, m) }
+            },
+        );
+    let others: f64 = (row.iter().enumerate())
+        .filter(|&(j, _)| j != at)
+        .map(|(_, &v)| (v - max).exp())
+        .sum();
+    (max, others.ln_1p())
+}
+
+/// softmax(zᵢ) less onehot(yᵢ) for one row, with the label's entry written as
+/// −Σ_{k ≠ y} softmax(zᵢ)ₖ: no cancellation of 1 against a softmax near 1.
+fn softmax_less_onehot(row: ndarray::ArrayView1<'_, f64>, y: usize) -> ndarray::Array1<f64> {
+    let (max, lse) = row_lse(row);
+    // softmax(z)ⱼ = e^(zⱼ − m − lse), each at most 1.
+    let mut grad = row.mapv(|v| (v - max - lse).exp());
+    grad[y] = -(grad.iter().enumerate())
+        .filter(|&(j, _)| j != y)
+        .map(|(_, &p)| p)
+        .sum::<f64>();
+    grad
 }
 
 /// L = −(1/B) Σᵢ log softmax(zᵢ)[yᵢ] = (1/B) Σᵢ (mᵢ + log Σⱼ e^(zᵢⱼ − mᵢ) − zᵢ,yᵢ).
@@ -64,12 +94,9 @@ pub fn backward(grad_loss: f64, z: ArrayViewD<'_, f64>, labels: ArrayViewD<'_, f
 
 fn gradient(grad_loss: f64, z: &ArrayView2<'_, f64>, labels: &[usize]) -> Array2<f64> {
     let scale = grad_loss / z.nrows() as f64;
-    let mut grad = z.to_owned();
-    for (mut row, &y) in grad.rows_mut().into_iter().zip(labels) {
-        let (max, lse) = row_lse(row.view());
-        // softmax(z)ⱼ = e^(zⱼ − m − lse), each at most 1.
-        row.mapv_inplace(|v| (v - max - lse).exp() * scale);
-        row[y] -= scale;
+    let mut grad = Array2::zeros(z.raw_dim());
+    for ((mut out, row), &y) in grad.rows_mut().into_iter().zip(z.rows()).zip(labels) {
+        out.assign(&(softmax_less_onehot(row, y) * scale));
     }
     grad
 }
@@ -84,10 +111,15 @@ pub fn jacobian_z(z: ArrayViewD<'_, f64>, labels: ArrayViewD<'_, f64>) -> Result
         let row = z.row(i);
         let max = row.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
         let denominator: f64 = row.iter().map(|&v| (v - max).exp()).sum();
+        let softmax = |j: usize| (row[j] - max).exp() / denominator;
         for j in 0..classes {
-            let softmax = (row[j] - max).exp() / denominator;
-            let onehot = if j == y { 1.0 } else { 0.0 };
-            jac[[0, i * classes + j]] = (softmax - onehot) / batch as f64;
+            // 1 − softmax(z)_y, summed from the other classes rather than subtracted from 1.
+            let entry = if j == y {
+                -(0..classes).filter(|&k| k != y).map(softmax).sum::<f64>()
+            } else {
+                softmax(j)
+            };
+            jac[[0, i * classes + j]] = entry / batch as f64;
         }
     }
     Ok(jac)

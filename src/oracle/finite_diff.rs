@@ -121,6 +121,32 @@ pub fn gradients(
         .collect()
 }
 
+/// A scalar output that did not move at all (`changed`, the magnitude of the changed terms,
+/// is 0) moved by less than its own rounding: the difference 0 is only known to within
+/// `|v| (|up| + |down|)` (a loss of 500 does not see a logit 1600 below its row's maximum
+/// move). An array's unchanged terms are not counted: they may not depend on the element at
+/// all (relu's other outputs), and then they carry no rounding of the difference. At least
+/// [`SUBNORMAL_MAGNITUDE`] for any scalar.
+fn unresolved(
+    changed: f64,
+    up: ArrayViewD<'_, f64>,
+    down: ArrayViewD<'_, f64>,
+    v: ArrayViewD<'_, f64>,
+) -> f64 {
+    match (up.iter().next(), down.iter().next(), v.iter().next()) {
+        (Some(u), Some(d), Some(v)) if up.len() == 1 && changed == 0.0 => {
+            (v.abs() * (u.abs() + d.abs())).max(SUBNORMAL_MAGNITUDE)
+        }
+        _ if up.len() == 1 => SUBNORMAL_MAGNITUDE,
+        _ => 0.0,
+    }
+}
+
+/// The least magnitude of a scalar that did not move: below the smallest normal number
+/// rounding is absolute, not relative, so ε times a subnormal magnitude would claim a resolution
+/// no float has (a subnormal loss cannot resolve a subnormal gradient).
+const SUBNORMAL_MAGNITUDE: f64 = f64::MIN_POSITIVE / f64::EPSILON;
+
 /// `Σⱼ vⱼ (upⱼ − downⱼ)` over the terms that changed, and `Σⱼ |vⱼ| (|upⱼ| + |downⱼ|)` over the same.
 pub fn termwise_difference(
     up: ArrayViewD<'_, f64>,
@@ -151,7 +177,7 @@ fn rounding_magnitude(
     let mut local: Vec<(Var, ArrayD<f64>)> = Vec::new();
     if let Some(node) = tape.op_node(output) {
         let views: Vec<_> = node.inputs.iter().map(|&i| e.value(i)).collect();
-        let wanted = vec![true; views.len()];
+        let wanted: Vec<bool> = (0..views.len()).map(|k| node.op.differentiable(k)).collect();
         let pulled =
             JacobianContraction.pull(node.op, &views, weights.require(tape, output)?.view(), &wanted)?;
         local.extend(node.inputs.iter().zip(pulled).filter_map(|(&i, g)| Some((i, g?))));
@@ -207,11 +233,13 @@ fn leaf_gradient(
                 Ok(e)
             };
             let (up, down) = (at(plus)?, at(minus)?);
-            let (difference, _) = termwise_difference(up.value(output), down.value(output), cotangent.view());
+            let (up_out, down_out) = (up.value(output), down.value(output));
+            let (difference, changed) = termwise_difference(up_out.view(), down_out.view(), cotangent.view());
             Ok::<_, Error>(Sample {
                 difference,
                 magnitude: rounding_magnitude(tape, output, weights, &up)?
-                    + rounding_magnitude(tape, output, weights, &down)?,
+                    + rounding_magnitude(tape, output, weights, &down)?
+                    + unresolved(changed, up_out, down_out, cotangent.view()),
                 smooth: smooth_along(tape, &down, &up),
             })
         });
