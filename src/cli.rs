@@ -226,7 +226,7 @@ pub fn explain(code: &str) -> Outcome {
         }
         None => Err(Usage(format!(
             "gradverify explain: no diagnosis code `{code}`; the codes are: {}",
-            gradverify::verify::explain::CODES.join(", ")
+            gradverify::verify::explain::codes().join(", ")
         ))),
     }
 }

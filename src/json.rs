@@ -21,11 +21,62 @@ pub fn field<'a>(object: &'a Map<String, Value>, key: &str, context: &str) -> Re
     })
 }
 
-/// A JSON number as f64.
+/// A JSON number as f64; also the non-finite values a [`parse_lenient`] line carries.
 pub fn number(value: &Value, what: &str) -> Result<f64> {
-    value
-        .as_f64()
+    let non_finite = || match value.as_str()? {
+        NAN => Some(f64::NAN),
+        INFINITY => Some(f64::INFINITY),
+        MINUS_INFINITY => Some(f64::NEG_INFINITY),
+        _ => None,
+    };
+    (value.as_f64().or_else(non_finite))
         .ok_or_else(|| json_error(what, format!("expected a number, got {}", kind(value))))
+}
+
+/// The tokens Python's `json.dumps` (and JavaScript's `String(x)`) write for non-finite floats.
+const NAN: &str = "NaN";
+const INFINITY: &str = "Infinity";
+const MINUS_INFINITY: &str = "-Infinity";
+
+/// Parses a line of JSON that may hold the bare tokens `NaN`, `Infinity` and `-Infinity` where
+/// numbers belong (what `json.dumps` writes for a gradient that overflowed): each becomes the
+/// string of its name, which [`number`] reads back as the float. A NaN in an answer is then a
+/// wrong value to report, not a line that cannot be read.
+pub fn parse_lenient(line: &str) -> serde_json::Result<Value> {
+    serde_json::from_str(line).or_else(|strict| {
+        let quoted = quote_non_finite(line);
+        if quoted.len() == line.len() {
+            return Err(strict);
+        }
+        serde_json::from_str(&quoted).map_err(|_| strict)
+    })
+}
+
+/// `line` with every bare `NaN`, `Infinity` and `-Infinity` outside a string put in quotes.
+fn quote_non_finite(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 16);
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            in_string = escaped || c != '"';
+            escaped = !escaped && c == '\\';
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(token) = [MINUS_INFINITY, INFINITY, NAN]
+            .into_iter()
+            .find(|t| rest.starts_with(t))
+        {
+            out.push('"');
+            out.push_str(token);
+            out.push('"');
+            rest = &rest[token.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// A list of numbers.
@@ -152,5 +203,32 @@ pub fn kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod lenient_tests {
+    use super::*;
+
+    #[test]
+    fn bare_non_finite_tokens_read_as_floats_and_strings_keep_them() {
+        let v = parse_lenient(r#"{"id": 1, "grads": {"z": [[NaN, -Infinity, 2.5], [Infinity, 0, 1]]}, "note": "NaN \"Infinity\""}"#)
+            .expect("lenient JSON");
+        let z = array(&v["grads"]["z"], 2, "z").expect("a matrix");
+        assert!(z[[0, 0]].is_nan());
+        assert_eq!(
+            (z[[0, 1]], z[[0, 2]], z[[1, 0]]),
+            (f64::NEG_INFINITY, 2.5, f64::INFINITY)
+        );
+        assert_eq!(v["note"], "NaN \"Infinity\"");
+    }
+
+    #[test]
+    fn a_line_broken_otherwise_keeps_its_strict_error() {
+        let strict = serde_json::from_str::<Value>("{\"id\": 1,")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(parse_lenient("{\"id\": 1,").unwrap_err().to_string(), strict);
+        assert!(parse_lenient("{\"id\": Nope}").is_err());
     }
 }

@@ -16,13 +16,13 @@ use gradverify::verify::exec::ProcessLimits;
 use gradverify::verify::report::score::Points;
 
 /// Cases in the default run: enough to cover every op at many shapes in well under a second.
-const DEFAULT_CASES: u64 = 400;
+const DEFAULT_CASES: u64 = 1500;
 
 #[derive(Debug, Parser)]
 #[command(
     version,
     about = "Proves backward passes right: the reference backprop against explicit Jacobians and finite differences, and your backward against the reference",
-    after_help = "With no command: the reference against both oracles on 400 random cases, and the cost table."
+    after_help = "With no command: the reference against both oracles on 1500 random cases (100 an op), and the cost table."
 )]
 struct Cli {
     #[command(subcommand)]

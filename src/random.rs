@@ -1,7 +1,7 @@
 //! Seeded random inputs: every case draws from its own ChaCha generator, seeded from the case's
 //! index, so results never depend on the order or the thread a case runs on.
 
-use ndarray::{Array, Array1, Array2, Dimension};
+use ndarray::{Array, Array1, Array2, ArrayD, Dimension};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand::{RngCore, SeedableRng};
 use ndarray_rand::rand_distr::StandardNormal;
@@ -42,6 +42,11 @@ pub fn op_case_rng(seed: u64, op: &str, case: u64) -> ChaCha8Rng {
 /// A matrix of independent standard normals.
 pub fn normal_matrix(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Array2<f64> {
     Array2::random_using((rows, cols), StandardNormal, rng)
+}
+
+/// An array of independent standard normals, of any shape.
+pub fn normal_array(rng: &mut ChaCha8Rng, shape: &[usize]) -> ArrayD<f64> {
+    ArrayD::random_using(shape, StandardNormal, rng)
 }
 
 /// A vector of independent standard normals.

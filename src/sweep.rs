@@ -360,7 +360,7 @@ impl SweepReport {
         for (kind, cases, jac, fd) in self.per_op() {
             let elements = |t: Tally| t.certified + t.excused + t.skipped + t.failed_elements;
             out += &format!(
-                "{:<7} {:>5} cases, {:>6} gradient elements against each oracle, {} arrays failed\n",
+                "{:<12} {:>5} cases, {:>6} gradient elements against each oracle, {} arrays failed\n",
                 kind.map_or("all", OpKind::name),
                 cases,
                 elements(jac).max(elements(fd)),
@@ -438,19 +438,19 @@ impl fmt::Display for SweepReport {
         }
         writeln!(f)?;
         let groups = format!(
-            "{:<7} {:>6}   {:^26}   {:^44}",
+            "{:<12} {:>6}   {:^26}   {:^44}",
             "op", "cases", "VJP vs Jacobian (Eq. 36)", "VJP vs central differences"
         );
         writeln!(f, "{}", groups.trim_end())?;
         writeln!(
             f,
-            "{:<7} {:>6}   {:>9} {:>16}   {:>9} {:>16} {:>8} {:>8}",
+            "{:<12} {:>6}   {:>9} {:>16}   {:>9} {:>16} {:>8} {:>8}",
             "", "", "elements", "max|a-e|/max|e|", "elements", "max|a-e|/max|e|", "excused", "at kink"
         )?;
         for (kind, cases, jac, fd) in self.per_op() {
             writeln!(
                 f,
-                "{:<7} {:>6}   {:>9} {:>16.2e}   {:>9} {:>16.2e} {:>8} {:>8}",
+                "{:<12} {:>6}   {:>9} {:>16.2e}   {:>9} {:>16.2e} {:>8} {:>8}",
                 kind.map_or("all", OpKind::name),
                 cases,
                 jac.certified + jac.excused,

@@ -57,7 +57,7 @@ fn fault_of(report: &verify::Report) -> String {
 fn the_reference_server_passes_every_op_and_exits_0() {
     let out = verify_cli(&["--exec", &format!("{BIN} serve")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("4 of 4 ops pass"), "{}", text(&out));
+    assert!(text(&out).contains("15 of 15 ops pass"), "{}", text(&out));
 }
 
 #[test]

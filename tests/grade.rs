@@ -144,6 +144,8 @@ fn a_generated_class_is_graded_into_a_csv_junit_xml_and_gradescope_results() {
         "./student.py",
         "--cases",
         "4",
+        "--ops",
+        "linear,relu,sqerr,mlp",
         "--points",
         "linear=2,mlp=3",
         "--budget-seconds",

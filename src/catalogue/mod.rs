@@ -11,9 +11,11 @@
 //! (`crate::verify::ops`), and the list of ops is that module's registry.
 
 mod answer;
+mod bug;
 mod request;
 mod spec;
 
 pub use answer::Answer;
+pub use bug::Bug;
 pub use request::Request;
 pub use spec::{AttrSpec, Grad, GradOut, InputKind, InputSpec, OpKind, OpSpec};

@@ -135,10 +135,12 @@ impl Request {
         self.dims().first().map_or(0, |&(_, n)| n)
     }
 
-    /// The shape in the op's letters, e.g. `B=2 Din=3 Dout=3`.
+    /// The shape in the op's letters, then its attributes, e.g. `B=2 Din=3 Dout=3` or
+    /// `N=1 C=2 H=5 W=4 F=3 HH=3 WW=2 stride=2 pad=1`.
     pub fn shape(&self) -> String {
-        let dims: Vec<String> = self.dims().iter().map(|(l, n)| format!("{l}={n}")).collect();
-        dims.join(" ")
+        let dims = self.dims().into_iter().map(|(l, n)| format!("{l}={n}"));
+        let attrs = (self.kind.spec().attrs.iter().zip(&self.attrs)).map(|(a, v)| format!("{}={v}", a.name));
+        dims.chain(attrs).collect::<Vec<_>>().join(" ")
     }
 
     /// The same request with every element of its upstream gradient set to `value`; `None`

@@ -115,6 +115,19 @@ impl OpSpec {
         self.inputs.iter().enumerate().find(|(_, i)| i.name == name)
     }
 
+    /// Each input's shape at the case dimensions `dims` (one length per letter of
+    /// [`OpSpec::dims`], in order).
+    pub fn input_shapes(&self, dims: &[usize]) -> Vec<Vec<usize>> {
+        let length = |letter: &str| {
+            let axis = self.dims.iter().position(|&l| l == letter);
+            axis.map(|k| dims[k])
+                .unwrap_or_else(|| panic!("internal: {}'s inputs use `{letter}`, not a dimension", self.name))
+        };
+        (self.inputs.iter())
+            .map(|i| i.shape.iter().map(|&l| length(l)).collect())
+            .collect()
+    }
+
     /// The keys of an answer with their ranks, the required ones first (in input order), then
     /// the optional gradients and the extras.
     pub fn answer_keys(&self) -> Vec<(&'static str, usize, bool)> {

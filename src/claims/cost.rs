@@ -55,8 +55,9 @@ pub struct CostTable {
 }
 
 /// The modelled backward cost of `op` at batch `batch` and width `width`: every input's
-/// gradient for the ops alone, every parameter's for the network.
-pub fn model_cost(op: OpKind, batch: usize, width: usize) -> Result<Cost> {
+/// gradient for the ops alone, every parameter's for the network; `None` where the op is not
+/// defined at that size (batchnorm at B = 1).
+pub fn model_cost(op: OpKind, batch: usize, width: usize) -> Result<Option<Cost>> {
     ops::op(op).model_cost(batch, width)
 }
 
@@ -66,18 +67,21 @@ impl CostTable {
         CostTable::for_sizes(&SIZES, &BATCHES)
     }
 
-    /// The table for the given widths and batch sizes.
+    /// The table for the given widths and batch sizes (an op's row is left out at a size where
+    /// it is not defined).
     pub fn for_sizes(sizes: &[usize], batches: &[usize]) -> Result<CostTable> {
         let mut rows = Vec::new();
         for &op in ops::all() {
             for &batch in batches {
                 for &width in sizes {
-                    rows.push(CostRow {
-                        op,
-                        batch,
-                        width,
-                        cost: model_cost(op, batch, width)?,
-                    });
+                    if let Some(cost) = model_cost(op, batch, width)? {
+                        rows.push(CostRow {
+                            op,
+                            batch,
+                            width,
+                            cost,
+                        });
+                    }
                 }
             }
         }
@@ -146,7 +150,7 @@ const COST_COLUMNS: Columns<9> = Columns {
         "Jacobian bytes",
         "ratio",
     ],
-    widths: [7, 3, 5, 10, 14, 9, 10, 14, 9],
+    widths: [12, 3, 5, 10, 14, 9, 10, 14, 9],
     left: 1,
 };
 

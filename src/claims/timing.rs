@@ -103,9 +103,14 @@ fn median(mut times: Vec<f64>) -> f64 {
     times[times.len() / 2]
 }
 
-/// Measures both roads for `op` at this size.
-pub fn measure(op: OpKind, batch: usize, width: usize) -> Result<Timing> {
-    let inputs = ops::op(op).timing_inputs(batch, width);
+/// Measures both roads for `op` at this size; `None` where the op is not defined there.
+pub fn measure(op: OpKind, batch: usize, width: usize) -> Result<Option<Timing>> {
+    let (Some(inputs), Some(cost)) = (
+        ops::op(op).timing_inputs(batch, width),
+        model_cost(op, batch, width)?,
+    ) else {
+        return Ok(None);
+    };
     let (tape, out) = inputs.record()?;
     // The loss is seeded with dL/dL = 1; a lone op with a random upstream gradient.
     let (cotangent, wrt) = match inputs {
@@ -118,8 +123,8 @@ pub fn measure(op: OpKind, batch: usize, width: usize) -> Result<Timing> {
     };
     let time =
         |road: &dyn Pullback| median_time(|| tape.pullback(out, cotangent.clone(), wrt, road).map(drop));
-    let jacobian_fits = model_cost(op, batch, width)?.jacobian.bytes <= JACOBIAN_BUDGET_BYTES;
-    Ok(Timing {
+    let jacobian_fits = cost.jacobian.bytes <= JACOBIAN_BUDGET_BYTES;
+    Ok(Some(Timing {
         op,
         batch,
         width,
@@ -129,7 +134,7 @@ pub fn measure(op: OpKind, batch: usize, width: usize) -> Result<Timing> {
         } else {
             None
         },
-    })
+    }))
 }
 
 impl TimingTable {
@@ -139,7 +144,7 @@ impl TimingTable {
         for &op in ops::all() {
             for &batch in &cost::BATCHES {
                 for &width in &cost::SIZES {
-                    rows.push(measure(op, batch, width)?);
+                    rows.extend(measure(op, batch, width)?);
                 }
             }
         }
@@ -205,7 +210,7 @@ impl fmt::Display for TimingTable {
         )?;
         writeln!(
             f,
-            "{:<7} {:>3} {:>5} {:>11} {:>13} {:>9}",
+            "{:<12} {:>3} {:>5} {:>11} {:>13} {:>9}",
             "op", "B", "D", "VJP", "Jacobian", "ratio"
         )?;
         for r in &self.rows {
@@ -215,7 +220,7 @@ impl fmt::Display for TimingTable {
             };
             writeln!(
                 f,
-                "{:<7} {:>3} {:>5} {:>11} {:>13} {:>9}",
+                "{:<12} {:>3} {:>5} {:>11} {:>13} {:>9}",
                 r.op.name(),
                 r.batch,
                 r.width,
@@ -233,7 +238,7 @@ impl fmt::Display for TimingTable {
             let show = |k: Option<f64>| k.map_or("—".to_owned(), |k| format!("{k:.2}"));
             write!(
                 f,
-                "\n  {:<7} VJP {:>5}   Jacobian {:>5}",
+                "\n  {:<12} VJP {:>5}   Jacobian {:>5}",
                 op.name(),
                 show(v),
                 show(j)

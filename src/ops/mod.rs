@@ -55,6 +55,7 @@ pub use tanh::Tanh;
 
 use std::fmt;
 use std::ops::Add;
+use std::sync::Arc;
 
 use ndarray::{Array2, ArrayD, ArrayViewD};
 
@@ -111,6 +112,43 @@ pub trait Op: Send + Sync + fmt::Debug {
     fn smooth_between(&self, lo: &[ArrayViewD<'_, f64>], hi: &[ArrayViewD<'_, f64>]) -> bool {
         let _ = (lo, hi);
         true
+    }
+}
+
+/// A shared op is the op it holds: an op chosen at run time (a course op built from a request's
+/// attributes) is recorded on a tape, timed and checked by the oracles as any other.
+impl<T: Op + ?Sized> Op for Arc<T> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn input_names(&self) -> &'static [&'static str] {
+        (**self).input_names()
+    }
+    fn forward(&self, inputs: &[ArrayViewD<'_, f64>]) -> Result<ArrayD<f64>> {
+        (**self).forward(inputs)
+    }
+    fn vjp(
+        &self,
+        inputs: &[ArrayViewD<'_, f64>],
+        grad_out: ArrayViewD<'_, f64>,
+        wanted: &[bool],
+    ) -> Result<Vec<Option<ArrayD<f64>>>> {
+        (**self).vjp(inputs, grad_out, wanted)
+    }
+    fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> Result<Array2<f64>> {
+        (**self).jacobian(inputs, wrt)
+    }
+    fn forward_flops(&self, input_shapes: &[&[usize]]) -> Result<u64> {
+        (**self).forward_flops(input_shapes)
+    }
+    fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost> {
+        (**self).cost(input_shapes, wanted)
+    }
+    fn differentiable(&self, input: usize) -> bool {
+        (**self).differentiable(input)
+    }
+    fn smooth_between(&self, lo: &[ArrayViewD<'_, f64>], hi: &[ArrayViewD<'_, f64>]) -> bool {
+        (**self).smooth_between(lo, hi)
     }
 }
 

@@ -3,7 +3,6 @@
 //! [`BOUNDS`]. Values and upstream gradients are random
 //! (never all ones); each op draws its own ([`super::ops`]).
 
-use ndarray_rand::rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::ops::op;
@@ -17,23 +16,14 @@ pub const BOUNDS: ShapeBounds = ShapeBounds {
     max_width: 6,
 };
 
-/// The dimensions of case `index`: planned ones first, then random.
+/// The dimensions of case `index`: planned ones first, then random, drawn by the op within
+/// [`BOUNDS`].
 pub fn dims(kind: OpKind, index: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
     let plan = op(kind).planned_dims();
-    if let Some(dims) = plan.get(index) {
-        return dims.to_vec();
+    match plan.get(index) {
+        Some(dims) => dims.to_vec(),
+        None => op(kind).random_dims(rng, BOUNDS),
     }
-    let count = plan[0].len();
-    (0..count)
-        .map(|d| {
-            let max = if d == 0 {
-                BOUNDS.max_batch
-            } else {
-                BOUNDS.max_width
-            };
-            rng.random_range(1..=max)
-        })
-        .collect()
 }
 
 /// A random request for `kind` with dimensions `dims`.

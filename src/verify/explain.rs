@@ -7,9 +7,15 @@
 //! sqerr dL/df = f − y for L = ½ Σ (f − y)² (Eq. 31b, 34b); linear dL/dh = dL/da Wᵀ (Eq. 66),
 //! dL/dW = hᵀ dL/da (Eq. 70), dL/db = Σ_rows dL/da (Eq. 74); relu dL/da = Θ(a) ⊙ dL/dh (Eq. 47);
 //! the network's backward Eq. 37a–f.
+//!
+//! Beside these generic codes, each op's home names the bugs particular to it
+//! ([`crate::catalogue::Bug`], `VerifiedOp::bugs`), each with its own long text: [`codes`] and
+//! [`explanation`] read them from the registry, so that a new op's bugs need no line here.
 
-/// Every diagnosis code, in the order of the documentation.
-pub const CODES: &[&str] = &[
+use super::ops;
+
+/// The codes of the diagnoses that are not one op's bug, in the order of the documentation.
+const GENERIC: &[&str] = &[
     "sign",
     "factor",
     "batch_mean",
@@ -36,8 +42,29 @@ pub const CODES: &[&str] = &[
     "no_answer",
 ];
 
+/// Every diagnosis code: the generic ones in the order of the documentation, then each op's
+/// named bugs in the registry's order (a code two ops share, once).
+pub fn codes() -> Vec<&'static str> {
+    let mut codes = GENERIC.to_vec();
+    for bug in ops::REGISTRY.iter().flat_map(|op| op.bugs()) {
+        if !codes.contains(&bug.code) {
+            codes.push(bug.code);
+        }
+    }
+    codes
+}
+
 /// The longer explanation of `code`, or `None` for a code that does not exist.
 pub fn explanation(code: &str) -> Option<&'static str> {
+    generic(code).or_else(|| {
+        (ops::REGISTRY.iter().flat_map(|op| op.bugs()))
+            .find(|bug| bug.code == code)
+            .map(|bug| bug.explain)
+    })
+}
+
+/// The longer explanation of a generic code.
+fn generic(code: &str) -> Option<&'static str> {
     Some(match code {
         "sign" => SIGN,
         "factor" => FACTOR,
@@ -191,14 +218,20 @@ For linear, a = h W + b:
     dL/dh = Σ_j dL/da[:, j] W[:, j]ᵀ = dL/da Wᵀ  (Eq. 65–66; h feeds every output)
 The last is wrong at B = 1 too. In micrograd-style code the same bug is
 `self.grad = ...` in a `_backward` where `self.grad += ...` belongs.
+The same sum in the course's ops: an embedding row used by several indices gets the
+sum of their gradients, and an input that is the maximum of several overlapping pool
+windows gets the sum of theirs. NumPy's `dW[idx] += dout` is this bug too: with
+repeated indices fancy assignment keeps one of them; `np.add.at(dW, idx, dout)` sums.
 
 Typical wrong code:
     for k in range(B):
         for i in range(Din):
             for j in range(Dout):
                 dW[i][j] = h[k][i] * g[k][j]
+    dW[idx] += dout                              # embedding, repeated idx
 Fix:
                 dW[i][j] += h[k][i] * g[k][j]      # dW starting at zeros
+    np.add.at(dW, idx, dout)
 ";
 
 const TRANSPOSED: &str = "\
@@ -231,11 +264,16 @@ bias_not_summed: dL/db taken from one data point
 
 b is added to every row of a = h W + b, so its gradient sums the rows:
 dL/db = Σ_rows dL/da (Eq. 74). Yours is the first row's, right only at B = 1.
+The same holds for rnn_step's b, and for conv2d's b[f], added at every position of
+every image: db = Σ over n, i, j of dout[n, f, i, j]; from the first image only it
+is right only at N = 1.
 
 Typical wrong code:
     db = g[0]
+    db = dout[0].sum(axis=(1, 2))                # conv2d
 Fix:
     db = g.sum(axis=0)
+    db = dout.sum(axis=(0, 2, 3))
 ";
 
 const ZERO: &str = "\
@@ -454,13 +492,13 @@ mod tests {
     #[test]
     fn every_required_code_is_listed() {
         for code in REQUIRED {
-            assert!(CODES.contains(&code), "{code} missing from CODES");
+            assert!(codes().contains(&code), "{code} missing from codes()");
         }
     }
 
     #[test]
     fn every_code_has_an_explanation_that_starts_with_its_name() {
-        for code in CODES {
+        for code in codes() {
             let text = explanation(code).unwrap_or_else(|| panic!("no explanation for {code}"));
             assert!(text.starts_with(&format!("{code}: ")), "{code}: {text}");
         }
@@ -468,11 +506,12 @@ mod tests {
 
     #[test]
     fn codes_are_unique_and_explanations_distinct() {
-        for (i, code) in CODES.iter().enumerate() {
-            assert!(!CODES[..i].contains(code), "{code} twice");
+        let codes = codes();
+        for (i, code) in codes.iter().enumerate() {
+            assert!(!codes[..i].contains(code), "{code} twice");
             let text = explanation(code);
             assert!(
-                CODES[..i].iter().all(|c| explanation(c) != text),
+                codes[..i].iter().all(|c| explanation(c) != text),
                 "{code} shares a text"
             );
         }
@@ -480,7 +519,7 @@ mod tests {
 
     #[test]
     fn every_explanation_but_the_programs_own_cites_an_equation_and_shows_a_fix() {
-        for code in CODES.iter().filter(|c| {
+        for code in GENERIC.iter().filter(|c| {
             ![
                 "no_answer",
                 "nondeterministic",
@@ -495,7 +534,7 @@ mod tests {
             let text = explanation(code).expect("listed");
             assert!(text.contains("Eq. "), "{code} cites no equation");
         }
-        for code in CODES.iter().filter(|c| **c != "no_answer") {
+        for code in codes().iter().filter(|c| **c != "no_answer") {
             let text = explanation(code).expect("listed");
             assert!(
                 text.contains("Fix") || text.contains("compute in float64"),

@@ -423,6 +423,9 @@ fn shrink(
     what: &Subject,
 ) -> CaseRecord {
     shrink_by(start, what, config.seed, |dims, rng| {
+        if !ops::op(kind).admits(&dims) {
+            return None;
+        }
         let request = cases::request(kind, &dims, rng);
         check_case(subject, dims, request, config)
     })

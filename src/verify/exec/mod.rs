@@ -306,7 +306,7 @@ impl ExecSubject {
                 }
                 .into());
             }
-            let value: Value = match serde_json::from_str(&line) {
+            let value: Value = match crate::json::parse_lenient(&line) {
                 Ok(value) => value,
                 Err(e) => {
                     self.timeouts_in_a_row = 0;

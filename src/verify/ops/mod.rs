@@ -8,10 +8,24 @@
 //! Reading and writing a request, its shape and batch, a zero upstream and an answer's keys are
 //! written once, from the spec ([`crate::catalogue`], [`crate::protocol`]).
 
+pub mod batchnorm;
+pub mod conv2d;
+mod course;
+pub mod dropout;
+pub mod embedding;
+pub mod hinge;
+pub mod layernorm;
 pub mod linear;
+pub mod maxpool2d;
 pub mod mlp;
 pub mod relu;
+pub mod rnn_step;
+pub mod sigmoid;
+pub mod softmax_xent;
 pub mod sqerr;
+pub mod tanh;
+
+pub use course::CourseOp;
 
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -20,14 +34,32 @@ use ndarray::ArrayD;
 use rand_chacha::ChaCha8Rng;
 
 use super::diagnose::{Diagnosis, Evidence};
-use crate::catalogue::{Answer, OpKind, OpSpec, Request};
+use crate::catalogue::{Answer, Bug, OpKind, OpSpec, Request};
 use crate::error::{Error, Result};
 use crate::ops::Cost;
 use crate::oracle::OracleReport;
+use crate::random::ShapeBounds;
 use crate::workload::Workload;
 
-/// Every op the verifier knows, in the protocol's order: one line per op.
-pub static REGISTRY: &[&dyn VerifiedOp] = &[&linear::LinearOp, &relu::ReluOp, &sqerr::SqErrOp, &mlp::MlpOp];
+/// Every op the verifier knows, in the protocol's order: one line per op (the notes' four,
+/// then the course's eleven of `protocol-ops.md`).
+pub static REGISTRY: &[&dyn VerifiedOp] = &[
+    &linear::LinearOp,
+    &relu::ReluOp,
+    &sqerr::SqErrOp,
+    &mlp::MlpOp,
+    &sigmoid::SigmoidOp,
+    &tanh::TanhOp,
+    &dropout::DropoutOp,
+    &softmax_xent::SoftmaxXentOp,
+    &hinge::HingeOp,
+    &batchnorm::BatchNormOp,
+    &layernorm::LayerNormOp,
+    &conv2d::Conv2dOp,
+    &maxpool2d::MaxPool2dOp,
+    &embedding::EmbeddingOp,
+    &rnn_step::RnnStepOp,
+];
 
 /// Every op, in the registry's order.
 pub fn all() -> &'static [OpKind] {
@@ -80,6 +112,29 @@ pub trait VerifiedOp: Sync {
     /// and B > 1, square and non-square, widths of 1.
     fn planned_dims(&self) -> &'static [&'static [usize]];
 
+    /// Random case dimensions within `bounds` (as in [`VerifiedOp::planned_dims`]): by default
+    /// the batch up to `max_batch` and every other letter up to `max_width`.
+    fn random_dims(&self, rng: &mut ChaCha8Rng, bounds: ShapeBounds) -> Vec<usize> {
+        use ndarray_rand::rand::Rng;
+        let count = self.planned_dims()[0].len();
+        (0..count)
+            .map(|d| {
+                let max = if d == 0 {
+                    bounds.max_batch
+                } else {
+                    bounds.max_width
+                };
+                rng.random_range(1..=max)
+            })
+            .collect()
+    }
+
+    /// Whether the op is defined at the case dimensions `dims` (a shrunk case must be: batchnorm
+    /// needs B ≥ 2).
+    fn admits(&self, _dims: &[usize]) -> bool {
+        true
+    }
+
     /// A random request with dimensions `dims` (as in [`VerifiedOp::planned_dims`]).
     fn draw(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> Request;
 
@@ -129,11 +184,17 @@ pub trait VerifiedOp: Sync {
     ) -> Result<(String, OracleReport)>;
 
     /// The modelled backward cost at batch `batch` and width `width`: every input's gradient for
-    /// an op alone, every parameter's for the network.
-    fn model_cost(&self, batch: usize, width: usize) -> Result<Cost>;
+    /// an op alone, every parameter's for the network; `None` where the op is not defined at
+    /// that size (batchnorm at B = 1).
+    fn model_cost(&self, batch: usize, width: usize) -> Result<Option<Cost>>;
 
-    /// Random inputs at one size, for the measured times.
-    fn timing_inputs(&self, batch: usize, width: usize) -> Workload;
+    /// Random inputs at one size, for the measured times; `None` as for [`Self::model_cost`].
+    fn timing_inputs(&self, batch: usize, width: usize) -> Option<Workload>;
+
+    /// The bugs particular to this op, each with its code and texts (for `explain`).
+    fn bugs(&self) -> &'static [&'static Bug] {
+        &[]
+    }
 }
 
 /// Checks one op alone under a random cotangent shaped like its output.

@@ -5,6 +5,8 @@
 //! a. At a = 0 both one-sided derivatives are valid subgradients: Θ(0) = 1 passes, with a note.
 //! Some drawn inputs are exactly 0, to see which side of the kink the backward takes.
 
+use std::sync::Arc;
+
 use ndarray::{Array2, ArrayD, ArrayView2, Zip};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand::Rng;
@@ -108,19 +110,14 @@ impl VerifiedOp for ReluOp {
         Ok((format!("B={batch} D={d}"), single_op(rng, Relu, vec![a])?))
     }
 
-    fn model_cost(&self, batch: usize, width: usize) -> Result<Cost> {
-        Relu.cost(&[&[batch, width]], &[true])
+    fn model_cost(&self, batch: usize, width: usize) -> Result<Option<Cost>> {
+        Relu.cost(&[&[batch, width]], &[true]).map(Some)
     }
 
-    fn timing_inputs(&self, batch: usize, width: usize) -> Workload {
+    fn timing_inputs(&self, batch: usize, width: usize) -> Option<Workload> {
         let mut rng = random::case_rng(0, width as u64 * 64 + batch as u64);
-        Workload::Op(
-            |tape, leaves| tape.apply("h", Relu, leaves),
-            vec![(
-                "a",
-                ArrayD::random_using(&[batch, width][..], StandardNormal, &mut rng),
-            )],
-        )
+        let a = ArrayD::random_using(&[batch, width][..], StandardNormal, &mut rng);
+        Some(Workload::Op(Arc::new(Relu), vec![a]))
     }
 }
 

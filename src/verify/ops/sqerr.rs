@@ -4,6 +4,8 @@
 //! Its own bug: a mean over the B·D elements where the loss sums. dL/dL is drawn never 1 (from
 //! ±0.5, ±1.5, ±2, ±3), so that a backward that ignores it shows.
 
+use std::sync::Arc;
+
 use ndarray::{Array2, ArrayD, ArrayView2, arr0};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand::Rng;
@@ -95,17 +97,19 @@ impl VerifiedOp for SqErrOp {
         Ok((format!("B={batch} D={d}"), single_op(rng, SqErr, vec![f, y])?))
     }
 
-    fn model_cost(&self, batch: usize, width: usize) -> Result<Cost> {
-        SqErr.cost(&[&[batch, width], &[batch, width]], &[true; 2])
+    fn model_cost(&self, batch: usize, width: usize) -> Result<Option<Cost>> {
+        SqErr
+            .cost(&[&[batch, width], &[batch, width]], &[true; 2])
+            .map(Some)
     }
 
-    fn timing_inputs(&self, batch: usize, width: usize) -> Workload {
+    fn timing_inputs(&self, batch: usize, width: usize) -> Option<Workload> {
         let mut rng = random::case_rng(0, width as u64 * 64 + batch as u64);
         let mut normal = |shape: &[usize]| ArrayD::random_using(shape, StandardNormal, &mut rng);
-        Workload::Op(
-            |tape, leaves| tape.apply("L", SqErr, leaves),
-            vec![("f", normal(&[batch, width])), ("y", normal(&[batch, width]))],
-        )
+        Some(Workload::Op(
+            Arc::new(SqErr),
+            vec![normal(&[batch, width]), normal(&[batch, width])],
+        ))
     }
 }
 

@@ -12,11 +12,15 @@
 //! `sign`, `factor`, `batch_mean`, `element_mean`, `mse_convention`), `loss_factor` (with
 //! `mse_convention` beside it when the factors are 2/(B·D3) or 2/B), `broadcast_scalar`,
 //! `fanout_overwrite`, `float32`; and those of a call: `nondeterministic`, `no_answer`.
+//!
+//! And [`Diagnosis::Bug`]: a bug particular to one op, with its code and texts in that op's home
+//! (`crate::verify::ops`), so that a new op's bugs touch nothing here.
 
 use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use crate::catalogue::Bug;
 use crate::verify::hypotheses::network::LossFactor;
 use crate::verify::hypotheses::patterns::{BroadcastScalar, FanoutOverwrite, Float32};
 use crate::verify::hypotheses::shape_factor::ShapeFactor;
@@ -73,6 +77,8 @@ pub enum Diagnosis {
     Nondeterministic,
     /// Not one request got an answer: an unflushed standard output, most often.
     NoAnswer,
+    /// A bug particular to one op, named in its home.
+    Bug(&'static Bug),
 }
 
 /// The flush idioms `no_answer` suggests.
@@ -109,6 +115,7 @@ impl Diagnosis {
             Diagnosis::Float32(_) => "float32",
             Diagnosis::Nondeterministic => "nondeterministic",
             Diagnosis::NoAnswer => "no_answer",
+            Diagnosis::Bug(bug) => bug.code,
         }
     }
 
@@ -137,7 +144,7 @@ impl Diagnosis {
             }
             Diagnosis::Transposed => "transposed: you return the transpose of the gradient; a gradient has the shape of its input (dL/dW = hᵀ dL/da, Eq. 70)".to_owned(),
             Diagnosis::WeightNotTransposed => "W not transposed: dL/dh = dL/da Wᵀ (Eq. 66), you return dL/da W (it only fits when W is square)".to_owned(),
-            Diagnosis::BiasNotSummed => "bias gradient not summed over the batch: you return the first data point's dL/da; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74); correct only when B = 1".to_owned(),
+            Diagnosis::BiasNotSummed => "bias gradient not summed over the batch: you return the first data point's (or image's) gradient; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74), and conv2d's by every position of every image; correct only when B = 1".to_owned(),
             Diagnosis::ReluMaskMissing => {
                 "relu mask missing: you pass dL/dh through unchanged; dL/da = Θ(a) ⊙ dL/dh (Eq. 47)".to_owned()
             }
@@ -165,6 +172,7 @@ impl Diagnosis {
             Diagnosis::Float32(float32) => float32.sentence.clone(),
             Diagnosis::Nondeterministic => "the backward keeps state between calls (an accumulator not reset, a cache) or draws random numbers; a backward is a function of its inputs".to_owned(),
             Diagnosis::NoAnswer => FLUSH_ADVICE.to_owned(),
+            Diagnosis::Bug(bug) => bug.summary.to_owned(),
         }
     }
 }
@@ -324,8 +332,8 @@ mod tests {
         let codes = every_reachable_code();
         for code in &codes {
             assert!(
-                crate::verify::explain::CODES.contains(code),
-                "{code} is not in explain::CODES"
+                crate::verify::explain::codes().contains(code),
+                "{code} is not in explain::codes()"
             );
         }
         for needed in [

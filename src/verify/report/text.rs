@@ -216,7 +216,7 @@ mod tests {
             "linear (linear_backward): FAIL, 2 problems in 40 random cases
   dL/db: wrong values
     in 30 of 40 cases; smallest: B=2 Din=1 Dout=1
-    diagnosis: [bias_not_summed] bias gradient not summed over the batch: you return the first data point's dL/da; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74); correct only when B = 1
+    diagnosis: [bias_not_summed] bias gradient not summed over the batch: you return the first data point's (or image's) gradient; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74), and conv2d's by every position of every image; correct only when B = 1
     at [0]: expected 1.500000, got 0.500000
   the call: no answer within 0.5 s (request id 7)
     in 1 of 40 cases; smallest: B=1 Din=1 Dout=1
