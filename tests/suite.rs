@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod containment;
 mod cost_model;
+mod course_bugs;
 mod exec;
 mod golden;
 mod golden_course_ops;
