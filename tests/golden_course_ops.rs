@@ -304,3 +304,65 @@ fn the_course_op_cases_cover_the_edge_cases() {
         }
     }
 }
+
+/// Every golden case sent to `gradverify serve` as a request line (the fixture's inputs, attrs
+/// and grad_out): each answer holds exactly the differentiated inputs' gradients, equal to JAX's
+/// to 1e-10 relative (as the Rust API above).
+#[test]
+fn serve_answers_every_golden_case_as_jax_does() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let cases = cases();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gradverify"))
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start gradverify serve");
+    let mut stdin = child.stdin.take().expect("piped");
+    for (id, c) in cases.iter().enumerate() {
+        let request = serde_json::json!({
+            "id": id, "op": c["op"], "inputs": c["inputs"], "attrs": c["attrs"], "grad_out": c["grad_out"],
+        });
+        writeln!(stdin, "{request}").expect("write a request");
+    }
+    drop(stdin);
+    let out = child
+        .wait_with_output()
+        .expect("serve exits at the end of its input");
+    assert!(out.status.success());
+    let answers: Vec<Value> = (String::from_utf8_lossy(&out.stdout).lines())
+        .map(|l| serde_json::from_str(l).expect("an answer is JSON"))
+        .collect();
+    assert_eq!(answers.len(), cases.len());
+    let (mut tally, mut failures) = (Tally::default(), Vec::new());
+    for (id, (c, answer)) in cases.iter().zip(&answers).enumerate() {
+        let case = c["name"].as_str().unwrap();
+        assert_eq!(answer["id"], id, "{case}");
+        let (golden, grads) = (c["grads"].as_object().unwrap(), answer["grads"].as_object());
+        let grads = grads.unwrap_or_else(|| panic!("{case}: {answer}"));
+        let keys = |m: &Map<String, Value>| m.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            keys(grads),
+            keys(golden),
+            "{case}: the differentiated inputs only"
+        );
+        for (name, expected) in golden {
+            let ours = array(&grads[name], name);
+            check(
+                &mut tally,
+                &mut failures,
+                case,
+                &format!("dL/d{name}"),
+                &array(expected, name),
+                &ours,
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        tally.elements > 0 && tally.max_rel_err <= GOLDEN_REL,
+        "{}",
+        tally.max_rel_err
+    );
+}
