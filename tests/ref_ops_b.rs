@@ -5,11 +5,11 @@
 
 use std::time::Instant;
 
-use crate::common::{VALUE_BOUND, cotangent, prop_assert_agrees, values};
+use crate::common::{VALUE_BOUND, Wrong, cotangent, prop_assert_agrees, values};
 use gradverify::error::Result;
-use gradverify::ops::{Conv2d, Cost, Embedding, MaxPool2d, Op, RnnStep};
+use gradverify::ops::{Conv2d, Embedding, MaxPool2d, Op, RnnStep};
 use gradverify::oracle::{self, OracleReport};
-use ndarray::{Array2, ArrayD, ArrayViewD, Axis, IxDyn, s};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, s};
 use proptest::prelude::*;
 
 /// Cases per property: each is a full finite-difference check, a few milliseconds.
@@ -154,56 +154,6 @@ proptest! {
     fn rnn_step_vjp_agrees_with_both_oracles((inputs, g) in rnn_case()) {
         let context = format!("rnn_step x {:?} h {:?}", inputs[0].shape(), inputs[1].shape());
         prop_assert_agrees(&check(RnnStep, inputs, &g), &context)?;
-    }
-}
-
-type VjpFn =
-    fn(&dyn Op, &[ArrayViewD<'_, f64>], ArrayViewD<'_, f64>, &[bool]) -> Result<Vec<Option<ArrayD<f64>>>>;
-
-/// `inner` with its VJP replaced by `vjp`: everything else (forward, Jacobian) is the right one.
-struct Wrong<O> {
-    inner: O,
-    vjp: VjpFn,
-}
-
-impl<O: Op> std::fmt::Debug for Wrong<O> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Wrong({:?})", self.inner)
-    }
-}
-
-impl<O: Op> Op for Wrong<O> {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn input_names(&self) -> &'static [&'static str] {
-        self.inner.input_names()
-    }
-    fn forward(&self, inputs: &[ArrayViewD<'_, f64>]) -> Result<ArrayD<f64>> {
-        self.inner.forward(inputs)
-    }
-    fn vjp(
-        &self,
-        inputs: &[ArrayViewD<'_, f64>],
-        g: ArrayViewD<'_, f64>,
-        wanted: &[bool],
-    ) -> Result<Vec<Option<ArrayD<f64>>>> {
-        (self.vjp)(&self.inner, inputs, g, wanted)
-    }
-    fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> Result<Array2<f64>> {
-        self.inner.jacobian(inputs, wrt)
-    }
-    fn forward_flops(&self, shapes: &[&[usize]]) -> Result<u64> {
-        self.inner.forward_flops(shapes)
-    }
-    fn cost(&self, shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost> {
-        self.inner.cost(shapes, wanted)
-    }
-    fn differentiable(&self, input: usize) -> bool {
-        self.inner.differentiable(input)
-    }
-    fn smooth_between(&self, lo: &[ArrayViewD<'_, f64>], hi: &[ArrayViewD<'_, f64>]) -> bool {
-        self.inner.smooth_between(lo, hi)
     }
 }
 

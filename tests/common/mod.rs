@@ -3,8 +3,9 @@
 
 use gradverify::compare::{Comparison, Verdict};
 use gradverify::mlp::MlpParams;
+use gradverify::ops::{Cost, Op};
 use gradverify::oracle::OracleReport;
-use ndarray::{Array1, Array2, ArrayD, IxDyn};
+use ndarray::{Array1, Array2, ArrayD, ArrayViewD, IxDyn};
 use proptest::prelude::*;
 
 /// Shapes as the verifier draws them: batch up to `BOUNDS.max_batch`, widths up to
@@ -106,4 +107,61 @@ pub fn prop_assert_agrees(report: &OracleReport, context: &str) -> Result<(), Te
     let certified = all.iter().any(|c| c.verdict() == Verdict::Pass);
     prop_assert!(certified, "{context}: nothing was certified");
     Ok(())
+}
+
+/// A VJP to put in place of an op's own.
+pub type VjpFn = fn(
+    &dyn Op,
+    &[ArrayViewD<'_, f64>],
+    ArrayViewD<'_, f64>,
+    &[bool],
+) -> gradverify::error::Result<Vec<Option<ArrayD<f64>>>>;
+
+/// `inner` with its VJP replaced by `vjp`: everything else (forward, Jacobian) is the right one.
+pub struct Wrong<O> {
+    /// The right op.
+    pub inner: O,
+    /// The wrong VJP.
+    pub vjp: VjpFn,
+}
+
+impl<O: Op> std::fmt::Debug for Wrong<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Wrong({:?})", self.inner)
+    }
+}
+
+impl<O: Op> Op for Wrong<O> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn input_names(&self) -> &'static [&'static str] {
+        self.inner.input_names()
+    }
+    fn forward(&self, inputs: &[ArrayViewD<'_, f64>]) -> gradverify::error::Result<ArrayD<f64>> {
+        self.inner.forward(inputs)
+    }
+    fn vjp(
+        &self,
+        inputs: &[ArrayViewD<'_, f64>],
+        g: ArrayViewD<'_, f64>,
+        wanted: &[bool],
+    ) -> gradverify::error::Result<Vec<Option<ArrayD<f64>>>> {
+        (self.vjp)(&self.inner, inputs, g, wanted)
+    }
+    fn jacobian(&self, inputs: &[ArrayViewD<'_, f64>], wrt: usize) -> gradverify::error::Result<Array2<f64>> {
+        self.inner.jacobian(inputs, wrt)
+    }
+    fn forward_flops(&self, shapes: &[&[usize]]) -> gradverify::error::Result<u64> {
+        self.inner.forward_flops(shapes)
+    }
+    fn cost(&self, shapes: &[&[usize]], wanted: &[bool]) -> gradverify::error::Result<Cost> {
+        self.inner.cost(shapes, wanted)
+    }
+    fn differentiable(&self, input: usize) -> bool {
+        self.inner.differentiable(input)
+    }
+    fn smooth_between(&self, lo: &[ArrayViewD<'_, f64>], hi: &[ArrayViewD<'_, f64>]) -> bool {
+        self.inner.smooth_between(lo, hi)
+    }
 }
