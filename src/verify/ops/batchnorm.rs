@@ -124,7 +124,12 @@ impl CourseOp for BatchNormOp {
         Arc::new(BatchNorm { eps: attrs[0] })
     }
 
-    fn draw_inputs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>) {
+    /// ε = 1e-5.
+    fn draw_attrs(&self, _dims: &[usize], _rng: &mut ChaCha8Rng) -> Vec<f64> {
+        vec![DEFAULT_EPS]
+    }
+
+    fn draw_values(&self, dims: &[usize], _attrs: &[f64], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>> {
         norm_inputs(dims, rng)
     }
 
@@ -176,16 +181,13 @@ impl CourseOp for BatchNormOp {
     }
 }
 
-/// x, γ, β of a norm at [B, D] (x off-centre and spread, γ away from 0) and ε = 1e-5.
-pub fn norm_inputs(dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>) {
+/// x, γ, β of a norm at [B, D]: x off-centre and spread, γ away from 0.
+pub fn norm_inputs(dims: &[usize], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>> {
     let (b, d) = (dims[0], dims[1]);
     let x = random::normal_matrix(rng, b, d) * 2.0 + random::normal_vector(rng, d);
     let gamma = random::normal_vector(rng, d).mapv(|g| g + g.signum());
     let beta = random::normal_vector(rng, d);
-    (
-        vec![x.into_dyn(), gamma.into_dyn(), beta.into_dyn()],
-        vec![DEFAULT_EPS],
-    )
+    vec![x.into_dyn(), gamma.into_dyn(), beta.into_dyn()]
 }
 
 /// The bugs both norms share, for a norm whose groups run along `axis`; `other` is the op of

@@ -95,8 +95,8 @@ impl CourseOp for Conv2dOp {
     }
 
     /// Stride and padding drawn among those in {1, 2} × {0, 1} that fit the shape.
-    fn draw_inputs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>) {
-        let &[n, c, h, w, f, hh, ww] = dims else {
+    fn draw_attrs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> Vec<f64> {
+        let &[_, _, h, w, _, hh, ww] = dims else {
             unreachable!("internal: dims {dims:?} do not fit conv2d")
         };
         let fits = |len: usize, kernel: usize, stride: usize, pad: usize| {
@@ -111,9 +111,13 @@ impl CourseOp for Conv2dOp {
         let &(stride, pad) = settings
             .choose(rng)
             .expect("internal: padding 1 fits any kernel ≤ H + 2");
-        let mut normal = |shape: &[usize]| crate::random::normal_array(rng, shape);
-        let inputs = vec![normal(&[n, c, h, w]), normal(&[f, c, hh, ww]), normal(&[f])];
-        (inputs, vec![stride as f64, pad as f64])
+        vec![stride as f64, pad as f64]
+    }
+
+    fn draw_values(&self, dims: &[usize], _attrs: &[f64], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>> {
+        (SPEC.input_shapes(dims).iter())
+            .map(|shape| crate::random::normal_array(rng, shape))
+            .collect()
     }
 
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {

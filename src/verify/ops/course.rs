@@ -38,9 +38,15 @@ pub trait CourseOp: Sync {
     /// The reference op for a request's attributes (in the spec's order).
     fn reference(&self, attrs: &[f64]) -> Arc<dyn Op>;
 
-    /// Random inputs (in the spec's order) and attributes at the case dimensions `dims`, from
-    /// the op's own domains: where its bugs show, away from its kinks.
-    fn draw_inputs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>);
+    /// The attributes (in the spec's order) of a case at the case dimensions `dims`, drawn
+    /// before its values: none by default.
+    fn draw_attrs(&self, _dims: &[usize], _rng: &mut ChaCha8Rng) -> Vec<f64> {
+        Vec::new()
+    }
+
+    /// Random inputs (in the spec's order) at `dims` with the attributes `attrs`, from the op's
+    /// own domains: where its bugs show, away from its kinks.
+    fn draw_values(&self, dims: &[usize], attrs: &[f64], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>>;
 
     /// Random case dimensions for a sweep case of batch `batch`, widths up to `max_width`.
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize>;
@@ -90,7 +96,8 @@ impl<T: CourseOp> VerifiedOp for T {
 
     fn draw(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> Request {
         let spec = CourseOp::spec(self);
-        let (inputs, attrs) = self.draw_inputs(dims, rng);
+        let attrs = self.draw_attrs(dims, rng);
+        let inputs = self.draw_values(dims, &attrs, rng);
         let grad_out = match spec.grad_out {
             GradOut::Array(_) => {
                 let views: Vec<_> = inputs.iter().map(|a| a.view()).collect();
@@ -156,19 +163,21 @@ impl<T: CourseOp> VerifiedOp for T {
         let shapes = spec.input_shapes(&dims);
         let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
         let wanted: Vec<bool> = spec.inputs.iter().map(|i| i.grad != Grad::None).collect();
-        let (_, attrs) = self.draw_inputs(&dims, &mut sized_rng(batch, width));
+        let attrs = self.draw_attrs(&dims, &mut sized_rng(batch, width));
         self.reference(&attrs).cost(&shapes, &wanted).map(Some)
     }
 
     fn timing_inputs(&self, batch: usize, width: usize) -> Option<Workload> {
         let dims = self.sized_dims(batch, width)?;
-        let (inputs, attrs) = self.draw_inputs(&dims, &mut sized_rng(batch, width));
+        let mut rng = sized_rng(batch, width);
+        let attrs = self.draw_attrs(&dims, &mut rng);
+        let inputs = self.draw_values(&dims, &attrs, &mut rng);
         Some(Workload::Op(self.reference(&attrs), inputs))
     }
 }
 
-/// The generator of the inputs at one size of the tables: the cost model and the timings draw
-/// the same attributes.
+/// The generator of a case at one size of the tables: the cost model draws its attributes
+/// only, the timings the same attributes and then the values.
 fn sized_rng(batch: usize, width: usize) -> ChaCha8Rng {
     random::case_rng(0, width as u64 * 64 + batch as u64)
 }

@@ -73,12 +73,18 @@ impl CourseOp for DropoutOp {
         Arc::new(Dropout { p: attrs[0] })
     }
 
-    fn draw_inputs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>) {
-        let p: f64 = *[0.0, 0.2, 0.5].choose(rng).expect("internal: non-empty");
+    /// p ∈ {0, 0.2, 0.5}.
+    fn draw_attrs(&self, _dims: &[usize], rng: &mut ChaCha8Rng) -> Vec<f64> {
+        vec![*[0.0, 0.2, 0.5].choose(rng).expect("internal: non-empty")]
+    }
+
+    /// x normal; the mask keeps a unit with probability 1 − max(p, 0.25), so that every case
+    /// drops some.
+    fn draw_values(&self, dims: &[usize], attrs: &[f64], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>> {
         let x = random::normal_matrix(rng, dims[0], dims[1]);
-        let keep = Bernoulli::new(1.0 - p.max(0.25)).expect("internal: a probability");
+        let keep = Bernoulli::new(1.0 - attrs[0].max(0.25)).expect("internal: a probability");
         let mask = Array2::random_using((dims[0], dims[1]), keep, rng).mapv(|k| if k { 1.0 } else { 0.0 });
-        (vec![x.into_dyn(), mask.into_dyn()], vec![p])
+        vec![x.into_dyn(), mask.into_dyn()]
     }
 
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {

@@ -46,14 +46,14 @@ impl CourseOp for EmbeddingOp {
     }
 
     /// Indices drawn uniformly, the last set to the first when B > 1 (so that one repeats).
-    fn draw_inputs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>) {
+    fn draw_values(&self, dims: &[usize], _attrs: &[f64], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>> {
         let (b, v, d) = (dims[0], dims[1], dims[2]);
         let mut idx: Array1<f64> = (0..b).map(|_| rng.random_range(0..v) as f64).collect();
         if b > 1 {
             idx[b - 1] = idx[0];
         }
         let w = random::normal_matrix(rng, v, d);
-        (vec![w.into_dyn(), idx.into_dyn()], Vec::new())
+        vec![w.into_dyn(), idx.into_dyn()]
     }
 
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {

@@ -10,11 +10,10 @@
 use std::sync::Arc;
 
 use ndarray::ArrayD;
-use ndarray_rand::rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::course::CourseOp;
-use super::softmax_xent::{BATCH_SUM, batch_sum, labels, logits};
+use super::softmax_xent::{BATCH_SUM, LOSS_PLAN, batch_sum, labels, logits, loss_sweep_dims};
 use crate::catalogue::{Bug, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{Hinge, Op};
 use crate::verify::diagnose::{Diagnosis, Evidence};
@@ -65,9 +64,8 @@ impl CourseOp for HingeOp {
         &SPEC
     }
 
-    /// [B, C]: B = 1, labels repeating (B > C) and classes left out (B < C).
     fn planned_dims(&self) -> &'static [&'static [usize]] {
-        &[&[1, 3], &[5, 3], &[3, 5], &[4, 2], &[6, 4]]
+        LOSS_PLAN
     }
 
     fn reference(&self, _attrs: &[f64]) -> Arc<dyn Op> {
@@ -75,7 +73,7 @@ impl CourseOp for HingeOp {
     }
 
     /// Scores of scale 1 (about half the margins active), moved off the kink.
-    fn draw_inputs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>) {
+    fn draw_values(&self, dims: &[usize], _attrs: &[f64], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>> {
         let (b, c) = (dims[0], dims[1]);
         let mut z = logits(rng, b, c, false) / 3.0;
         let labels = labels(rng, b, c);
@@ -88,11 +86,11 @@ impl CourseOp for HingeOp {
                 }
             }
         }
-        (vec![z.into_dyn(), labels.into_dyn()], Vec::new())
+        vec![z.into_dyn(), labels.into_dyn()]
     }
 
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {
-        vec![batch, rng.random_range(2..=max_width.max(2))]
+        loss_sweep_dims(rng, batch, max_width)
     }
 
     fn sized_dims(&self, batch: usize, width: usize) -> Option<Vec<usize>> {

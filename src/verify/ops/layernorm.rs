@@ -16,7 +16,7 @@ use super::batchnorm::{
 };
 use super::course::CourseOp;
 use crate::catalogue::{Bug, GradOut, OpSpec, Request};
-use crate::ops::{BatchNorm, LayerNorm, Op};
+use crate::ops::{BatchNorm, DEFAULT_EPS, LayerNorm, Op};
 use crate::verify::diagnose::{Diagnosis, Evidence};
 
 /// layernorm on the wire.
@@ -46,7 +46,12 @@ impl CourseOp for LayerNormOp {
         Arc::new(LayerNorm { eps: attrs[0] })
     }
 
-    fn draw_inputs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>) {
+    /// ε = 1e-5.
+    fn draw_attrs(&self, _dims: &[usize], _rng: &mut ChaCha8Rng) -> Vec<f64> {
+        vec![DEFAULT_EPS]
+    }
+
+    fn draw_values(&self, dims: &[usize], _attrs: &[f64], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>> {
         norm_inputs(dims, rng)
     }
 

@@ -92,8 +92,8 @@ impl CourseOp for MaxPool2dOp {
     }
 
     /// Window and step drawn among those up to 3 that fit the shape, overlapping half the time
-    /// where they can; the values a shuffle of distinct levels 0.01 apart, plus noise below that.
-    fn draw_inputs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>) {
+    /// where they can.
+    fn draw_attrs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> Vec<f64> {
         let (h, w) = (dims[2], dims[3]);
         let fits = |pool: usize, stride: usize| {
             [h, w]
@@ -111,6 +111,11 @@ impl CourseOp for MaxPool2dOp {
             &all
         };
         let &(pool, stride) = pick.choose(rng).unwrap_or(&(1, 1));
+        vec![pool as f64, stride as f64]
+    }
+
+    /// A shuffle of distinct levels 0.01 apart, plus noise below that: no window has a tie.
+    fn draw_values(&self, dims: &[usize], _attrs: &[f64], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>> {
         let len: usize = dims.iter().product();
         let mut levels: Vec<f64> = (0..len).map(|k| k as f64 * 0.01).collect();
         levels.shuffle(rng);
@@ -119,7 +124,7 @@ impl CourseOp for MaxPool2dOp {
             .map(|v| v - len as f64 * 0.005 + rng.random_range(0.0..0.002))
             .collect();
         let x = ArrayD::from_shape_vec(dims, x).expect("internal: one value per element");
-        (vec![x], vec![pool as f64, stride as f64])
+        vec![x]
     }
 
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {

@@ -12,6 +12,7 @@ pub mod batchnorm;
 pub mod conv2d;
 mod course;
 pub mod dropout;
+pub mod elementwise;
 pub mod embedding;
 pub mod hinge;
 pub mod layernorm;
@@ -48,8 +49,8 @@ pub static REGISTRY: &[&dyn VerifiedOp] = &[
     &relu::ReluOp,
     &sqerr::SqErrOp,
     &mlp::MlpOp,
-    &sigmoid::SigmoidOp,
-    &tanh::TanhOp,
+    &sigmoid::SIGMOID,
+    &tanh::TANH,
     &dropout::DropoutOp,
     &softmax_xent::SoftmaxXentOp,
     &hinge::HingeOp,

@@ -3,7 +3,7 @@
 //! (Eq. 66, 70, 74) twice: dx = dpre Wxᵀ, dh = dpre Whᵀ, dWx = xᵀ dpre, dWh = hᵀ dpre,
 //! db = Σ_rows dpre.
 //!
-//! Its bugs: `derivative_at_input` (sigmoid's home holds its text: the slope 1 − pre² of the
+//! Its bugs: `derivative_at_input` (`super::elementwise` holds its text: the slope 1 − pre² of the
 //! pre-activation where 1 − h'² belongs) and `bias_not_summed` (db from the first row).
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use ndarray_rand::rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::course::CourseOp;
-use super::sigmoid::DERIVATIVE_AT_INPUT;
+use super::elementwise::DERIVATIVE_AT_INPUT;
 use crate::catalogue::{Bug, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{Op, RnnStep};
 use crate::random;
@@ -54,7 +54,7 @@ impl CourseOp for RnnStepOp {
 
     /// Inputs of scale 1, weights of scale 0.7: pre-activations of order 1, where tanh bends
     /// but does not saturate.
-    fn draw_inputs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>) {
+    fn draw_values(&self, dims: &[usize], _attrs: &[f64], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>> {
         let (b, d, h) = (dims[0], dims[1], dims[2]);
         let mut normal = |shape: &[usize], scale: f64| random::normal_array(rng, shape) * scale;
         let inputs = vec![
@@ -64,7 +64,7 @@ impl CourseOp for RnnStepOp {
             normal(&[h, h], 0.7),
             normal(&[h], 0.5),
         ];
-        (inputs, Vec::new())
+        inputs
     }
 
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {

@@ -83,24 +83,23 @@ impl CourseOp for SoftmaxXentOp {
         &SPEC
     }
 
-    /// [B, C]: B = 1, labels repeating (B > C) and classes left out (B < C).
     fn planned_dims(&self) -> &'static [&'static [usize]] {
-        &[&[1, 3], &[5, 3], &[3, 5], &[4, 2], &[6, 4]]
+        LOSS_PLAN
     }
 
     fn reference(&self, _attrs: &[f64]) -> Arc<dyn Op> {
         Arc::new(SoftmaxXent)
     }
 
-    fn draw_inputs(&self, dims: &[usize], rng: &mut ChaCha8Rng) -> (Vec<ArrayD<f64>>, Vec<f64>) {
+    fn draw_values(&self, dims: &[usize], _attrs: &[f64], rng: &mut ChaCha8Rng) -> Vec<ArrayD<f64>> {
         let (b, c) = (dims[0], dims[1]);
         let extreme = rng.random_bool(0.25);
         let z = logits(rng, b, c, extreme);
-        (vec![z.into_dyn(), labels(rng, b, c).into_dyn()], Vec::new())
+        vec![z.into_dyn(), labels(rng, b, c).into_dyn()]
     }
 
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {
-        vec![batch, rng.random_range(2..=max_width.max(2))]
+        loss_sweep_dims(rng, batch, max_width)
     }
 
     fn sized_dims(&self, batch: usize, width: usize) -> Option<Vec<usize>> {
@@ -113,18 +112,26 @@ impl CourseOp for SoftmaxXentOp {
 
     fn hypotheses(&self, request: &Request, e: &Evidence<'_>) -> Vec<(Diagnosis, ArrayD<f64>)> {
         let mut found = batch_sum(request, e);
-        let z = request.matrix("z");
-        let scale = request.upstream_scalar() / z.nrows() as f64;
-        let mut probs = z.to_owned();
-        for mut row in probs.rows_mut() {
-            let max = row.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-            row.mapv_inplace(|v| (v - max).exp());
-            let total = row.sum();
-            row.mapv_inplace(|v| v / total * scale);
+        // The right answer is (softmax(z) − onehot(y)) · dL/dL / B: the one-hot added back.
+        if let Some(expected) = e.expected.get("z") {
+            let scale = request.upstream_scalar() / request.batch() as f64;
+            let mut softmax = expected.clone();
+            for (mut row, &y) in softmax.rows_mut().into_iter().zip(request.vector("labels")) {
+                row[y as usize] += scale;
+            }
+            found.push((Diagnosis::Bug(&ONEHOT_MISSING), softmax));
         }
-        found.push((Diagnosis::Bug(&ONEHOT_MISSING), probs.into_dyn()));
         found
     }
+}
+
+/// The planned [B, C] of both losses: B = 1, labels repeating (B > C) and classes left out
+/// (B < C).
+pub const LOSS_PLAN: &[&[usize]] = &[&[1, 3], &[5, 3], &[3, 5], &[4, 2], &[6, 4]];
+
+/// A loss's sweep dimensions: C ≥ 2 (with one class the gradient is 0).
+pub fn loss_sweep_dims(rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {
+    vec![batch, rng.random_range(2..=max_width.max(2))]
 }
 
 /// [`BATCH_SUM`]'s prediction for a mean loss: B × the right gradient (none at B = 1).
