@@ -114,4 +114,8 @@ fn a_softmax_without_the_max_subtracted_overflows_into_a_nan_finding() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("dL/dz: NaN or infinity"), "{text}");
     assert!(!text.contains("not JSON"), "{text}");
+    assert!(
+        !text.contains("correct only when B = 1"),
+        "an overflow is no batch law: {text}"
+    );
 }

@@ -58,6 +58,11 @@ impl InputSpec {
         InputSpec { grad, ..self }
     }
 
+    /// Whether an answer may carry its gradient (required or optional): the reference computes it.
+    pub fn differentiated(&self) -> bool {
+        self.grad != Grad::None
+    }
+
     /// An integer input (labels, indices), never differentiated.
     pub const fn index(name: &'static str, shape: &'static [&'static str]) -> InputSpec {
         InputSpec {

@@ -100,7 +100,10 @@ fn finding(
             diagnosis = Some(found);
         }
     }
-    let only_batch_of_one = failing.iter().all(|r| r.batch.is_some_and(|b| b > 1))
+    // A batch law is read off wrong values only: a NaN (an overflow at ±800 logits) or a
+    // missing key in cases that all happen to have B > 1 says nothing about B.
+    let only_batch_of_one = problem == Problem::WrongValues
+        && failing.iter().all(|r| r.batch.is_some_and(|b| b > 1))
         && records
             .iter()
             .any(|r| r.batch == Some(1) && r.outcome.is_ok() && r.problem(what).is_none());

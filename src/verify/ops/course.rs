@@ -19,7 +19,7 @@ use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 
 use super::{VerifiedOp, single_op};
-use crate::catalogue::{Answer, Bug, Grad, GradOut, OpKind, OpSpec, Request};
+use crate::catalogue::{Answer, Bug, GradOut, InputSpec, OpKind, OpSpec, Request};
 use crate::error::Result;
 use crate::ops::{Cost, Op};
 use crate::oracle::OracleReport;
@@ -116,7 +116,7 @@ impl<T: CourseOp> VerifiedOp for T {
         let op = self.reference(request.attrs());
         let views: Vec<_> = request.inputs().iter().map(|a| a.view()).collect();
         op.forward(&views)?;
-        let wanted: Vec<bool> = spec.inputs.iter().map(|i| i.grad != Grad::None).collect();
+        let wanted: Vec<bool> = spec.inputs.iter().map(InputSpec::differentiated).collect();
         let grads = op.vjp(&views, request.upstream(), &wanted)?;
         let answered = (spec.inputs.iter().zip(grads)).filter_map(|(i, g)| Some((i.name, g?)));
         Ok(answered.fold(Answer::default(), |answer, (name, g)| answer.with(name, g)))
@@ -162,7 +162,7 @@ impl<T: CourseOp> VerifiedOp for T {
         let spec = CourseOp::spec(self);
         let shapes = spec.input_shapes(&dims);
         let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
-        let wanted: Vec<bool> = spec.inputs.iter().map(|i| i.grad != Grad::None).collect();
+        let wanted: Vec<bool> = spec.inputs.iter().map(InputSpec::differentiated).collect();
         let attrs = self.draw_attrs(&dims, &mut sized_rng(batch, width));
         self.reference(&attrs).cost(&shapes, &wanted).map(Some)
     }
