@@ -9,6 +9,13 @@ smallest shape that shows it and names the bug when the pattern is known::
     sqerr_backward(grad_loss, f, y) -> (dL/df, dL/dy)            check_sqerr    (Eq. 31b)
     backprop(x, y, params) -> (dL/dW1, dL/db1, ..., dL/db3)      check_network  (Eq. 32/37)
     forward(*xs), backward(grad_out, *xs) of any op              check_op       (finite differences)
+    backward(grad_out, *inputs, **attrs) of a course op          check("softmax_xent", backward)
+
+``check(op, backward)`` takes any op of docs/protocol-ops.md by name (sigmoid, tanh, dropout,
+softmax_xent, hinge, batchnorm, layernorm, conv2d, maxpool2d, embedding, rnn_step, and the notes'
+linear, relu, sqerr): the inputs in the protocol's order (labels and indices as int arrays),
+``grad_out`` a float for a loss, the op's settings (``stride``, ``pad``, ``p``, ``eps``, ``pool``)
+as keywords; it returns the gradients of the differentiated inputs, a tuple or a single array.
 
 ``check_op`` also takes the Rust ``OpCheck``'s options as keywords: ``domains``, ``points``,
 ``rtol``, ``atol``, ``eps``, ``nondet_tol``, ``no_grad``, ``jvp(tangents, *xs)`` (forward mode),
@@ -24,6 +31,7 @@ with its traceback. ``serve(...)`` answers the same functions over protocol-v1 f
 from ._native import (
     DEFAULT_CASES,
     Report,
+    check,
     check_linear,
     check_network,
     check_op,
@@ -35,6 +43,7 @@ from ._serve import serve
 __all__ = [
     "DEFAULT_CASES",
     "Report",
+    "check",
     "check_linear",
     "check_network",
     "check_op",

@@ -10,16 +10,76 @@
 //! The network's backprop may also return a dict keyed like `params`. Each check takes the
 //! keywords `cases` (random cases, after the planned shapes) and `seed`, as `check::with` does.
 
+use gradverify::catalogue::{InputKind, OpKind};
 use gradverify::check::{self, NetworkGrads};
 use gradverify::mlp::MlpParams;
 use gradverify::verify::Config;
 use ndarray::{Array1, Array2, Ix1, Ix2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::report::PyReport;
-use crate::student::{Calls, callable, gradient, name_of, unpack};
+use crate::student::{Calls, array, callable, gradient, name_of, unpack};
+
+/// Checks `backward(grad_out, *inputs, **attrs)` of any op of the catalogue by its name on the
+/// wire (`gradverify::check::op_named`): the inputs in the protocol's order (labels and indices
+/// as int64 arrays), `grad_out` a float for a loss, the op's settings (`stride`, `pad`, `p`,
+/// `eps`, `pool`) as keywords; it returns the gradients of the differentiated inputs in order,
+/// a tuple, or one array where there is one.
+#[pyfunction]
+#[pyo3(name = "check", signature = (op, backward, *, cases = None, seed = 0))]
+pub(crate) fn check_named(
+    py: Python<'_>,
+    op: &str,
+    backward: Bound<'_, PyAny>,
+    cases: Option<usize>,
+    seed: u64,
+) -> PyResult<PyReport> {
+    callable(&backward, "backward")?;
+    let config = config(cases, seed)?;
+    let kind: OpKind = op
+        .parse()
+        .map_err(|e: gradverify::Error| PyValueError::new_err(e.to_string()))?;
+    let spec = kind.spec();
+    let labels: Vec<String> = (spec.inputs.iter())
+        .filter(|i| i.differentiated())
+        .map(|i| format!("dL/d{}", i.name))
+        .collect();
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let name = name_of(&backward);
+    let calls = Calls::new(py);
+    let report = check::with(config).op_named(op, |g, xs, attrs| {
+        let upstream = match g.ndim() {
+            0 => calls.float(g.first().copied().unwrap_or(f64::NAN)),
+            _ => calls.numpy(&g.to_owned()),
+        };
+        let inputs = (spec.inputs.iter().zip(xs)).map(|(i, x)| match i.kind {
+            InputKind::Index => calls.integers(&x.to_owned()),
+            InputKind::Real => calls.numpy(&x.to_owned()),
+        });
+        let kwargs = PyDict::new(py);
+        for (a, &v) in spec.attrs.iter().zip(attrs) {
+            let set = if a.integer {
+                kwargs.set_item(a.name, v as i64)
+            } else {
+                kwargs.set_item(a.name, v)
+            };
+            set.expect("internal: a dict of str keys");
+        }
+        let args = std::iter::once(upstream).chain(inputs).collect();
+        let out = calls.call_with(&backward, args, Some(&kwargs));
+        let items = match labels.len() {
+            1 if out.cast::<PyTuple>().is_err() && out.cast::<PyList>().is_err() => vec![out],
+            _ => unpack(&name, out, &labels),
+        };
+        (items.iter().zip(&labels))
+            .map(|(v, label)| array(&name, v, label))
+            .collect()
+    });
+    let report = report.map_err(|e| PyValueError::new_err(e.to_string()))?;
+    calls.finish(report, name)
+}
 
 /// The network's parameter names, in Eq. 35's order.
 const PARAMS: [&str; 6] = ["W1", "b1", "W2", "b2", "W3", "b3"];

@@ -24,6 +24,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<report::PyReport>()?;
+    m.add_function(wrap_pyfunction!(checks::check_named, m)?)?;
     m.add_function(wrap_pyfunction!(checks::check_linear, m)?)?;
     m.add_function(wrap_pyfunction!(checks::check_relu, m)?)?;
     m.add_function(wrap_pyfunction!(checks::check_sqerr, m)?)?;

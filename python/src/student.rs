@@ -19,7 +19,7 @@ use ndarray::{Array, ArrayD, Dimension};
 use numpy::{AllowTypeChange, PyArrayLikeDyn, ToPyArray};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::report::PyReport;
 
@@ -43,11 +43,21 @@ impl<'py> Calls<'py> {
         function: &Bound<'py, PyAny>,
         args: Vec<Bound<'py, PyAny>>,
     ) -> Bound<'py, PyAny> {
+        self.call_with(function, args, None)
+    }
+
+    /// `function(*args, **kwargs)`, as [`Calls::call`].
+    pub(crate) fn call_with(
+        &self,
+        function: &Bound<'py, PyAny>,
+        args: Vec<Bound<'py, PyAny>>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> Bound<'py, PyAny> {
         if self.stopped.borrow().is_some() {
             panic!("not called: the check was interrupted");
         }
         let args = PyTuple::new(self.py, args).expect("internal: a tuple of objects");
-        match function.call1(args) {
+        match function.call(args, kwargs) {
             Ok(value) => value,
             Err(err) if err.is_instance_of::<PyException>(self.py) => {
                 panic!("{}", raised(self.py, &err))
@@ -76,6 +86,11 @@ impl<'py> Calls<'py> {
     /// A NumPy copy of `array`.
     pub(crate) fn numpy<D: Dimension>(&self, array: &Array<f64, D>) -> Bound<'py, PyAny> {
         array.to_pyarray(self.py).into_any()
+    }
+
+    /// A NumPy copy of an array of whole numbers (labels, indices), as int64.
+    pub(crate) fn integers<D: Dimension>(&self, array: &Array<f64, D>) -> Bound<'py, PyAny> {
+        array.mapv(|v| v as i64).to_pyarray(self.py).into_any()
     }
 
     /// A float.

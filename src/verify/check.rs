@@ -34,7 +34,7 @@ use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, ArrayD, ArrayViewD};
 
 pub use super::custom::{Domain, OpCheck, Tangents, jacobian_from_vjp, op, op_with};
 use super::ops;
@@ -43,7 +43,7 @@ pub use super::ops::mlp::network_subject;
 pub use super::ops::relu::relu_subject;
 pub use super::ops::sqerr::sqerr_subject;
 use super::{Backward, Config, Fault, Report, verify};
-use crate::catalogue::{Answer, Request};
+use crate::catalogue::{Answer, GradOut, OpKind, Request};
 use crate::mlp::MlpParams;
 
 /// The six parameter gradients of the Eq. 33 network, in Eq. 35's order:
@@ -88,6 +88,32 @@ where
     F: Fn(&Array2<f64>, &Array2<f64>, &MlpParams) -> NetworkGrads,
 {
     with(Config::default()).network(backprop)
+}
+
+/// Checks the backward of any op of the catalogue by its name on the wire (`softmax_xent`,
+/// `conv2d`, …; `protocol-ops.md` gives each op's inputs and formula): `backward(dL/d out, inputs,
+/// attrs)` returns the gradients of the differentiated inputs, in the spec's order (`[dL/dz]` for
+/// softmax_xent; labels, indices and masks get none). dL/d out is 0-dimensional for a loss;
+/// labels and indices come as whole f64s; `attrs` are the op's settings in the spec's order
+/// (conv2d's stride and pad). An unknown name, or the network (see [`network`]), is an error.
+///
+/// ```
+/// use ndarray::{ArrayD, ArrayViewD};
+///
+/// /// dL/da = (1 − h²) ⊙ dL/dh.
+/// fn tanh_backward(grad: ArrayViewD<'_, f64>, inputs: &[ArrayViewD<'_, f64>], _attrs: &[f64]) -> Vec<ArrayD<f64>> {
+///     let h = inputs[0].mapv(f64::tanh);
+///     vec![&grad * &h.mapv(|h| 1.0 - h * h)]
+/// }
+///
+/// gradverify::check::op_named("tanh", tanh_backward)?.assert_correct();
+/// # Ok::<(), gradverify::Error>(())
+/// ```
+pub fn op_named<F>(name: &str, backward: F) -> crate::error::Result<Report>
+where
+    F: Fn(ArrayViewD<'_, f64>, &[ArrayViewD<'_, f64>], &[f64]) -> Vec<ArrayD<f64>>,
+{
+    with(Config::default()).op_named(name, backward)
 }
 
 /// The same checks with another number of cases or seed.
@@ -137,6 +163,39 @@ impl Checker {
         F: Fn(&Array2<f64>, &Array2<f64>, &MlpParams) -> NetworkGrads,
     {
         verify(ops::mlp::KIND, &mut network_subject(backprop), self.config)
+    }
+
+    /// See [`op_named`].
+    pub fn op_named<F>(self, name: &str, backward: F) -> crate::error::Result<Report>
+    where
+        F: Fn(ArrayViewD<'_, f64>, &[ArrayViewD<'_, f64>], &[f64]) -> Vec<ArrayD<f64>>,
+    {
+        let kind: OpKind = name.parse()?;
+        if kind.spec().grad_out == GradOut::None {
+            return Err(crate::error::Error::Config {
+                arg: "op".into(),
+                value: name.into(),
+                expected: "an op with an upstream gradient (a whole network is check::network)".into(),
+            });
+        }
+        let call = move |r: &Request| {
+            let views: Vec<_> = r.inputs().iter().map(|a| a.view()).collect();
+            let grads = backward(r.upstream(), &views, r.attrs());
+            let names: Vec<&str> = (r.kind().spec().inputs.iter())
+                .filter(|i| i.differentiated())
+                .map(|i| i.name)
+                .collect();
+            assert!(
+                grads.len() == names.len(),
+                "returned {} gradients; expected {}, of {}",
+                grads.len(),
+                names.len(),
+                names.join(", ")
+            );
+            (names.into_iter().zip(grads)).fold(Answer::default(), |answer, (name, g)| answer.with(name, g))
+        };
+        let label = label::<F>();
+        Ok(verify(kind, &mut Closure { label, call }, self.config))
     }
 }
 

@@ -9,6 +9,7 @@
 use gradverify::verify::{Diagnosis, Fault, Problem, Report, Subject};
 use ndarray::{Array1, Array2, Axis};
 
+mod course;
 mod custom;
 mod linear;
 mod mlp;
