@@ -116,6 +116,36 @@ where
     with(Config::default()).op_named(name, backward)
 }
 
+/// `check::softmax_xent(backward)` and the other course ops: [`op_named`] with the op's name, so
+/// that `backward_tests!(softmax_xent: my_backward, …)` writes their tests too.
+macro_rules! named_checks {
+    ($($op:ident),*) => {
+        $(
+            #[doc = concat!("Checks a `", stringify!($op), "` backward, as [`op_named`]`(\"", stringify!($op), "\", backward)`.")]
+            pub fn $op<F>(backward: F) -> Report
+            where
+                F: Fn(ArrayViewD<'_, f64>, &[ArrayViewD<'_, f64>], &[f64]) -> Vec<ArrayD<f64>>,
+            {
+                op_named(stringify!($op), backward).expect("internal: a course op of the catalogue")
+            }
+        )*
+    };
+}
+
+named_checks!(
+    sigmoid,
+    tanh,
+    dropout,
+    softmax_xent,
+    hinge,
+    batchnorm,
+    layernorm,
+    conv2d,
+    maxpool2d,
+    embedding,
+    rnn_step
+);
+
 /// The same checks with another number of cases or seed.
 pub fn with(config: Config) -> Checker {
     Checker { config }
@@ -201,7 +231,8 @@ impl Checker {
 
 /// Writes one `#[test]` per named op, each asserting that the given function is correct:
 /// `backward_tests!(linear: my::linear_backward, relu: my::relu_backward,
-/// sqerr: my::sqerr_backward, network: my::backprop)`, any subset, in any order.
+/// sqerr: my::sqerr_backward, network: my::backprop, softmax_xent: my::softmax_xent_backward)`,
+/// any subset of the notes' ops and the course's (the signature of [`op_named`]), in any order.
 #[macro_export]
 macro_rules! backward_tests {
     ($($op:ident : $function:path),* $(,)?) => {

@@ -94,6 +94,31 @@ fn an_embedding_that_overwrites_repeated_rows_is_named_and_one_that_sums_passes(
 }
 
 #[test]
+fn each_course_op_has_its_check_named_after_it() {
+    let right_tanh = |g: ArrayViewD<'_, f64>, xs: &[ArrayViewD<'_, f64>], _: &[f64]| {
+        vec![&g * &xs[0].mapv(|a| 1.0 - a.tanh() * a.tanh())]
+    };
+    check::tanh(right_tanh).assert_correct();
+    let report = check::sigmoid(right_tanh);
+    assert_eq!(report.op, "sigmoid");
+    assert!(!report.passed(), "tanh's backward passed as sigmoid's:\n{report}");
+}
+
+mod written_by_the_macro {
+    use ndarray::{ArrayD, ArrayViewD};
+
+    fn dropout_backward(
+        g: ArrayViewD<'_, f64>,
+        xs: &[ArrayViewD<'_, f64>],
+        attrs: &[f64],
+    ) -> Vec<ArrayD<f64>> {
+        vec![&g * &xs[1] / (1.0 - attrs[0])]
+    }
+
+    gradverify::backward_tests!(dropout: dropout_backward);
+}
+
+#[test]
 fn tanh_with_its_derivative_at_the_input_is_named() {
     let report =
         check::op_named("tanh", |g, xs, _| vec![&g * &xs[0].mapv(|a| 1.0 - a * a)]).expect("a catalogue op");
