@@ -101,6 +101,9 @@ pub enum GradOut {
 pub struct OpSpec {
     /// Its name on the wire and in the notes.
     pub name: &'static str,
+    /// The kind of op it is (`the notes`, `losses`, `images`, …): the cost plot draws each
+    /// family in a panel of its own.
+    pub family: &'static str,
     /// Its dimension letters, the batch first, in the order of a case's dimensions.
     pub dims: &'static [&'static str],
     /// Its inputs, in the protocol's order.

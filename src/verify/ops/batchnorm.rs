@@ -37,6 +37,7 @@ pub const NORM_ATTRS: &[AttrSpec] = &[AttrSpec {
 /// batchnorm on the wire.
 pub static SPEC: OpSpec = OpSpec {
     name: "batchnorm",
+    family: "normalisation",
     dims: &["B", "D"],
     inputs: NORM_INPUTS,
     attrs: NORM_ATTRS,
@@ -137,6 +138,11 @@ impl CourseOp for BatchNormOp {
     /// O(1) terms to O(ε) that no oracle resolves to 1e-12 of itself.
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {
         vec![batch.max(3), rng.random_range(1..=max_width)]
+    }
+
+    /// ε = 1e-5.
+    fn sized_attrs(&self) -> Vec<f64> {
+        vec![DEFAULT_EPS]
     }
 
     fn sized_dims(&self, batch: usize, width: usize) -> Option<Vec<usize>> {

@@ -23,6 +23,7 @@ use crate::verify::diagnose::{Diagnosis, Evidence};
 /// conv2d on the wire: `x: N×C×H×W`, `w: F×C×HH×WW`, `b: F`, attributes `stride` and `pad`.
 pub static SPEC: OpSpec = OpSpec {
     name: "conv2d",
+    family: "images",
     dims: &["N", "C", "H", "W", "F", "HH", "WW"],
     inputs: &[
         InputSpec::real("x", &["N", "C", "H", "W"]),
@@ -129,6 +130,11 @@ impl CourseOp for Conv2dOp {
         );
         let n = batch.min(3);
         vec![n, rng.random_range(1..=3), h, w, rng.random_range(1..=3), hh, ww]
+    }
+
+    /// Stride 1, pad 1: the output as large as the image.
+    fn sized_attrs(&self) -> Vec<f64> {
+        vec![1.0, 1.0]
     }
 
     /// N = B images of 3 channels, √D × √D pixels, 4 filters of 3×3.

@@ -55,6 +55,12 @@ pub trait CourseOp: Sync {
     /// defined there (batchnorm at B = 1).
     fn sized_dims(&self, batch: usize, width: usize) -> Option<Vec<usize>>;
 
+    /// The attributes at those dimensions: the op's usual settings (conv2d stride 1 and pad 1),
+    /// fixed, so that a table's rows differ by size only. None by default.
+    fn sized_attrs(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
     /// As [`VerifiedOp::admits`].
     fn admits(&self, _dims: &[usize]) -> bool {
         true
@@ -163,21 +169,16 @@ impl<T: CourseOp> VerifiedOp for T {
         let shapes = spec.input_shapes(&dims);
         let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
         let wanted: Vec<bool> = spec.inputs.iter().map(InputSpec::differentiated).collect();
-        let attrs = self.draw_attrs(&dims, &mut sized_rng(batch, width));
-        self.reference(&attrs).cost(&shapes, &wanted).map(Some)
+        self.reference(&self.sized_attrs())
+            .cost(&shapes, &wanted)
+            .map(Some)
     }
 
     fn timing_inputs(&self, batch: usize, width: usize) -> Option<Workload> {
         let dims = self.sized_dims(batch, width)?;
-        let mut rng = sized_rng(batch, width);
-        let attrs = self.draw_attrs(&dims, &mut rng);
+        let attrs = self.sized_attrs();
+        let mut rng = random::case_rng(0, width as u64 * 64 + batch as u64);
         let inputs = self.draw_values(&dims, &attrs, &mut rng);
         Some(Workload::Op(self.reference(&attrs), inputs))
     }
-}
-
-/// The generator of a case at one size of the tables: the cost model draws its attributes
-/// only, the timings the same attributes and then the values.
-fn sized_rng(batch: usize, width: usize) -> ChaCha8Rng {
-    random::case_rng(0, width as u64 * 64 + batch as u64)
 }

@@ -22,6 +22,7 @@ use crate::verify::diagnose::{Diagnosis, Evidence};
 /// dropout on the wire: `x: B×D`, `mask: B×D` (not differentiated), attribute `p`.
 pub static SPEC: OpSpec = OpSpec {
     name: "dropout",
+    family: "activations",
     dims: &["B", "D"],
     inputs: &[
         InputSpec::real("x", &["B", "D"]),
@@ -89,6 +90,11 @@ impl CourseOp for DropoutOp {
 
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {
         vec![batch, rng.random_range(1..=max_width)]
+    }
+
+    /// p = 0.5.
+    fn sized_attrs(&self) -> Vec<f64> {
+        vec![0.5]
     }
 
     fn sized_dims(&self, batch: usize, width: usize) -> Option<Vec<usize>> {

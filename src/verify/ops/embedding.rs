@@ -21,6 +21,7 @@ use crate::verify::hypotheses::patterns::{FanoutOverwrite, Term};
 /// embedding on the wire: `W: V×D`, `idx: B` (integers), dL/dout `B×D`.
 pub static SPEC: OpSpec = OpSpec {
     name: "embedding",
+    family: "sequences",
     dims: &["B", "V", "D"],
     inputs: &[InputSpec::real("W", &["V", "D"]), InputSpec::index("idx", &["B"])],
     attrs: &[],

@@ -21,6 +21,7 @@ use crate::verify::diagnose::{Diagnosis, Evidence};
 /// hinge on the wire: `z: B×C`, `labels: B` (integers), dL/dL a number.
 pub static SPEC: OpSpec = OpSpec {
     name: "hinge",
+    family: "losses",
     dims: &["B", "C"],
     inputs: &[
         InputSpec::real("z", &["B", "C"]),

@@ -22,6 +22,7 @@ use crate::verify::diagnose::{Diagnosis, Evidence};
 /// layernorm on the wire.
 pub static SPEC: OpSpec = OpSpec {
     name: "layernorm",
+    family: "normalisation",
     dims: &["B", "D"],
     inputs: NORM_INPUTS,
     attrs: NORM_ATTRS,
@@ -58,6 +59,11 @@ impl CourseOp for LayerNormOp {
     /// D ≥ 3, for the reason batchnorm's sweep takes B ≥ 3.
     fn sweep_dims(&self, rng: &mut ChaCha8Rng, batch: usize, max_width: usize) -> Vec<usize> {
         vec![batch, rng.random_range(3..=max_width.max(3))]
+    }
+
+    /// ε = 1e-5.
+    fn sized_attrs(&self) -> Vec<f64> {
+        vec![DEFAULT_EPS]
     }
 
     fn sized_dims(&self, batch: usize, width: usize) -> Option<Vec<usize>> {

@@ -31,6 +31,7 @@ pub const KIND: OpKind = OpKind::of(&SPEC);
 /// linear on the wire: `h: B×Din`, `W: Din×Dout`, `b: Dout`, dL/da `B×Dout`.
 pub static SPEC: OpSpec = OpSpec {
     name: "linear",
+    family: "the notes",
     dims: &["B", "Din", "Dout"],
     inputs: &[
         InputSpec::real("h", &["B", "Din"]),

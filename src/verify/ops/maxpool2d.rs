@@ -24,6 +24,7 @@ use crate::verify::diagnose::{Diagnosis, Evidence};
 /// maxpool2d on the wire: `x: N×C×H×W`, attributes `pool` and `stride`.
 pub static SPEC: OpSpec = OpSpec {
     name: "maxpool2d",
+    family: "images",
     dims: &["N", "C", "H", "W"],
     inputs: &[InputSpec::real("x", &["N", "C", "H", "W"])],
     attrs: &[
@@ -132,9 +133,14 @@ impl CourseOp for MaxPool2dOp {
         vec![batch.min(3), 1 + batch % 2, side(), side()]
     }
 
-    /// N = B images of 3 channels, √D × √D pixels.
+    /// 2×2 windows at step 2 (the sides are even).
+    fn sized_attrs(&self) -> Vec<f64> {
+        vec![2.0, 2.0]
+    }
+
+    /// N = B images of 3 channels, about √D × √D pixels, the side even.
     fn sized_dims(&self, batch: usize, width: usize) -> Option<Vec<usize>> {
-        let side = (width as f64).sqrt().round().max(1.0) as usize;
+        let side = 2 * ((width as f64).sqrt() / 2.0).round().max(1.0) as usize;
         Some(vec![batch, 3, side, side])
     }
 

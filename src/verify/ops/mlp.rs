@@ -28,6 +28,7 @@ pub const KIND: OpKind = OpKind::of(&SPEC);
 /// upstream gradient (the loss starts from dL/dL = 1). An answer may add dL/dx and the loss.
 pub static SPEC: OpSpec = OpSpec {
     name: "mlp",
+    family: "the notes",
     dims: &["B", "D0", "D1", "D2", "D3"],
     inputs: &[
         InputSpec::real("x", &["B", "D0"]).grad(Grad::Optional),

@@ -30,6 +30,7 @@ pub const KIND: OpKind = OpKind::of(&SPEC);
 /// relu on the wire: `a: B×D`, dL/dh `B×D`.
 pub static SPEC: OpSpec = OpSpec {
     name: "relu",
+    family: "the notes",
     dims: &["B", "D"],
     inputs: &[InputSpec::real("a", &["B", "D"])],
     attrs: &[],

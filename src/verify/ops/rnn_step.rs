@@ -22,6 +22,7 @@ use crate::verify::diagnose::{Diagnosis, Evidence};
 /// rnn_step on the wire: `x: B×D`, `h: B×H`, `Wx: D×H`, `Wh: H×H`, `b: H`, dL/dh' `B×H`.
 pub static SPEC: OpSpec = OpSpec {
     name: "rnn_step",
+    family: "sequences",
     dims: &["B", "D", "H"],
     inputs: &[
         InputSpec::real("x", &["B", "D"]),

@@ -25,6 +25,7 @@ use crate::verify::diagnose::{Diagnosis, Evidence};
 /// softmax_xent on the wire: `z: B×C`, `labels: B` (integers), dL/dL a number.
 pub static SPEC: OpSpec = OpSpec {
     name: "softmax_xent",
+    family: "losses",
     dims: &["B", "C"],
     inputs: &[
         InputSpec::real("z", &["B", "C"]),

@@ -30,6 +30,7 @@ pub const KIND: OpKind = OpKind::of(&SPEC);
 /// sqerr on the wire: `f: B×D`, `y: B×D`, the scalar dL/dL.
 pub static SPEC: OpSpec = OpSpec {
     name: "sqerr",
+    family: "the notes",
     dims: &["B", "D"],
     inputs: &[
         InputSpec::real("f", &["B", "D"]),

@@ -11,6 +11,7 @@ use crate::ops::Tanh;
 /// tanh on the wire: `a: B×D`, dL/dh `B×D`.
 pub static SPEC: OpSpec = OpSpec {
     name: "tanh",
+    family: "activations",
     dims: &["B", "D"],
     inputs: &[InputSpec::real("a", &["B", "D"])],
     attrs: &[],
