@@ -16,22 +16,26 @@
 //!   hidden unit's pre-activation within 1e-6 of 0 at one data point), timed in turn with the
 //!   random data's check in the same runs, with the ratio of the two;
 //! - `projection_check` (B=16, D=64): one random projection ([`projection`]);
+//! - `full_check_conv2d` (N=2, C=3, 8×8, F=4, 3×3) and `full_check_batchnorm` (B=8, D=32):
+//!   the generic finite-difference oracle on one course-op case ([`course_full_check`]);
 //! - `sweep`: cases per second of the reference against both oracles.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ndarray::{Array2, ArrayD};
 use serde_json::{Value, json};
 
 use crate::compare::{self, Abs, Tolerance, Verdict};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mlp::{self, MlpParams};
+use crate::ops::{BatchNorm, Conv2d, DEFAULT_EPS, Op};
 use crate::oracle::FINITE_DIFF_REL;
-use crate::oracle::finite_diff::FdConfig;
+use crate::oracle::finite_diff::{self, FdConfig};
 use crate::oracle::{network_fd, projection};
 use crate::random;
 use crate::sweep;
-use crate::tape::Wrt;
+use crate::tape::{Tape, Var, Vjp, Wrt};
 use crate::timing::{median_time, median_times, median_times_of};
 
 /// Cases in the sweep throughput workload.
@@ -275,6 +279,62 @@ pub fn full_check_verdicts(
     }))
 }
 
+/// The full finite-difference check of one case of a course op: central differences of every
+/// element of every differentiated input (the generic [`finite_diff`] oracle on the tape) against
+/// the reference VJP under a random cotangent, compared as [`crate::oracle::check`] compares
+/// them: `full_check_conv2d` (N = `batch` images of 3 channels, `width` × `width`, 4 filters of
+/// 3×3, stride 1, pad 1) or `full_check_batchnorm` (B×D = `batch` × `width`).
+pub fn course_full_check(name: &'static str, batch: usize, width: usize) -> Result<Figure> {
+    let mut rng = random::case_rng(11, 0);
+    let mut normal = |shape: &[usize]| random::normal_array(&mut rng, shape);
+    let (op, inputs): (Arc<dyn Op>, Vec<ArrayD<f64>>) = match name {
+        "full_check_conv2d" => (
+            Arc::new(Conv2d { stride: 1, pad: 1 }),
+            vec![
+                normal(&[batch, 3, width, width]),
+                normal(&[4, 3, 3, 3]),
+                normal(&[4]),
+            ],
+        ),
+        "full_check_batchnorm" => (
+            Arc::new(BatchNorm { eps: DEFAULT_EPS }),
+            vec![normal(&[batch, width]), normal(&[width]), normal(&[width])],
+        ),
+        other => {
+            return Err(Error::Config {
+                arg: "workload".into(),
+                value: other.into(),
+                expected: "full_check_conv2d or full_check_batchnorm".into(),
+            });
+        }
+    };
+    let mut tape = Tape::new();
+    let leaves: Vec<Var> = (op.input_names().iter().zip(&inputs))
+        .map(|(n, v)| tape.param(n, v.view()))
+        .collect();
+    let out = tape.apply("out", op, &leaves)?;
+    let cotangent = random::normal_array(&mut rng, tape.value(out).shape());
+    let mut passed = true;
+    let median_s = median_time(|| {
+        let vjp = tape.pullback(out, cotangent.clone(), Wrt::Params, &Vjp)?;
+        let fd = finite_diff::gradients(&tape, out, cotangent.view(), &leaves, FdConfig::default())?;
+        for (&leaf, fd) in leaves.iter().zip(&fd) {
+            let tol = Tolerance {
+                rel: FINITE_DIFF_REL,
+                abs: Abs::Bound(fd.noise.view()),
+                compare: Some(fd.smooth.view()),
+            };
+            let actual = vjp.require(&tape, leaf)?.view();
+            passed &= compare::compare("", fd.values.view(), actual, &tol).verdict() == Verdict::Pass;
+        }
+        Ok(())
+    })?;
+    Ok(Figure {
+        passed: Some(passed),
+        ..Figure::timed(name, batch, width, median_s)
+    })
+}
+
 /// One random projection of the reference gradient: a backward, two forwards and a dot
 /// product ([`projection`]).
 pub fn projection_check(batch: usize, width: usize) -> Result<Figure> {
@@ -332,6 +392,9 @@ pub fn all() -> Result<Vec<Figure>> {
     // About 3 s per check at this size: three runs of each, in turn, with no warm-up.
     figures.extend(full_check_with_kinks(64, 256, 3)?);
     figures.push(projection_check(16, 64)?);
+    figures.push(course_full_check("full_check_conv2d", 2, 8)?);
+    // The B=64, D=256 is out of the generic oracle's reach (see BENCHMARKS.md).
+    figures.push(course_full_check("full_check_batchnorm", 8, 32)?);
     figures.push(sweep_throughput()?);
     Ok(figures)
 }
@@ -339,6 +402,15 @@ pub fn all() -> Result<Vec<Figure>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_course_full_checks_pass_on_the_reference_and_name_their_workload() {
+        for name in ["full_check_conv2d", "full_check_batchnorm"] {
+            let f = course_full_check(name, 2, 3).expect("a small case");
+            assert_eq!((f.name, f.passed), (name, Some(true)));
+        }
+        assert!(course_full_check("full_check_relu", 2, 3).is_err());
+    }
 
     #[test]
     fn a_figure_is_one_json_object_with_the_documented_keys() {
