@@ -4,8 +4,9 @@ and `gradverify bench`'s can be taken side by side, in the same spell of a noisy
 
     pip install numpy torch        # whichever you want measured; a missing one is skipped
     python3 benches/peers.py       # one JSON object per line, as `gradverify bench --json`
-    python3 benches/peers.py --ratios [--turns 3] [--peak 90]
-                                   # gradverify and the peers in alternating turns, and the ratios
+    python3 benches/peers.py --ratios [--turns 3] [--peak 90] [--course]
+                                   # gradverify and the peers in alternating turns, and the ratios;
+                                   # --course adds gradcheck on conv2d and batchnorm (issue 20)
 
 The network is Eq. 33 with D0 = D1 = D2 = D, D3 = D/4, float64. Each figure is the median of
 repeated runs after a warm-up, over at least 0.5 s.
@@ -135,6 +136,26 @@ def torch_figures():
     report("torch", "projection_check", 16, 64, fast)
 
 
+def torch_course_figures():
+    """gradcheck on the course ops of gradverify's full_check_conv2d and full_check_batchnorm:
+    the same op at the same sizes, every input differentiated. The batchnorm check takes about a
+    minute and a half here, so it is timed once, without a warm-up."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_default_dtype(torch.float64)
+    gen = torch.Generator().manual_seed(2026)
+    normal = lambda *shape: torch.randn(*shape, generator=gen).requires_grad_()
+    conv = [normal(2, 3, 8, 8), normal(4, 3, 3, 3), normal(4)]
+    check_conv = lambda: torch.autograd.gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=1), conv)
+    report("torch", "full_check_conv2d", 2, 8, median_time(check_conv, at_least=2.0))
+    norm = [normal(64, 256), normal(256), normal(256)]
+    batch_norm = lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True, eps=1e-5)
+    start = time.perf_counter()
+    assert torch.autograd.gradcheck(batch_norm, norm)
+    report("torch", "full_check_batchnorm", 64, 256, time.perf_counter() - start)
+
+
 def blas_of_numpy():
     """Which BLAS kernel NumPy runs, where threadpoolctl is installed."""
     try:
@@ -147,7 +168,7 @@ def blas_of_numpy():
 
 
 def peer(name):
-    figures = {"numpy": numpy_figures, "torch": torch_figures}[name]
+    figures = {"numpy": numpy_figures, "torch": torch_figures, "torch-course": torch_course_figures}[name]
     try:
         if name == "numpy":
             print(json.dumps({"peer": "numpy", "blas": blas_of_numpy()}), flush=True)
@@ -161,16 +182,17 @@ def json_lines(command, env=None):
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-def one_turn(gradverify):
+def one_turn(gradverify, course):
     """gradverify's figures, then each peer's in a process of its own, NumPy's with the
-    OpenBLAS overrides unset: {(who, name, B, D): seconds}, and NumPy's BLAS."""
+    OpenBLAS overrides unset (with `course`, also gradcheck on the course ops):
+    {(who, name, B, D): seconds}, and NumPy's BLAS."""
     figures = {}
     for f in json_lines([gradverify, "bench", "--json"]):
         figures[("gradverify", f["name"], f["B"], f["D"])] = f["median_s"]
         if "over_random" in f:
             figures[("gradverify", "kinks/random", f["B"], f["D"])] = f["over_random"]
     blas = None
-    for name in ("numpy", "torch"):
+    for name in ("numpy", "torch") + (("torch-course",) if course else ()):
         env = dict(os.environ)
         if name == "numpy":
             env.pop("OPENBLAS_CORETYPE", None)
@@ -202,6 +224,9 @@ def ratios(figures, peak):
             over(min(big) if big else None, ours("forward_backward", 256, 1024)),
         "full_check_kinks / full_check B=64 D=256 (target <= 3)": ours("kinks/random", 64, 256),
     }
+    for name, b, d in (("full_check_conv2d", 2, 8), ("full_check_batchnorm", 64, 256)):
+        if theirs("torch", name, b, d) is not None:
+            out[f"{name} B={b} D={d}, PyTorch gradcheck / gradverify"] = over(theirs("torch", name, b, d), ours(name, b, d))
     if peak and ours("forward_backward", 256, 1024):
         flops = 3_089_563_648  # the cost models' forward + backward at B=256, D=1024
         out["forward_backward B=256 D=1024, share of the peak"] = flops / ours("forward_backward", 256, 1024) / (peak * 1e9)
@@ -216,7 +241,7 @@ def run_ratios(args):
     turns = []
     for turn in range(args.turns):
         load = os.getloadavg()[0]
-        figures, blas = one_turn(args.gradverify)
+        figures, blas = one_turn(args.gradverify, args.course)
         r = ratios(figures, args.peak)
         turns.append(r)
         print(f"turn {turn + 1} (load average {load:.2f} at its start; NumPy's BLAS {json.dumps(blas)})", flush=True)
@@ -224,7 +249,8 @@ def run_ratios(args):
             print(f"  {name}: {show(value)}", flush=True)
         times = [f"{who} {name} B={b} D={d} {figures[(who, name, b, d)] * 1e3:.3g} ms"
                  for who, name, b, d in sorted(figures)
-                 if (name, b, d) in (("full_check", 16, 64), ("forward_backward", 32, 64), ("forward_backward", 256, 1024))]
+                 if (name, b, d) in (("full_check", 16, 64), ("forward_backward", 32, 64), ("forward_backward", 256, 1024),
+                                     ("full_check_conv2d", 2, 8), ("full_check_batchnorm", 64, 256))]
         print(f"  medians: {'; '.join(times)}", flush=True)
     print(f"over {args.turns} turns: median [min – max]")
     for name in turns[0]:
@@ -241,12 +267,14 @@ if __name__ == "__main__":
     parser.add_argument("--turns", type=int, default=3, help="turns with --ratios (default 3)")
     parser.add_argument("--gradverify", default="target/release/gradverify", help="the binary to run")
     parser.add_argument("--peak", type=float, help="the peak GFLOP/s on every core (cargo bench --bench peak)")
-    parser.add_argument("--peer", choices=["numpy", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--course", action="store_true",
+                        help="with --ratios, also PyTorch gradcheck on the course ops (about 90 s a turn)")
+    parser.add_argument("--peer", choices=["numpy", "torch", "torch-course"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer:
         peer(args.peer)
     elif args.ratios:
         run_ratios(args)
     else:
-        for name in ("numpy", "torch"):
+        for name in ("numpy", "torch") + (("torch-course",) if course else ()):
             peer(name)

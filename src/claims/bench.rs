@@ -16,8 +16,9 @@
 //!   hidden unit's pre-activation within 1e-6 of 0 at one data point), timed in turn with the
 //!   random data's check in the same runs, with the ratio of the two;
 //! - `projection_check` (B=16, D=64): one random projection ([`projection`]);
-//! - `full_check_conv2d` (N=2, C=3, 8×8, F=4, 3×3) and `full_check_batchnorm` (B=8, D=32):
-//!   the generic finite-difference oracle on one course-op case ([`course_full_check`]);
+//! - `full_check_conv2d` (N=2, C=3, 8×8, F=4, 3×3) and `full_check_batchnorm` (B=64, D=256):
+//!   the finite-difference oracle on one course-op case, each element through the op's local
+//!   form ([`course_full_check`]);
 //! - `sweep`: cases per second of the reference against both oracles.
 
 use std::sync::Arc;
@@ -280,7 +281,8 @@ pub fn full_check_verdicts(
 }
 
 /// The full finite-difference check of one case of a course op: central differences of every
-/// element of every differentiated input (the generic [`finite_diff`] oracle on the tape) against
+/// element of every differentiated input ([`finite_diff`], which moves each element through the
+/// op's local form, [`crate::oracle::local_fd`]) against
 /// the reference VJP under a random cotangent, compared as [`crate::oracle::check`] compares
 /// them: `full_check_conv2d` (N = `batch` images of 3 channels, `width` × `width`, 4 filters of
 /// 3×3, stride 1, pad 1) or `full_check_batchnorm` (B×D = `batch` × `width`).
@@ -368,11 +370,11 @@ pub fn table(figures: &[Figure]) -> String {
                 .map_or(String::new(), |r| format!("  (×{r:.2} the random data's)")),
         };
         let time = crate::timing::seconds(f.median_s);
-        out += &format!("{:<17} {size:<13} {time:>10}{rate}\n", f.name);
+        out += &format!("{:<20} {size:<13} {time:>10}{rate}\n", f.name);
         let forward = k.checked_sub(1).map(|i| &figures[i]);
         if let Some((time, flops)) = forward.and_then(|fw| backward_over_forward(fw, f)) {
             out += &format!(
-                "{:<31} backward/forward: time ×{time:.2}, flops ×{flops:.2}\n",
+                "{:<34} backward/forward: time ×{time:.2}, flops ×{flops:.2}\n",
                 ""
             );
         }
@@ -393,8 +395,7 @@ pub fn all() -> Result<Vec<Figure>> {
     figures.extend(full_check_with_kinks(64, 256, 3)?);
     figures.push(projection_check(16, 64)?);
     figures.push(course_full_check("full_check_conv2d", 2, 8)?);
-    // The B=64, D=256 is out of the generic oracle's reach (see BENCHMARKS.md).
-    figures.push(course_full_check("full_check_batchnorm", 8, 32)?);
+    figures.push(course_full_check("full_check_batchnorm", 64, 256)?);
     figures.push(sweep_throughput()?);
     Ok(figures)
 }
@@ -475,7 +476,7 @@ mod tests {
         let table = table(&figures);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4, "{table}");
-        assert!(lines[0].starts_with("forward           B=32 D=64"), "{table}");
+        assert!(lines[0].starts_with("forward              B=32 D=64"), "{table}");
         assert!(lines[0].ends_with("20.00 µs  (30.0 GFLOP/s)"), "{table}");
         assert!(
             lines[2].ends_with("backward/forward: time ×1.50, flops ×1.50"),

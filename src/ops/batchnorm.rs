@@ -12,7 +12,7 @@
 use ndarray::{Array2, ArrayD, ArrayViewD, Axis};
 
 use super::norm::{DEFAULT_EPS, INPUTS, Norm, NormGrads};
-use super::{Cost, Op};
+use super::{Cost, LocalForward, Op};
 use crate::error::Result;
 
 const BATCHNORM: Norm = Norm {
@@ -85,5 +85,9 @@ impl Op for BatchNorm {
 
     fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost> {
         BATCHNORM.cost(input_shapes, wanted)
+    }
+
+    fn local<'a>(&'a self, inputs: &[ArrayViewD<'a, f64>]) -> Result<Option<Box<dyn LocalForward + 'a>>> {
+        BATCHNORM.op_local(inputs, self.eps)
     }
 }

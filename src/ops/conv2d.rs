@@ -19,8 +19,10 @@
 
 use ndarray::{Array1, Array2, Array4, ArrayD, ArrayView1, ArrayView4, ArrayViewD, Ix4};
 
-use super::{Cost, Op, jacobian_road, validate, vjp_road};
+use super::{Cost, LocalForward, Op, jacobian_road, validate, vjp_road};
 use crate::error::{Error, Result};
+
+mod local;
 
 const NAME: &str = "conv2d";
 const INPUTS: &[&str] = &["x", "w", "b"];
@@ -364,5 +366,9 @@ impl Op for Conv2d {
                 jacobian: jacobian_road(g.out_len(), lens[k]),
             })
             .fold(Cost::default(), |acc, c| acc + c))
+    }
+
+    fn local<'a>(&'a self, inputs: &[ArrayViewD<'a, f64>]) -> Result<Option<Box<dyn LocalForward + 'a>>> {
+        self.op_local(inputs)
     }
 }

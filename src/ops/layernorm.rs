@@ -13,7 +13,7 @@
 use ndarray::{Array2, ArrayD, ArrayViewD, Axis};
 
 use super::norm::{DEFAULT_EPS, INPUTS, Norm, NormGrads};
-use super::{Cost, Op};
+use super::{Cost, LocalForward, Op};
 use crate::error::Result;
 
 const LAYERNORM: Norm = Norm {
@@ -86,5 +86,9 @@ impl Op for LayerNorm {
 
     fn cost(&self, input_shapes: &[&[usize]], wanted: &[bool]) -> Result<Cost> {
         LAYERNORM.cost(input_shapes, wanted)
+    }
+
+    fn local<'a>(&'a self, inputs: &[ArrayViewD<'a, f64>]) -> Result<Option<Box<dyn LocalForward + 'a>>> {
+        LAYERNORM.op_local(inputs, self.eps)
     }
 }

@@ -24,6 +24,7 @@ pub mod embedding;
 pub mod hinge;
 pub mod layernorm;
 pub mod linear;
+pub mod local;
 mod matmul;
 pub mod maxpool2d;
 mod norm;
@@ -44,6 +45,7 @@ pub use embedding::Embedding;
 pub use hinge::Hinge;
 pub use layernorm::LayerNorm;
 pub use linear::Linear;
+pub use local::{LocalForward, Reach};
 pub use maxpool2d::MaxPool2d;
 pub use norm::DEFAULT_EPS;
 pub use relu::Relu;
@@ -113,6 +115,15 @@ pub trait Op: Send + Sync + fmt::Debug {
         let _ = (lo, hi);
         true
     }
+
+    /// The op at `inputs` one element at a time ([`local`]): the outputs an element reaches and
+    /// their values when it alone moves, for the finite-difference oracle. `None` (the default)
+    /// where the op has no local form: the oracle then runs a whole forward per step. Inputs that
+    /// do not fit are an error, as for [`Op::forward`].
+    fn local<'a>(&'a self, inputs: &[ArrayViewD<'a, f64>]) -> Result<Option<Box<dyn LocalForward + 'a>>> {
+        let _ = inputs;
+        Ok(None)
+    }
 }
 
 /// A shared op is the op it holds: an op chosen at run time (a course op built from a request's
@@ -149,6 +160,9 @@ impl<T: Op + ?Sized> Op for Arc<T> {
     }
     fn smooth_between(&self, lo: &[ArrayViewD<'_, f64>], hi: &[ArrayViewD<'_, f64>]) -> bool {
         (**self).smooth_between(lo, hi)
+    }
+    fn local<'a>(&'a self, inputs: &[ArrayViewD<'a, f64>]) -> Result<Option<Box<dyn LocalForward + 'a>>> {
+        (**self).local(inputs)
     }
 }
 

@@ -16,13 +16,19 @@
 //! step is smooth, or the sequence does not converge, is marked not comparable. In the Eq. 33
 //! network every relu input is piecewise linear in a single parameter, so checking those points
 //! finds every kink in reach.
+//!
+//! **One op.** Where the output is a single op whose inputs are all leaves (every check of one
+//! op: a course op's case, `check_op`), each element goes through [`local_fd`] instead: the op's
+//! local form recomputes only the outputs the element reaches, the elements in parallel, and the
+//! rounding bound needs no Jacobian. The tape road above remains for graphs of several ops.
 
 use ndarray::{ArrayD, ArrayViewD, Zip};
 
 use super::jacobian::{self, JacobianContraction};
+use super::local_fd;
 use super::richardson::{self, Estimate, Sample, Steps};
 use crate::error::{Error, Result};
-use crate::tape::{Evaluation, Gradients, Pullback, Tape, Var, Wrt};
+use crate::tape::{Evaluation, Gradients, OpNode, Pullback, Tape, Var, Wrt};
 
 /// Most quotients per element: from the first step down to about 1e-5 of it.
 pub const STEPS: usize = 36;
@@ -108,6 +114,27 @@ pub fn gradients(
             tape.value(output).shape()
         )));
     }
+    if let Some(node) = single_op(tape, output, leaves) {
+        let inputs: Vec<_> = node.inputs.iter().map(|&i| tape.value(i)).collect();
+        return leaves
+            .iter()
+            .map(|leaf| {
+                let input = node
+                    .inputs
+                    .iter()
+                    .position(|i| i == leaf)
+                    .expect("internal: an input");
+                local_fd::gradient(
+                    node.op,
+                    &inputs,
+                    input,
+                    tape.value(output),
+                    cotangent.view(),
+                    config,
+                )
+            })
+            .collect();
+    }
     jacobian::check_sizes(tape)?;
     let weights = tape.pullback(
         output,
@@ -119,6 +146,16 @@ pub fn gradients(
         .iter()
         .map(|&leaf| leaf_gradient(tape, leaf, output, &weights, config))
         .collect()
+}
+
+/// The op that computes `output` when its inputs are all leaves and every leaf asked for is one
+/// of them, once: moving a leaf's element then changes only what that op's local form reaches
+/// ([`local_fd`]).
+fn single_op<'t>(tape: &'t Tape<'_>, output: Var, leaves: &[Var]) -> Option<OpNode<'t>> {
+    let node = tape.op_node(output)?;
+    let all_leaves = node.inputs.iter().all(|&i| tape.op_node(i).is_none());
+    let once = |leaf: &Var| node.inputs.iter().filter(|&i| i == leaf).count() == 1;
+    (all_leaves && leaves.iter().all(once)).then_some(node)
 }
 
 /// A scalar output that did not move at all (`changed`, the magnitude of the changed terms,
@@ -145,7 +182,7 @@ fn unresolved(
 /// The least magnitude of a scalar that did not move: below the smallest normal number
 /// rounding is absolute, not relative, so ε times a subnormal magnitude would claim a resolution
 /// no float has (a subnormal loss cannot resolve a subnormal gradient).
-const SUBNORMAL_MAGNITUDE: f64 = f64::MIN_POSITIVE / f64::EPSILON;
+pub(super) const SUBNORMAL_MAGNITUDE: f64 = f64::MIN_POSITIVE / f64::EPSILON;
 
 /// `Σⱼ vⱼ (upⱼ − downⱼ)` over the terms that changed, and `Σⱼ |vⱼ| (|upⱼ| + |downⱼ|)` over the same.
 pub fn termwise_difference(

@@ -5,7 +5,9 @@
 //! - [`finite_diff`]: central differences of the forward pass alone, `(L(θ + h) − L(θ − h)) / 2h`
 //!   over a shrinking sequence of steps ([`richardson`], the one finite-difference core), each
 //!   estimate with its error bound. Needs no derivative at all; approximate, and blind at kinks,
-//!   which it detects and steps below.
+//!   which it detects and steps below. For a single op, [`local_fd`] moves each element
+//!   through the op's local form ([`LocalForward`](crate::ops::LocalForward)), recomputing only
+//!   the outputs the element reaches.
 //! - [`taylor`]: the Taylor-remainder test, a second opinion on a whole gradient.
 //!
 //! [`OracleReport::is_ok`] means that no element failed; [`OracleReport::certified`] says, per
@@ -14,6 +16,7 @@
 
 pub mod finite_diff;
 pub mod jacobian;
+pub mod local_fd;
 pub mod network_fd;
 pub mod projection;
 pub mod richardson;
