@@ -225,17 +225,21 @@ fn short(finding: &Finding, cases: usize) -> String {
 fn codes(report: &Report) -> Vec<String> {
     let mut codes: Vec<String> = Vec::new();
     for finding in &report.findings {
-        let code = match (&finding.diagnosis, &finding.problem) {
-            (Some(d), _) => Some(d.code().to_owned()),
+        // Every code a diagnosis stands for (`loss_factor` with `mse_convention` beside it), as
+        // the report prints them.
+        let found: Vec<String> = match (&finding.diagnosis, &finding.problem) {
+            (Some(d), _) => d.codes().into_iter().map(str::to_owned).collect(),
             (None, Problem::Fault(fault)) => serde_json::to_value(fault)
                 .ok()
-                .and_then(|v| v["kind"].as_str().map(str::to_owned)),
-            _ => None,
+                .and_then(|v| v["kind"].as_str().map(str::to_owned))
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
         };
-        if let Some(code) = code
-            && !codes.contains(&code)
-        {
-            codes.push(code);
+        for code in found {
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
         }
     }
     codes
@@ -350,6 +354,33 @@ mod tests {
                 .only_for(&[crate::verify::ops::relu::KIND, crate::verify::ops::linear::KIND])
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn every_code_of_a_diagnosis_is_scored_not_only_its_first() {
+        use crate::verify::hypotheses::network::LossFactor;
+        use crate::verify::hypotheses::shape_factor::ShapeFactor;
+        let fit = ShapeFactor {
+            code: "mse_convention",
+            c: (2, 1),
+            p: -1,
+            q: vec![("D3".to_owned(), -1)],
+            formula: "2/(B·D3)".to_owned(),
+            sentence: String::new(),
+            example: Some(0),
+        };
+        let loss = LossFactor {
+            factors: vec![Some(0.5)],
+            fit: Some(fit),
+            example: 0,
+            sentence: String::new(),
+        };
+        let mut report = Report::new("p", "mlp", 4);
+        report
+            .findings
+            .push(finding(Problem::WrongValues, Some(Diagnosis::LossFactor(loss))));
+        let score = OpScore::of(&report, crate::verify::ops::mlp::KIND, &Points::default());
+        assert_eq!(score.codes, ["loss_factor", "mse_convention"]);
     }
 
     #[test]
