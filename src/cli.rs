@@ -217,16 +217,35 @@ pub fn costs(markdown: bool, svg: Option<&Path>, timing: bool) -> Outcome {
 }
 
 /// `gradverify explain CODE`: the long explanation of a diagnosis code; an unknown code is a
-/// usage error that lists the codes there are.
-pub fn explain(code: &str) -> Outcome {
-    match gradverify::verify::explain::explanation(code) {
+/// usage error that lists the codes there are. Without a code: every code, a line each, with the
+/// first line of its explanation.
+pub fn explain(code: Option<&str>) -> Outcome {
+    use gradverify::verify::explain::{codes, explanation};
+    let Some(code) = code else {
+        let lines: Vec<String> = (codes().into_iter())
+            .map(|code| {
+                let text = explanation(code).unwrap_or_default();
+                let first = text.lines().next().unwrap_or_default();
+                format!(
+                    "{code:<20} {}",
+                    first.strip_prefix(&format!("{code}: ")).unwrap_or(first)
+                )
+            })
+            .collect();
+        print(&format!(
+            "{}\n\n`gradverify explain CODE` explains one.\n",
+            lines.join("\n")
+        ));
+        return Ok(Verdict::Pass);
+    };
+    match explanation(code) {
         Some(text) => {
             print(text);
             Ok(Verdict::Pass)
         }
         None => Err(Usage(format!(
             "gradverify explain: no diagnosis code `{code}`; the codes are: {}",
-            gradverify::verify::explain::codes().join(", ")
+            codes().join(", ")
         ))),
     }
 }

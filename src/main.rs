@@ -41,11 +41,12 @@ enum Command {
     Grade(GradeArgs),
     /// Answer protocol-v1 requests on standard input with the reference gradients.
     Serve,
-    /// Print the long explanation of a diagnosis code shown in a report, e.g. `explain mse_convention`.
+    /// Print the long explanation of a diagnosis code shown in a report, e.g. `explain mse_convention`;
+    /// without a code, every code with the first line of its explanation.
     Explain {
         /// The code, as a report shows it in `diagnosis: [CODE]` (or JSON's "code").
         #[arg(value_name = "CODE")]
-        code: String,
+        code: Option<String>,
     },
     /// Time the speed workloads (median seconds per run) at the sizes of the peers' figures.
     Bench {
@@ -286,7 +287,7 @@ fn run(arguments: Cli) -> cli::Outcome {
             cli::grade(&job, &files, a.quiet)
         }
         Some(Command::Serve) => cli::serve(),
-        Some(Command::Explain { code }) => cli::explain(&code),
+        Some(Command::Explain { code }) => cli::explain(code.as_deref()),
         Some(Command::Bench { json }) => cli::bench(json),
     }
 }

@@ -290,3 +290,17 @@ fn the_tolerances_and_their_defaults_are_in_the_help_of_verify_sweep_and_grade()
         );
     }
 }
+
+#[test]
+fn explain_without_a_code_lists_every_code_with_its_first_line() {
+    let out = gradverify(&["explain"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for code in gradverify::verify::explain::codes() {
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(code))
+            .unwrap_or_else(|| panic!("no line for {code}: {stdout}"));
+        assert!(line.len() > code.len() + 10, "{code} has no summary: {line}");
+    }
+}
