@@ -4,18 +4,13 @@
 //! within rounding. And an op whose local form misses an output is caught by the
 //! finite-difference oracle it feeds, so that the sweep's agreement covers the local forms too.
 
-use crate::common::{VALUE_BOUND, cotangent, values};
+use crate::common::{cotangent, tensor};
 use gradverify::error::Result;
 use gradverify::ops::local::Whole;
 use gradverify::ops::{BatchNorm, Conv2d, Cost, LayerNorm, LocalForward, Op, Reach};
 use gradverify::oracle;
-use ndarray::{Array2, ArrayD, ArrayViewD, IxDyn};
+use ndarray::{Array2, ArrayD, ArrayViewD};
 use proptest::prelude::*;
-
-fn tensor(shape: Vec<usize>) -> impl Strategy<Value = ArrayD<f64>> {
-    values(shape.iter().product(), VALUE_BOUND)
-        .prop_map(move |v| ArrayD::from_shape_vec(IxDyn(&shape), v).expect("one value per element"))
-}
 
 /// A conv2d with stride 1 or 2 and pad 0 or 1, and inputs whose shapes divide exactly.
 fn conv_case() -> impl Strategy<Value = (Conv2d, Vec<ArrayD<f64>>)> {

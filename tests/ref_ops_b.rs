@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use crate::common::{VALUE_BOUND, Wrong, cotangent, prop_assert_agrees, values};
+use crate::common::{Wrong, cotangent, prop_assert_agrees, tensor};
 use gradverify::error::Result;
 use gradverify::ops::{Conv2d, Embedding, MaxPool2d, Op, RnnStep};
 use gradverify::oracle::{self, OracleReport};
@@ -26,11 +26,6 @@ const MAX_VOCAB: usize = 4;
 const MAX_WIDTH: usize = 4;
 /// Within a near-tie, the runner-up is this far below the maximum: far below the FD step.
 const NEAR_TIE: f64 = 1e-9;
-
-fn tensor(shape: Vec<usize>) -> impl Strategy<Value = ArrayD<f64>> {
-    values(shape.iter().product(), VALUE_BOUND)
-        .prop_map(move |v| ArrayD::from_shape_vec(IxDyn(&shape), v).expect("one value per element"))
-}
 
 /// (op, [x, w, b], dL/dout) with shapes that divide exactly: H = (Ho − 1)·stride + HH − 2·pad.
 fn conv_case() -> impl Strategy<Value = (Conv2d, Vec<ArrayD<f64>>, ArrayD<f64>)> {

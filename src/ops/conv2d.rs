@@ -61,6 +61,30 @@ impl Geometry {
         (row < self.h && col < self.w).then_some((row, col))
     }
 
+    /// `out[n,f,i,j]` = `bias` + the window's taps, with x and w read through `x` and `w` (flat
+    /// row-major indices): the forward reads the arrays, the local form one element moved.
+    #[inline(always)]
+    fn window_sum(
+        &self,
+        (n, f, i, j): (usize, usize, usize, usize),
+        bias: f64,
+        x: impl Fn(usize) -> f64,
+        w: impl Fn(usize) -> f64,
+    ) -> f64 {
+        let mut acc = bias;
+        for c in 0..self.c {
+            let (xb, wb) = (((n * self.c) + c) * self.h, ((f * self.c) + c) * self.hh);
+            for p in 0..self.hh {
+                for q in 0..self.ww {
+                    if let Some((r, s)) = self.source(i, j, p, q) {
+                        acc += x((xb + r) * self.w + s) * w((wb + p) * self.ww + q);
+                    }
+                }
+            }
+        }
+        acc
+    }
+
     fn out_len(&self) -> usize {
         self.n * self.f * self.ho * self.wo
     }
@@ -169,18 +193,7 @@ pub fn forward(
         for f in 0..g.f {
             for i in 0..g.ho {
                 for j in 0..g.wo {
-                    let mut acc = b[f];
-                    for c in 0..g.c {
-                        let (xb, wb) = (((n * g.c) + c) * g.h, ((f * g.c) + c) * g.hh);
-                        for p in 0..g.hh {
-                            for q in 0..g.ww {
-                                if let Some((r, s)) = g.source(i, j, p, q) {
-                                    acc += xs[(xb + r) * g.w + s] * ws[(wb + p) * g.ww + q];
-                                }
-                            }
-                        }
-                    }
-                    out.push(acc);
+                    out.push(g.window_sum((n, f, i, j), b[f], |k| xs[k], |k| ws[k]));
                 }
             }
         }

@@ -71,19 +71,25 @@ impl<'a> Whole<'a> {
         }
     }
 
-    /// The inputs with element `flat` of input `input` set to `value`.
-    fn moved(&self, input: usize, flat: usize, value: f64) -> Vec<ArrayD<f64>> {
-        let mut inputs = self.inputs.clone();
-        inputs[input].as_slice_mut().expect("internal: standard layout")[flat] = value;
-        inputs
+    /// Input `input` with element `flat` set to `value` (the one input copied).
+    fn moved(&self, input: usize, flat: usize, value: f64) -> ArrayD<f64> {
+        let mut moved = self.inputs[input].clone();
+        moved.as_slice_mut().expect("internal: standard layout")[flat] = value;
+        moved
+    }
+
+    /// Views of the inputs, `moved` in place of input `input`.
+    fn with<'v>(&'v self, input: usize, moved: &'v ArrayD<f64>) -> Vec<ArrayViewD<'v, f64>> {
+        (self.inputs.iter().enumerate())
+            .map(|(k, a)| if k == input { moved.view() } else { a.view() })
+            .collect()
     }
 }
 
 impl LocalForward for Whole<'_> {
     fn reach(&self, input: usize, flat: usize, value: f64, reach: &mut Reach) -> Result<()> {
-        let inputs = self.moved(input, flat, value);
-        let views: Vec<_> = inputs.iter().map(|a| a.view()).collect();
-        let out = self.op.forward(&views)?;
+        let moved = self.moved(input, flat, value);
+        let out = self.op.forward(&self.with(input, &moved))?;
         if out.shape() != self.shape.as_slice() {
             return Err(Error::Tape(format!(
                 "the output of `{}` changed shape from {:?} to {:?} when `{}` element {flat} moved to {value}: its shape must not depend on the values",
@@ -94,17 +100,15 @@ impl LocalForward for Whole<'_> {
             )));
         }
         reach.clear();
-        for (k, v) in out.iter().enumerate() {
-            reach.push(k, *v);
-        }
+        reach.outputs.extend(0..out.len());
+        reach.values.extend(out.iter().copied());
         Ok(())
     }
 
     fn smooth(&self, input: usize, flat: usize, from: f64, to: f64) -> bool {
         let (lo, hi) = (self.moved(input, flat, from), self.moved(input, flat, to));
-        let lo: Vec<_> = lo.iter().map(|a| a.view()).collect();
-        let hi: Vec<_> = hi.iter().map(|a| a.view()).collect();
-        self.op.smooth_between(&lo, &hi)
+        self.op
+            .smooth_between(&self.with(input, &lo), &self.with(input, &hi))
     }
 }
 

@@ -10,9 +10,9 @@
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Axis};
 
 use super::{Cost, Work, jacobian_road, validate, vjp_road};
+use crate::error::Result;
 
 mod local;
-use crate::error::Result;
 
 pub(crate) const INPUTS: &[&str] = &["x", "gamma", "beta"];
 

@@ -116,24 +116,15 @@ pub fn gradients(
     }
     if let Some(node) = single_op(tape, output, leaves) {
         let inputs: Vec<_> = node.inputs.iter().map(|&i| tape.value(i)).collect();
-        return leaves
-            .iter()
+        let wrt: Vec<usize> = (leaves.iter())
             .map(|leaf| {
-                let input = node
-                    .inputs
+                node.inputs
                     .iter()
                     .position(|i| i == leaf)
-                    .expect("internal: an input");
-                local_fd::gradient(
-                    node.op,
-                    &inputs,
-                    input,
-                    tape.value(output),
-                    cotangent.view(),
-                    config,
-                )
+                    .expect("internal: an input")
             })
             .collect();
+        return local_fd::gradients(node.op, &inputs, &wrt, tape.value(output), cotangent, config);
     }
     jacobian::check_sizes(tape)?;
     let weights = tape.pullback(
@@ -171,18 +162,25 @@ fn unresolved(
     v: ArrayViewD<'_, f64>,
 ) -> f64 {
     match (up.iter().next(), down.iter().next(), v.iter().next()) {
-        (Some(u), Some(d), Some(v)) if up.len() == 1 && changed == 0.0 => {
-            (v.abs() * (u.abs() + d.abs())).max(SUBNORMAL_MAGNITUDE)
-        }
-        _ if up.len() == 1 => SUBNORMAL_MAGNITUDE,
+        (Some(&u), Some(&d), Some(&v)) if up.len() == 1 => unresolved_scalar(changed, u, d, v),
         _ => 0.0,
+    }
+}
+
+/// [`unresolved`] for a scalar output: `|v| (|up| + |down|)` if it did not move, and at least
+/// [`SUBNORMAL_MAGNITUDE`].
+pub(super) fn unresolved_scalar(changed: f64, up: f64, down: f64, v: f64) -> f64 {
+    if changed == 0.0 {
+        (v.abs() * (up.abs() + down.abs())).max(SUBNORMAL_MAGNITUDE)
+    } else {
+        SUBNORMAL_MAGNITUDE
     }
 }
 
 /// The least magnitude of a scalar that did not move: below the smallest normal number
 /// rounding is absolute, not relative, so ε times a subnormal magnitude would claim a resolution
 /// no float has (a subnormal loss cannot resolve a subnormal gradient).
-pub(super) const SUBNORMAL_MAGNITUDE: f64 = f64::MIN_POSITIVE / f64::EPSILON;
+const SUBNORMAL_MAGNITUDE: f64 = f64::MIN_POSITIVE / f64::EPSILON;
 
 /// `Σⱼ vⱼ (upⱼ − downⱼ)` over the terms that changed, and `Σⱼ |vⱼ| (|upⱼ| + |downⱼ|)` over the same.
 pub fn termwise_difference(

@@ -20,7 +20,7 @@
 use ndarray::ArrayViewD;
 use rayon::prelude::*;
 
-use super::finite_diff::{FdConfig, FdGradient, SUBNORMAL_MAGNITUDE};
+use super::finite_diff::{FdConfig, FdGradient, unresolved_scalar};
 use super::richardson::{self, Estimate, Sample};
 use crate::error::Result;
 use crate::ops::Op;
@@ -29,44 +29,34 @@ use crate::ops::local::{LocalForward, Reach, Whole};
 /// Elements per parallel task: enough to amortise a task on small ops.
 const ELEMENTS_PER_TASK: usize = 16;
 
-/// The finite-difference gradient of `L = ⟨cotangent, op(inputs)⟩` with respect to
-/// `inputs[input]`, where `base` is the op's output at `inputs`.
-pub fn gradient(
+/// The finite-difference gradients of `L = ⟨cotangent, op(inputs)⟩` with respect to each of
+/// `inputs[k]` for k in `wrt`, where `base` is the op's output at `inputs`. The op's local form
+/// (or [`Whole`]) is built once for all of them.
+pub fn gradients(
     op: &dyn Op,
     inputs: &[ArrayViewD<'_, f64>],
-    input: usize,
+    wrt: &[usize],
     base: ArrayViewD<'_, f64>,
     cotangent: ArrayViewD<'_, f64>,
     config: FdConfig,
-) -> Result<FdGradient> {
+) -> Result<Vec<FdGradient>> {
     let local: Box<dyn LocalForward + '_> = match op.local(inputs)? {
         Some(local) => local,
         None => Box::new(Whole::new(op, inputs, base.shape())),
     };
     let point = Point {
         local: local.as_ref(),
-        input,
         base: base.as_standard_layout().iter().copied().collect(),
         cotangent: cotangent.as_standard_layout().iter().copied().collect(),
     };
-    let leaf = inputs[input].as_standard_layout();
-    let thetas: Vec<f64> = leaf.iter().copied().collect();
-    let estimates = thetas
-        .par_iter()
-        .enumerate()
-        .with_min_len(ELEMENTS_PER_TASK)
-        .map_init(
-            || (Reach::default(), Reach::default()),
-            |(up, down), (flat, &theta)| point.estimate(flat, theta, config, up, down),
-        )
-        .collect::<Result<Vec<Estimate>>>()?;
-    Ok(FdGradient::from_estimates(leaf.shape(), &estimates))
+    wrt.iter()
+        .map(|&input| point.gradient(input, inputs[input].view(), config))
+        .collect()
 }
 
 /// The op at the base point, and the objective's weights.
 struct Point<'p> {
     local: &'p dyn LocalForward,
-    input: usize,
     /// The output at the base point, row-major.
     base: Vec<f64>,
     /// The cotangent v, row-major.
@@ -89,8 +79,25 @@ struct Sums {
 }
 
 impl Point<'_> {
+    /// Every element of `inputs[input]` (whose values are `leaf`), in parallel.
+    fn gradient(&self, input: usize, leaf: ArrayViewD<'_, f64>, config: FdConfig) -> Result<FdGradient> {
+        let leaf = leaf.as_standard_layout();
+        let thetas = leaf.as_slice().expect("internal: standard layout");
+        let estimates = thetas
+            .par_iter()
+            .enumerate()
+            .with_min_len(ELEMENTS_PER_TASK)
+            .map_init(
+                || (Reach::default(), Reach::default()),
+                |(up, down), (flat, &theta)| self.estimate(input, flat, theta, config, up, down),
+            )
+            .collect::<Result<Vec<Estimate>>>()?;
+        Ok(FdGradient::from_estimates(leaf.shape(), &estimates))
+    }
+
     fn estimate(
         &self,
+        input: usize,
         flat: usize,
         theta: f64,
         config: FdConfig,
@@ -98,8 +105,8 @@ impl Point<'_> {
         down: &mut Reach,
     ) -> Result<Estimate> {
         richardson::estimate(theta, config.steps(), |plus, minus| {
-            self.local.reach(self.input, flat, plus, up)?;
-            self.local.reach(self.input, flat, minus, down)?;
+            self.local.reach(input, flat, plus, up)?;
+            self.local.reach(input, flat, minus, down)?;
             let s = self.sums(up, down);
             let slope = |side: f64, x: f64| {
                 if x == theta {
@@ -112,8 +119,8 @@ impl Point<'_> {
             Ok(Sample {
                 difference: s.difference,
                 magnitude: s.moved_up + s.moved_down + moved_element + self.unresolved(&s, up, down),
-                smooth: self.local.smooth(self.input, flat, minus, theta)
-                    && self.local.smooth(self.input, flat, theta, plus),
+                smooth: self.local.smooth(input, flat, minus, theta)
+                    && self.local.smooth(input, flat, theta, plus),
             })
         })
     }
@@ -135,16 +142,11 @@ impl Point<'_> {
         s
     }
 
-    /// The tape oracle's bound on a scalar output that did not move (`finite_diff::unresolved`).
+    /// The tape oracle's bound on a scalar output that did not move ([`unresolved_scalar`]).
     fn unresolved(&self, s: &Sums, up: &Reach, down: &Reach) -> f64 {
-        if self.base.len() != 1 {
-            return 0.0;
-        }
-        match (up.values.first(), down.values.first()) {
-            (Some(u), Some(d)) if s.changed == 0.0 => {
-                (self.cotangent[0].abs() * (u.abs() + d.abs())).max(SUBNORMAL_MAGNITUDE)
-            }
-            _ => SUBNORMAL_MAGNITUDE,
+        match (&self.base[..], up.values.first(), down.values.first()) {
+            ([_], Some(&u), Some(&d)) => unresolved_scalar(s.changed, u, d, self.cotangent[0]),
+            _ => 0.0,
         }
     }
 }

@@ -21,6 +21,12 @@ pub fn values(len: usize, bound: f64) -> impl Strategy<Value = Vec<f64>> {
     proptest::collection::vec(-bound..bound, len)
 }
 
+/// A tensor of the given shape with entries in [-VALUE_BOUND, VALUE_BOUND].
+pub fn tensor(shape: Vec<usize>) -> impl Strategy<Value = ArrayD<f64>> {
+    values(shape.iter().product(), VALUE_BOUND)
+        .prop_map(move |v| ArrayD::from_shape_vec(IxDyn(&shape), v).expect("one value per element"))
+}
+
 /// A matrix of the given shape with entries in [-VALUE_BOUND, VALUE_BOUND].
 pub fn matrix(rows: usize, cols: usize) -> impl Strategy<Value = Array2<f64>> {
     values(rows * cols, VALUE_BOUND)

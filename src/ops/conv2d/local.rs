@@ -44,9 +44,8 @@ impl Conv2d {
 }
 
 impl ConvLocal {
-    /// out[n,f,i,j] with one element moved, summed in the forward's order.
+    /// out[n,f,i,j] with one element moved, summed as the forward sums it.
     fn output(&self, n: usize, f: usize, i: usize, j: usize, (input, flat, value): Moved) -> f64 {
-        let g = &self.g;
         let pick = |k: usize, array: &[f64], at: usize| {
             if input == k && at == flat {
                 value
@@ -54,18 +53,8 @@ impl ConvLocal {
                 array[at]
             }
         };
-        let mut acc = pick(2, &self.b, f);
-        for c in 0..g.c {
-            let (xb, wb) = (((n * g.c) + c) * g.h, ((f * g.c) + c) * g.hh);
-            for p in 0..g.hh {
-                for q in 0..g.ww {
-                    if let Some((r, s)) = g.source(i, j, p, q) {
-                        acc += pick(0, &self.x, (xb + r) * g.w + s) * pick(1, &self.w, (wb + p) * g.ww + q);
-                    }
-                }
-            }
-        }
-        acc
+        let (x, w) = (|at| pick(0, &self.x, at), |at| pick(1, &self.w, at));
+        self.g.window_sum((n, f, i, j), pick(2, &self.b, f), x, w)
     }
 
     fn flat_output(&self, n: usize, f: usize, i: usize, j: usize) -> usize {
