@@ -207,7 +207,7 @@ fn a_wrong_backward_over_exec_is_diagnosed_like_a_rust_one() {
         .expect("a finding for dL/da");
     assert_eq!(
         wrong.diagnosis,
-        Some(verify::Diagnosis::ReluMaskMissing),
+        Some(verify::Diagnosis::Bug(&verify::ops::relu::MASK_MISSING)),
         "{report}"
     );
 }

@@ -90,7 +90,7 @@ fn a_parallel_verification_is_the_same_on_one_thread_and_on_several() {
     assert!(
         one.findings
             .iter()
-            .any(|f| f.diagnosis == Some(Diagnosis::BiasNotSummed)),
+            .any(|f| f.diagnosis == Some(Diagnosis::Bug(&gradverify::verify::ops::linear::BIAS_NOT_SUMMED))),
         "{one}"
     );
     assert_eq!(one, on(3));

@@ -15,4 +15,18 @@ pub struct Bug {
     pub summary: &'static str,
     /// The longer text of `gradverify explain CODE`: the formula, the typical wrong line, the fix.
     pub explain: &'static str,
+    /// Where one bug has several instances (the network's missing mask, of layer 1 or 2): the
+    /// instance's parameter by name, shown in the JSON beside the code (`"layer": 2`).
+    pub parameter: Option<(&'static str, usize)>,
 }
+
+impl Bug {
+    /// Whether the summary itself says why a batch of one passes (the bias taken from the first
+    /// data point), so that a report need not add it.
+    pub fn says_batch_of_one_passes(&self) -> bool {
+        self.summary.contains(BATCH_OF_ONE)
+    }
+}
+
+/// How a summary says that the bug hides at B = 1.
+pub const BATCH_OF_ONE: &str = "correct only when B = 1";

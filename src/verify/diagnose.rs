@@ -10,13 +10,13 @@
 
 use ndarray::{ArrayD, Axis, Zip};
 
-use super::ops;
+use super::hypotheses::law::Law;
+use super::hypotheses::small_rational;
+pub use super::hypotheses::{EXPLAIN_REL, explains};
+use super::ops::{self, VerifiedOp};
 use crate::catalogue::{Answer, Request};
 
 pub use super::report::Diagnosis;
-
-/// How closely a prediction must match the actual gradient to explain it.
-pub const EXPLAIN_REL: f64 = 1e-7;
 
 /// One failing case, as evidence for a diagnosis.
 #[derive(Debug, Clone, Copy)]
@@ -37,21 +37,6 @@ pub fn diagnose(evidence: &[Evidence<'_>]) -> Option<Diagnosis> {
     candidates(first)
         .into_iter()
         .find(|d| rest.iter().all(|e| candidates(e).contains(d)))
-}
-
-/// `actual` matches `predicted` to [`EXPLAIN_REL`] of their size (same shape, all finite).
-pub fn explains(predicted: &ArrayD<f64>, actual: &ArrayD<f64>) -> bool {
-    if predicted.shape() != actual.shape() || actual.iter().any(|v| !v.is_finite()) {
-        return false;
-    }
-    let scale = predicted
-        .iter()
-        .chain(actual)
-        .fold(0.0_f64, |m, v| m.max(v.abs()));
-    let diff = Zip::from(predicted)
-        .and(actual)
-        .fold(0.0_f64, |m, p, a| m.max((p - a).abs()));
-    diff <= EXPLAIN_REL * scale
 }
 
 /// Every diagnosis that explains this one case, most specific first.
@@ -89,7 +74,8 @@ fn candidates(e: &Evidence<'_>) -> Vec<Diagnosis> {
             }
         }
         if let Some(c) = fitted_factor(expected, actual) {
-            consider(Diagnosis::Factor(c), Some(expected * c));
+            let meaning = e.request.and_then(|r| constant_meaning(ops::op(r.kind()), c));
+            consider(Diagnosis::Factor { factor: c, meaning }, Some(expected * c));
         }
     }
     for last in [true, false] {
@@ -120,6 +106,13 @@ fn fitted_factor(expected: &ArrayD<f64>, actual: &ArrayD<f64>) -> Option<f64> {
     }
     let digits = 10f64.powi(5 - c.abs().log10().floor() as i32);
     Some((c * digits).round() / digits)
+}
+
+/// What the constant factor `c` means for `op`, where it is a small rational the op has a
+/// meaning for (its sign left to the factor itself).
+fn constant_meaning(op: &dyn VerifiedOp, c: f64) -> Option<String> {
+    let magnitude = small_rational(c.abs())?;
+    op.factor_meaning(&Law::Constant(magnitude))
 }
 
 /// The transpose of a matrix, `None` for other ranks.

@@ -25,17 +25,10 @@ const GENERIC: &[&str] = &[
     "broadcast_scalar",
     "fanout_overwrite",
     "transposed",
-    "w_not_transposed",
-    "bias_not_summed",
     "zero",
     "row_zero",
     "column_zero",
-    "mask_missing",
-    "mask_inverted",
-    "mask_from_upstream",
     "upstream_ignored",
-    "misprint_32e",
-    "layer_mask_missing",
     "swapped",
     "nondeterministic",
     "float32",
@@ -75,17 +68,10 @@ fn generic(code: &str) -> Option<&'static str> {
         "broadcast_scalar" => BROADCAST_SCALAR,
         "fanout_overwrite" => FANOUT_OVERWRITE,
         "transposed" => TRANSPOSED,
-        "w_not_transposed" => W_NOT_TRANSPOSED,
-        "bias_not_summed" => BIAS_NOT_SUMMED,
         "zero" => ZERO,
         "row_zero" => ROW_ZERO,
         "column_zero" => COLUMN_ZERO,
-        "mask_missing" => MASK_MISSING,
-        "mask_inverted" => MASK_INVERTED,
-        "mask_from_upstream" => MASK_FROM_UPSTREAM,
         "upstream_ignored" => UPSTREAM_IGNORED,
-        "misprint_32e" => MISPRINT_32E,
-        "layer_mask_missing" => LAYER_MASK_MISSING,
         "swapped" => SWAPPED,
         "nondeterministic" => NONDETERMINISTIC,
         "float32" => FLOAT32,
@@ -115,16 +101,18 @@ factor: the right gradient times a constant
 Every element is the right gradient times the same number c, in every case,
 whatever the shape. The report names c.
 
-c = 2 is a missing ½: L = ½ Σ (f − y)² (Eq. 34b) has its ½ so that it cancels the
-2 of the square, and dL/df = f − y (Eq. 31b).
+What c means depends on the op, and the report says it where the op has a
+meaning for it. In sqerr (and so in the network's loss), c = 2 is a missing ½:
+L = ½ Σ (f − y)² (Eq. 34b) has its ½ so that it cancels the 2 of the square, and
+dL/df = f − y (Eq. 31b); c = ½ is the opposite, a ½ kept after it has cancelled.
 
 Typical wrong code:
-    df = 2 * (f - y)          # the derivative of Σ (f − y)², without the ½
+    df = 2 * (f - y)          # sqerr: the derivative of Σ (f − y)², without the ½
 Fix:
     df = f - y
 
-c = ½ is the opposite: a ½ kept after it has cancelled. Any other c: find where
-the number enters the backward. If the factor changes with the shape, the report
+In an op with no ½ to lose (linear, relu, …), any c is a number too many: find
+where it enters the backward. If the factor changes with the shape, the report
 shows it as a formula in B and the widths (see `batch_mean`, `element_mean`,
 `mse_convention`).
 ";
@@ -246,36 +234,6 @@ Fix:
     dW = h.T @ g
 ";
 
-const W_NOT_TRANSPOSED: &str = "\
-w_not_transposed: dL/dh = dL/da W instead of dL/da Wᵀ
-
-linear's input gradient multiplies by the transpose of W: dL/dh_α = Σ_j W_αj dL/da_j
-(Eq. 65), dL/dh = dL/da Wᵀ (Eq. 66). Without the transpose the shapes only fit when
-W is square, which is where this was found.
-
-Typical wrong code:
-    dh = g @ W
-Fix:
-    dh = g @ W.T
-";
-
-const BIAS_NOT_SUMMED: &str = "\
-bias_not_summed: dL/db taken from one data point
-
-b is added to every row of a = h W + b, so its gradient sums the rows:
-dL/db = Σ_rows dL/da (Eq. 74). Yours is the first row's, right only at B = 1.
-The same holds for rnn_step's b, and for conv2d's b[f], added at every position of
-every image: db = Σ over n, i, j of dout[n, f, i, j]; from the first image only it
-is right only at N = 1.
-
-Typical wrong code:
-    db = g[0]
-    db = dout[0].sum(axis=(1, 2))                # conv2d
-Fix:
-    db = g.sum(axis=0)
-    db = dout.sum(axis=(0, 2, 3))
-";
-
 const ZERO: &str = "\
 zero: every element is zero
 
@@ -314,42 +272,6 @@ Fix:
     for j in range(D):
 ";
 
-const MASK_MISSING: &str = "\
-mask_missing: relu's backward passes the gradient through unchanged
-
-relu's derivative is the step Θ(a): 1 where a > 0, 0 elsewhere (Eq. 42), so
-dL/da = Θ(a) ⊙ dL/dh (Eq. 47). Yours is dL/dh itself.
-
-Typical wrong code:
-    da = dh
-Fix:
-    da = dh * (a > 0)
-";
-
-const MASK_INVERTED: &str = "\
-mask_inverted: relu's mask kept where a ≤ 0 and dropped where a > 0
-
-dL/da = Θ(a) ⊙ dL/dh (Eq. 47), with Θ(a) = 1 for a > 0 (Eq. 42). Yours keeps the
-gradient on the flat side of the relu and drops it on the linear side.
-
-Typical wrong code:
-    da = dh * (a <= 0)
-Fix:
-    da = dh * (a > 0)
-";
-
-const MASK_FROM_UPSTREAM: &str = "\
-mask_from_upstream: relu's mask taken from the gradient instead of the input
-
-The mask is Θ(a), from relu's input a (Eq. 47) — or, equivalently, from its output
-h = relu(a), since h > 0 exactly where a > 0. Yours keeps dL/dh where dL/dh > 0.
-
-Typical wrong code:
-    da = dh * (dh > 0)
-Fix:
-    da = dh * (a > 0)
-";
-
 const UPSTREAM_IGNORED: &str = "\
 upstream_ignored: the upstream gradient is not multiplied in
 
@@ -363,33 +285,6 @@ Typical wrong code:
 Fix:
     dW = h.T @ g
     df = grad_out * (f - y)
-";
-
-const MISPRINT_32E: &str = "\
-misprint_32e: dL/da1 computed from dL/dh2 and a2
-
-The notes' Eq. 32e (and 37e) is misprinted: it reads
-dL/da1 = relu.backward(dL/dh2; a2). The chain rule gives
-dL/da1 = relu.backward(dL/dh1; a1) (Eq. 25e, 26e): each relu's backward takes the
-gradient of its own output and its own input. The misprint only runs when D1 = D2.
-
-Typical wrong code:
-    da1 = relu_backward(dh2, a2)
-Fix:
-    da1 = relu_backward(dh1, a1)
-";
-
-const LAYER_MASK_MISSING: &str = "\
-layer_mask_missing: one hidden layer's relu left out of the network's backward
-
-In the network's backward each relu contributes its mask: dL/da2 = Θ(a2) ⊙ dL/dh2
-(Eq. 37c), dL/da1 = Θ(a1) ⊙ dL/dh1 (Eq. 37e, 47). The report names the layer whose
-mask is missing; the layers below it inherit the error.
-
-Typical wrong code:
-    da2 = dh2
-Fix:
-    da2 = relu_backward(dh2, a2)
 ";
 
 const SWAPPED: &str = "\

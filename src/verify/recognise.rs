@@ -50,7 +50,8 @@ pub(crate) fn loss_factor(records: &[CaseRecord]) -> Option<LossFactorExample> {
         .collect();
     let dims = fit_dims(&failing)?;
     let cases = network_cases(&failing, &dims)?;
-    let found = network::loss_factor(&cases)?;
+    let op = ops::op(failing.first()?.request.as_ref()?.kind());
+    let found = network::loss_factor(&cases, &|law| op.factor_meaning(law))?;
     let failing_index = found.example;
     let example = records
         .iter()
@@ -102,7 +103,8 @@ pub(crate) fn gradient(
             got: c.got,
         })
         .collect();
-    if let Some(fit) = shape_factor::fit(&shape_cases) {
+    let op = ops::op(cases.first()?.request.kind());
+    if let Some(fit) = shape_factor::fit(&shape_cases, &|law| op.factor_meaning(law)) {
         let example = fit.example.map(|i| cases[i].index);
         return Some((Diagnosis::ShapeFactor(fit), example));
     }
@@ -111,8 +113,7 @@ pub(crate) fn gradient(
         return Some((Diagnosis::BroadcastScalar(found), Some(example)));
     }
     let requests: Vec<(&Request, &ArrayD<f64>)> = cases.iter().map(|c| (c.request, c.got)).collect();
-    let kind = cases.first()?.request.kind();
-    let (found, example) = ops::op(kind).many_case_hypothesis(input, &requests)?;
+    let (found, example) = op.many_case_hypothesis(input, &requests)?;
     Some((found, Some(cases[example].index)))
 }
 

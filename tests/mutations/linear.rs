@@ -4,6 +4,7 @@
 use std::cell::Cell;
 
 use gradverify::check;
+use gradverify::verify::ops::linear;
 use gradverify::verify::{Diagnosis, Fault, Problem, Subject};
 use ndarray::{Array1, Array2, Axis};
 
@@ -34,7 +35,7 @@ fn correct_linear_backwards_pass_with_matrix_products_and_with_loops() {
 #[test]
 fn w_not_transposed_fails_on_square_shapes_and_panics_on_the_others() {
     let report = check::linear(|g, h, w, _b| (g.dot(w), h.t().dot(g), g.sum_axis(Axis(0))));
-    assert_diagnosed(&report, "h", Diagnosis::WeightNotTransposed);
+    assert_diagnosed(&report, "h", Diagnosis::Bug(&linear::W_NOT_TRANSPOSED));
     // At Din = Dout = 1, W equals its transpose: the smallest shape that shows the bug is 2 × 2.
     assert_eq!(
         finding(&report, &gradient("h")).smallest_shape,
@@ -57,7 +58,7 @@ fn a_transposed_dw_is_caught_by_shape_and_on_square_shapes_by_value() {
 #[test]
 fn a_bias_gradient_from_the_first_row_only_is_correct_only_for_b_1() {
     let report = check::linear(|g, h, w, _b| (g.dot(&w.t()), h.t().dot(g), g.row(0).to_owned()));
-    assert_diagnosed(&report, "b", Diagnosis::BiasNotSummed);
+    assert_diagnosed(&report, "b", Diagnosis::Bug(&linear::BIAS_NOT_SUMMED));
     let found = finding(&report, &gradient("b"));
     assert!(found.only_batch_of_one);
     assert!(
@@ -93,7 +94,14 @@ fn a_flipped_sign_on_dw_is_named() {
 #[test]
 fn a_doubled_dw_is_a_factor_of_two() {
     let report = check::linear(|g, h, w, _b| (g.dot(&w.t()), 2.0 * h.t().dot(g), g.sum_axis(Axis(0))));
-    assert_diagnosed(&report, "W", Diagnosis::Factor(2.0));
+    let factor = Diagnosis::Factor {
+        factor: 2.0,
+        meaning: None,
+    };
+    assert_diagnosed(&report, "W", factor.clone());
+    // A 2 in linear is no ½ of sqerr's loss missing: linear's report says nothing of L.
+    let text = factor.explanation();
+    assert!(!text.contains('½') && !text.contains("(f − y)"), "{text}");
 }
 
 #[test]

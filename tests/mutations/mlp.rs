@@ -4,6 +4,7 @@
 use gradverify::check::{self, NetworkGrads};
 use gradverify::mlp::MlpParams;
 use gradverify::verify::Diagnosis;
+use gradverify::verify::ops::mlp;
 use ndarray::{Array2, Axis};
 
 use super::{assert_diagnosed, finding, gradient, step};
@@ -71,8 +72,8 @@ fn a_correct_hand_written_backprop_passes() {
 #[test]
 fn the_misprint_of_eq_32e_is_recognised() {
     let report = check::network(|x, y, p| student_network(x, y, p, NetBug::Misprint32e));
-    assert_diagnosed(&report, "W1", Diagnosis::Misprint32e);
-    assert_diagnosed(&report, "b1", Diagnosis::Misprint32e);
+    assert_diagnosed(&report, "W1", Diagnosis::Bug(&mlp::MISPRINT_32E));
+    assert_diagnosed(&report, "b1", Diagnosis::Bug(&mlp::MISPRINT_32E));
     assert!(
         report
             .findings
@@ -85,8 +86,8 @@ fn the_misprint_of_eq_32e_is_recognised() {
 #[test]
 fn a_relu_mask_left_out_of_the_backward_is_located() {
     let report = check::network(|x, y, p| student_network(x, y, p, NetBug::MaskMissingLayer2));
-    assert_diagnosed(&report, "W2", Diagnosis::NetworkMaskMissing(2));
-    assert_diagnosed(&report, "W1", Diagnosis::NetworkMaskMissing(2));
+    assert_diagnosed(&report, "W2", Diagnosis::Bug(&mlp::LAYER2_MASK_MISSING));
+    assert_diagnosed(&report, "W1", Diagnosis::Bug(&mlp::LAYER2_MASK_MISSING));
 }
 
 #[test]

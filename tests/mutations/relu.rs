@@ -2,6 +2,7 @@
 //! inverted or misplaced mask, a dropped upstream gradient and float32 arithmetic are named.
 
 use gradverify::check;
+use gradverify::verify::ops::relu;
 use gradverify::verify::{Config, Diagnosis, Fault, Problem};
 use ndarray::Array2;
 
@@ -44,7 +45,11 @@ fn a_backward_that_panics_only_on_a_zero_upstream_gradient_fails() {
 
 #[test]
 fn a_missing_relu_mask_is_named() {
-    assert_diagnosed(&check::relu(|g, _a| g.clone()), "a", Diagnosis::ReluMaskMissing);
+    assert_diagnosed(
+        &check::relu(|g, _a| g.clone()),
+        "a",
+        Diagnosis::Bug(&relu::MASK_MISSING),
+    );
 }
 
 #[test]
@@ -52,7 +57,7 @@ fn an_inverted_relu_mask_is_named() {
     assert_diagnosed(
         &check::relu(|g, a| g * &step(a).mapv(|t| 1.0 - t)),
         "a",
-        Diagnosis::ReluMaskInverted,
+        Diagnosis::Bug(&relu::MASK_INVERTED),
     );
 }
 
@@ -61,7 +66,7 @@ fn a_relu_mask_taken_from_the_upstream_gradient_is_named() {
     assert_diagnosed(
         &check::relu(|g, _a| g * &step(g)),
         "a",
-        Diagnosis::ReluMaskFromUpstream,
+        Diagnosis::Bug(&relu::MASK_FROM_UPSTREAM),
     );
 }
 

@@ -2,6 +2,8 @@
 
 use gradverify::check;
 use gradverify::verify::Diagnosis;
+use gradverify::verify::hypotheses::law::Law;
+use gradverify::verify::ops::sqerr;
 
 use super::{assert_diagnosed, code_and_example, gradient};
 
@@ -18,8 +20,14 @@ fn a_correct_sqerr_backward_passes() {
 #[test]
 fn forgetting_the_half_doubles_both_gradients() {
     let report = check::sqerr(|gl, f, y| (2.0 * gl * (f - y), -2.0 * gl * (f - y)));
-    assert_diagnosed(&report, "f", Diagnosis::Factor(2.0));
-    assert_diagnosed(&report, "y", Diagnosis::Factor(2.0));
+    let half_missing = Diagnosis::Factor {
+        factor: 2.0,
+        meaning: sqerr::loss_meaning(&Law::Constant((2, 1))),
+    };
+    assert_diagnosed(&report, "f", half_missing.clone());
+    assert_diagnosed(&report, "y", half_missing.clone());
+    let text = half_missing.explanation();
+    assert!(text.contains("missing ½") && text.contains("Eq. 34b"), "{text}");
 }
 
 #[test]

@@ -29,13 +29,30 @@
 //! (B=3 Din=1 Dout=1) and dL/dh (B=1 Din=1 Dout=2); `float32` agrees to 6e-8 … 6e-7 of the
 //! scale in every op; none of these fire on another program's answers.
 
+pub mod law;
 pub mod network;
 pub mod patterns;
 pub mod shape_factor;
 
 use ndarray::{ArrayD, Zip};
 
-use super::diagnose::EXPLAIN_REL;
+/// How closely a prediction must match the actual gradient to explain it.
+pub const EXPLAIN_REL: f64 = 1e-7;
+
+/// `actual` matches `predicted` to [`EXPLAIN_REL`] of their size (same shape, all finite).
+pub fn explains(predicted: &ArrayD<f64>, actual: &ArrayD<f64>) -> bool {
+    if predicted.shape() != actual.shape() || actual.iter().any(|v| !v.is_finite()) {
+        return false;
+    }
+    let scale = predicted
+        .iter()
+        .chain(actual)
+        .fold(0.0_f64, |m, v| m.max(v.abs()));
+    let diff = Zip::from(predicted)
+        .and(actual)
+        .fold(0.0_f64, |m, p, a| m.max((p - a).abs()));
+    diff <= EXPLAIN_REL * scale
+}
 
 /// Elements of `expected` smaller than this fraction of its largest are ≈ 0: they take no part
 /// in estimating a ratio (they are still checked, against the array's scale).

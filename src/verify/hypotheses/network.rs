@@ -18,7 +18,8 @@
 use ndarray::ArrayD;
 use serde::Serialize;
 
-use super::shape_factor::{self, BATCH, Observed, ShapeFactor};
+use super::law::{BATCH, Wording};
+use super::shape_factor::{self, Observed, ShapeFactor};
 use super::{Ratio, close, ratio};
 
 /// The name of the network's output width in a case's dims.
@@ -81,7 +82,7 @@ impl LossFactor {
 }
 
 /// Every case's parameter gradients share one factor per case (≠ 1 in some case), or `None`.
-pub fn loss_factor(cases: &[NetworkCase<'_>]) -> Option<LossFactor> {
+pub fn loss_factor(cases: &[NetworkCase<'_>], wording: Wording<'_>) -> Option<LossFactor> {
     let mut factors = Vec::with_capacity(cases.len());
     for case in cases {
         factors.push(shared_ratio(case)?);
@@ -105,7 +106,7 @@ pub fn loss_factor(cases: &[NetworkCase<'_>]) -> Option<LossFactor> {
         .enumerate()
         .filter_map(|(index, (r, dims))| r.map(|ratio| Observed { index, dims, ratio }))
         .collect();
-    let fit = shape_factor::fit_ratios(&observed);
+    let fit = shape_factor::fit_ratios(&observed, wording);
     // One example for every gradient: where possible a case in which all of them are wrong (a
     // dead relu leaves a gradient zero, and so right, in some cases).
     let all_wrong = |i: usize| cases[i].gradients.iter().all(|g| g.wrong);
@@ -118,7 +119,7 @@ pub fn loss_factor(cases: &[NetworkCase<'_>]) -> Option<LossFactor> {
         .as_ref()
         .filter(|f| f.depends_on_shape())
         .and_then(|f| {
-            shape_factor::fit_ratios(&observed_all_wrong)
+            shape_factor::fit_ratios(&observed_all_wrong, wording)
                 .filter(|g| g.formula == f.formula)
                 .and_then(|g| g.example)
                 .or(f.example)
@@ -278,6 +279,7 @@ mod tests {
     use crate::random;
     use crate::tape::Wrt;
     use crate::verify::explain;
+    use crate::verify::hypotheses::law::generic;
     use ndarray::Array2;
 
     const NAMES: [&str; 6] = ["W1", "b1", "W2", "b2", "W3", "b3"];
@@ -362,7 +364,7 @@ mod tests {
     #[test]
     fn the_mse_loss_makes_every_gradient_off_by_two_over_b_d3_with_one_example() {
         let data = answered(|d, _, e| e * (2.0 / (dim(d, "B") * dim(d, "D3"))));
-        let found = loss_factor(&cases(&data)).expect("a loss factor");
+        let found = loss_factor(&cases(&data), &generic).expect("a loss factor");
         assert_eq!(found.codes(), vec!["loss_factor", "mse_convention"]);
         let fit = found.fit.as_ref().expect("a law");
         assert_eq!(fit.formula, "2/(B·D3)");
@@ -379,7 +381,7 @@ mod tests {
     #[test]
     fn a_constant_loss_factor_stands_alone() {
         let data = answered(|_, _, e| e * 2.0);
-        let found = loss_factor(&cases(&data)).expect("a loss factor");
+        let found = loss_factor(&cases(&data), &generic).expect("a loss factor");
         assert_eq!(found.codes(), vec!["loss_factor"]);
         assert_eq!(found.fit.as_ref().map(|f| f.formula.as_str()), Some("2"));
         // The smallest case: B = 2, widths 1, 3, 3, 1.
@@ -390,16 +392,16 @@ mod tests {
     fn a_factor_on_some_gradients_only_is_no_loss_factor() {
         // Layer 3 right, layers 2 and 1 doubled: not the loss (the relu mask of layer 2, say).
         let data = answered(|_, i, e| if i < 4 { e * 2.0 } else { e.clone() });
-        assert_eq!(loss_factor(&cases(&data)), None);
+        assert_eq!(loss_factor(&cases(&data), &generic), None);
         // A right answer is no loss factor either.
         let data = answered(|_, _, e| e.clone());
-        assert_eq!(loss_factor(&cases(&data)), None);
+        assert_eq!(loss_factor(&cases(&data), &generic), None);
     }
 
     #[test]
     fn factors_with_no_recognised_law_still_blame_the_loss() {
         let data = answered(|d, _, e| e * (1.0 + dim(d, "D1")));
-        let found = loss_factor(&cases(&data)).expect("a loss factor");
+        let found = loss_factor(&cases(&data), &generic).expect("a loss factor");
         assert_eq!((found.codes(), found.fit), (vec!["loss_factor"], None));
         assert!(found.sentence.contains("no law"), "{}", found.sentence);
     }

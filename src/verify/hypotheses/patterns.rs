@@ -190,9 +190,9 @@ fn outer(u: ndarray::Array1<f64>, v: ndarray::Array1<f64>) -> Array2<f64> {
 pub fn fanout_overwrite(input: &str, cases: &[LinearCase<'_>]) -> Option<FanoutOverwrite> {
     let kept = |term: Term| {
         !cases.is_empty()
-            && cases.iter().all(|c| {
-                linear_term(input, c, term).is_some_and(|p| super::super::diagnose::explains(&p, c.got))
-            })
+            && cases
+                .iter()
+                .all(|c| linear_term(input, c, term).is_some_and(|p| super::explains(&p, c.got)))
     };
     let term = [Term::Last, Term::First].into_iter().find(|&t| kept(t))?;
     let example = (0..cases.len())

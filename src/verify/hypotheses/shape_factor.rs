@@ -11,16 +11,8 @@
 //! ```
 //!
 //! each to [`EXPLAIN_REL`](crate::verify::diagnose::EXPLAIN_REL), preferring the simplest fit
-//! (fewest exponents, then the simplest c). The fit is then named:
-//!
-//! | fit               | code             | what it means                                        |
-//! |-------------------|------------------|------------------------------------------------------|
-//! | −1                | `sign`           | the sign is flipped                                  |
-//! | 1/B               | `batch_mean`     | a mean over data points where L sums (Eq. 34b)       |
-//! | 1/(B·D)           | `element_mean`   | a mean over elements where L sums (Eq. 34b)          |
-//! | 2/(B·D) or 2/B    | `mse_convention` | L taken as mean((f − y)²), not ½ Σ (f − y)² (34b)    |
-//! | 2                 | `factor`         | a missing ½ (the ½ of Eq. 34b cancels the square's 2)|
-//! | anything else     | `factor`         | a constant, or a shape-dependent, factor             |
+//! (fewest exponents, then the simplest c). The fit is then named as a [`Law`] (`sign`,
+//! `factor`, `batch_mean`, `element_mean`, `mse_convention`), in the words of the op at hand.
 //!
 //! The smallest *unambiguous* example is the smallest case in which every dimension of the fit
 //! is > 1 and the factor is not just c (a shape-dependent factor at B = D = 1 reads as a
@@ -29,10 +21,10 @@
 use ndarray::ArrayD;
 use serde::Serialize;
 
+use super::law::{Law, Wording};
 use super::{Ratio, SMALL_RATIONALS, close, ratio, rational_text};
 
-/// The name of the batch dimension in a case's dims.
-pub const BATCH: &str = "B";
+pub use super::law::BATCH;
 
 /// One failing case: the dims of the fit by name (`[("B", 3), ("Din", 2), ("Dout", 4)]` for
 /// linear, `[("B", 3), ("D", 4)]` for sqerr, `[("B", 3), ("D3", 2)]` for the network), the
@@ -105,7 +97,7 @@ pub(super) struct Observed<'a> {
 
 /// The simplest factor c · B^p · Π D_k^(q_k) that explains every case, named; `None` when a
 /// case has no single ratio, when no case says anything, or when nothing in the family fits.
-pub fn fit(cases: &[ShapeCase<'_>]) -> Option<ShapeFactor> {
+pub fn fit(cases: &[ShapeCase<'_>], wording: Wording<'_>) -> Option<ShapeFactor> {
     let mut observed = Vec::new();
     for (index, case) in cases.iter().enumerate() {
         if let Ratio::Of(r) = ratio(case.expected, case.got)? {
@@ -116,11 +108,11 @@ pub fn fit(cases: &[ShapeCase<'_>]) -> Option<ShapeFactor> {
             });
         }
     }
-    fit_ratios(&observed)
+    fit_ratios(&observed, wording)
 }
 
 /// The simplest factor that explains every observed ratio (see [`fit`]).
-pub(super) fn fit_ratios(observed: &[Observed<'_>]) -> Option<ShapeFactor> {
+pub(super) fn fit_ratios(observed: &[Observed<'_>], wording: Wording<'_>) -> Option<ShapeFactor> {
     let names: Vec<&str> = observed.first()?.dims.iter().map(|(n, _)| *n).collect();
     let dim = |o: &Observed<'_>, name: &str| o.dims.iter().find(|(n, _)| *n == name).map(|&(_, d)| d);
     if observed.iter().any(|o| names.iter().any(|n| dim(o, n).is_none())) {
@@ -151,7 +143,7 @@ pub(super) fn fit_ratios(observed: &[Observed<'_>]) -> Option<ShapeFactor> {
         .min_by_key(|(nonzero, rank, _)| (*nonzero, *rank))?;
     let c = SMALL_RATIONALS[rank];
     let example = example(observed, &names, &exps, factor_of);
-    Some(named(c, &names, &exps, observed.len(), example))
+    Some(named(c, (&names, &exps), observed.len(), example, wording))
 }
 
 /// Every exponent vector over `n` dims, simplest first: fewer non-zero exponents, then fewer
@@ -215,97 +207,42 @@ fn example(
         .map(|o| o.index)
 }
 
-/// The fit c · Π dims^exps as a named [`ShapeFactor`], over `cases` cases.
-fn named(c: (i64, i64), names: &[&str], exps: &[i32], cases: usize, example: Option<usize>) -> ShapeFactor {
-    let p = names
-        .iter()
-        .zip(exps)
-        .find(|(n, _)| **n == BATCH)
-        .map_or(0, |(_, &e)| e);
-    let q: Vec<(String, i32)> = names
-        .iter()
-        .zip(exps)
+/// The fit c · Π dims^exps as a named [`ShapeFactor`], over `cases` cases, in the words of
+/// `wording` (the op's).
+fn named(
+    c: (i64, i64),
+    (names, exps): (&[&str], &[i32]),
+    cases: usize,
+    example: Option<usize>,
+    wording: Wording<'_>,
+) -> ShapeFactor {
+    let exponent = |want: &str| names.iter().zip(exps).find(|(n, _)| **n == want).map(|(_, &e)| e);
+    let q: Vec<(String, i32)> = (names.iter().zip(exps))
         .filter(|(n, _)| **n != BATCH)
         .map(|(n, &e)| ((*n).to_owned(), e))
         .collect();
-    let down: Vec<&str> = q
-        .iter()
-        .filter(|(_, e)| *e == -1)
-        .map(|(n, _)| n.as_str())
-        .collect();
-    let up = q.iter().any(|(_, e)| *e == 1);
     let formula = formula(c, names, exps);
+    let law = Law::of(c, names, exps, &formula);
     let all = if cases == 1 {
         "in the failing case".to_owned()
     } else {
         format!("in all {cases} failing cases")
     };
-    let head = format!("you return {formula} × the right gradient {all}");
     let flipped = if c.0 < 0 && c != (-1, 1) {
         "; the sign is flipped as well"
     } else {
         ""
     };
-    let (code, meaning) = match (p, down.as_slice(), up, c.0.abs(), c.1) {
-        (0, [], false, 1, 1) => (
-            "sign",
-            "the sign is flipped (f − y written y − f, or a minus where the chain rule adds); negate it".to_owned(),
-        ),
-        (0, [], false, 2, 1) => (
-            "factor",
-            "a missing ½: in L = ½ Σ (f − y)² (Eq. 34b) the ½ cancels the square's 2, so dL/df = f − y (Eq. 31b); drop the 2".to_owned(),
-        ),
-        (0, [], false, 1, 2) => (
-            "factor",
-            "a ½ too many: the ½ of L = ½ Σ (f − y)² (Eq. 34b) is already cancelled by the square's 2, dL/df = f − y (Eq. 31b); drop the extra ½".to_owned(),
-        ),
-        (0, [], false, _, _) => (
-            "factor",
-            format!(
-                "a constant factor, the same at every shape; find where {} enters the backward and remove it",
-                rational_text((c.0.abs(), c.1))
-            ),
-        ),
-        (-1, [], false, 1, 1) => (
-            "batch_mean",
-            "the right gradient divided by the batch size B: a mean over data points where the loss sums, L = ½ Σ (f − y)² (Eq. 34b); remove the division by B (it is right only when B = 1)".to_owned(),
-        ),
-        (-1, [], false, 2, 1) => (
-            "mse_convention",
-            "the loss taken as a mean over the batch of squares, `2 * (f - y) / B`, instead of L = ½ Σ (f − y)² (Eq. 34b), whose gradient is f − y (Eq. 31b); drop both the 2 and the division by B (deleting only the 2 leaves 1/B)".to_owned(),
-        ),
-        (-1, [d], false, 1, 1) => (
-            "element_mean",
-            format!(
-                "the right gradient divided by B·{d}, the number of elements: a mean (`/ f.size`, `np.mean`) where L = ½ Σ (f − y)² sums (Eq. 34b); remove the division"
-            ),
-        ),
-        (-1, [d], false, 2, 1) => (
-            "mse_convention",
-            format!(
-                "the loss taken as the mean of squares, mean((f − y)²), whose gradient is 2 (f − y)/(B·{d}) (`2 * (f - y) / f.size`), instead of L = ½ Σ (f − y)² (Eq. 34b), whose gradient is f − y (Eq. 31b); drop both the 2 and the division (deleting only the 2 leaves 1/(B·{d}))"
-            ),
-        ),
-        _ => (
-            "factor",
-            format!(
-                "a factor that changes with the shape as {formula}; no backward of these notes divides or multiplies by a dimension (Eq. 31b, 66, 70, 74): find where {} enter",
-                names
-                    .iter()
-                    .zip(exps)
-                    .filter(|(_, e)| **e != 0)
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(" and ")
-            ),
-        ),
-    };
+    let sentence = format!(
+        "you return {formula} × the right gradient {all}: {}{flipped}",
+        law.meaning(wording)
+    );
     ShapeFactor {
-        code,
+        code: law.code(),
         c,
-        p,
+        p: exponent(BATCH).unwrap_or(0),
         q,
-        sentence: format!("{head}: {meaning}{flipped}"),
+        sentence,
         formula,
         example,
     }
@@ -348,6 +285,7 @@ fn formula(c: (i64, i64), names: &[&str], exps: &[i32]) -> String {
 mod tests {
     use super::*;
     use crate::verify::explain;
+    use crate::verify::hypotheses::law::generic;
     use ndarray::{Array, IxDyn};
 
     /// A deterministic, non-constant array of `shape` (no element is 0).
@@ -386,7 +324,7 @@ mod tests {
                 got: g,
             })
             .collect();
-        fit(&cases)
+        fit(&cases, &generic)
     }
 
     const SHAPES: [(usize, usize); 6] = [(1, 4), (3, 5), (4, 4), (2, 1), (1, 2), (2, 3)];
@@ -399,7 +337,7 @@ mod tests {
         assert_eq!(fit.q, vec![("D".to_owned(), -1)]);
         assert_eq!(fit.formula, "2/(B·D)");
         assert!(
-            fit.sentence.contains("f.size") && fit.sentence.contains("Eq. 34b"),
+            fit.sentence.contains("x.size") && fit.sentence.contains("mean of squares"),
             "{}",
             fit.sentence
         );
@@ -446,7 +384,7 @@ mod tests {
         let twice = fit_of(&sqerr_cases(&SHAPES, |_, _| 2.0)).expect("a fit");
         assert_eq!(twice.code, "factor");
         assert!(!twice.depends_on_shape());
-        assert!(twice.sentence.contains("missing ½"), "{}", twice.sentence);
+        assert!(twice.sentence.contains("a constant factor"), "{}", twice.sentence);
         // A constant is unambiguous anywhere: the smallest case.
         assert_eq!(twice.example, Some(3));
         let third = fit_of(&sqerr_cases(&SHAPES, |_, _| -1.0 / 3.0)).expect("a fit");
@@ -480,7 +418,7 @@ mod tests {
                 got: g,
             })
             .collect();
-        let fit = fit(&cases).expect("a fit");
+        let fit = fit(&cases, &generic).expect("a fit");
         assert_eq!((fit.code, fit.formula.as_str()), ("factor", "Din/(2·B)"));
         assert_eq!(fit.q, vec![("Din".to_owned(), 1), ("Dout".to_owned(), 0)]);
         assert!(fit.sentence.contains("B and Din"), "{}", fit.sentence);

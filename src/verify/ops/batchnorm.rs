@@ -65,6 +65,7 @@ Fix (batchnorm; layernorm sums over axis=1 with N = D, keepdims=True):
     dxhat = dout * gamma
     dx = (N * dxhat - dxhat.sum(0) - xhat * (dxhat * xhat).sum(0)) / (N * np.sqrt(var + eps))
 ",
+    parameter: None,
 };
 
 /// The statistics taken along the other op's axis.
@@ -86,6 +87,7 @@ Fix:
     mu = x.mean(axis=1, keepdims=True); var = x.var(axis=1, keepdims=True)
 and every sum of the backward along the same axis.
 ",
+    parameter: None,
 };
 
 /// batchnorm with the unbiased variance.
@@ -106,6 +108,7 @@ Typical wrong code:
 Fix:
     var = ((x - mu) ** 2).sum(0) / B        # np.var(x, axis=0)
 ",
+    parameter: None,
 };
 
 /// The batchnorm op.

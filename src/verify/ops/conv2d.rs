@@ -16,6 +16,7 @@ use ndarray_rand::rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::course::CourseOp;
+use super::linear::BIAS_NOT_SUMMED;
 use crate::catalogue::{AttrSpec, Bug, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{Conv2d, Op, conv2d};
 use crate::verify::diagnose::{Diagnosis, Evidence};
@@ -67,6 +68,7 @@ Typical wrong code:
 Fix:
     dx_pad[:, :, r:r+HH, s:s+WW] += dout[:, f, i, j] * w[f]
 ",
+    parameter: None,
 };
 
 /// The conv2d op.
@@ -149,7 +151,7 @@ impl CourseOp for Conv2dOp {
     }
 
     fn bugs(&self) -> &'static [&'static Bug] {
-        &[&KERNEL_FLIPPED]
+        &[&KERNEL_FLIPPED, &BIAS_NOT_SUMMED]
     }
 
     fn hypotheses(&self, request: &Request, e: &Evidence<'_>) -> Vec<(Diagnosis, ArrayD<f64>)> {
@@ -174,7 +176,7 @@ impl CourseOp for Conv2dOp {
             }
             "b" if x.len_of(Axis(0)) > 1 => {
                 let first = grad.index_axis(Axis(0), 0).sum_axis(Axis(2)).sum_axis(Axis(1));
-                vec![(Diagnosis::BiasNotSummed, first.into_dyn())]
+                vec![(Diagnosis::Bug(&BIAS_NOT_SUMMED), first.into_dyn())]
             }
             _ => Vec::new(),
         }

@@ -55,6 +55,7 @@ Typical wrong code:
 Fix:
     dx = dout * mask / (1 - p)
 ",
+    parameter: None,
 };
 
 /// The dropout op.

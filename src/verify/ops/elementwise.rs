@@ -42,6 +42,7 @@ Fix:
     h = sigmoid(a); da = dh * h * (1 - h)
     h = np.tanh(a); da = dh * (1 - h ** 2)
 ",
+    parameter: None,
 };
 
 /// An elementwise activation's home: its spec, its reference op, and its slope written wrongly

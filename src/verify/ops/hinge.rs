@@ -55,6 +55,7 @@ Fix:
     active[np.arange(B), y] = -active.sum(axis=1)
     dz = active / B
 ",
+    parameter: None,
 };
 
 /// The hinge op.

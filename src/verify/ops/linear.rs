@@ -14,7 +14,7 @@ use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 
 use super::{VerifiedOp, single_op};
-use crate::catalogue::{Answer, GradOut, InputSpec, OpKind, OpSpec, Request};
+use crate::catalogue::{Answer, Bug, GradOut, InputSpec, OpKind, OpSpec, Request};
 use crate::error::Result;
 use crate::ops::{Cost, Linear, Op, linear};
 use crate::oracle::OracleReport;
@@ -41,6 +41,48 @@ pub static SPEC: OpSpec = OpSpec {
     attrs: &[],
     grad_out: GradOut::Array(&["B", "Dout"]),
     extras: &[],
+};
+
+/// dL/dh = dL/da W: W not transposed (only a square W lets it run).
+pub const W_NOT_TRANSPOSED: Bug = Bug {
+    code: "w_not_transposed",
+    summary: "W not transposed: dL/dh = dL/da Wᵀ (Eq. 66), you return dL/da W (it only fits when W is square)",
+    explain: "\
+w_not_transposed: dL/dh = dL/da W instead of dL/da Wᵀ
+
+linear's input gradient multiplies by the transpose of W: dL/dh_α = Σ_j W_αj dL/da_j
+(Eq. 65), dL/dh = dL/da Wᵀ (Eq. 66). Without the transpose the shapes only fit when
+W is square, which is where this was found.
+
+Typical wrong code:
+    dh = g @ W
+Fix:
+    dh = g @ W.T
+",
+    parameter: None,
+};
+
+/// dL/db taken from the first data point instead of summed over the batch (also rnn_step's b and conv2d's).
+pub const BIAS_NOT_SUMMED: Bug = Bug {
+    code: "bias_not_summed",
+    summary: "bias gradient not summed over the batch: you return the first data point's (or image's) gradient; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74), and conv2d's by every position of every image; correct only when B = 1",
+    explain: "\
+bias_not_summed: dL/db taken from one data point
+
+b is added to every row of a = h W + b, so its gradient sums the rows:
+dL/db = Σ_rows dL/da (Eq. 74). Yours is the first row's, right only at B = 1.
+The same holds for rnn_step's b, and for conv2d's b[f], added at every position of
+every image: db = Σ over n, i, j of dout[n, f, i, j]; from the first image only it
+is right only at N = 1.
+
+Typical wrong code:
+    db = g[0]
+    db = dout[0].sum(axis=(1, 2))                # conv2d
+Fix:
+    db = g.sum(axis=0)
+    db = dout.sum(axis=(0, 2, 3))
+",
+    parameter: None,
 };
 
 /// The linear op.
@@ -124,10 +166,17 @@ impl VerifiedOp for LinearOp {
     fn hypotheses(&self, request: &Request, e: &Evidence<'_>) -> Vec<(Diagnosis, ArrayD<f64>)> {
         let (_, w, _, grad_out) = parts(request);
         match e.input {
-            "h" if w.is_square() => vec![(Diagnosis::WeightNotTransposed, grad_out.dot(&w).into_dyn())],
-            "b" => vec![(Diagnosis::BiasNotSummed, grad_out.row(0).to_owned().into_dyn())],
+            "h" if w.is_square() => vec![(Diagnosis::Bug(&W_NOT_TRANSPOSED), grad_out.dot(&w).into_dyn())],
+            "b" => vec![(
+                Diagnosis::Bug(&BIAS_NOT_SUMMED),
+                grad_out.row(0).to_owned().into_dyn(),
+            )],
             _ => Vec::new(),
         }
+    }
+
+    fn bugs(&self) -> &'static [&'static Bug] {
+        &[&W_NOT_TRANSPOSED, &BIAS_NOT_SUMMED]
     }
 
     fn sweep_case(

@@ -64,6 +64,7 @@ Fix:
     p, q = np.unravel_index(window.argmax(), window.shape)
     dx[n, c, r + p, s + q] += dout[n, c, i, j]
 ",
+    parameter: None,
 };
 
 /// The maxpool2d op.

@@ -9,7 +9,7 @@ use ndarray::{Array1, Array2, ArrayD, arr0};
 use rand_chacha::ChaCha8Rng;
 
 use super::VerifiedOp;
-use crate::catalogue::{Answer, Grad, GradOut, InputSpec, OpKind, OpSpec, Request};
+use crate::catalogue::{Answer, Bug, Grad, GradOut, InputSpec, OpKind, OpSpec, Request};
 use crate::error::Result;
 use crate::mlp::{self, MlpParams};
 use crate::ops::{Cost, linear, relu};
@@ -19,6 +19,7 @@ use crate::tape::Wrt;
 use crate::verify::Backward;
 use crate::verify::check::{Closure, NetworkGrads, label};
 use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::law::Law;
 use crate::workload::Workload;
 
 /// A handle to this op, for code that names it.
@@ -43,6 +44,64 @@ pub static SPEC: OpSpec = OpSpec {
     attrs: &[],
     grad_out: GradOut::None,
     extras: &["loss"],
+};
+
+/// dL/da1 from dL/dh2 and a2, as misprinted in the notes' Eq. 32e/37e.
+pub const MISPRINT_32E: Bug = Bug {
+    code: "misprint_32e",
+    summary: "the notes' misprint in Eq. 32e/37e: dL/da1 computed from dL/dh2 and a2; the chain rule gives dL/da1 = relu.backward(dL/dh1; a1) (Eq. 25e)",
+    explain: "\
+misprint_32e: dL/da1 computed from dL/dh2 and a2
+
+The notes' Eq. 32e (and 37e) is misprinted: it reads
+dL/da1 = relu.backward(dL/dh2; a2). The chain rule gives
+dL/da1 = relu.backward(dL/dh1; a1) (Eq. 25e, 26e): each relu's backward takes the
+gradient of its own output and its own input. The misprint only runs when D1 = D2.
+
+Typical wrong code:
+    da1 = relu_backward(dh2, a2)
+Fix:
+    da1 = relu_backward(dh1, a1)
+",
+    parameter: None,
+};
+
+/// The relu mask of hidden layer 1 left out of the backward.
+pub const LAYER1_MASK_MISSING: Bug = Bug {
+    code: "layer_mask_missing",
+    summary: "the relu mask of hidden layer 1 is missing: dL/da1 = Θ(a1) ⊙ dL/dh1 (Eq. 37c/e, 47)",
+    explain: "\
+layer_mask_missing: one hidden layer's relu left out of the network's backward
+
+In the network's backward each relu contributes its mask: dL/da2 = Θ(a2) ⊙ dL/dh2
+(Eq. 37c), dL/da1 = Θ(a1) ⊙ dL/dh1 (Eq. 37e, 47). The report names the layer whose
+mask is missing; the layers below it inherit the error.
+
+Typical wrong code:
+    da2 = dh2
+Fix:
+    da2 = relu_backward(dh2, a2)
+",
+    parameter: Some(("layer", 1)),
+};
+
+/// The relu mask of hidden layer 2 left out of the backward.
+pub const LAYER2_MASK_MISSING: Bug = Bug {
+    code: "layer_mask_missing",
+    summary: "the relu mask of hidden layer 2 is missing: dL/da2 = Θ(a2) ⊙ dL/dh2 (Eq. 37c/e, 47)",
+    explain: "\
+layer_mask_missing: one hidden layer's relu left out of the network's backward
+
+In the network's backward each relu contributes its mask: dL/da2 = Θ(a2) ⊙ dL/dh2
+(Eq. 37c), dL/da1 = Θ(a1) ⊙ dL/dh1 (Eq. 37e, 47). The report names the layer whose
+mask is missing; the layers below it inherit the error.
+
+Typical wrong code:
+    da2 = dh2
+Fix:
+    da2 = relu_backward(dh2, a2)
+",
+    parameter: Some(("layer", 2)),
 };
 
 /// The network.
@@ -126,13 +185,13 @@ impl VerifiedOp for MlpOp {
         let (x, y, params) = parts(request);
         let mut found = Vec::new();
         let variants = [
-            (Diagnosis::Misprint32e, Variant::Misprint32e),
-            (Diagnosis::NetworkMaskMissing(1), Variant::MaskMissing(1)),
-            (Diagnosis::NetworkMaskMissing(2), Variant::MaskMissing(2)),
+            (&MISPRINT_32E, Variant::Misprint32e),
+            (&LAYER1_MASK_MISSING, Variant::MaskMissing(1)),
+            (&LAYER2_MASK_MISSING, Variant::MaskMissing(2)),
         ];
-        for (d, variant) in variants {
+        for (bug, variant) in variants {
             if let Some(g) = network_variant(&x, &y, &params, variant).and_then(|a| a.get(e.input).cloned()) {
-                found.push((d, g));
+                found.push((Diagnosis::Bug(bug), g));
             }
         }
         for (other, g) in &e.expected.grads {
@@ -141,6 +200,15 @@ impl VerifiedOp for MlpOp {
             }
         }
         found
+    }
+
+    /// The network's loss is sqerr: its factors mean what they mean for sqerr.
+    fn factor_meaning(&self, law: &Law<'_>) -> Option<String> {
+        super::sqerr::loss_meaning(law)
+    }
+
+    fn bugs(&self) -> &'static [&'static Bug] {
+        &[&MISPRINT_32E, &LAYER1_MASK_MISSING, &LAYER2_MASK_MISSING]
     }
 
     fn sweep_case(

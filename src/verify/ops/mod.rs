@@ -35,6 +35,7 @@ use ndarray::ArrayD;
 use rand_chacha::ChaCha8Rng;
 
 use super::diagnose::{Diagnosis, Evidence};
+use super::hypotheses::law::Law;
 use crate::catalogue::{Answer, Bug, OpKind, OpSpec, Request};
 use crate::error::{Error, Result};
 use crate::ops::Cost;
@@ -160,6 +161,12 @@ pub trait VerifiedOp: Sync {
         _input: &str,
         _cases: &[(&Request, &ArrayD<f64>)],
     ) -> Option<(Diagnosis, usize)> {
+        None
+    }
+
+    /// What a wrong factor's law means for this op, in its maths (sqerr: a factor of 2 is the ½
+    /// of L = ½ Σ (f − y)² missing); `None` lets the generic meaning stand.
+    fn factor_meaning(&self, _law: &Law<'_>) -> Option<String> {
         None
     }
 

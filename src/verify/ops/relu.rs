@@ -14,7 +14,7 @@ use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 
 use super::{VerifiedOp, single_op};
-use crate::catalogue::{Answer, GradOut, InputSpec, OpKind, OpSpec, Request};
+use crate::catalogue::{Answer, Bug, GradOut, InputSpec, OpKind, OpSpec, Request};
 use crate::error::Result;
 use crate::ops::{Cost, Op, Relu, relu};
 use crate::oracle::OracleReport;
@@ -36,6 +36,60 @@ pub static SPEC: OpSpec = OpSpec {
     attrs: &[],
     grad_out: GradOut::Array(&["B", "D"]),
     extras: &[],
+};
+
+/// dL/dh passed through without the mask.
+pub const MASK_MISSING: Bug = Bug {
+    code: "mask_missing",
+    summary: "relu mask missing: you pass dL/dh through unchanged; dL/da = Θ(a) ⊙ dL/dh (Eq. 47)",
+    explain: "\
+mask_missing: relu's backward passes the gradient through unchanged
+
+relu's derivative is the step Θ(a): 1 where a > 0, 0 elsewhere (Eq. 42), so
+dL/da = Θ(a) ⊙ dL/dh (Eq. 47). Yours is dL/dh itself.
+
+Typical wrong code:
+    da = dh
+Fix:
+    da = dh * (a > 0)
+",
+    parameter: None,
+};
+
+/// The mask kept where a ≤ 0 and dropped where a > 0.
+pub const MASK_INVERTED: Bug = Bug {
+    code: "mask_inverted",
+    summary: "relu mask inverted: you keep the gradient where a ≤ 0 and drop it where a > 0 (Θ, Eq. 42)",
+    explain: "\
+mask_inverted: relu's mask kept where a ≤ 0 and dropped where a > 0
+
+dL/da = Θ(a) ⊙ dL/dh (Eq. 47), with Θ(a) = 1 for a > 0 (Eq. 42). Yours keeps the
+gradient on the flat side of the relu and drops it on the linear side.
+
+Typical wrong code:
+    da = dh * (a <= 0)
+Fix:
+    da = dh * (a > 0)
+",
+    parameter: None,
+};
+
+/// The mask taken from dL/dh instead of a.
+pub const MASK_FROM_UPSTREAM: Bug = Bug {
+    code: "mask_from_upstream",
+    summary: "relu mask taken from the wrong tensor: you keep dL/dh where dL/dh > 0; the mask is Θ(a), from relu's input (Eq. 47)",
+    explain: "\
+mask_from_upstream: relu's mask taken from the gradient instead of the input
+
+The mask is Θ(a), from relu's input a (Eq. 47) — or, equivalently, from its output
+h = relu(a), since h > 0 exactly where a > 0. Yours keeps dL/dh where dL/dh > 0.
+
+Typical wrong code:
+    da = dh * (dh > 0)
+Fix:
+    da = dh * (a > 0)
+",
+    parameter: None,
 };
 
 /// The relu op.
@@ -80,16 +134,20 @@ impl VerifiedOp for ReluOp {
         let (a, grad_out) = parts(request);
         let step = |a: ArrayView2<'_, f64>| a.mapv(relu::step);
         vec![
-            (Diagnosis::ReluMaskMissing, grad_out.to_owned().into_dyn()),
+            (Diagnosis::Bug(&MASK_MISSING), grad_out.to_owned().into_dyn()),
             (
-                Diagnosis::ReluMaskInverted,
+                Diagnosis::Bug(&MASK_INVERTED),
                 (&grad_out * &step(a).mapv(|t| 1.0 - t)).into_dyn(),
             ),
             (
-                Diagnosis::ReluMaskFromUpstream,
+                Diagnosis::Bug(&MASK_FROM_UPSTREAM),
                 (&grad_out * &step(grad_out)).into_dyn(),
             ),
         ]
+    }
+
+    fn bugs(&self) -> &'static [&'static Bug] {
+        &[&MASK_MISSING, &MASK_INVERTED, &MASK_FROM_UPSTREAM]
     }
 
     fn other_subgradient(&self, request: &Request) -> Option<(ArrayD<f64>, &'static str)> {

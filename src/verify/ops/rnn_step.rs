@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::course::CourseOp;
 use super::elementwise::DERIVATIVE_AT_INPUT;
+use super::linear::BIAS_NOT_SUMMED;
 use crate::catalogue::{Bug, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{Op, RnnStep};
 use crate::random;
@@ -81,7 +82,7 @@ impl CourseOp for RnnStepOp {
     }
 
     fn bugs(&self) -> &'static [&'static Bug] {
-        &[&DERIVATIVE_AT_INPUT]
+        &[&DERIVATIVE_AT_INPUT, &BIAS_NOT_SUMMED]
     }
 
     fn hypotheses(&self, request: &Request, e: &Evidence<'_>) -> Vec<(Diagnosis, ArrayD<f64>)> {
@@ -95,7 +96,10 @@ impl CourseOp for RnnStepOp {
         }
         if e.input == "b" && x.nrows() > 1 {
             let right = &grad * &pre.mapv(|p| 1.0 - p.tanh() * p.tanh());
-            found.push((Diagnosis::BiasNotSummed, right.row(0).to_owned().into_dyn()));
+            found.push((
+                Diagnosis::Bug(&BIAS_NOT_SUMMED),
+                right.row(0).to_owned().into_dyn(),
+            ));
         }
         found
     }

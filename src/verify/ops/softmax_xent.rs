@@ -54,6 +54,7 @@ Typical wrong code:
 Fix:
     dz = probs.copy(); dz[np.arange(B), y] -= 1; dz /= B
 ",
+    parameter: None,
 };
 
 /// A mean loss's gradient not divided by B.
@@ -74,6 +75,7 @@ Typical wrong code:
 Fix:
     dz = probs.copy(); dz[np.arange(B), y] -= 1; dz /= B
 ",
+    parameter: None,
 };
 
 /// The softmax_xent op.

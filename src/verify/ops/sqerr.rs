@@ -22,6 +22,7 @@ use crate::random;
 use crate::verify::Backward;
 use crate::verify::check::{Closure, label};
 use crate::verify::diagnose::Diagnosis;
+use crate::verify::hypotheses::law::Law;
 use crate::workload::Workload;
 
 /// A handle to this op, for code that names it.
@@ -82,6 +83,10 @@ impl VerifiedOp for SqErrOp {
         Ok(Answer::default().with("f", df).with("y", dy))
     }
 
+    fn factor_meaning(&self, law: &Law<'_>) -> Option<String> {
+        loss_meaning(law)
+    }
+
     fn divisors(&self, request: &Request) -> Vec<(Diagnosis, f64)> {
         vec![(Diagnosis::MeanOverElements, parts(request).0.len() as f64)]
     }
@@ -112,6 +117,30 @@ impl VerifiedOp for SqErrOp {
             vec![normal(&[batch, width]), normal(&[batch, width])],
         ))
     }
+}
+
+/// What a wrong factor means for the loss L = ½ Σ (f − y)² (Eq. 34b), whose gradient is f − y
+/// (Eq. 31b): a 2 is its ½ missing, 1/B or 1/(B·D) a mean where it sums, 2/B or 2/(B·D) the
+/// mean-of-squares convention. The network's loss is this one, so the network says the same.
+pub fn loss_meaning(law: &Law<'_>) -> Option<String> {
+    Some(match law {
+        Law::Sign => "the sign is flipped (f − y written y − f, or a minus where the chain rule adds); negate it".to_owned(),
+        Law::Constant((2, 1)) => "a missing ½: in L = ½ Σ (f − y)² (Eq. 34b) the ½ cancels the square's 2, so dL/df = f − y (Eq. 31b); drop the 2".to_owned(),
+        Law::Constant((1, 2)) => "a ½ too many: the ½ of L = ½ Σ (f − y)² (Eq. 34b) is already cancelled by the square's 2, dL/df = f − y (Eq. 31b); drop the extra ½".to_owned(),
+        Law::Constant(_) => return None,
+        Law::BatchMean => "the right gradient divided by the batch size B: a mean over data points where the loss sums, L = ½ Σ (f − y)² (Eq. 34b); remove the division by B (it is right only when B = 1)".to_owned(),
+        Law::BatchMse => "the loss taken as a mean over the batch of squares, `2 * (f - y) / B`, instead of L = ½ Σ (f − y)² (Eq. 34b), whose gradient is f − y (Eq. 31b); drop both the 2 and the division by B (deleting only the 2 leaves 1/B)".to_owned(),
+        Law::ElementMean(d) => format!(
+            "the right gradient divided by B·{d}, the number of elements: a mean (`/ f.size`, `np.mean`) where L = ½ Σ (f − y)² sums (Eq. 34b); remove the division"
+        ),
+        Law::ElementMse(d) => format!(
+            "the loss taken as the mean of squares, mean((f − y)²), whose gradient is 2 (f − y)/(B·{d}) (`2 * (f - y) / f.size`), instead of L = ½ Σ (f − y)² (Eq. 34b), whose gradient is f − y (Eq. 31b); drop both the 2 and the division (deleting only the 2 leaves 1/(B·{d}))"
+        ),
+        Law::Shaped { formula, dims } => format!(
+            "a factor that changes with the shape as {formula}; no backward of these notes divides or multiplies by a dimension (Eq. 31b, 66, 70, 74): find where {} enter",
+            dims.join(" and ")
+        ),
+    })
 }
 
 /// A sqerr backward as a [`Backward`].

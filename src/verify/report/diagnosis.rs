@@ -2,10 +2,10 @@
 //! issue, shown in reports and JSON) and a short explanation that cites the notes' equation.
 //!
 //! Codes: `zero`, `sign`, `upstream_ignored`, `batch_mean`, `element_mean`, `factor`,
-//! `transposed`, `w_not_transposed`, `bias_not_summed`, `mask_missing`, `mask_inverted`,
-//! `mask_from_upstream`, `misprint_32e`, `layer_mask_missing`, `swapped`, and `row_zero` /
-//! `column_zero` for one zeroed row or column (kept apart from `zero`, every element zero,
-//! because they point at a loop bound rather than a missing computation).
+//! `transposed`, `swapped`, and `row_zero` / `column_zero` for one zeroed row or column (kept
+//! apart from `zero`, every element zero, because they point at a loop bound rather than a
+//! missing computation). A constant factor carries what it means for the op at hand, where the
+//! op says (a 2 in sqerr is the ½ of its loss missing; in linear, only a 2).
 //!
 //! Beside them, the diagnoses that only many cases (or a whole network) show, carrying what
 //! [`crate::verify::hypotheses`] found: a factor that depends on the shape (its code is the fit's:
@@ -39,24 +39,16 @@ pub enum Diagnosis {
     MeanOverBatch,
     /// The right gradient divided by the number of elements N = B·D.
     MeanOverElements,
-    /// The right gradient times a constant.
-    Factor(f64),
+    /// The right gradient times a constant, with what it means for the op at hand where the op
+    /// says (`VerifiedOp::factor_meaning`: sqerr's 2 is its ½ missing).
+    Factor {
+        /// The constant.
+        factor: f64,
+        /// The op's meaning of it, if it has one.
+        meaning: Option<String>,
+    },
     /// The transpose of the right gradient.
     Transposed,
-    /// linear: dL/dh = dL/da W instead of dL/da Wᵀ.
-    WeightNotTransposed,
-    /// linear: dL/db is the first data point's dL/da, not the sum over the batch.
-    BiasNotSummed,
-    /// relu: dL/dh passed through without the mask.
-    ReluMaskMissing,
-    /// relu: the mask kept where a ≤ 0 and dropped where a > 0.
-    ReluMaskInverted,
-    /// relu: the mask taken from dL/dh instead of a.
-    ReluMaskFromUpstream,
-    /// The network: dL/da1 from dL/dh2 and a2, as misprinted in the notes' Eq. 32e/37e.
-    Misprint32e,
-    /// The network: the relu mask of hidden layer 1 or 2 left out of the backward.
-    NetworkMaskMissing(usize),
     /// The network: this is another parameter's gradient.
     SwappedWith(String),
     /// One row (the last, or another) is zero and the rest are right.
@@ -96,15 +88,8 @@ impl Diagnosis {
             Diagnosis::UpstreamIgnored => "upstream_ignored",
             Diagnosis::MeanOverBatch => "batch_mean",
             Diagnosis::MeanOverElements => "element_mean",
-            Diagnosis::Factor(_) => "factor",
+            Diagnosis::Factor { .. } => "factor",
             Diagnosis::Transposed => "transposed",
-            Diagnosis::WeightNotTransposed => "w_not_transposed",
-            Diagnosis::BiasNotSummed => "bias_not_summed",
-            Diagnosis::ReluMaskMissing => "mask_missing",
-            Diagnosis::ReluMaskInverted => "mask_inverted",
-            Diagnosis::ReluMaskFromUpstream => "mask_from_upstream",
-            Diagnosis::Misprint32e => "misprint_32e",
-            Diagnosis::NetworkMaskMissing(_) => "layer_mask_missing",
             Diagnosis::SwappedWith(_) => "swapped",
             Diagnosis::RowZero { .. } => "row_zero",
             Diagnosis::ColumnZero { .. } => "column_zero",
@@ -128,6 +113,19 @@ impl Diagnosis {
         }
     }
 
+    /// Whether the diagnosis itself explains why a batch of one passes (a mean over the batch, the
+    /// bias taken from one data point, a law in B), so that a report need not say it again.
+    pub fn says_batch_of_one_passes(&self) -> bool {
+        match self {
+            Diagnosis::MeanOverBatch
+            | Diagnosis::FanoutOverwrite(_)
+            | Diagnosis::ShapeFactor(_)
+            | Diagnosis::LossFactor(_) => true,
+            Diagnosis::Bug(bug) => bug.says_batch_of_one_passes(),
+            _ => false,
+        }
+    }
+
     /// What the bug is and what the notes say instead, in one sentence.
     pub fn explanation(&self) -> String {
         match self {
@@ -138,22 +136,14 @@ impl Diagnosis {
             Diagnosis::MeanOverElements => {
                 "divided by the number of elements B·D: a mean where L = ½ Σ (f − y)² sums (Eq. 34b)".to_owned()
             }
-            Diagnosis::Factor(c) if (c - 2.0).abs() < 1e-9 => "twice the right gradient: the ½ of L = ½ Σ (f − y)² cancels the 2 of the square (Eq. 34b)".to_owned(),
-            Diagnosis::Factor(c) => {
+            Diagnosis::Factor {
+                factor: c,
+                meaning: Some(meaning),
+            } => format!("you return {c} × the right gradient: {meaning}"),
+            Diagnosis::Factor { factor: c, .. } => {
                 format!("off by a constant factor: you return {c} × the right gradient")
             }
             Diagnosis::Transposed => "transposed: you return the transpose of the gradient; a gradient has the shape of its input (dL/dW = hᵀ dL/da, Eq. 70)".to_owned(),
-            Diagnosis::WeightNotTransposed => "W not transposed: dL/dh = dL/da Wᵀ (Eq. 66), you return dL/da W (it only fits when W is square)".to_owned(),
-            Diagnosis::BiasNotSummed => "bias gradient not summed over the batch: you return the first data point's (or image's) gradient; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74), and conv2d's by every position of every image; correct only when B = 1".to_owned(),
-            Diagnosis::ReluMaskMissing => {
-                "relu mask missing: you pass dL/dh through unchanged; dL/da = Θ(a) ⊙ dL/dh (Eq. 47)".to_owned()
-            }
-            Diagnosis::ReluMaskInverted => "relu mask inverted: you keep the gradient where a ≤ 0 and drop it where a > 0 (Θ, Eq. 42)".to_owned(),
-            Diagnosis::ReluMaskFromUpstream => "relu mask taken from the wrong tensor: you keep dL/dh where dL/dh > 0; the mask is Θ(a), from relu's input (Eq. 47)".to_owned(),
-            Diagnosis::Misprint32e => "the notes' misprint in Eq. 32e/37e: dL/da1 computed from dL/dh2 and a2; the chain rule gives dL/da1 = relu.backward(dL/dh1; a1) (Eq. 25e)".to_owned(),
-            Diagnosis::NetworkMaskMissing(layer) => format!(
-                "the relu mask of hidden layer {layer} is missing: dL/da{layer} = Θ(a{layer}) ⊙ dL/dh{layer} (Eq. 37c/e, 47)"
-            ),
             Diagnosis::SwappedWith(other) => {
                 format!("this is dL/d{other}: gradients returned in the wrong place")
             }
@@ -191,8 +181,11 @@ impl Serialize for Diagnosis {
         map.serialize_entry("code", self.code())?;
         map.serialize_entry("explanation", &self.explanation())?;
         match self {
-            Diagnosis::Factor(c) => map.serialize_entry("factor", c)?,
-            Diagnosis::NetworkMaskMissing(layer) => map.serialize_entry("layer", layer)?,
+            Diagnosis::Factor { factor, .. } => map.serialize_entry("factor", factor)?,
+            Diagnosis::Bug(Bug {
+                parameter: Some((name, value)),
+                ..
+            }) => map.serialize_entry(name, value)?,
             Diagnosis::SwappedWith(other) => map.serialize_entry("with", other)?,
             Diagnosis::RowZero { last } | Diagnosis::ColumnZero { last } => {
                 map.serialize_entry("last", last)?
@@ -230,6 +223,7 @@ mod tests {
     /// Every code a report can show (each variant's, each fit's, each beside another), with
     /// the fits drawn from cases of every B, D in 1..=3.
     fn every_reachable_code() -> Vec<&'static str> {
+        use crate::verify::hypotheses::law::generic;
         use crate::verify::hypotheses::shape_factor::{ShapeCase, fit};
         use ndarray::{Array2, ArrayD};
         let laws: [fn(f64, f64) -> f64; 10] = [
@@ -266,7 +260,7 @@ mod tests {
                     got: g,
                 })
                 .collect();
-            let found = fit(&cases).expect("every law of the family fits");
+            let found = fit(&cases, &generic).expect("every law of the family fits");
             let loss = LossFactor {
                 factors: Vec::new(),
                 fit: Some(found.clone()),
@@ -312,15 +306,11 @@ mod tests {
             Diagnosis::UpstreamIgnored,
             Diagnosis::MeanOverBatch,
             Diagnosis::MeanOverElements,
-            Diagnosis::Factor(3.0),
+            Diagnosis::Factor {
+                factor: 3.0,
+                meaning: None,
+            },
             Diagnosis::Transposed,
-            Diagnosis::WeightNotTransposed,
-            Diagnosis::BiasNotSummed,
-            Diagnosis::ReluMaskMissing,
-            Diagnosis::ReluMaskInverted,
-            Diagnosis::ReluMaskFromUpstream,
-            Diagnosis::Misprint32e,
-            Diagnosis::NetworkMaskMissing(1),
             Diagnosis::SwappedWith("b2".to_owned()),
             Diagnosis::RowZero { last: true },
             Diagnosis::ColumnZero { last: false },
@@ -375,7 +365,14 @@ mod tests {
             "{codes:?}"
         );
         assert_eq!(Diagnosis::SignFlipped.code(), "sign");
-        assert_eq!(Diagnosis::Factor(2.0).code(), "factor");
+        assert_eq!(
+            Diagnosis::Factor {
+                factor: 2.0,
+                meaning: None
+            }
+            .code(),
+            "factor"
+        );
         assert_eq!(
             Diagnosis::SwappedWith("b2".to_owned()).explanation(),
             "this is dL/db2: gradients returned in the wrong place"

@@ -60,6 +60,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::catalogue::Bug;
     use crate::verify::report::{Diagnosis, Fault, Finding, Problem, Subject};
 
     #[test]
@@ -79,7 +80,12 @@ mod tests {
                 actual: 1.0,
                 rel_err: 0.5,
             }],
-            diagnosis: Some(Diagnosis::NetworkMaskMissing(2)),
+            diagnosis: Some(Diagnosis::Bug(&Bug {
+                code: "layer_mask_missing",
+                summary: "the relu mask of hidden layer 2 is missing",
+                explain: "",
+                parameter: Some(("layer", 2)),
+            })),
             only_batch_of_one: false,
         });
         report.findings.push(Finding {

@@ -313,6 +313,7 @@ impl Scorecard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::Bug;
     use crate::verify::report::{Diagnosis, Inconclusive, Subject};
 
     fn finding(problem: Problem, diagnosis: Option<Diagnosis>) -> Finding {
@@ -398,9 +399,15 @@ mod tests {
         assert_eq!(pass.reason, None);
 
         let mut wrong = Report::new("p", "linear", 4);
-        wrong
-            .findings
-            .push(finding(Problem::WrongValues, Some(Diagnosis::BiasNotSummed)));
+        wrong.findings.push(finding(
+            Problem::WrongValues,
+            Some(Diagnosis::Bug(&Bug {
+                code: "bias_not_summed",
+                summary: "",
+                explain: "",
+                parameter: None,
+            })),
+        ));
         let exited = Fault::Exited {
             status: "exit status: 1".to_owned(),
             stderr_tail: vec!["Traceback".to_owned()],

@@ -93,16 +93,7 @@ impl fmt::Display for Indented<'_> {
         // A diagnosis that explains why B = 1 passes says so itself (or says the truth: an
         // overwritten fan-out of dL/dh fails at B = 1 too).
         if finding.only_batch_of_one
-            && !matches!(
-                finding.diagnosis,
-                Some(
-                    Diagnosis::MeanOverBatch
-                        | Diagnosis::BiasNotSummed
-                        | Diagnosis::FanoutOverwrite(_)
-                        | Diagnosis::ShapeFactor(_)
-                        | Diagnosis::LossFactor(_)
-                )
-            )
+            && !(finding.diagnosis.as_ref()).is_some_and(Diagnosis::says_batch_of_one_passes)
         {
             write!(
                 f,
@@ -178,6 +169,7 @@ fn write_stderr(f: &mut fmt::Formatter<'_>, stderr_tail: &[String]) -> fmt::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::Bug;
     use crate::compare::Element;
     use crate::verify::report::{Inconclusive, Subject};
 
@@ -195,7 +187,12 @@ mod tests {
                 actual: 0.5,
                 rel_err: 2.0 / 3.0,
             }],
-            diagnosis: Some(Diagnosis::BiasNotSummed),
+            diagnosis: Some(Diagnosis::Bug(&Bug {
+                code: "bias_not_summed",
+                summary: "bias gradient not summed over the batch: you return the first data point's (or image's) gradient; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74), and conv2d's by every position of every image; correct only when B = 1",
+                explain: "",
+                parameter: None,
+            })),
             only_batch_of_one: true,
         });
         report.findings.push(Finding {
