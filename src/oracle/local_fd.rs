@@ -20,7 +20,7 @@
 use ndarray::ArrayViewD;
 use rayon::prelude::*;
 
-use super::finite_diff::{FdConfig, FdGradient, unresolved_scalar};
+use super::fd_config::{FdConfig, FdGradient, unresolved_scalar};
 use super::richardson::{self, Estimate, Sample};
 use crate::error::Result;
 use crate::ops::Op;

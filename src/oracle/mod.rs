@@ -14,6 +14,7 @@
 //! gradient, whether anything was certified at all (at an exact fit the gradient is zero, and a
 //! wrong zero cannot be told from a right one: nothing failed, nothing certified).
 
+pub mod fd_config;
 pub mod finite_diff;
 pub mod jacobian;
 pub mod local_fd;

@@ -29,33 +29,19 @@
 //! A panic in the function under test is caught and reported as a failed case with its message;
 //! the default panic hook is silenced for those calls only, on the verifying thread.
 
-use std::any::Any;
-use std::cell::Cell;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::Once;
-
 use ndarray::{Array1, Array2, ArrayD, ArrayViewD};
 
 pub use super::custom::{Domain, OpCheck, Tangents, jacobian_from_vjp, op, op_with};
 use super::ops;
 pub use super::ops::linear::linear_subject;
-pub use super::ops::mlp::network_subject;
+pub use super::ops::mlp::{NetworkGrads, network_subject};
 pub use super::ops::relu::relu_subject;
 pub use super::ops::sqerr::sqerr_subject;
-use super::{Backward, Config, Fault, Report, verify};
+pub(crate) use super::subject::catching_panics;
+use super::subject::{Closure, label};
+use super::{Config, Report, verify};
 use crate::catalogue::{Answer, GradOut, OpKind, Request};
 use crate::mlp::MlpParams;
-
-/// The six parameter gradients of the Eq. 33 network, in Eq. 35's order:
-/// (dL/dW1, dL/db1, dL/dW2, dL/db2, dL/dW3, dL/db3).
-pub type NetworkGrads = (
-    Array2<f64>,
-    Array1<f64>,
-    Array2<f64>,
-    Array1<f64>,
-    Array2<f64>,
-    Array1<f64>,
-);
 
 /// Checks `linear_backward(dL/da, h, W, b) -> (dL/dh, dL/dW, dL/db)` (Eq. 30b).
 pub fn linear<F>(backward: F) -> Report
@@ -243,68 +229,6 @@ macro_rules! backward_tests {
             }
         )*
     };
-}
-
-/// A Rust function as a [`Backward`]: `call` turns a request into the function's arguments
-/// and its results into an answer.
-pub(crate) struct Closure<C> {
-    pub(crate) label: String,
-    pub(crate) call: C,
-}
-
-impl<C: Fn(&Request) -> Answer> Backward for Closure<C> {
-    fn label(&self) -> String {
-        self.label.clone()
-    }
-
-    fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
-        catching(|| (self.call)(request)).map_err(Fault::Panicked)
-    }
-}
-
-thread_local! {
-    static QUIET: Cell<bool> = const { Cell::new(false) };
-}
-static QUIET_HOOK: Once = Once::new();
-
-/// Runs `f`, turning a panic into `Err("panicked: …")` without printing it.
-pub(crate) fn catching_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catching(f).map_err(|message| format!("panicked: {message}"))
-}
-
-/// Runs `f`, turning a panic into `Err` with the panic's message, without printing it.
-fn catching<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    QUIET_HOOK.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
-    let was_quiet = QUIET.with(|q| q.replace(true));
-    let result = panic::catch_unwind(AssertUnwindSafe(f));
-    QUIET.with(|q| q.set(was_quiet));
-    result.map_err(|payload| panic_message(payload.as_ref()))
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(a non-string payload)".to_owned()
-    }
-}
-
-/// The function's name for reports: `linear_backward` for a named function, `closure` else.
-pub(crate) fn label<F>() -> String {
-    let full = std::any::type_name::<F>();
-    if full.contains("{{closure}}") {
-        return "closure".to_owned();
-    }
-    full.rsplit("::").next().unwrap_or(full).to_owned()
 }
 
 #[cfg(test)]

@@ -12,24 +12,11 @@ use ndarray::{ArrayD, Axis, Zip};
 
 use super::hypotheses::law::Law;
 use super::hypotheses::small_rational;
-pub use super::hypotheses::{EXPLAIN_REL, explains};
+pub use super::hypotheses::{EXPLAIN_REL, Evidence, explains};
 use super::ops::{self, VerifiedOp};
 use crate::catalogue::{Answer, Request};
 
 pub use super::report::Diagnosis;
-
-/// One failing case, as evidence for a diagnosis.
-#[derive(Debug, Clone, Copy)]
-pub struct Evidence<'a> {
-    /// The request the case sent, for the protocol's ops (op-specific hypotheses need it).
-    pub request: Option<&'a Request>,
-    /// The input whose gradient is wrong (`W`, `a`, `b1`, ...).
-    pub input: &'a str,
-    /// The reference answer for the whole request.
-    pub expected: &'a Answer,
-    /// The wrong gradient.
-    pub actual: &'a ArrayD<f64>,
-}
 
 /// The first diagnosis, in order of specificity, that explains every failing case.
 pub fn diagnose(evidence: &[Evidence<'_>]) -> Option<Diagnosis> {

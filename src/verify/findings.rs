@@ -9,7 +9,8 @@ use std::mem::{Discriminant, discriminant};
 
 use super::diagnose::{self, Diagnosis};
 use super::recognise::{self, LossFactorExample};
-use super::{CaseRecord, Checked, Fault, Finding, Problem, Subject};
+use super::record::{CaseRecord, Checked};
+use super::{Fault, Finding, Problem, Subject};
 use crate::compare;
 use ndarray::Dimension;
 

@@ -32,12 +32,16 @@ mod findings;
 pub mod hypotheses;
 pub mod ops;
 mod recognise;
+mod record;
 pub mod report;
+pub mod subject;
 
 pub use diagnose::Diagnosis;
 pub use report::{Fault, Finding, Inconclusive, Problem, Report, Subject};
+pub use subject::Backward;
 
 use findings::{findings, same_kind};
+use record::{CaseRecord, Checked};
 use report::gradient_label;
 
 use std::ops::Range;
@@ -59,14 +63,6 @@ pub const VERIFY_FLOOR: f64 = 1e-12;
 const SHRINK_ATTEMPTS: u64 = 64;
 /// Keeps the shrinking's random streams apart from the cases'.
 const SHRINK_STREAM: u64 = 1 << 40;
-
-/// Anything that answers a request with gradients.
-pub trait Backward {
-    /// A short name for reports (`linear_backward`, `python3 student.py`).
-    fn label(&self) -> String;
-    /// The gradients for `request`, keyed by input name.
-    fn answer(&mut self, request: &Request) -> Result<Answer, Fault>;
-}
 
 /// How many cases, from which seed, under which tolerances:
 /// `Config::default().cases(100).seed(3).rtol(1e-3).atol(1e-5)`.
@@ -116,55 +112,6 @@ impl Config {
     /// With the absolute tolerance `atol` (float32 code needs 1e-5).
     pub fn atol(self, atol: f64) -> Config {
         Config { atol, ..self }
-    }
-}
-
-/// One case, checked.
-#[derive(Debug, Clone)]
-pub(crate) struct CaseRecord {
-    /// The dimensions the case was drawn with (what shrinking reduces).
-    pub(crate) dims: Vec<usize>,
-    /// The shape for reports, e.g. `B=2 Din=3 Dout=3`.
-    pub(crate) shape: String,
-    /// The batch size, where the op has one.
-    pub(crate) batch: Option<usize>,
-    /// The protocol request, for the protocol's ops.
-    pub(crate) request: Option<Request>,
-    /// What the gradients should be.
-    pub(crate) expected: Answer,
-    /// The answer's problems, or the fault that kept it from answering.
-    pub(crate) outcome: Result<Checked, Fault>,
-}
-
-/// The problems of one answered case.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Checked {
-    pub(crate) actual: Answer,
-    /// Per input: what is wrong.
-    pub(crate) wrong: Vec<(String, Problem)>,
-    pub(crate) nondeterministic: Vec<String>,
-    /// The second call on the same input gave no answer at all.
-    pub(crate) second_call_failed: bool,
-    pub(crate) nonzero_for_zero_upstream: Vec<String>,
-    /// The note on the other valid subgradient at a kink, when the backward took it (relu's
-    /// Θ(0) = 1).
-    pub(crate) other_subgradient: Option<&'static str>,
-    /// The inputs whose gradient had at least one element certified (not merely excused).
-    pub(crate) certified: Vec<String>,
-}
-
-impl CaseRecord {
-    /// The problem of `what` (an input's gradient, or the call) in this case, if any.
-    fn problem(&self, what: &Subject) -> Option<Problem> {
-        match (&self.outcome, what) {
-            (Err(fault), Subject::Call) => Some(Problem::Fault(fault.clone())),
-            (Ok(checked), Subject::Gradient(input)) => checked
-                .wrong
-                .iter()
-                .find(|(n, _)| n == input)
-                .map(|(_, p)| p.clone()),
-            _ => None,
-        }
     }
 }
 

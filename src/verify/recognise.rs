@@ -15,10 +15,10 @@
 
 use ndarray::ArrayD;
 
-use super::CaseRecord;
 use super::hypotheses::network::{self, Gradient, LossFactor, NetworkCase};
 use super::hypotheses::{patterns, shape_factor};
 use super::ops;
+use super::record::CaseRecord;
 use super::report::Diagnosis;
 use crate::catalogue::Request;
 

@@ -36,6 +36,21 @@ pub mod shape_factor;
 
 use ndarray::{ArrayD, Zip};
 
+use crate::catalogue::{Answer, Request};
+
+/// One failing case, as evidence for a diagnosis.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// The request the case sent, for the protocol's ops (op-specific hypotheses need it).
+    pub request: Option<&'a Request>,
+    /// The input whose gradient is wrong (`W`, `a`, `b1`, ...).
+    pub input: &'a str,
+    /// The reference answer for the whole request.
+    pub expected: &'a Answer,
+    /// The wrong gradient.
+    pub actual: &'a ArrayD<f64>,
+}
+
 /// How closely a prediction must match the actual gradient to explain it.
 pub const EXPLAIN_REL: f64 = 1e-7;
 

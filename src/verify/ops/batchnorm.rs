@@ -18,7 +18,8 @@ use super::course::CourseOp;
 use crate::catalogue::{AttrSpec, Bug, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{BatchNorm, DEFAULT_EPS, LayerNorm, Op};
 use crate::random;
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
 
 /// The inputs of both norms: `x: B×D`, `gamma: D`, `beta: D`.
 pub const NORM_INPUTS: &[InputSpec] = &[

@@ -19,7 +19,8 @@ use super::course::CourseOp;
 use super::linear::BIAS_NOT_SUMMED;
 use crate::catalogue::{AttrSpec, Bug, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{Conv2d, Op, conv2d};
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
 
 /// conv2d on the wire: `x: N×C×H×W`, `w: F×C×HH×WW`, `b: F`, attributes `stride` and `pad`.
 pub static SPEC: OpSpec = OpSpec {

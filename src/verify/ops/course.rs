@@ -24,7 +24,8 @@ use crate::error::Result;
 use crate::ops::{Cost, Op};
 use crate::oracle::OracleReport;
 use crate::random::{self, ShapeBounds};
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
 use crate::workload::Workload;
 
 /// What an op's home says; [`VerifiedOp`] follows for every implementor.

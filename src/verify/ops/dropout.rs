@@ -17,7 +17,8 @@ use super::course::CourseOp;
 use crate::catalogue::{AttrSpec, Bug, Grad, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{Dropout, Op};
 use crate::random;
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
 
 /// dropout on the wire: `x: B×D`, `mask: B×D` (not differentiated), attribute `p`.
 pub static SPEC: OpSpec = OpSpec {

@@ -16,7 +16,8 @@ use super::course::CourseOp;
 use crate::catalogue::{Bug, OpSpec, Request};
 use crate::ops::Op;
 use crate::random;
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
 
 /// σ′ or tanh′ written from the input where the output belongs.
 pub const DERIVATIVE_AT_INPUT: Bug = Bug {

@@ -15,8 +15,9 @@ use super::course::CourseOp;
 use crate::catalogue::{GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{Embedding, Op};
 use crate::random;
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
 use crate::verify::hypotheses::patterns::{FanoutOverwrite, Term};
+use crate::verify::report::Diagnosis;
 
 /// embedding on the wire: `W: V×D`, `idx: B` (integers), dL/dout `B×D`.
 pub static SPEC: OpSpec = OpSpec {

@@ -16,7 +16,8 @@ use super::course::CourseOp;
 use super::softmax_xent::{BATCH_SUM, LOSS_PLAN, batch_sum, labels, logits, loss_sweep_dims};
 use crate::catalogue::{Bug, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{Hinge, Op};
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
 
 /// hinge on the wire: `z: B×C`, `labels: B` (integers), dL/dL a number.
 pub static SPEC: OpSpec = OpSpec {

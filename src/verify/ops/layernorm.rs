@@ -17,7 +17,8 @@ use super::batchnorm::{
 use super::course::CourseOp;
 use crate::catalogue::{Bug, GradOut, OpSpec, Request};
 use crate::ops::{BatchNorm, DEFAULT_EPS, LayerNorm, Op};
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
 
 /// layernorm on the wire.
 pub static SPEC: OpSpec = OpSpec {

@@ -19,10 +19,10 @@ use crate::error::Result;
 use crate::ops::{Cost, Linear, Op, linear};
 use crate::oracle::OracleReport;
 use crate::random;
-use crate::verify::Backward;
-use crate::verify::check::{Closure, label};
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
 use crate::verify::hypotheses::patterns::{LinearCase, fanout_overwrite};
+use crate::verify::report::Diagnosis;
+use crate::verify::subject::{Backward, Closure, label};
 use crate::workload::Workload;
 
 /// A handle to this op, for code that names it.

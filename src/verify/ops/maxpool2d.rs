@@ -19,7 +19,8 @@ use super::course::CourseOp;
 use super::embedding::overwritten;
 use crate::catalogue::{AttrSpec, Bug, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{MaxPool2d, Op};
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
 
 /// maxpool2d on the wire: `x: N×C×H×W`, attributes `pool` and `stride`.
 pub static SPEC: OpSpec = OpSpec {

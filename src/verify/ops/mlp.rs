@@ -16,10 +16,10 @@ use crate::ops::{Cost, linear, relu};
 use crate::oracle::{self, OracleReport};
 use crate::random;
 use crate::tape::Wrt;
-use crate::verify::Backward;
-use crate::verify::check::{Closure, NetworkGrads, label};
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
 use crate::verify::hypotheses::law::Law;
+use crate::verify::report::Diagnosis;
+use crate::verify::subject::{Backward, Closure, label};
 use crate::workload::Workload;
 
 /// A handle to this op, for code that names it.
@@ -311,6 +311,17 @@ fn network_variant(x: &Array2<f64>, y: &Array2<f64>, p: &MlpParams, variant: Var
             .with("x", g1.h.into_dyn()),
     )
 }
+
+/// The six parameter gradients of the Eq. 33 network, in Eq. 35's order:
+/// (dL/dW1, dL/db1, dL/dW2, dL/db2, dL/dW3, dL/db3).
+pub type NetworkGrads = (
+    Array2<f64>,
+    Array1<f64>,
+    Array2<f64>,
+    Array1<f64>,
+    Array2<f64>,
+    Array1<f64>,
+);
 
 /// A whole-network backprop as a [`Backward`].
 pub fn network_subject<F>(backprop: F) -> impl Backward

@@ -19,9 +19,9 @@ use crate::error::Result;
 use crate::ops::{Cost, Op, Relu, relu};
 use crate::oracle::OracleReport;
 use crate::random;
-use crate::verify::Backward;
-use crate::verify::check::{Closure, label};
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
+use crate::verify::subject::{Backward, Closure, label};
 use crate::workload::Workload;
 
 /// A handle to this op, for code that names it.

@@ -18,7 +18,8 @@ use super::linear::BIAS_NOT_SUMMED;
 use crate::catalogue::{Bug, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{Op, RnnStep};
 use crate::random;
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
 
 /// rnn_step on the wire: `x: B×D`, `h: B×H`, `Wx: D×H`, `Wh: H×H`, `b: H`, dL/dh' `B×H`.
 pub static SPEC: OpSpec = OpSpec {

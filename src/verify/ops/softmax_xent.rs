@@ -20,7 +20,8 @@ use super::course::CourseOp;
 use crate::catalogue::{Bug, GradOut, InputSpec, OpSpec, Request};
 use crate::ops::{Op, SoftmaxXent};
 use crate::random;
-use crate::verify::diagnose::{Diagnosis, Evidence};
+use crate::verify::hypotheses::Evidence;
+use crate::verify::report::Diagnosis;
 
 /// softmax_xent on the wire: `z: B×C`, `labels: B` (integers), dL/dL a number.
 pub static SPEC: OpSpec = OpSpec {

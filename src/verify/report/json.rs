@@ -2,10 +2,9 @@
 //! `"fail"`, `"inconclusive"`) and, beside each finding's fields, its rendered text (`"text"`).
 //! Each diagnosis is an object with a `"code"` field.
 
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
-use crate::compare::{Element, Verdict};
+use crate::compare::Verdict;
 
 use super::model::Report;
 use super::text;
@@ -33,34 +32,13 @@ fn verdict(verdict: Verdict) -> &'static str {
     }
 }
 
-/// The worst elements, each as `{"index", "expected", "actual", "rel_err"}`.
-pub(super) fn elements<S: Serializer>(elements: &[Element], serializer: S) -> Result<S::Ok, S::Error> {
-    let mut seq = serializer.serialize_seq(Some(elements.len()))?;
-    for e in elements {
-        seq.serialize_element(&ElementJson(e))?;
-    }
-    seq.end()
-}
-
-struct ElementJson<'a>(&'a Element);
-
-impl serde::Serialize for ElementJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(4))?;
-        map.serialize_entry("index", &self.0.index)?;
-        map.serialize_entry("expected", &self.0.expected)?;
-        map.serialize_entry("actual", &self.0.actual)?;
-        map.serialize_entry("rel_err", &self.0.rel_err)?;
-        map.end()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
     use crate::catalogue::Bug;
+    use crate::compare::Element;
     use crate::verify::report::{Diagnosis, Fault, Finding, Problem, Subject};
 
     #[test]

@@ -7,6 +7,7 @@
 //! Pass.
 
 use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use crate::compare::{Element, Verdict};
 use crate::error::Error;
@@ -190,7 +191,7 @@ pub struct Finding {
     /// The smallest shape found where it happens, e.g. `B=1 Din=2 Dout=2`.
     pub smallest_shape: String,
     /// The worst elements in that smallest case (at most three).
-    #[serde(serialize_with = "super::json::elements")]
+    #[serde(serialize_with = "elements")]
     pub worst: Vec<Element>,
     /// The recognised bug, if any.
     pub diagnosis: Option<Diagnosis>,
@@ -263,6 +264,28 @@ impl Report {
     #[track_caller]
     pub fn assert_correct(&self) {
         assert!(self.passed(), "\n{self}");
+    }
+}
+
+/// The worst elements, each as `{"index", "expected", "actual", "rel_err"}`.
+fn elements<S: Serializer>(elements: &[Element], serializer: S) -> Result<S::Ok, S::Error> {
+    let mut seq = serializer.serialize_seq(Some(elements.len()))?;
+    for e in elements {
+        seq.serialize_element(&ElementJson(e))?;
+    }
+    seq.end()
+}
+
+struct ElementJson<'a>(&'a Element);
+
+impl serde::Serialize for ElementJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("index", &self.0.index)?;
+        map.serialize_entry("expected", &self.0.expected)?;
+        map.serialize_entry("actual", &self.0.actual)?;
+        map.serialize_entry("rel_err", &self.0.rel_err)?;
+        map.end()
     }
 }
 
