@@ -40,23 +40,8 @@ fn finding(
     shrinker: &mut Shrinker<'_>,
     loss: Option<&LossFactorExample>,
 ) -> Option<Finding> {
-    let failing: Vec<(&CaseRecord, Discriminant<Problem>)> = records
-        .iter()
-        .filter_map(|r| Some((r, discriminant(&r.problem(what)?))))
-        .collect();
-    // The most common kind of problem (a wrong shape may turn into wrong values at 1×1), and
-    // the smallest case that shows it: one count per kind, so linear in the failing cases.
-    let mut counts: HashMap<Discriminant<Problem>, usize> = HashMap::new();
-    for (_, kind) in &failing {
-        *counts.entry(*kind).or_default() += 1;
-    }
-    let most = counts.values().copied().max()?;
-    let (first, _) = *failing
-        .iter()
-        .filter(|(_, kind)| counts[kind] == most)
-        .min_by_key(|(r, _)| (r.dims.iter().product::<usize>(), r.dims.clone()))?;
-    let failing: Vec<&CaseRecord> = failing.into_iter().map(|(r, _)| r).collect();
-    let smallest = shrinker(first, what);
+    let failing: Vec<&CaseRecord> = records.iter().filter(|r| r.problem(what).is_some()).collect();
+    let mut smallest = shrinker(representative(&failing, what)?, what);
     let problem = smallest
         .problem(what)
         .expect("internal: shrinking keeps the problem");
@@ -64,30 +49,7 @@ fn finding(
         Subject::Gradient(input) => input.as_str(),
         _ => "",
     };
-    let evidence: Vec<diagnose::Evidence<'_>> = failing
-        .iter()
-        .copied()
-        .chain([&smallest])
-        .filter_map(|r| {
-            let actual = r.outcome.as_ref().ok()?.actual.get(input)?;
-            Some(diagnose::Evidence {
-                request: r.request.as_ref(),
-                input,
-                expected: &r.expected,
-                actual,
-            })
-        })
-        .collect();
-    let mut diagnosis = match &problem {
-        Problem::WrongValues | Problem::WrongShape { .. } => diagnose::diagnose(&evidence),
-        Problem::Fault(Fault::TimedOut { .. } | Fault::StoppedAnswering { .. })
-            if records.iter().all(|r| r.outcome.is_err()) =>
-        {
-            Some(Diagnosis::NoAnswer)
-        }
-        _ => None,
-    };
-    let mut smallest = smallest;
+    let mut diagnosis = one_case_diagnosis(records, &failing, &smallest, input, &problem);
     if diagnosis.is_none() && problem == Problem::WrongValues {
         let wrong_values: Vec<&CaseRecord> = failing
             .iter()
@@ -117,6 +79,60 @@ fn finding(
         diagnosis,
         only_batch_of_one,
     })
+}
+
+/// The case to shrink: the smallest of the most common kind of problem among the failing cases
+/// (a wrong shape may turn into wrong values at 1×1); one count per kind, so linear in them.
+fn representative<'r>(failing: &[&'r CaseRecord], what: &Subject) -> Option<&'r CaseRecord> {
+    let kinds: Vec<Discriminant<Problem>> = failing
+        .iter()
+        .filter_map(|r| Some(discriminant(&r.problem(what)?)))
+        .collect();
+    let mut counts: HashMap<Discriminant<Problem>, usize> = HashMap::new();
+    for kind in &kinds {
+        *counts.entry(*kind).or_default() += 1;
+    }
+    let most = counts.values().copied().max()?;
+    failing
+        .iter()
+        .zip(&kinds)
+        .filter(|(_, kind)| counts[kind] == most)
+        .map(|(r, _)| *r)
+        .min_by_key(|r| (r.dims.iter().product::<usize>(), r.dims.clone()))
+}
+
+/// The diagnosis that every failing case (and the shrunk one) shows alone, or, for a program
+/// that never answered, `no_answer`.
+fn one_case_diagnosis(
+    records: &[CaseRecord],
+    failing: &[&CaseRecord],
+    smallest: &CaseRecord,
+    input: &str,
+    problem: &Problem,
+) -> Option<Diagnosis> {
+    match problem {
+        Problem::WrongValues | Problem::WrongShape { .. } => {
+            let evidence: Vec<diagnose::Evidence<'_>> = (failing.iter().copied())
+                .chain([smallest])
+                .filter_map(|r| {
+                    let actual = r.outcome.as_ref().ok()?.actual.get(input)?;
+                    Some(diagnose::Evidence {
+                        request: r.request.as_ref(),
+                        input,
+                        expected: &r.expected,
+                        actual,
+                    })
+                })
+                .collect();
+            diagnose::diagnose(&evidence)
+        }
+        Problem::Fault(Fault::TimedOut { .. } | Fault::StoppedAnswering { .. })
+            if records.iter().all(|r| r.outcome.is_err()) =>
+        {
+            Some(Diagnosis::NoAnswer)
+        }
+        _ => None,
+    }
 }
 
 /// Both are the same kind of problem (a wrong shape stays a wrong shape while shrinking).

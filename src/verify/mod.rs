@@ -257,6 +257,16 @@ fn examine(
     actual: Answer,
     config: Config,
 ) -> Checked {
+    let mut checked = compared(request, expected, &actual, config);
+    ask_again(subject, request, &actual, &mut checked);
+    ask_with_zero_upstream(subject, request, expected, &mut checked);
+    checked.actual = actual;
+    checked
+}
+
+/// Each gradient of `actual` against the reference (or, at a kink, the op's other valid
+/// subgradient): its shape, finiteness and values.
+fn compared(request: &Request, expected: &Answer, actual: &Answer, config: Config) -> Checked {
     let against = |name: &str, e: &ArrayD<f64>, a: &ArrayD<f64>| against(name, e, a, config);
     let mut checked = Checked::default();
     let other_side = ops::op(request.kind()).other_subgradient(request);
@@ -295,9 +305,14 @@ fn examine(
         }
         checked.wrong.push((name.clone(), Problem::WrongValues));
     }
+    checked
+}
+
+/// The same request once more: a gradient that comes back different is nondeterministic.
+fn ask_again(subject: &mut dyn Backward, request: &Request, first: &Answer, checked: &mut Checked) {
     match subject.answer(request) {
         Ok(again) => {
-            for (name, first) in &actual.grads {
+            for (name, first) in &first.grads {
                 if again.get(name).is_none_or(|second| !same(first, second)) {
                     checked.nondeterministic.push(name.clone());
                 }
@@ -305,39 +320,47 @@ fn examine(
         }
         Err(_) => checked.second_call_failed = true,
     }
-    if let Some(zeroed) = request.with_zero_upstream() {
-        match subject.answer(&zeroed) {
-            Ok(answer) => {
-                // A gradient that is NaN already is reported as such; NaN · 0 is no evidence
-                // that it ignores the upstream gradient.
-                let non_finite = |name: &str| {
+}
+
+/// The request with a zero upstream gradient (where the op has one): every gradient must be
+/// zero, and a fault on it stands against each gradient that had no problem of its own.
+fn ask_with_zero_upstream(
+    subject: &mut dyn Backward,
+    request: &Request,
+    expected: &Answer,
+    checked: &mut Checked,
+) {
+    let Some(zeroed) = request.with_zero_upstream() else {
+        return;
+    };
+    match subject.answer(&zeroed) {
+        Ok(answer) => {
+            // A gradient that is NaN already is reported as such; NaN · 0 is no evidence
+            // that it ignores the upstream gradient.
+            let non_finite = |name: &str| {
+                checked
+                    .wrong
+                    .iter()
+                    .any(|(n, p)| n == name && *p == Problem::NonFinite)
+            };
+            let nonzero: Vec<String> = (answer.grads.iter())
+                .filter(|(name, g)| !non_finite(name) && g.iter().any(|v| *v != 0.0))
+                .map(|(name, _)| name.clone())
+                .collect();
+            checked.nonzero_for_zero_upstream.extend(nonzero);
+        }
+        // A backward that fails only on a zero upstream gradient is still wrong.
+        Err(fault) => {
+            for (name, _) in &expected.grads {
+                if checked.wrong.iter().all(|(n, _)| n != name) {
+                    let message = format!("{fault} (upstream gradient all zeros)");
                     checked
                         .wrong
-                        .iter()
-                        .any(|(n, p)| n == name && *p == Problem::NonFinite)
-                };
-                for (name, g) in &answer.grads {
-                    if !non_finite(name) && g.iter().any(|v| *v != 0.0) {
-                        checked.nonzero_for_zero_upstream.push(name.clone());
-                    }
-                }
-            }
-            // A backward that fails only on a zero upstream gradient is still wrong: its
-            // fault stands against each gradient that had no problem of its own.
-            Err(fault) => {
-                for (name, _) in &expected.grads {
-                    if checked.wrong.iter().all(|(n, _)| n != name) {
-                        let message = format!("{fault} (upstream gradient all zeros)");
-                        checked
-                            .wrong
-                            .push((name.clone(), Problem::Fault(Fault::Failed(message))));
-                    }
+                        .push((name.clone(), Problem::Fault(Fault::Failed(message))));
                 }
             }
         }
     }
-    checked.actual = actual;
-    checked
 }
 
 /// Compares one gradient with the reference under the configured tolerances: `rtol` certifies,

@@ -384,36 +384,46 @@ mod tests {
         assert_eq!(score.codes, ["loss_factor", "mse_convention"]);
     }
 
-    #[test]
-    fn an_op_scores_its_points_only_when_it_passes() {
-        let points: Points = "linear=2".parse().unwrap();
+    /// A passing linear, a linear with a wrong dL/db and an exit, and a relu not implemented.
+    fn passing_failing_and_missing(points: &Points) -> [OpScore; 3] {
         let pass = OpScore::of(
             &Report::new("p", "linear", 4),
             crate::verify::ops::linear::KIND,
-            &points,
+            points,
         );
-        assert_eq!(
-            (pass.outcome, pass.score, pass.max_score),
-            (Outcome::Pass, 2.0, 2.0)
-        );
-        assert_eq!(pass.reason, None);
-
         let mut wrong = Report::new("p", "linear", 4);
-        wrong.findings.push(finding(
-            Problem::WrongValues,
-            Some(Diagnosis::Bug(&Bug {
-                code: "bias_not_summed",
-                summary: "",
-                explain: "",
-                parameter: None,
-            })),
-        ));
+        const BIAS: Bug = Bug {
+            code: "bias_not_summed",
+            summary: "",
+            explain: "",
+            parameter: None,
+        };
+        wrong
+            .findings
+            .push(finding(Problem::WrongValues, Some(Diagnosis::Bug(&BIAS))));
         let exited = Fault::Exited {
             status: "exit status: 1".to_owned(),
             stderr_tail: vec!["Traceback".to_owned()],
         };
         wrong.findings.push(finding(Problem::Fault(exited), None));
-        let fail = OpScore::of(&wrong, crate::verify::ops::linear::KIND, &points);
+        let fail = OpScore::of(&wrong, crate::verify::ops::linear::KIND, points);
+        let unsupported = Report {
+            implemented: false,
+            ..Report::new("p", "relu", 4)
+        };
+        let missing = OpScore::of(&unsupported, crate::verify::ops::relu::KIND, points);
+        [pass, fail, missing]
+    }
+
+    #[test]
+    fn an_op_scores_its_points_only_when_it_passes() {
+        let points: Points = "linear=2".parse().unwrap();
+        let [pass, fail, missing] = passing_failing_and_missing(&points);
+        assert_eq!(
+            (pass.outcome, pass.score, pass.max_score),
+            (Outcome::Pass, 2.0, 2.0)
+        );
+        assert_eq!(pass.reason, None);
         assert_eq!(
             (fail.outcome, fail.score, fail.max_score),
             (Outcome::Fail, 0.0, 2.0)
@@ -423,15 +433,27 @@ mod tests {
             fail.reason.as_deref(),
             Some("dL/db: wrong values; dL/db: the program exited (exit status: 1): Traceback")
         );
-
-        let unsupported = Report {
-            implemented: false,
-            ..Report::new("p", "relu", 4)
-        };
-        let missing = OpScore::of(&unsupported, crate::verify::ops::relu::KIND, &points);
         assert_eq!((missing.outcome, missing.score), (Outcome::NotImplemented, 0.0));
         assert!(missing.reason.as_deref().unwrap().contains("not implemented"));
 
+        let card = Scorecard {
+            name: "p".to_owned(),
+            ops: vec![
+                pass,
+                fail,
+                missing,
+                OpScore::not_run(crate::verify::ops::mlp::KIND, &points, "no time left"),
+            ],
+            fault: None,
+            output: String::new(),
+        };
+        assert_eq!((card.score(), card.max_score()), (2.0, 6.0));
+        assert_eq!(card.summary(), "1 of 4 ops pass, score 2 / 6");
+    }
+
+    #[test]
+    fn an_inconclusive_op_or_one_out_of_time_scores_nothing_and_says_why() {
+        let points: Points = "linear=2".parse().unwrap();
         let mut unsure = Report::new("p", "relu", 4);
         unsure.inconclusive.push(Inconclusive {
             gradient: "a".to_owned(),
@@ -462,19 +484,5 @@ mod tests {
             (late.reason.as_deref(), &late.codes[..]),
             (Some("no time"), &["out_of_time".to_owned()][..])
         );
-
-        let card = Scorecard {
-            name: "p".to_owned(),
-            ops: vec![
-                pass,
-                fail,
-                missing,
-                OpScore::not_run(crate::verify::ops::mlp::KIND, &points, "no time left"),
-            ],
-            fault: None,
-            output: String::new(),
-        };
-        assert_eq!((card.score(), card.max_score()), (2.0, 6.0));
-        assert_eq!(card.summary(), "1 of 4 ops pass, score 2 / 6");
     }
 }
