@@ -2,9 +2,11 @@
 
 use ndarray::{ArrayD, Dimension};
 
-use super::case::{Closures, Options, Outcome, fault_record, input_name};
+use super::case::{Outcome, fault_record};
+use super::closures::{Closures, Forward, Linearised};
 use super::domain::Domain;
 use super::jvp::tangent_name;
+use super::options::{Options, input_name};
 use super::shrink::Groups;
 use super::tally::{REDRAWS, Tally};
 use super::{diagnoses, shrink};
@@ -107,8 +109,8 @@ impl<'a> OpCheck<'a> {
     fn with_closures(
         name: &str,
         shapes: &[&[usize]],
-        forward: super::case::Forward<'a>,
-        backward: super::case::Linearised<'a>,
+        forward: Forward<'a>,
+        backward: Linearised<'a>,
         multi: bool,
     ) -> OpCheck<'a> {
         OpCheck {
@@ -336,7 +338,13 @@ impl<'a> OpCheck<'a> {
         if self.op.jvp.is_some() {
             names.extend((0..outputs.unwrap_or(1)).map(|j| tangent_name(j, outputs.unwrap_or(1))));
         }
-        let mut shrinker = |start: &_, what: &_| self.shrunk(groups, start, what, seed);
+        let mut shrinker = |start: &_, what: &_| {
+            groups.shrunk(&self.shapes, (start, what), seed, |shapes, dims, rng| {
+                let drawn = self.draw(shapes, rng);
+                self.run_case(drawn, rng, (dims, &shapes_label(shapes)))
+                    .map(|outcome| outcome.record)
+            })
+        };
         report.findings = findings(&records, &names, &mut shrinker);
         diagnoses::more(&mut report.findings, outcomes, &self.op, &self.options, seed);
         let broken: Vec<_> = outcomes
@@ -474,7 +482,7 @@ impl<'a> OpCheck<'a> {
     /// Inputs of `shapes` drawn in their domains where the forward is finite (drawn again up to
     /// [`REDRAWS`] times) and its outputs, or the forward's fault; `None` if it stayed NaN or
     /// infinite.
-    pub(super) fn draw(&self, shapes: &[Vec<usize>], rng: &mut rand_chacha::ChaCha8Rng) -> Option<Drawn> {
+    fn draw(&self, shapes: &[Vec<usize>], rng: &mut rand_chacha::ChaCha8Rng) -> Option<Drawn> {
         for _ in 0..=REDRAWS {
             let inputs: Vec<ArrayD<f64>> = shapes
                 .iter()
@@ -491,7 +499,7 @@ impl<'a> OpCheck<'a> {
     }
 
     /// One case from drawn inputs; `None` when there were none.
-    pub(super) fn run_case(
+    fn run_case(
         &self,
         drawn: Option<Drawn>,
         rng: &mut rand_chacha::ChaCha8Rng,

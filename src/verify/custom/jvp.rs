@@ -22,8 +22,10 @@ use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 
-use super::case::{Closures, Linearised, Options, against_estimates, shaped};
+use super::closures::{Closures, Linearised};
 use super::domain;
+use super::estimates::{against_estimates, shaped};
+use super::options::Options;
 use crate::compare::Comparison;
 use crate::oracle::richardson::{self, Sample};
 use crate::verify::Problem;

@@ -33,11 +33,14 @@
 
 mod builder;
 mod case;
+mod closures;
 mod diagnoses;
 mod domain;
+mod estimates;
 pub mod fast;
 mod jacobian;
 mod jvp;
+mod options;
 mod second_opinion;
 mod shrink;
 mod tally;
