@@ -91,7 +91,34 @@ impl<'a> OpCheck<'a> {
         F: Fn(&[ArrayD<f64>]) -> ArrayD<f64> + 'a,
         B: Fn(&[ArrayD<f64>], &ArrayD<f64>) -> Vec<ArrayD<f64>> + 'a,
     {
-        let forward = Box::new(move |x: &[ArrayD<f64>]| vec![forward(x)]);
+        OpCheck::try_new(
+            name,
+            shapes,
+            move |x| Ok(forward(x)),
+            move |x, v| Ok(backward(x, v)),
+        )
+    }
+
+    /// [`new`](Self::new) with closures that may fail to answer, as a program may: an `Err`
+    /// fails the case at hand with its fault (`the forward failed: …`), as a panic does, and the
+    /// check goes on.
+    ///
+    /// ```
+    /// use gradverify::check::OpCheck;
+    /// use gradverify::verify::Fault;
+    /// use ndarray::ArrayD;
+    ///
+    /// let forward = |x: &[ArrayD<f64>]| Ok(x[0].mapv(f64::sin));
+    /// let backward = |_: &[ArrayD<f64>], _: &ArrayD<f64>| Err(Fault::Failed("not written".into()));
+    /// let report = OpCheck::try_new("sin", &[&[3]], forward, backward).run();
+    /// assert!(report.to_string().contains("the backward failed: not written"));
+    /// ```
+    pub fn try_new<F, B>(name: &str, shapes: &[&[usize]], forward: F, backward: B) -> OpCheck<'a>
+    where
+        F: Fn(&[ArrayD<f64>]) -> Result<ArrayD<f64>, Fault> + 'a,
+        B: Fn(&[ArrayD<f64>], &ArrayD<f64>) -> Result<Vec<ArrayD<f64>>, Fault> + 'a,
+    {
+        let forward = Box::new(move |x: &[ArrayD<f64>]| forward(x).map(|y| vec![y]));
         let backward = Box::new(move |x: &[ArrayD<f64>], v: &[ArrayD<f64>]| backward(x, &v[0]));
         OpCheck::with_closures(name, shapes, forward, backward, false)
     }
@@ -103,7 +130,9 @@ impl<'a> OpCheck<'a> {
         F: Fn(&[ArrayD<f64>]) -> Vec<ArrayD<f64>> + 'a,
         B: Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> Vec<ArrayD<f64>> + 'a,
     {
-        OpCheck::with_closures(name, shapes, Box::new(forward), Box::new(backward), true)
+        let forward = Box::new(move |x: &[ArrayD<f64>]| Ok(forward(x)));
+        let backward = Box::new(move |x: &[ArrayD<f64>], v: &[ArrayD<f64>]| Ok(backward(x, v)));
+        OpCheck::with_closures(name, shapes, forward, backward, true)
     }
 
     fn with_closures(
@@ -234,13 +263,22 @@ impl<'a> OpCheck<'a> {
     /// Forward mode too: `jvp(inputs, tangents) -> J u`, one output tangent (an array, or a
     /// `Vec` of them for [`multi`](Self::multi)), checked against finite differences along the
     /// tangent and against the VJP by the dot-product test `⟨J u, v⟩ = ⟨u, Jᵀ v⟩`.
-    pub fn jvp<J, T>(mut self, jvp: J) -> Self
+    pub fn jvp<J, T>(self, jvp: J) -> Self
     where
         J: Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> T + 'a,
         T: Into<Tangents>,
     {
+        self.try_jvp(move |x, u| Ok(jvp(x, u)))
+    }
+
+    /// [`jvp`](Self::jvp) with a closure that may fail to answer, as [`try_new`](Self::try_new).
+    pub fn try_jvp<J, T>(mut self, jvp: J) -> Self
+    where
+        J: Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> Result<T, Fault> + 'a,
+        T: Into<Tangents>,
+    {
         self.op.jvp = Some(Box::new(move |x: &[ArrayD<f64>], u: &[ArrayD<f64>]| {
-            jvp(x, u).into().0
+            jvp(x, u).map(|t| t.into().0)
         }));
         self
     }
@@ -561,5 +599,65 @@ fn unusable_finding(label: &str, why: String) -> Finding {
         worst: Vec::new(),
         diagnosis: None,
         only_batch_of_one: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Arrays = [ArrayD<f64>];
+
+    fn sin(x: &Arrays) -> ArrayD<f64> {
+        x[0].mapv(f64::sin)
+    }
+
+    /// The one finding of `report`, which must be a fault of the call in every case.
+    fn call_fault(report: &Report, cases: usize) -> String {
+        assert_eq!(report.findings.len(), 1, "{report}");
+        let finding = &report.findings[0];
+        assert_eq!(finding.what, Subject::Call, "{report}");
+        assert_eq!(finding.failed, cases, "{report}");
+        match &finding.problem {
+            Problem::Fault(Fault::Failed(message)) => message.clone(),
+            other => panic!("expected a failed call, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_fallible_backward_that_fails_fails_each_case_with_its_fault_not_a_panic() {
+        let backward = |_: &Arrays, _: &ArrayD<f64>| Err(Fault::Failed("no gradient today".to_owned()));
+        let report = OpCheck::try_new("sin", &[&[3]], |x| Ok(sin(x)), backward)
+            .cases(4)
+            .run();
+        assert_eq!(call_fault(&report, 4), "the backward failed: no gradient today");
+    }
+
+    #[test]
+    fn a_fallible_forward_or_jvp_that_fails_names_itself_and_a_panic_stays_a_panic() {
+        let backward = |x: &Arrays, g: &ArrayD<f64>| vec![g * &x[0].mapv(f64::cos)];
+        let timed_out = |_: &Arrays| {
+            Err(Fault::TimedOut {
+                seconds: 2.0,
+                request_id: 7,
+            })
+        };
+        let report = OpCheck::try_new("sin", &[&[3]], timed_out, |x, g| Ok(backward(x, g)))
+            .cases(2)
+            .run();
+        let expected = "the forward failed: no answer within 2 s (request id 7)";
+        assert_eq!(call_fault(&report, 2), expected);
+
+        let unwritten =
+            |_: &Arrays, _: &Arrays| Err::<ArrayD<f64>, _>(Fault::Failed("not written".to_owned()));
+        let report = OpCheck::new("sin", &[&[3]], sin, backward)
+            .try_jvp(unwritten)
+            .cases(2)
+            .run();
+        assert_eq!(call_fault(&report, 2), "the jvp failed: not written");
+
+        let panicking = |_: &Arrays, _: &ArrayD<f64>| -> Vec<ArrayD<f64>> { panic!("index 3 of 3") };
+        let report = OpCheck::new("sin", &[&[3]], sin, panicking).cases(2).run();
+        assert_eq!(call_fault(&report, 2), "the backward panicked: index 3 of 3");
     }
 }
