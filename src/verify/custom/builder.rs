@@ -9,7 +9,7 @@ use super::jvp::tangent_name;
 use super::options::{Options, input_name};
 use super::shrink::Groups;
 use super::tally::{REDRAWS, Tally};
-use super::{diagnoses, shrink};
+use super::{diagnoses, shrink, validate};
 use crate::oracle::FINITE_DIFF_REL;
 use crate::oracle::richardson::Steps;
 use crate::random;
@@ -171,7 +171,7 @@ impl<'a> OpCheck<'a> {
 
     /// Input `input` is drawn in, and stepped inside, `domain` (default [`Domain::Real`]).
     pub fn domain(mut self, input: usize, domain: Domain) -> Self {
-        if self.input_exists(".domain", input) {
+        if self.input_exists("domain", input) {
             match domain.unusable() {
                 Some(why) => self.misuse.push(format!(".domain({input}, …): {why}")),
                 None => self.options.domains[input] = domain,
@@ -189,53 +189,37 @@ impl<'a> OpCheck<'a> {
 
     /// The relative tolerance, the only one that certifies (default 1e-6; gradcheck's `rtol`).
     pub fn rtol(mut self, rtol: f64) -> Self {
-        self.set(
-            ".rtol",
-            rtol,
-            "a finite value ≥ 0",
-            |o, v| o.rtol = v,
-            rtol >= 0.0,
-        );
+        self.set(validate::tolerance("rtol", rtol), |o, v| o.rtol = v);
         self
     }
 
     /// The absolute tolerance, which only excuses (default 0; gradcheck's `atol`, which there
     /// also passes).
     pub fn atol(mut self, atol: f64) -> Self {
-        self.set(
-            ".atol",
-            atol,
-            "a finite value ≥ 0",
-            |o, v| o.atol = v,
-            atol >= 0.0,
-        );
+        self.set(validate::tolerance("atol", atol), |o, v| o.atol = v);
         self
     }
 
     /// The first finite-difference step, relative to `max(1, |θ|)` (default 0.125); a sequence
     /// of shorter ones follows. gradcheck's `eps` is its only step.
     pub fn eps(mut self, eps: f64) -> Self {
-        self.set(".eps", eps, "a finite value > 0", |o, v| o.eps = v, eps > 0.0);
+        self.set(validate::step("eps", eps), |o, v| o.eps = v);
         self
     }
 
     /// Two calls on the same input may differ by `tol` times the gradient's largest element
     /// (default: 1e-12 relative, element by element). gradcheck's `nondet_tol` is absolute.
     pub fn nondet_tol(mut self, tol: f64) -> Self {
-        self.set(
-            ".nondet_tol",
-            tol,
-            "a finite value ≥ 0",
-            |o, v| o.nondet_tol = Some(v),
-            tol >= 0.0,
-        );
+        self.set(validate::tolerance("nondet_tol", tol), |o, v| {
+            o.nondet_tol = Some(v)
+        });
         self
     }
 
     /// Input `input` is not differentiated (a mask, an index): the backward still returns an
     /// array for it, which is not compared, and it is not stepped.
     pub fn no_grad(mut self, input: usize) -> Self {
-        if self.input_exists(".no_grad", input) {
+        if self.input_exists("no_grad", input) {
             self.options.no_grad[input] = true;
         }
         self
@@ -293,9 +277,9 @@ impl<'a> OpCheck<'a> {
     /// Axis `axis` of input `input` may shrink (a batch axis, say): a failing case is shrunk to
     /// the smallest failing length. Marked axes of the same length shrink together.
     pub fn shrinkable(mut self, input: usize, axis: usize) -> Self {
-        if self.input_exists(".shrinkable", input) {
+        if self.input_exists("shrinkable", input) {
             let rank = self.shapes[input].len();
-            if axis < rank {
+            if validate::axis("shrinkable", axis, &self.shapes[input]).is_ok() {
                 self.shrinkable.push((input, axis));
             } else {
                 self.misuse.push(format!(
@@ -309,20 +293,24 @@ impl<'a> OpCheck<'a> {
 
     fn input_exists(&mut self, option: &str, input: usize) -> bool {
         let n = self.shapes.len();
-        if input >= n {
+        let exists = validate::input(option, input, n).is_ok();
+        if !exists {
             self.misuse.push(format!(
-                "{option}({input}, …): there is no input {input}, the op has {n}"
+                ".{option}({input}, …): there is no input {input}, the op has {n}"
             ));
         }
-        input < n
+        exists
     }
 
-    fn set(&mut self, option: &str, value: f64, expected: &str, apply: fn(&mut Options, f64), ok: bool) {
-        if ok && value.is_finite() {
-            apply(&mut self.options, value);
-        } else {
-            self.misuse
-                .push(format!("{option}({value}): expected {expected}"));
+    /// Sets a validated value, or keeps its misuse (`.rtol(-1): expected a finite value ≥ 0`).
+    fn set(&mut self, valid: crate::Result<f64>, apply: fn(&mut Options, f64)) {
+        match valid {
+            Ok(value) => apply(&mut self.options, value),
+            Err(error) => {
+                let (option, value, expected) = validate::parts(&error);
+                self.misuse
+                    .push(format!(".{option}({value}): expected {expected}"));
+            }
         }
     }
 
@@ -467,7 +455,7 @@ impl<'a> OpCheck<'a> {
         if let Some(misuse) = self.misuse.first() {
             return Some(format!("the option {misuse}"));
         }
-        if self.options.no_grad.iter().all(|&n| n) {
+        if validate::some_gradient(&self.options.no_grad).is_err() {
             return Some("every input is no_grad: there is no gradient to compare".to_owned());
         }
         self.points.as_ref().and_then(|p| self.unusable_points(p))

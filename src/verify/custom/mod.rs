@@ -44,6 +44,7 @@ mod options;
 mod second_opinion;
 mod shrink;
 mod tally;
+pub mod validate;
 
 pub use builder::{OpCheck, Tangents};
 pub use domain::Domain;
