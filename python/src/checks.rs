@@ -13,14 +13,14 @@
 use gradverify::catalogue::{InputKind, OpKind};
 use gradverify::check::{self, NetworkGrads};
 use gradverify::mlp::MlpParams;
-use gradverify::verify::Config;
+use gradverify::verify::{Config, Fault};
 use ndarray::{Array1, Array2, Ix1, Ix2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::report::PyReport;
-use crate::student::{Calls, array, callable, gradient, name_of, unpack};
+use crate::student::{Calls, array, callable, gradient, name_of, or_panic, unpack};
 
 /// Checks `backward(grad_out, *inputs, **attrs)` of any op of the catalogue by its name on the
 /// wire (`gradverify::check::op_named`): the inputs in the protocol's order (labels and indices
@@ -68,14 +68,16 @@ pub(crate) fn check_named(
             set.expect("internal: a dict of str keys");
         }
         let args = std::iter::once(upstream).chain(inputs).collect();
-        let out = calls.call_with(&backward, args, Some(&kwargs));
-        let items = match labels.len() {
-            1 if out.cast::<PyTuple>().is_err() && out.cast::<PyList>().is_err() => vec![out],
-            _ => unpack(&name, out, &labels),
-        };
-        (items.iter().zip(&labels))
-            .map(|(v, label)| array(&name, v, label))
-            .collect()
+        or_panic(|| {
+            let out = calls.call_with(&backward, args, Some(&kwargs))?;
+            let items = match labels.len() {
+                1 if out.cast::<PyTuple>().is_err() && out.cast::<PyList>().is_err() => vec![out],
+                _ => unpack(&name, out, &labels)?,
+            };
+            (items.iter().zip(&labels))
+                .map(|(v, label)| array(&name, v, label))
+                .collect()
+        })
     });
     let report = report.map_err(|e| PyValueError::new_err(e.to_string()))?;
     calls.finish(report, name)
@@ -110,12 +112,14 @@ pub(crate) fn check_linear(
     let calls = Calls::new(py);
     let report = check::with(config).linear(|g, h, w, b| {
         let args = vec![calls.numpy(g), calls.numpy(h), calls.numpy(w), calls.numpy(b)];
-        let out = unpack(&name, calls.call(&backward, args), &["dL/dh", "dL/dW", "dL/db"]);
-        (
-            gradient::<Ix2>(&name, &out[0], "dL/dh"),
-            gradient::<Ix2>(&name, &out[1], "dL/dW"),
-            gradient::<Ix1>(&name, &out[2], "dL/db"),
-        )
+        or_panic(|| {
+            let out = unpack(&name, calls.call(&backward, args)?, &["dL/dh", "dL/dW", "dL/db"])?;
+            Ok((
+                gradient::<Ix2>(&name, &out[0], "dL/dh")?,
+                gradient::<Ix2>(&name, &out[1], "dL/dW")?,
+                gradient::<Ix1>(&name, &out[2], "dL/db")?,
+            ))
+        })
     });
     calls.finish(report, name)
 }
@@ -134,8 +138,10 @@ pub(crate) fn check_relu(
     let name = name_of(&backward);
     let calls = Calls::new(py);
     let report = check::with(config).relu(|g, a| {
-        let out = calls.call(&backward, vec![calls.numpy(g), calls.numpy(a)]);
-        gradient::<Ix2>(&name, &out, "dL/da")
+        or_panic(|| {
+            let out = calls.call(&backward, vec![calls.numpy(g), calls.numpy(a)])?;
+            gradient::<Ix2>(&name, &out, "dL/da")
+        })
     });
     calls.finish(report, name)
 }
@@ -155,11 +161,13 @@ pub(crate) fn check_sqerr(
     let calls = Calls::new(py);
     let report = check::with(config).sqerr(|g, f, y| {
         let args = vec![calls.float(g), calls.numpy(f), calls.numpy(y)];
-        let out = unpack(&name, calls.call(&backward, args), &["dL/df", "dL/dy"]);
-        (
-            gradient::<Ix2>(&name, &out[0], "dL/df"),
-            gradient::<Ix2>(&name, &out[1], "dL/dy"),
-        )
+        or_panic(|| {
+            let out = unpack(&name, calls.call(&backward, args)?, &["dL/df", "dL/dy"])?;
+            Ok((
+                gradient::<Ix2>(&name, &out[0], "dL/df")?,
+                gradient::<Ix2>(&name, &out[1], "dL/dy")?,
+            ))
+        })
     });
     calls.finish(report, name)
 }
@@ -180,7 +188,7 @@ pub(crate) fn check_network(
     let calls = Calls::new(py);
     let report = check::with(config).network(|x, y, params| {
         let args = vec![calls.numpy(x), calls.numpy(y), params_dict(&calls, params)];
-        network_grads(&name, calls.call(&backprop, args))
+        or_panic(|| network_grads(&name, calls.call(&backprop, args)?))
     });
     calls.finish(report, name)
 }
@@ -203,20 +211,29 @@ fn params_dict<'py>(calls: &Calls<'py>, params: &MlpParams) -> Bound<'py, PyAny>
 }
 
 /// The six gradients from a tuple in Eq. 35's order, or from a dict keyed like the parameters.
-fn network_grads(name: &str, out: Bound<'_, PyAny>) -> NetworkGrads {
+fn network_grads(name: &str, out: Bound<'_, PyAny>) -> Result<NetworkGrads, Fault> {
     let labels = PARAMS.map(|p| format!("dL/d{p}"));
     let items = match out.cast::<PyDict>() {
         Ok(dict) => PARAMS
             .iter()
             .zip(&labels)
             .map(|(key, label)| match dict.get_item(key) {
-                Ok(Some(value)) => value,
-                _ => panic!("{name} returned a dict without the key \"{key}\" ({label})"),
+                Ok(Some(value)) => Ok(value),
+                _ => Err(Fault::Failed(format!(
+                    "{name} returned a dict without the key \"{key}\" ({label})"
+                ))),
             })
-            .collect(),
-        Err(_) => unpack(name, out, &labels.each_ref().map(String::as_str)),
+            .collect::<Result<Vec<_>, Fault>>()?,
+        Err(_) => unpack(name, out, &labels.each_ref().map(String::as_str))?,
     };
-    let matrix = |k: usize| -> Array2<f64> { gradient::<Ix2>(name, &items[k], &labels[k]) };
-    let vector = |k: usize| -> Array1<f64> { gradient::<Ix1>(name, &items[k], &labels[k]) };
-    (matrix(0), vector(1), matrix(2), vector(3), matrix(4), vector(5))
+    let matrix = |k: usize| -> Result<Array2<f64>, Fault> { gradient::<Ix2>(name, &items[k], &labels[k]) };
+    let vector = |k: usize| -> Result<Array1<f64>, Fault> { gradient::<Ix1>(name, &items[k], &labels[k]) };
+    Ok((
+        matrix(0)?,
+        vector(1)?,
+        matrix(2)?,
+        vector(3)?,
+        matrix(4)?,
+        vector(5)?,
+    ))
 }

@@ -82,14 +82,14 @@ pub(crate) fn check_op(
     let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
     let calls = Calls::new(py);
     let numpy = |xs: &[ArrayD<f64>]| xs.iter().map(|x| calls.numpy(x)).collect::<Vec<_>>();
-    let check = OpCheck::new(
+    let check = OpCheck::try_new(
         name,
         &shapes,
-        |xs| array("forward", &calls.call(&forward, numpy(xs)), "the output"),
+        |xs| array("forward", &calls.call(&forward, numpy(xs))?, "the output"),
         |xs, g| {
             let mut args = vec![calls.numpy(g)];
             args.extend(numpy(xs));
-            let out = calls.call(&backward, args);
+            let out = calls.call(&backward, args)?;
             let items: Vec<Bound<'_, PyAny>> = if let Ok(tuple) = out.cast::<PyTuple>() {
                 tuple.iter().collect()
             } else if let Ok(list) = out.cast::<PyList>() {
@@ -106,11 +106,11 @@ pub(crate) fn check_op(
     )
     .config(config);
     let check = match &jvp {
-        Some(jvp) => check.jvp(|xs: &[ArrayD<f64>], us: &[ArrayD<f64>]| {
+        Some(jvp) => check.try_jvp(|xs: &[ArrayD<f64>], us: &[ArrayD<f64>]| {
             let tangents = PyTuple::new(calls.py(), numpy(us)).expect("internal: a tuple of arrays");
             let mut args = vec![tangents.into_any()];
             args.extend(numpy(xs));
-            array("jvp", &calls.call(jvp, args), "the output tangent")
+            array("jvp", &calls.call(jvp, args)?, "the output tangent")
         }),
         None => check,
     };

@@ -13,9 +13,12 @@
 //! shrinkable=((i, axis), …)          axes a failing case may shrink along
 //! ```
 //!
-//! The forward-mode `jvp` is a function and is wired in by `op`, which calls it.
+//! The forward-mode `jvp` is a function and is wired in by `op`, which calls it. The rules are
+//! the Rust builder's own ([`validate`], [`Domain::validate`], [`Domain::admits`]); only the
+//! wording is Python's.
 
 use gradverify::check::{Domain, OpCheck};
+use gradverify::verify::custom::validate;
 use ndarray::{ArrayD, Dimension};
 use numpy::{AllowTypeChange, PyArrayLikeDyn};
 use pyo3::exceptions::PyValueError;
@@ -103,7 +106,7 @@ fn one_domain(input: usize, value: &Bound<'_, PyAny>) -> PyResult<Domain> {
         };
     }
     match value.extract::<Vec<f64>>().as_deref() {
-        Ok(&[a, b]) if a.is_finite() && b.is_finite() && a < b => Ok(Domain::Interval(a, b)),
+        Ok(&[a, b]) => Domain::Interval(a, b).validate().map_err(|_| expected()),
         _ => Err(expected()),
     }
 }
@@ -170,7 +173,7 @@ fn point_array(
         .iter()
         .find(|(input, _)| *input == k)
         .map_or(Domain::Real, |(_, d)| *d);
-    match x.indexed_iter().find(|(_, v)| !admits(domain, **v)) {
+    match x.indexed_iter().find(|(_, v)| !domain.admits(**v)) {
         Some((at, v)) => Err(invalid(format!(
             "points[{p}][{k}]{:?} is {v}: expected a finite value in {domain} (domains[{k}]), or on its bound",
             at.slice()
@@ -179,30 +182,26 @@ fn point_array(
     }
 }
 
-/// The value lies in the domain or on its bound (where the check says "not comparable").
-fn admits(domain: Domain, v: f64) -> bool {
-    match domain {
-        Domain::Real => v.is_finite(),
-        Domain::Positive => v.is_finite() && v >= 0.0,
-        Domain::Interval(a, b) => (a..=b).contains(&v),
-    }
-}
-
 /// `rtol`, `atol`, `nondet_tol`: finite and at least 0.
 pub(crate) fn tolerance(option: &str, value: Option<f64>) -> PyResult<Option<f64>> {
-    checked(option, value, |v| v >= 0.0, "a finite value ≥ 0")
+    value
+        .map(|v| validate::tolerance(option, v))
+        .transpose()
+        .map_err(misuse)
 }
 
 /// `eps`: finite and above 0.
 pub(crate) fn step(option: &str, value: Option<f64>) -> PyResult<Option<f64>> {
-    checked(option, value, |v| v > 0.0, "a finite value > 0")
+    value
+        .map(|v| validate::step(option, v))
+        .transpose()
+        .map_err(misuse)
 }
 
-fn checked(option: &str, value: Option<f64>, ok: fn(f64) -> bool, expected: &str) -> PyResult<Option<f64>> {
-    match value {
-        Some(v) if !(v.is_finite() && ok(v)) => Err(invalid(format!("{option} is {v}: expected {expected}"))),
-        _ => Ok(value),
-    }
+/// `rtol is -1: expected a finite value ≥ 0`.
+fn misuse(error: gradverify::Error) -> PyErr {
+    let (option, value, expected) = validate::parts(&error);
+    invalid(format!("{option} is {value}: expected {expected}"))
 }
 
 /// `no_grad`: input indices, leaving at least one input to differentiate.
@@ -211,7 +210,8 @@ pub(crate) fn no_grad(inputs: &[i64], shapes: &[Vec<usize>]) -> PyResult<Vec<usi
         .iter()
         .map(|&i| input("no_grad", i, shapes))
         .collect::<PyResult<Vec<usize>>>()?;
-    if (0..shapes.len()).all(|k| inputs.contains(&k)) {
+    let flags: Vec<bool> = (0..shapes.len()).map(|k| inputs.contains(&k)).collect();
+    if validate::some_gradient(&flags).is_err() {
         return Err(invalid(format!(
             "no_grad is {inputs:?}: every input is no_grad, so there is no gradient to compare; \
              expected at least one input left out"
@@ -229,7 +229,7 @@ pub(crate) fn shrinkable(pairs: &[(i64, i64)], shapes: &[Vec<usize>]) -> PyResul
             let rank = shapes[k].len();
             usize::try_from(axis)
                 .ok()
-                .filter(|&axis| axis < rank)
+                .and_then(|axis| validate::axis("shrinkable", axis, &shapes[k]).ok())
                 .map(|axis| (k, axis))
                 .ok_or_else(|| {
                     invalid(format!(
@@ -256,7 +256,8 @@ fn index(option: &str, key: &Bound<'_, PyAny>, shapes: &[Vec<usize>]) -> PyResul
 
 fn input(option: &str, i: i64, shapes: &[Vec<usize>]) -> PyResult<usize> {
     let n = shapes.len();
-    usize::try_from(i).ok().filter(|&k| k < n).ok_or_else(|| {
+    let valid = |k| validate::input(option, k, n).ok();
+    usize::try_from(i).ok().and_then(valid).ok_or_else(|| {
         invalid(format!(
             "{option} names input {i}, which does not exist: the op has {n} input{} (0 to {})",
             if n == 1 { "" } else { "s" },

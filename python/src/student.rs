@@ -1,12 +1,14 @@
 //! Calling a student's Python function from inside the verifier.
 //!
-//! `gradverify::check::*` calls a Rust closure for each case and catches a panic in it as a
-//! finding of the report (`the call: panicked: …`), the case failing and the check going on. So
-//! everything a Python function can do wrong is turned into a panic here, with a message written
-//! for the report: an exception, with its Python traceback; a result that is not a sequence of
-//! the expected length; a gradient that is not an array of numbers, or has the wrong number of
-//! dimensions. (A gradient of the right rank and the wrong shape goes through: the verifier
-//! reports its shape.)
+//! Everything a Python function can do wrong is an `Err` here ([`Fault::Failed`]), with a
+//! message written for the report: an exception, with its Python traceback; a result that is not
+//! a sequence of the expected length; a gradient that is not an array of numbers, or has the
+//! wrong number of dimensions. (A gradient of the right rank and the wrong shape goes through:
+//! the verifier reports its shape.) `check_op`'s closures are fallible
+//! (`OpCheck::try_new`), so the fault fails the case (`the forward failed: raised …`); the
+//! built-in ops' checks take plain closures and catch a panic as a finding of the report (`the
+//! call: panicked: …`), so for them the fault crosses as a panic ([`or_panic`]). Either way the
+//! case fails and the check goes on.
 //!
 //! A `KeyboardInterrupt` or a `SystemExit` is not the student's bug: the first one is kept, every
 //! later call fails at once without entering Python, and the check raises it when it returns.
@@ -14,7 +16,7 @@
 
 use std::cell::RefCell;
 
-use gradverify::verify::Report;
+use gradverify::verify::{Fault, Report};
 use ndarray::{Array, ArrayD, Dimension};
 use numpy::{AllowTypeChange, PyArrayLikeDyn, ToPyArray};
 use pyo3::exceptions::PyException;
@@ -37,12 +39,12 @@ impl<'py> Calls<'py> {
         }
     }
 
-    /// `function(*args)`; panics with the exception and its traceback if it raises.
+    /// `function(*args)`; the exception and its traceback if it raises.
     pub(crate) fn call(
         &self,
         function: &Bound<'py, PyAny>,
         args: Vec<Bound<'py, PyAny>>,
-    ) -> Bound<'py, PyAny> {
+    ) -> Result<Bound<'py, PyAny>, Fault> {
         self.call_with(function, args, None)
     }
 
@@ -52,19 +54,21 @@ impl<'py> Calls<'py> {
         function: &Bound<'py, PyAny>,
         args: Vec<Bound<'py, PyAny>>,
         kwargs: Option<&Bound<'py, PyDict>>,
-    ) -> Bound<'py, PyAny> {
+    ) -> Result<Bound<'py, PyAny>, Fault> {
         if self.stopped.borrow().is_some() {
-            panic!("not called: the check was interrupted");
+            return Err(Fault::Failed("not called: the check was interrupted".to_owned()));
         }
         let args = PyTuple::new(self.py, args).expect("internal: a tuple of objects");
         match function.call(args, kwargs) {
-            Ok(value) => value,
+            Ok(value) => Ok(value),
             Err(err) if err.is_instance_of::<PyException>(self.py) => {
-                panic!("{}", raised(self.py, &err))
+                Err(Fault::Failed(raised(self.py, &err)))
             }
             Err(interruption) => {
                 self.stopped.replace(Some(interruption));
-                panic!("not finished: the check was interrupted");
+                Err(Fault::Failed(
+                    "not finished: the check was interrupted".to_owned(),
+                ))
             }
         }
     }
@@ -102,6 +106,12 @@ impl<'py> Calls<'py> {
     }
 }
 
+/// What `answer` gives, or a panic with its fault's message: how a fault crosses a closure that
+/// cannot fail (the built-in ops' checks), which catches the panic as the case's fault.
+pub(crate) fn or_panic<T>(answer: impl FnOnce() -> Result<T, Fault>) -> T {
+    answer().unwrap_or_else(|fault| panic!("{fault}"))
+}
+
 /// "raised ValueError: …" with the traceback below it, indented to sit inside the report.
 fn raised(py: Python<'_>, err: &PyErr) -> String {
     let formatted = py
@@ -127,7 +137,7 @@ pub(crate) fn unpack<'py>(
     function: &str,
     value: Bound<'py, PyAny>,
     names: &[&str],
-) -> Vec<Bound<'py, PyAny>> {
+) -> Result<Vec<Bound<'py, PyAny>>, Fault> {
     let items: Option<Vec<Bound<'py, PyAny>>> = if let Ok(tuple) = value.cast::<PyTuple>() {
         Some(tuple.iter().collect())
     } else if let Ok(list) = value.cast::<PyList>() {
@@ -136,42 +146,46 @@ pub(crate) fn unpack<'py>(
         None
     };
     match items {
-        Some(items) if items.len() == names.len() => items,
-        Some(items) => panic!(
+        Some(items) if items.len() == names.len() => Ok(items),
+        Some(items) => Err(Fault::Failed(format!(
             "{function} returned {} values; expected {}: ({})",
             items.len(),
             names.len(),
             names.join(", ")
-        ),
-        None => panic!(
+        ))),
+        None => Err(Fault::Failed(format!(
             "{function} returned {}; expected a tuple ({})",
             type_name(&value),
             names.join(", ")
-        ),
+        ))),
     }
 }
 
 /// `value` as an array of `D`'s rank: any array-like of numbers, converted to float64.
-pub(crate) fn gradient<D: Dimension>(function: &str, value: &Bound<'_, PyAny>, what: &str) -> Array<f64, D> {
-    let any = array(function, value, what);
+pub(crate) fn gradient<D: Dimension>(
+    function: &str,
+    value: &Bound<'_, PyAny>,
+    what: &str,
+) -> Result<Array<f64, D>, Fault> {
+    let any = array(function, value, what)?;
     let shape = any.shape().to_vec();
-    any.into_dimensionality::<D>().unwrap_or_else(|_| {
-        panic!(
+    any.into_dimensionality::<D>().map_err(|_| {
+        Fault::Failed(format!(
             "{function} returned {what} with {} dimensions (shape {shape:?}); expected {}",
             shape.len(),
             D::NDIM.map_or("an array".to_owned(), |n| format!("a {n}-D array"))
-        )
+        ))
     })
 }
 
 /// `value` as an array of any rank.
-pub(crate) fn array(function: &str, value: &Bound<'_, PyAny>, what: &str) -> ArrayD<f64> {
+pub(crate) fn array(function: &str, value: &Bound<'_, PyAny>, what: &str) -> Result<ArrayD<f64>, Fault> {
     match value.extract::<PyArrayLikeDyn<'_, f64, AllowTypeChange>>() {
-        Ok(array) => array.as_array().to_owned(),
-        Err(_) => panic!(
+        Ok(array) => Ok(array.as_array().to_owned()),
+        Err(_) => Err(Fault::Failed(format!(
             "{function} returned {} for {what}, not an array of numbers",
             type_name(value)
-        ),
+        ))),
     }
 }
 

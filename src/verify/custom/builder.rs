@@ -2,12 +2,14 @@
 
 use ndarray::{ArrayD, Dimension};
 
-use super::case::{Closures, Options, Outcome, fault_record, input_name};
+use super::case::{Outcome, fault_record};
+use super::closures::{Closures, Forward, Linearised};
 use super::domain::Domain;
 use super::jvp::tangent_name;
+use super::options::{Options, input_name};
 use super::shrink::Groups;
 use super::tally::{REDRAWS, Tally};
-use super::{diagnoses, shrink};
+use super::{diagnoses, shrink, validate};
 use crate::oracle::FINITE_DIFF_REL;
 use crate::oracle::richardson::Steps;
 use crate::random;
@@ -89,7 +91,34 @@ impl<'a> OpCheck<'a> {
         F: Fn(&[ArrayD<f64>]) -> ArrayD<f64> + 'a,
         B: Fn(&[ArrayD<f64>], &ArrayD<f64>) -> Vec<ArrayD<f64>> + 'a,
     {
-        let forward = Box::new(move |x: &[ArrayD<f64>]| vec![forward(x)]);
+        OpCheck::try_new(
+            name,
+            shapes,
+            move |x| Ok(forward(x)),
+            move |x, v| Ok(backward(x, v)),
+        )
+    }
+
+    /// [`new`](Self::new) with closures that may fail to answer, as a program may: an `Err`
+    /// fails the case at hand with its fault (`the forward failed: …`), as a panic does, and the
+    /// check goes on.
+    ///
+    /// ```
+    /// use gradverify::check::OpCheck;
+    /// use gradverify::verify::Fault;
+    /// use ndarray::ArrayD;
+    ///
+    /// let forward = |x: &[ArrayD<f64>]| Ok(x[0].mapv(f64::sin));
+    /// let backward = |_: &[ArrayD<f64>], _: &ArrayD<f64>| Err(Fault::Failed("not written".into()));
+    /// let report = OpCheck::try_new("sin", &[&[3]], forward, backward).run();
+    /// assert!(report.to_string().contains("the backward failed: not written"));
+    /// ```
+    pub fn try_new<F, B>(name: &str, shapes: &[&[usize]], forward: F, backward: B) -> OpCheck<'a>
+    where
+        F: Fn(&[ArrayD<f64>]) -> Result<ArrayD<f64>, Fault> + 'a,
+        B: Fn(&[ArrayD<f64>], &ArrayD<f64>) -> Result<Vec<ArrayD<f64>>, Fault> + 'a,
+    {
+        let forward = Box::new(move |x: &[ArrayD<f64>]| forward(x).map(|y| vec![y]));
         let backward = Box::new(move |x: &[ArrayD<f64>], v: &[ArrayD<f64>]| backward(x, &v[0]));
         OpCheck::with_closures(name, shapes, forward, backward, false)
     }
@@ -101,14 +130,16 @@ impl<'a> OpCheck<'a> {
         F: Fn(&[ArrayD<f64>]) -> Vec<ArrayD<f64>> + 'a,
         B: Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> Vec<ArrayD<f64>> + 'a,
     {
-        OpCheck::with_closures(name, shapes, Box::new(forward), Box::new(backward), true)
+        let forward = Box::new(move |x: &[ArrayD<f64>]| Ok(forward(x)));
+        let backward = Box::new(move |x: &[ArrayD<f64>], v: &[ArrayD<f64>]| Ok(backward(x, v)));
+        OpCheck::with_closures(name, shapes, forward, backward, true)
     }
 
     fn with_closures(
         name: &str,
         shapes: &[&[usize]],
-        forward: super::case::Forward<'a>,
-        backward: super::case::Linearised<'a>,
+        forward: Forward<'a>,
+        backward: Linearised<'a>,
         multi: bool,
     ) -> OpCheck<'a> {
         OpCheck {
@@ -140,7 +171,7 @@ impl<'a> OpCheck<'a> {
 
     /// Input `input` is drawn in, and stepped inside, `domain` (default [`Domain::Real`]).
     pub fn domain(mut self, input: usize, domain: Domain) -> Self {
-        if self.input_exists(".domain", input) {
+        if self.input_exists("domain", input) {
             match domain.unusable() {
                 Some(why) => self.misuse.push(format!(".domain({input}, …): {why}")),
                 None => self.options.domains[input] = domain,
@@ -158,53 +189,37 @@ impl<'a> OpCheck<'a> {
 
     /// The relative tolerance, the only one that certifies (default 1e-6; gradcheck's `rtol`).
     pub fn rtol(mut self, rtol: f64) -> Self {
-        self.set(
-            ".rtol",
-            rtol,
-            "a finite value ≥ 0",
-            |o, v| o.rtol = v,
-            rtol >= 0.0,
-        );
+        self.set(validate::tolerance("rtol", rtol), |o, v| o.rtol = v);
         self
     }
 
     /// The absolute tolerance, which only excuses (default 0; gradcheck's `atol`, which there
     /// also passes).
     pub fn atol(mut self, atol: f64) -> Self {
-        self.set(
-            ".atol",
-            atol,
-            "a finite value ≥ 0",
-            |o, v| o.atol = v,
-            atol >= 0.0,
-        );
+        self.set(validate::tolerance("atol", atol), |o, v| o.atol = v);
         self
     }
 
     /// The first finite-difference step, relative to `max(1, |θ|)` (default 0.125); a sequence
     /// of shorter ones follows. gradcheck's `eps` is its only step.
     pub fn eps(mut self, eps: f64) -> Self {
-        self.set(".eps", eps, "a finite value > 0", |o, v| o.eps = v, eps > 0.0);
+        self.set(validate::step("eps", eps), |o, v| o.eps = v);
         self
     }
 
     /// Two calls on the same input may differ by `tol` times the gradient's largest element
     /// (default: 1e-12 relative, element by element). gradcheck's `nondet_tol` is absolute.
     pub fn nondet_tol(mut self, tol: f64) -> Self {
-        self.set(
-            ".nondet_tol",
-            tol,
-            "a finite value ≥ 0",
-            |o, v| o.nondet_tol = Some(v),
-            tol >= 0.0,
-        );
+        self.set(validate::tolerance("nondet_tol", tol), |o, v| {
+            o.nondet_tol = Some(v)
+        });
         self
     }
 
     /// Input `input` is not differentiated (a mask, an index): the backward still returns an
     /// array for it, which is not compared, and it is not stepped.
     pub fn no_grad(mut self, input: usize) -> Self {
-        if self.input_exists(".no_grad", input) {
+        if self.input_exists("no_grad", input) {
             self.options.no_grad[input] = true;
         }
         self
@@ -232,13 +247,22 @@ impl<'a> OpCheck<'a> {
     /// Forward mode too: `jvp(inputs, tangents) -> J u`, one output tangent (an array, or a
     /// `Vec` of them for [`multi`](Self::multi)), checked against finite differences along the
     /// tangent and against the VJP by the dot-product test `⟨J u, v⟩ = ⟨u, Jᵀ v⟩`.
-    pub fn jvp<J, T>(mut self, jvp: J) -> Self
+    pub fn jvp<J, T>(self, jvp: J) -> Self
     where
         J: Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> T + 'a,
         T: Into<Tangents>,
     {
+        self.try_jvp(move |x, u| Ok(jvp(x, u)))
+    }
+
+    /// [`jvp`](Self::jvp) with a closure that may fail to answer, as [`try_new`](Self::try_new).
+    pub fn try_jvp<J, T>(mut self, jvp: J) -> Self
+    where
+        J: Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> Result<T, Fault> + 'a,
+        T: Into<Tangents>,
+    {
         self.op.jvp = Some(Box::new(move |x: &[ArrayD<f64>], u: &[ArrayD<f64>]| {
-            jvp(x, u).into().0
+            jvp(x, u).map(|t| t.into().0)
         }));
         self
     }
@@ -253,9 +277,9 @@ impl<'a> OpCheck<'a> {
     /// Axis `axis` of input `input` may shrink (a batch axis, say): a failing case is shrunk to
     /// the smallest failing length. Marked axes of the same length shrink together.
     pub fn shrinkable(mut self, input: usize, axis: usize) -> Self {
-        if self.input_exists(".shrinkable", input) {
+        if self.input_exists("shrinkable", input) {
             let rank = self.shapes[input].len();
-            if axis < rank {
+            if validate::axis("shrinkable", axis, &self.shapes[input]).is_ok() {
                 self.shrinkable.push((input, axis));
             } else {
                 self.misuse.push(format!(
@@ -269,20 +293,24 @@ impl<'a> OpCheck<'a> {
 
     fn input_exists(&mut self, option: &str, input: usize) -> bool {
         let n = self.shapes.len();
-        if input >= n {
+        let exists = validate::input(option, input, n).is_ok();
+        if !exists {
             self.misuse.push(format!(
-                "{option}({input}, …): there is no input {input}, the op has {n}"
+                ".{option}({input}, …): there is no input {input}, the op has {n}"
             ));
         }
-        input < n
+        exists
     }
 
-    fn set(&mut self, option: &str, value: f64, expected: &str, apply: fn(&mut Options, f64), ok: bool) {
-        if ok && value.is_finite() {
-            apply(&mut self.options, value);
-        } else {
-            self.misuse
-                .push(format!("{option}({value}): expected {expected}"));
+    /// Sets a validated value, or keeps its misuse (`.rtol(-1): expected a finite value ≥ 0`).
+    fn set(&mut self, valid: crate::Result<f64>, apply: fn(&mut Options, f64)) {
+        match valid {
+            Ok(value) => apply(&mut self.options, value),
+            Err(error) => {
+                let (option, value, expected) = validate::parts(&error);
+                self.misuse
+                    .push(format!(".{option}({value}): expected {expected}"));
+            }
         }
     }
 
@@ -336,7 +364,13 @@ impl<'a> OpCheck<'a> {
         if self.op.jvp.is_some() {
             names.extend((0..outputs.unwrap_or(1)).map(|j| tangent_name(j, outputs.unwrap_or(1))));
         }
-        let mut shrinker = |start: &_, what: &_| self.shrunk(groups, start, what, seed);
+        let mut shrinker = |start: &_, what: &_| {
+            groups.shrunk(&self.shapes, (start, what), seed, |shapes, dims, rng| {
+                let drawn = self.draw(shapes, rng);
+                self.run_case(drawn, rng, (dims, &shapes_label(shapes)))
+                    .map(|outcome| outcome.record)
+            })
+        };
         report.findings = findings(&records, &names, &mut shrinker);
         diagnoses::more(&mut report.findings, outcomes, &self.op, &self.options, seed);
         let broken: Vec<_> = outcomes
@@ -421,7 +455,7 @@ impl<'a> OpCheck<'a> {
         if let Some(misuse) = self.misuse.first() {
             return Some(format!("the option {misuse}"));
         }
-        if self.options.no_grad.iter().all(|&n| n) {
+        if validate::some_gradient(&self.options.no_grad).is_err() {
             return Some("every input is no_grad: there is no gradient to compare".to_owned());
         }
         self.points.as_ref().and_then(|p| self.unusable_points(p))
@@ -474,7 +508,7 @@ impl<'a> OpCheck<'a> {
     /// Inputs of `shapes` drawn in their domains where the forward is finite (drawn again up to
     /// [`REDRAWS`] times) and its outputs, or the forward's fault; `None` if it stayed NaN or
     /// infinite.
-    pub(super) fn draw(&self, shapes: &[Vec<usize>], rng: &mut rand_chacha::ChaCha8Rng) -> Option<Drawn> {
+    fn draw(&self, shapes: &[Vec<usize>], rng: &mut rand_chacha::ChaCha8Rng) -> Option<Drawn> {
         for _ in 0..=REDRAWS {
             let inputs: Vec<ArrayD<f64>> = shapes
                 .iter()
@@ -491,7 +525,7 @@ impl<'a> OpCheck<'a> {
     }
 
     /// One case from drawn inputs; `None` when there were none.
-    pub(super) fn run_case(
+    fn run_case(
         &self,
         drawn: Option<Drawn>,
         rng: &mut rand_chacha::ChaCha8Rng,
@@ -553,5 +587,65 @@ fn unusable_finding(label: &str, why: String) -> Finding {
         worst: Vec::new(),
         diagnosis: None,
         only_batch_of_one: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Arrays = [ArrayD<f64>];
+
+    fn sin(x: &Arrays) -> ArrayD<f64> {
+        x[0].mapv(f64::sin)
+    }
+
+    /// The one finding of `report`, which must be a fault of the call in every case.
+    fn call_fault(report: &Report, cases: usize) -> String {
+        assert_eq!(report.findings.len(), 1, "{report}");
+        let finding = &report.findings[0];
+        assert_eq!(finding.what, Subject::Call, "{report}");
+        assert_eq!(finding.failed, cases, "{report}");
+        match &finding.problem {
+            Problem::Fault(Fault::Failed(message)) => message.clone(),
+            other => panic!("expected a failed call, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_fallible_backward_that_fails_fails_each_case_with_its_fault_not_a_panic() {
+        let backward = |_: &Arrays, _: &ArrayD<f64>| Err(Fault::Failed("no gradient today".to_owned()));
+        let report = OpCheck::try_new("sin", &[&[3]], |x| Ok(sin(x)), backward)
+            .cases(4)
+            .run();
+        assert_eq!(call_fault(&report, 4), "the backward failed: no gradient today");
+    }
+
+    #[test]
+    fn a_fallible_forward_or_jvp_that_fails_names_itself_and_a_panic_stays_a_panic() {
+        let backward = |x: &Arrays, g: &ArrayD<f64>| vec![g * &x[0].mapv(f64::cos)];
+        let timed_out = |_: &Arrays| {
+            Err(Fault::TimedOut {
+                seconds: 2.0,
+                request_id: 7,
+            })
+        };
+        let report = OpCheck::try_new("sin", &[&[3]], timed_out, |x, g| Ok(backward(x, g)))
+            .cases(2)
+            .run();
+        let expected = "the forward failed: no answer within 2 s (request id 7)";
+        assert_eq!(call_fault(&report, 2), expected);
+
+        let unwritten =
+            |_: &Arrays, _: &Arrays| Err::<ArrayD<f64>, _>(Fault::Failed("not written".to_owned()));
+        let report = OpCheck::new("sin", &[&[3]], sin, backward)
+            .try_jvp(unwritten)
+            .cases(2)
+            .run();
+        assert_eq!(call_fault(&report, 2), "the jvp failed: not written");
+
+        let panicking = |_: &Arrays, _: &ArrayD<f64>| -> Vec<ArrayD<f64>> { panic!("index 3 of 3") };
+        let report = OpCheck::new("sin", &[&[3]], sin, panicking).cases(2).run();
+        assert_eq!(call_fault(&report, 2), "the backward panicked: index 3 of 3");
     }
 }

@@ -2,53 +2,20 @@
 //! random projections in fast mode), the forward mode if given, a second call, and a call with a
 //! zero cotangent.
 
-use ndarray::{ArrayD, IxDyn, Zip};
+use ndarray::{ArrayD, Zip};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 
-use super::domain::{self, Domain};
+use super::closures::Closures;
+use super::domain;
+use super::estimates::{against_estimates, contracted, shaped};
 use super::jvp::{self, DotTest};
+use super::options::{Options, input_name};
 use crate::catalogue::Answer;
-use crate::compare::{self, Abs, Comparison, Tolerance};
-use crate::oracle::finite_diff::termwise_difference;
-use crate::oracle::richardson::{self, Estimate, Sample};
-use crate::verify::check::catching_panics;
+use crate::compare::{self, Comparison};
+use crate::oracle::richardson::{self, Estimate};
 use crate::verify::{CaseRecord, Checked, Fault, Problem, same};
-
-/// The forward, as several outputs (one for [`super::OpCheck::new`]).
-pub(super) type Forward<'a> = Box<dyn Fn(&[ArrayD<f64>]) -> Vec<ArrayD<f64>> + 'a>;
-/// The VJP: inputs and one cotangent per output to one gradient per input; also the JVP:
-/// inputs and one tangent per input to one output tangent per output.
-pub(super) type Linearised<'a> = Box<dyn Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> Vec<ArrayD<f64>> + 'a>;
-
-/// The op under test.
-pub(super) struct Closures<'a> {
-    pub(super) forward: Forward<'a>,
-    pub(super) backward: Linearised<'a>,
-    pub(super) jvp: Option<Linearised<'a>>,
-    /// Several outputs (names the outputs `y0`, `y1`, … in messages).
-    pub(super) multi: bool,
-}
-
-/// The options a case is checked under (see [`super::OpCheck`]).
-#[derive(Debug, Clone)]
-pub(super) struct Options {
-    pub(super) domains: Vec<Domain>,
-    pub(super) rtol: f64,
-    pub(super) atol: f64,
-    pub(super) eps: f64,
-    pub(super) nondet_tol: Option<f64>,
-    pub(super) no_grad: Vec<bool>,
-    pub(super) fast: bool,
-}
-
-impl Options {
-    /// The inputs whose gradients are compared.
-    pub(super) fn compared(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.no_grad.len()).filter(|&k| !self.no_grad[k])
-    }
-}
 
 /// What one case leaves behind: its record, the comparison of each gradient (and of the forward
 /// mode), the dot-product test, and its inputs and cotangents for the diagnoses.
@@ -72,121 +39,7 @@ pub(super) fn fault_record(dims: &[usize], label: &str, message: String) -> Case
     }
 }
 
-/// The name of input `k` in reports.
-pub(super) fn input_name(k: usize) -> String {
-    format!("x{k}")
-}
-
-/// Compares `actual` with finite-difference `values` (error `bounds`, `comparable` where the
-/// sequence converged) under `rtol` and the estimates' bounds; an element outside them but within
-/// `atol` more is excused (left out of the comparison and counted as excused).
-pub(super) fn against_estimates(
-    name: &str,
-    values: &ArrayD<f64>,
-    bounds: &ArrayD<f64>,
-    comparable: &ArrayD<bool>,
-    actual: &ArrayD<f64>,
-    options: &Options,
-) -> Comparison {
-    let mut mask = comparable.clone();
-    let mut by_atol = 0;
-    if options.atol > 0.0 && actual.shape() == values.shape() {
-        Zip::from(&mut mask)
-            .and(values)
-            .and(bounds)
-            .and(actual)
-            .for_each(|m, &e, &b, &a| {
-                let (diff, scale) = ((a - e).abs(), a.abs().max(e.abs()));
-                let within = options.rtol * scale + b;
-                if *m && diff > within && diff <= within + options.atol {
-                    *m = false;
-                    by_atol += 1;
-                }
-            });
-    }
-    let tolerance = Tolerance {
-        rel: options.rtol,
-        abs: Abs::Bound(bounds.view()),
-        compare: Some(mask.view()),
-    };
-    let mut comparison = compare::compare(name, values.view(), actual.view(), &tolerance);
-    comparison.skipped -= by_atol;
-    comparison.excused += by_atol;
-    comparison
-}
-
-/// Estimates as three arrays of `shape`: values, bounds, comparable.
-pub(super) fn shaped(shape: &[usize], estimates: &[Estimate]) -> (ArrayD<f64>, ArrayD<f64>, ArrayD<bool>) {
-    let make =
-        |v: Vec<_>| ArrayD::from_shape_vec(IxDyn(shape), v).expect("internal: one estimate per element");
-    (
-        make(estimates.iter().map(|e| e.value).collect()),
-        make(estimates.iter().map(|e| e.error).collect()),
-        ArrayD::from_shape_vec(IxDyn(shape), estimates.iter().map(Estimate::comparable).collect())
-            .expect("internal: one estimate per element"),
-    )
-}
-
 impl Closures<'_> {
-    /// The forward, with a panic as an error.
-    pub(super) fn outputs(&self, inputs: &[ArrayD<f64>]) -> Result<Vec<ArrayD<f64>>, String> {
-        catching_panics(|| (self.forward)(inputs)).map_err(|m| format!("the forward {m}"))
-    }
-
-    /// The backward, with a panic or the wrong number of gradients as an error.
-    pub(super) fn vjp(
-        &self,
-        inputs: &[ArrayD<f64>],
-        cotangents: &[ArrayD<f64>],
-    ) -> Result<Vec<ArrayD<f64>>, String> {
-        let grads = catching_panics(|| (self.backward)(inputs, cotangents))
-            .map_err(|m| format!("the backward {m}"))?;
-        if grads.len() != inputs.len() {
-            return Err(format!(
-                "the backward returned {} gradients for {} inputs",
-                grads.len(),
-                inputs.len()
-            ));
-        }
-        Ok(grads)
-    }
-
-    /// The forward at `point`, which differs from the case's inputs by `moved` (for messages);
-    /// an error when it panics or its outputs change in number or shape.
-    pub(super) fn forward_at(
-        &self,
-        point: &[ArrayD<f64>],
-        moved: &dyn Fn() -> String,
-        like: &[ArrayD<f64>],
-    ) -> Result<Vec<ArrayD<f64>>, String> {
-        let outs = catching_panics(|| (self.forward)(point))
-            .map_err(|m| format!("the forward {m} when {} moved", moved()))?;
-        if outs.len() != like.len() {
-            return Err(format!(
-                "the forward returned {} outputs instead of {} when {} moved",
-                outs.len(),
-                like.len(),
-                moved()
-            ));
-        }
-        for (j, (out, was)) in outs.iter().zip(like).enumerate() {
-            if out.shape() != was.shape() {
-                let which = if self.multi {
-                    format!(" y{j}")
-                } else {
-                    String::new()
-                };
-                return Err(format!(
-                    "the forward's output{which} changed shape from {:?} to {:?} when {} moved: its shape must not depend on the input values",
-                    was.shape(),
-                    out.shape(),
-                    moved()
-                ));
-            }
-        }
-        Ok(outs)
-    }
-
     /// One case at finite inputs with finite outputs.
     pub(super) fn check_case(
         &self,
@@ -327,21 +180,6 @@ impl Closures<'_> {
             estimates.push(estimate?);
         }
         Ok(estimates)
-    }
-}
-
-/// The sample `Σ_outputs Σⱼ vⱼ (upⱼ − downⱼ)`, term by term.
-pub(super) fn contracted(up: &[ArrayD<f64>], down: &[ArrayD<f64>], cotangents: &[ArrayD<f64>]) -> Sample {
-    let (difference, magnitude) = up
-        .iter()
-        .zip(down)
-        .zip(cotangents)
-        .map(|((u, d), v)| termwise_difference(u.view(), d.view(), v.view()))
-        .fold((0.0, 0.0), |(s, m), (ds, dm)| (s + ds, m + dm));
-    Sample {
-        difference,
-        magnitude,
-        smooth: true,
     }
 }
 

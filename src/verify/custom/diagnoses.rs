@@ -9,7 +9,9 @@ use ndarray::ArrayD;
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
 
-use super::case::{Closures, Options, Outcome, input_name};
+use super::case::Outcome;
+use super::closures::Closures;
+use super::options::{Options, input_name};
 use crate::random;
 use crate::verify::diagnose::explains;
 use crate::verify::{Diagnosis, Finding, Problem, Subject, same};

@@ -14,6 +14,8 @@ use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::{Open01, StandardNormal};
 use rand_chacha::ChaCha8Rng;
 
+use super::validate;
+use crate::error::{Error, Result};
 use crate::oracle::richardson::Steps;
 
 /// The first step is at most this fraction of the distance to the nearest bound.
@@ -31,18 +33,28 @@ pub enum Domain {
 }
 
 impl Domain {
-    /// Why this domain cannot be used, if it cannot.
-    pub(super) fn unusable(&self) -> Option<String> {
-        match *self {
-            Domain::Interval(a, b) if !(a.is_finite() && b.is_finite() && a < b) => Some(format!(
-                "Interval({a}, {b}) is empty or not finite: expected finite bounds a < b"
-            )),
-            _ => None,
+    /// The domain, or the misuse of an interval that is empty or not finite.
+    pub fn validate(self) -> Result<Domain> {
+        match self {
+            Domain::Interval(a, b) if !(a.is_finite() && b.is_finite() && a < b) => Err(Error::Config {
+                arg: "domain".to_owned(),
+                value: format!("Interval({a}, {b})"),
+                expected: "finite bounds a < b".to_owned(),
+            }),
+            _ => Ok(self),
         }
     }
 
-    /// The value lies in the domain or on its bound.
-    pub(super) fn admits(&self, v: f64) -> bool {
+    /// Why this domain cannot be used, if it cannot.
+    pub(super) fn unusable(&self) -> Option<String> {
+        let error = self.validate().err()?;
+        let (_, value, expected) = validate::parts(&error);
+        Some(format!("{value} is empty or not finite: expected {expected}"))
+    }
+
+    /// The value lies in the domain or on its bound (where an explicit point may be: on the
+    /// bound its element is not comparable).
+    pub fn admits(&self, v: f64) -> bool {
         match *self {
             Domain::Real => v.is_finite(),
             Domain::Positive => v.is_finite() && v >= 0.0,

@@ -22,7 +22,9 @@ use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::Bernoulli;
 use rand_chacha::ChaCha8Rng;
 
-use super::case::{Closures, Options, against_estimates, contracted, input_name};
+use super::closures::Closures;
+use super::estimates::{against_estimates, contracted};
+use super::options::{Options, input_name};
 use crate::compare::{self, Comparison, Tolerance};
 use crate::oracle::richardson;
 

@@ -22,12 +22,13 @@ use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 
-use super::case::{Closures, Linearised, Options, against_estimates, shaped};
+use super::closures::{self, Closures, Linearised};
 use super::domain;
+use super::estimates::{against_estimates, shaped};
+use super::options::Options;
 use crate::compare::Comparison;
 use crate::oracle::richardson::{self, Sample};
 use crate::verify::Problem;
-use crate::verify::check::catching_panics;
 
 /// The dot-product test's tolerance, relative to the sum of the absolute terms: a small multiple
 /// of machine epsilon (4096 ε ≈ 9e-13), as the two sides round differently over up to thousands
@@ -102,7 +103,7 @@ pub(super) fn check(
             if fixed { ArrayD::zeros(x.raw_dim()) } else { u }
         })
         .collect();
-    let answer = catching_panics(|| jvp(inputs, &tangents)).map_err(|m| format!("the jvp {m}"))?;
+    let answer = closures::call("the jvp", || jvp(inputs, &tangents))?;
     if answer.len() != cotangents.len() {
         return Err(format!(
             "the jvp returned {} output tangents for {} outputs",

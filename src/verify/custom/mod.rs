@@ -33,14 +33,18 @@
 
 mod builder;
 mod case;
+mod closures;
 mod diagnoses;
 mod domain;
+mod estimates;
 pub mod fast;
 mod jacobian;
 mod jvp;
+mod options;
 mod second_opinion;
 mod shrink;
 mod tally;
+pub mod validate;
 
 pub use builder::{OpCheck, Tangents};
 pub use domain::Domain;

@@ -4,8 +4,8 @@
 //! Marked axes of the same length are one dimension (a batch axis shared by several inputs
 //! shrinks in all of them at once).
 
-use super::OpCheck;
-use super::builder::shapes_label;
+use rand_chacha::ChaCha8Rng;
+
 use crate::verify::{CaseRecord, Subject, shrink_by};
 
 /// The marked axes, grouped by length: each group is one dimension that shrinks.
@@ -28,6 +28,21 @@ impl Groups {
         }
         shapes
     }
+
+    /// The smallest case found that fails like `start` for `what` (`start` itself if none):
+    /// `case` draws and checks one at the given shapes (`shapes` with each group shrunk to
+    /// `dims`) from the given stream.
+    pub(super) fn shrunk(
+        &self,
+        shapes: &[Vec<usize>],
+        (start, what): (&CaseRecord, &Subject),
+        seed: u64,
+        mut case: impl FnMut(&[Vec<usize>], &[usize], &mut ChaCha8Rng) -> Option<CaseRecord>,
+    ) -> CaseRecord {
+        shrink_by(start, what, seed, |dims, rng| {
+            case(&self.apply(shapes, &dims), &dims, rng)
+        })
+    }
 }
 
 /// The marks `(input, axis)` grouped by their length in `shapes`.
@@ -42,24 +57,6 @@ pub(super) fn groups(shapes: &[Vec<usize>], marks: &[(usize, usize)]) -> Groups 
         }
     }
     Groups(groups)
-}
-
-impl OpCheck<'_> {
-    /// The smallest case found that fails like `start` for `what` (`start` itself if none).
-    pub(super) fn shrunk(
-        &self,
-        groups: &Groups,
-        start: &CaseRecord,
-        what: &Subject,
-        seed: u64,
-    ) -> CaseRecord {
-        shrink_by(start, what, seed, |dims, rng| {
-            let shapes = groups.apply(&self.shapes, &dims);
-            let drawn = self.draw(&shapes, rng);
-            self.run_case(drawn, rng, (&dims, &shapes_label(&shapes)))
-                .map(|outcome| outcome.record)
-        })
-    }
 }
 
 #[cfg(test)]

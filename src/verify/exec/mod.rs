@@ -1,60 +1,43 @@
 //! A program in any language as a [`Backward`], over the JSON Lines protocol of
-//! `protocol-v1.md`.
+//! `protocol-v1.md`: protocol v1 ([`v1`]: request lines, answers checked against their request
+//! and id) on top of a transport ([`channel`]: one line out, one bounded, lossy line back within
+//! a time budget).
 //!
 //! The program is started once through `sh -c`, contained ([`process`]: its own process group, a
-//! PID namespace where the kernel allows, resource limits, optionally bubblewrap). A writer thread
-//! feeds its standard input (so a program that stops reading cannot block the verifier), a reader
-//! thread turns its standard output into lines (bytes, decoded lossily, at most
+//! PID namespace where the kernel allows, resource limits, optionally bubblewrap). The channel
+//! feeds its standard input from a writer thread (so a program that stops reading cannot block
+//! the verifier), turns its standard output into lines (bytes, decoded lossily, at most
 //! [`ANSWER_LINE_LIMIT`] bytes kept of one line) on a bounded channel read with a time limit, and
-//! a third thread keeps the last lines of its standard error ([`stderr`]). Every fault fails the
-//! case at hand with a message that says which ([`fault`]): not JSON, a missing key, the wrong
-//! id, a non-number, a ragged matrix, a line too long, no answer in time, an exit, a child that
-//! kept standard output open, a closed standard input. An answer that comes after its time limit
-//! is recognised by its id and skipped. Once the program is gone or given up on, its whole
-//! process group is killed and every remaining case fails at once with the same message.
+//! keeps the last lines of its standard error ([`stderr`]). Every fault fails the case at hand
+//! with a message that says which ([`fault`]): not JSON, a missing key, the wrong id, a
+//! non-number, a ragged matrix, a line too long, no answer in time, an exit, a child that kept
+//! standard output open, a closed standard input. An answer that comes after its time limit is
+//! recognised by its id and skipped. Once the program is gone or given up on, its whole process
+//! group is killed and every remaining case fails at once with the same message.
 
+pub mod channel;
 pub mod fault;
 pub mod limits;
 mod namespace;
 pub mod process;
 pub mod stderr;
 pub mod stray;
+mod v1;
 
+pub use channel::ANSWER_LINE_LIMIT;
 pub use fault::ProcessFault;
 pub use limits::ProcessLimits;
 pub use process::Isolation;
 
-use std::io::{self, BufReader, Write};
+use std::io;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::thread;
 use std::time::{Duration, Instant};
-
-use serde_json::Value;
 
 use super::{Backward, Fault};
 use crate::catalogue::{Answer, Request};
-use crate::protocol::lines::{Line, LineReader};
-use crate::protocol::{UNSUPPORTED, answer_from_json, answer_numbers, request_to_json};
+use channel::Channel;
 use process::{Contained, Spawn};
-use stderr::StderrTail;
-
-/// The longest answer line read, in bytes (64 MiB); a longer one is skipped, not buffered.
-pub const ANSWER_LINE_LIMIT: usize = 64 << 20;
-/// Lines of standard output read ahead of the verifier (each at most [`ANSWER_LINE_LIMIT`]).
-const LINES_IN_FLIGHT: usize = 2;
-/// How long an exited program is given to report its status.
-const EXIT_GRACE: Duration = Duration::from_secs(2);
-/// How long the standard error of an exited program is given to close.
-const STDERR_GRACE: Duration = Duration::from_millis(500);
-/// How long a program whose standard input was closed is given to exit on its own.
-const CLOSE_GRACE: Duration = Duration::from_millis(200);
-/// How much of a line that is not an answer is quoted.
-const QUOTE_CHARS: usize = 80;
-/// Time-outs in a row after which the program is taken to have stopped answering.
-const TIMEOUTS_IN_A_ROW: u32 = 2;
-/// Exit statuses of `sh` for a command it cannot run: not executable, not found.
-const SHELL_CANNOT_RUN: [i32; 2] = [126, 127];
+use v1::Reading;
 
 /// A program to run, and how.
 #[derive(Debug, Clone)]
@@ -93,81 +76,26 @@ impl Program {
         let isolation = self
             .isolation
             .unwrap_or_else(|| Isolation::for_limits(&self.limits));
-        let mut process = Contained::start(&Spawn {
+        let process = Contained::start(&Spawn {
             command: &self.command,
             dir: self.dir.as_deref(),
             env: &self.env,
             limits: &self.limits,
             isolation,
         })?;
-        let child = process.child();
-        let mut stdin = child.stdin.take().expect("internal: piped stdin");
-        let stdout = child.stdout.take().expect("internal: piped stdout");
-        let stderr = child.stderr.take().expect("internal: piped stderr");
-
-        // Bounded: a program that prints faster than it is asked blocks on its own standard
-        // output instead of filling the verifier's memory.
-        let (events, answers) = mpsc::sync_channel(LINES_IN_FLIGHT);
-        let (requests, to_write) = mpsc::channel::<String>();
-        let stdin_closed = events.clone();
-        thread::spawn(move || {
-            for line in to_write {
-                if writeln!(stdin, "{line}").and_then(|()| stdin.flush()).is_err() {
-                    let _ = stdin_closed.send(Event::StdinClosed);
-                    break;
-                }
-            }
-        });
-        thread::spawn(move || {
-            for line in LineReader::new(BufReader::new(stdout), ANSWER_LINE_LIMIT) {
-                let Ok(line) = line else { break };
-                if events.send(Event::Line(line)).is_err() {
-                    return;
-                }
-            }
-            let _ = events.send(Event::StdoutClosed);
-        });
         Ok(ExecSubject {
             command: self.command.clone(),
-            process,
-            requests: Some(requests),
-            answers,
-            stderr: StderrTail::follow(stderr),
-            timeout: self.timeout,
+            channel: Channel::open(process, self.timeout),
             next_id: 1,
-            timeouts_in_a_row: 0,
-            answered: false,
-            stdin_closed: false,
-            gone: None,
         })
     }
-}
-
-/// What the pipe threads report.
-enum Event {
-    /// A line of standard output.
-    Line(Line),
-    /// Standard output reached its end.
-    StdoutClosed,
-    /// Writing a request failed: the program's standard input is closed.
-    StdinClosed,
 }
 
 /// A running program that answers protocol requests.
 pub struct ExecSubject {
     command: String,
-    process: Contained,
-    requests: Option<Sender<String>>,
-    answers: Receiver<Event>,
-    stderr: StderrTail,
-    timeout: Duration,
+    channel: Channel,
     next_id: u64,
-    timeouts_in_a_row: u32,
-    /// Some line came back (so the command did start).
-    answered: bool,
-    stdin_closed: bool,
-    /// Why the program is gone or given up on; every later request fails with it.
-    gone: Option<ProcessFault>,
 }
 
 impl ExecSubject {
@@ -179,156 +107,32 @@ impl ExecSubject {
 
     /// The last lines the program wrote to standard error.
     pub fn stderr_tail(&self) -> Vec<String> {
-        self.stderr.lines()
+        self.channel.stderr_tail()
     }
 
     /// How the program is held apart.
     pub fn isolation(&self) -> Isolation {
-        self.process.isolation()
+        self.channel.isolation()
     }
 
     /// The fault when the command could not be started at all (the shell exited 126 or 127
     /// before any answer): one message for the whole run, not one per case.
     pub fn cannot_start(&self) -> Option<&ProcessFault> {
-        self.gone
-            .as_ref()
+        self.channel
+            .gone()
             .filter(|f| matches!(f, ProcessFault::CannotStart { .. }))
     }
 
-    /// Records a final fault and kills what is left of the program.
-    fn give_up(&mut self, fault: ProcessFault) -> Fault {
-        self.requests = None;
-        self.process.kill();
-        self.gone = Some(fault.clone());
-        fault.into()
-    }
-
-    /// The fault of a program whose standard output closed: its exit, or that it still runs.
-    fn closed_stdout(&mut self) -> ProcessFault {
-        let start = Instant::now();
-        let status = loop {
-            match self.process.status() {
-                Ok(Some(status)) => break status,
-                Ok(None) if start.elapsed() < EXIT_GRACE => thread::sleep(Duration::from_millis(10)),
-                Ok(None) => return ProcessFault::ClosedStdout,
-                Err(e) => {
-                    return ProcessFault::Exited {
-                        status: format!("status unknown: {e}"),
-                        stderr: self.stderr.lines_when_closed(STDERR_GRACE),
-                    };
-                }
-            }
-        };
-        let stderr = self.stderr.lines_when_closed(STDERR_GRACE);
-        let cannot_run = status.code().is_some_and(|c| SHELL_CANNOT_RUN.contains(&c));
-        let status = status.to_string();
-        if cannot_run && !self.answered {
-            ProcessFault::CannotStart { status, stderr }
-        } else {
-            ProcessFault::Exited { status, stderr }
-        }
-    }
-
-    /// The fault of a request that got no answer in time.
-    fn no_answer(&mut self, id: u64) -> ProcessFault {
-        if let Ok(Some(status)) = self.process.status() {
-            // Exited, yet its standard output is open: a process it started holds it.
-            return ProcessFault::ChildKeptStdoutOpen {
-                status: status.to_string(),
-                stderr: self.stderr.lines(),
-            };
-        }
-        if self.stdin_closed {
-            return ProcessFault::ClosedStdin;
-        }
-        self.timeouts_in_a_row += 1;
-        ProcessFault::TimedOut {
-            id,
-            seconds: self.timeout.as_secs_f64(),
-        }
-    }
-
-    /// Reads the answer to request `id`, skipping late answers to earlier requests.
+    /// Reads the answer to request `id`, skipping late answers to earlier requests; they do not
+    /// extend its time.
     fn read_answer(&mut self, id: u64, request: &Request) -> Result<Answer, Fault> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Instant::now() + self.channel.timeout();
         loop {
-            // Checked here too: a program that floods late answers always has a line ready.
-            let left = deadline.saturating_duration_since(Instant::now());
-            let event = match left.is_zero() {
-                true => Err(RecvTimeoutError::Timeout),
-                false => self.answers.recv_timeout(left),
-            };
-            let line = match event {
-                Ok(Event::Line(line)) => line,
-                Ok(Event::StdinClosed) => {
-                    // Its answer will never come; wait for its exit or the time-out to tell
-                    // a program that exited from one that closed standard input and runs on.
-                    self.stdin_closed = true;
-                    continue;
-                }
-                Ok(Event::StdoutClosed) | Err(RecvTimeoutError::Disconnected) => {
-                    let fault = self.closed_stdout();
-                    return Err(self.give_up(fault));
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    let fault = self.no_answer(id);
-                    if fault.is_final() {
-                        return Err(self.give_up(fault));
-                    }
-                    if self.timeouts_in_a_row >= TIMEOUTS_IN_A_ROW {
-                        // This request says it timed out; the later ones that it stopped.
-                        self.give_up(ProcessFault::StoppedAnswering {
-                            in_a_row: TIMEOUTS_IN_A_ROW,
-                            seconds: self.timeout.as_secs_f64(),
-                        });
-                    }
-                    return Err(fault.into());
-                }
-            };
-            self.answered = true;
-            if line.cut {
-                self.timeouts_in_a_row = 0;
-                return Err(ProcessFault::LineTooLong {
-                    bytes: line.len,
-                    limit: ANSWER_LINE_LIMIT,
-                }
-                .into());
+            let line = self.channel.receive(deadline, id)?;
+            if let Reading::Answer(answer) = v1::read(&line, id, request) {
+                self.channel.heard();
+                return answer;
             }
-            let line = line.text;
-            // Parsed into a JSON tree, a line takes several times its length; a line far longer
-            // than its gradients can need is refused before it is parsed.
-            let budget = answer_budget(request);
-            if line.len() > budget {
-                self.timeouts_in_a_row = 0;
-                return Err(ProcessFault::LineTooLong {
-                    bytes: line.len() as u64,
-                    limit: budget,
-                }
-                .into());
-            }
-            let value: Value = match crate::json::parse_lenient(&line) {
-                Ok(value) => value,
-                Err(e) => {
-                    self.timeouts_in_a_row = 0;
-                    return Err(protocol(format!(
-                        "the answer is not JSON ({e}): {}",
-                        quote(&line)
-                    )));
-                }
-            };
-            let found = value.get("id").and_then(Value::as_u64);
-            if found.is_some_and(|earlier| earlier < id) {
-                continue; // a late answer, skipped; it does not count as answering
-            }
-            self.timeouts_in_a_row = 0;
-            return match found {
-                Some(this) if this == id => parse_answer(&value, request),
-                Some(other) => Err(protocol(format!("the answer has id {other}, expected {id}"))),
-                None => Err(protocol(format!(
-                    "the answer has no numeric `id` (expected {id}): {}",
-                    quote(&line)
-                ))),
-            };
         }
     }
 }
@@ -383,80 +187,12 @@ impl Backward for ExecSubject {
     }
 
     fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
-        if let Some(fault) = &self.gone {
+        if let Some(fault) = self.channel.gone() {
             return Err(fault.clone().into());
         }
         let id = self.next_id;
         self.next_id += 1;
-        let line = request_to_json(request, id).to_string();
-        if self.requests.as_ref().is_none_or(|r| r.send(line).is_err()) {
-            // The writer stopped: the program closed its standard input, or exited.
-            let fault = match self.process.status() {
-                Ok(None) if self.stdin_closed => ProcessFault::ClosedStdin,
-                _ => self.closed_stdout(),
-            };
-            return Err(self.give_up(fault));
-        }
+        self.channel.send(v1::request_line(request, id))?;
         self.read_answer(id, request)
     }
-}
-
-impl Drop for ExecSubject {
-    fn drop(&mut self) {
-        // Closing standard input asks the program to finish; then the whole group is killed,
-        // whatever it left running.
-        self.requests = None;
-        let start = Instant::now();
-        while start.elapsed() < CLOSE_GRACE {
-            if let Ok(Some(_)) = self.process.status() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        self.process.kill();
-    }
-}
-
-/// A protocol fault, as the verifier's fault.
-fn protocol(message: String) -> Fault {
-    ProcessFault::Protocol(message).into()
-}
-
-/// The gradients of an answer line, keyed and shaped as `request`'s op says, or the fault it
-/// shows.
-fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
-    if let Some(error) = value.get("error") {
-        return match error.as_str() {
-            Some(UNSUPPORTED) => Err(Fault::Unsupported),
-            Some(text) => Err(protocol(format!("the program answered with an error: {text}"))),
-            None => Err(protocol(format!("the program answered with an error: {error}"))),
-        };
-    }
-    let Some(grads) = value.get("grads") else {
-        return Err(protocol("the answer has neither `grads` nor `error`".to_owned()));
-    };
-    answer_from_json(grads, request).map_err(Fault::of_answer)
-}
-
-/// Bytes a JSON number may take in an answer, generously (`-1.2345678901234567e-308, `).
-const BYTES_PER_NUMBER: usize = 64;
-/// Bytes for everything in an answer line but its numbers (keys, brackets, white space).
-const ANSWER_OVERHEAD: usize = 1 << 20;
-
-/// The longest answer line that gradients shaped `like` these can need (at most
-/// [`ANSWER_LINE_LIMIT`]).
-fn answer_budget(request: &Request) -> usize {
-    answer_numbers(request)
-        .saturating_mul(BYTES_PER_NUMBER)
-        .saturating_add(ANSWER_OVERHEAD)
-        .min(ANSWER_LINE_LIMIT)
-}
-
-/// The first characters of a line, for messages.
-fn quote(line: &str) -> String {
-    let mut quoted: String = line.chars().take(QUOTE_CHARS).collect();
-    if line.chars().count() > QUOTE_CHARS {
-        quoted.push('…');
-    }
-    format!("`{quoted}`")
 }

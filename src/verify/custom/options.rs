@@ -1,0 +1,27 @@
+//! The options a case of a custom op is checked under, and the names of its inputs in reports.
+
+use super::domain::Domain;
+
+/// The options a case is checked under (see [`super::OpCheck`]).
+#[derive(Debug, Clone)]
+pub(super) struct Options {
+    pub(super) domains: Vec<Domain>,
+    pub(super) rtol: f64,
+    pub(super) atol: f64,
+    pub(super) eps: f64,
+    pub(super) nondet_tol: Option<f64>,
+    pub(super) no_grad: Vec<bool>,
+    pub(super) fast: bool,
+}
+
+impl Options {
+    /// The inputs whose gradients are compared.
+    pub(super) fn compared(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.no_grad.len()).filter(|&k| !self.no_grad[k])
+    }
+}
+
+/// The name of input `k` in reports.
+pub(super) fn input_name(k: usize) -> String {
+    format!("x{k}")
+}
