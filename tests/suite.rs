@@ -15,6 +15,7 @@ mod exec;
 mod golden;
 mod golden_course_ops;
 mod grade;
+mod layers;
 mod local_forward;
 mod mutations;
 mod network_fd;

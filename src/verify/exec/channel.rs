@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::ProcessFault;
+use super::fault::ProcessFault;
 use super::process::{Contained, Isolation};
 use super::stderr::StderrTail;
 use crate::protocol::lines::{Line, LineReader};

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use super::ProcessFault;
 use super::channel::ANSWER_LINE_LIMIT;
+use super::fault::ProcessFault;
 use crate::catalogue::{Answer, Request};
 use crate::protocol::{UNSUPPORTED, answer_from_json, answer_numbers, request_to_json};
 use crate::verify::Fault;
