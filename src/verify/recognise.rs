@@ -22,9 +22,6 @@ use super::record::CaseRecord;
 use super::report::Diagnosis;
 use crate::catalogue::Request;
 
-/// The network's parameter gradients: those a wrong dL/df scales (dL/dx too, but it is optional).
-const PARAMETERS: [&str; 6] = ["W1", "b1", "W2", "b2", "W3", "b3"];
-
 /// A recognised diagnosis and the index (into the records given) of its example, if it has one
 /// better than the shrunk case.
 pub(crate) type Recognised = (Diagnosis, Option<usize>);
@@ -50,7 +47,7 @@ pub(crate) fn loss_factor(records: &[CaseRecord]) -> Option<LossFactorExample> {
         .collect();
     let dims = fit_dims(&failing)?;
     let cases = network_cases(&failing, &dims)?;
-    let op = ops::op(failing.first()?.request.as_ref()?.kind());
+    let op = op_of(&failing)?;
     let found = network::loss_factor(&cases, &|law| op.factor_meaning(law))?;
     let failing_index = found.example;
     let example = records
@@ -84,8 +81,9 @@ pub(crate) fn gradient(
     if let Some(found) = patterns::float32(&pairs) {
         return Some((Diagnosis::Float32(found), None));
     }
+    let op = ops::op(cases.first()?.request.kind());
     if let Some((found, example)) = loss
-        && PARAMETERS.contains(&input)
+        && op.network_parameters().contains(&input)
     {
         let index = failing.iter().position(|r| std::ptr::eq(*r, &all[*example]));
         return Some((Diagnosis::LossFactor(found.clone()), index));
@@ -103,7 +101,6 @@ pub(crate) fn gradient(
             got: c.got,
         })
         .collect();
-    let op = ops::op(cases.first()?.request.kind());
     if let Some(fit) = shape_factor::fit(&shape_cases, &|law| op.factor_meaning(law)) {
         let example = fit.example.map(|i| cases[i].index);
         return Some((Diagnosis::ShapeFactor(fit), example));
@@ -125,18 +122,28 @@ fn fit_dims(records: &[&CaseRecord]) -> Option<Vec<Vec<(&'static str, usize)>>> 
         .collect()
 }
 
-/// Each answered record's six parameter gradients (expected, got, wrong or not) with its dims,
-/// as the network-level hypotheses read them; `None` if a record lacks one.
+/// The op of the records (all of one op), `None` if the first has no request.
+fn op_of(records: &[&CaseRecord]) -> Option<&'static dyn ops::VerifiedOp> {
+    Some(ops::op(records.first()?.request.as_ref()?.kind()))
+}
+
+/// Each answered record's network parameter gradients (expected, got, wrong or not) with its
+/// dims, as the network-level hypotheses read them; `None` for an op that is no network, or if
+/// a record lacks one.
 fn network_cases<'r>(
     records: &[&'r CaseRecord],
     dims: &'r [Vec<(&'static str, usize)>],
 ) -> Option<Vec<NetworkCase<'r>>> {
+    let parameters = op_of(records)?.network_parameters();
+    if parameters.is_empty() {
+        return None;
+    }
     records
         .iter()
         .zip(dims)
         .map(|(record, dims)| {
             let checked = record.outcome.as_ref().ok()?;
-            let gradients = PARAMETERS
+            let gradients = parameters
                 .iter()
                 .map(|&name| {
                     Some(Gradient {

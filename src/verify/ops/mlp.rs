@@ -202,6 +202,10 @@ impl VerifiedOp for MlpOp {
         found
     }
 
+    fn network_parameters(&self) -> &'static [&'static str] {
+        &["W1", "b1", "W2", "b2", "W3", "b3"]
+    }
+
     /// The network's loss is sqerr: its factors mean what they mean for sqerr.
     fn factor_meaning(&self, law: &Law<'_>) -> Option<String> {
         super::sqerr::loss_meaning(law)

@@ -103,6 +103,13 @@ pub trait VerifiedOp: Sync {
         None
     }
 
+    /// For a network: its parameters from the input layer to the loss (`W1`, `b1`, … `b3`), the
+    /// gradients a wrong loss backward scales together (`verify::recognise`'s loss factor and
+    /// first wrong layer); empty for an op that is no network.
+    fn network_parameters(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// What a wrong factor's law means for this op, in its maths (sqerr: a factor of 2 is the ½
     /// of L = ½ Σ (f − y)² missing); `None` lets the generic meaning stand.
     fn factor_meaning(&self, _law: &Law<'_>) -> Option<String> {
