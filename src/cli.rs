@@ -17,7 +17,7 @@ use gradverify::plot;
 use gradverify::serve as server;
 use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
-use gradverify::verify::exec::{Isolation, ProcessLimits, Program};
+use gradverify::verify::exec::{Isolation, ProcessLimits, Program, Restarting};
 use gradverify::verify::report::score::{Points, Scorecard};
 use gradverify::verify::report::{gradescope, junit};
 use gradverify::verify::{self, Config, Fault, Problem, Report};
@@ -264,11 +264,11 @@ pub fn verify(
         limits: limits.clone(),
         ..Program::new(command, timeout)
     };
-    let mut subject = program
-        .start()
+    let mut subject = Restarting::start(program)
         .map_err(|e| Usage(format!("gradverify verify: cannot start `sh -c {command}`: {e}")))?;
     let mut reports = Vec::new();
     for &kind in kinds {
+        subject.begin_op();
         let report = verify::verify(kind, &mut subject, config);
         if let Some(fault) = subject.cannot_start() {
             return Err(Usage(format!("gradverify verify: `sh -c {command}`: {fault}")));

@@ -28,6 +28,7 @@ mod projection;
 mod real_bugs;
 mod ref_ops_a;
 mod ref_ops_b;
+mod restarts;
 mod serve;
 mod sweep;
 mod tables;

@@ -7,19 +7,22 @@
 //! limit, so a submission takes at most its budget plus one `--timeout` and the few seconds of grace
 //! an exiting program is given (to exit, to flush its standard error, to close).
 //!
+//! The program is [`Restarting`]: a crash or a hang in one op costs that op's cases, and the next
+//! op starts it again.
+//!
 //! A command that cannot start is told apart from a program that fails: the exec subject says so
 //! ([`Fault::CannotStart`]: the shell exited with 126 or 127 before any answer).
 
 use std::time::{Duration, Instant};
 
 use crate::catalogue::{Answer, Request};
-use crate::verify::exec::ExecSubject;
+use crate::verify::exec::Restarting;
 use crate::verify::{Backward, Fault};
 
 /// A submission's program, stopped when its budget is spent.
 pub(super) struct Budgeted {
     label: String,
-    subject: Option<ExecSubject>,
+    subject: Option<Restarting>,
     deadline: Instant,
     budget: Duration,
     refused: bool,
@@ -29,7 +32,7 @@ pub(super) struct Budgeted {
 
 impl Budgeted {
     /// `subject`, labelled `label` in reports, with `budget` from now.
-    pub(super) fn new(label: &str, subject: ExecSubject, budget: Duration) -> Budgeted {
+    pub(super) fn new(label: &str, subject: Restarting, budget: Duration) -> Budgeted {
         Budgeted {
             label: label.to_owned(),
             subject: Some(subject),
@@ -38,6 +41,13 @@ impl Budgeted {
             refused: false,
             not_started: None,
             stderr_tail: Vec::new(),
+        }
+    }
+
+    /// A new op begins: the program, restarted where it died, may be restarted afresh.
+    pub(super) fn begin_op(&mut self) {
+        if let Some(subject) = &mut self.subject {
+            subject.begin_op();
         }
     }
 
@@ -101,5 +111,9 @@ impl Backward for Budgeted {
             });
         }
         result
+    }
+
+    fn has_answered(&self) -> bool {
+        self.subject.as_ref().is_some_and(Restarting::has_answered)
     }
 }

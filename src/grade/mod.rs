@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::catalogue::OpKind;
 use crate::error::{Error, Result};
 use crate::sweep::Shard;
-use crate::verify::exec::{ProcessLimits, Program};
+use crate::verify::exec::{ProcessLimits, Program, Restarting};
 use crate::verify::report::score::{OpScore, Points, Scorecard};
 use crate::verify::{self, Config, Report};
 
@@ -153,7 +153,7 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
         dir: Some(folder.into()),
         ..Program::new(&job.command, job.timeout.min(job.budget))
     };
-    let subject = match program.start() {
+    let subject = match Restarting::start(program) {
         Ok(subject) => subject,
         Err(e) => return not_run(&format!("the command could not start: {e}")),
     };
@@ -170,6 +170,7 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
             fault.get_or_insert(spent);
             continue;
         }
+        subject.begin_op();
         let report = verify::verify(kind, &mut subject, job.config);
         if let Some(why) = subject.not_started() {
             return not_run(why);

@@ -23,11 +23,13 @@ pub(crate) fn findings(
     records: &[CaseRecord],
     inputs: &[String],
     shrinker: &mut Shrinker<'_>,
+    answered: bool,
 ) -> Vec<Finding> {
     let loss = recognise::loss_factor(records);
+    let never_answered = !answered && records.iter().all(|r| r.outcome.is_err());
     let mut found: Vec<Finding> = std::iter::once(Subject::Call)
         .chain(inputs.iter().map(|i| Subject::Gradient(i.clone())))
-        .filter_map(|what| finding(records, &what, shrinker, loss.as_ref()))
+        .filter_map(|what| finding(records, &what, shrinker, loss.as_ref(), never_answered))
         .collect();
     found.extend(call_level_findings(records));
     found
@@ -39,6 +41,7 @@ fn finding(
     what: &Subject,
     shrinker: &mut Shrinker<'_>,
     loss: Option<&LossFactorExample>,
+    never_answered: bool,
 ) -> Option<Finding> {
     let failing: Vec<&CaseRecord> = records.iter().filter(|r| r.problem(what).is_some()).collect();
     let mut smallest = shrinker(representative(&failing, what)?, what);
@@ -49,7 +52,7 @@ fn finding(
         Subject::Gradient(input) => input.as_str(),
         _ => "",
     };
-    let mut diagnosis = one_case_diagnosis(records, &failing, &smallest, input, &problem);
+    let mut diagnosis = one_case_diagnosis(&failing, &smallest, input, &problem, never_answered);
     if diagnosis.is_none() && problem == Problem::WrongValues {
         let wrong_values: Vec<&CaseRecord> = failing
             .iter()
@@ -98,17 +101,21 @@ fn representative<'r>(failing: &[&'r CaseRecord], what: &Subject) -> Option<&'r 
         .zip(&kinds)
         .filter(|(_, kind)| counts[kind] == most)
         .map(|(r, _)| *r)
-        .min_by_key(|r| (r.dims.iter().product::<usize>(), r.dims.clone()))
+        .min_by_key(|r| {
+            // A give-up after restarts follows from the fault that ended the program: that shows.
+            let gave_up = r.problem(what).as_ref().is_some_and(gave_up);
+            (gave_up, r.dims.iter().product::<usize>(), r.dims.clone())
+        })
 }
 
 /// The diagnosis that every failing case (and the shrunk one) shows alone, or, for a program
-/// that never answered, `no_answer`.
+/// that never answered a request at all and timed out, `no_answer`.
 fn one_case_diagnosis(
-    records: &[CaseRecord],
     failing: &[&CaseRecord],
     smallest: &CaseRecord,
     input: &str,
     problem: &Problem,
+    never_answered: bool,
 ) -> Option<Diagnosis> {
     match problem {
         Problem::WrongValues | Problem::WrongShape { .. } => {
@@ -126,9 +133,7 @@ fn one_case_diagnosis(
                 .collect();
             diagnose::diagnose(&evidence)
         }
-        Problem::Fault(Fault::TimedOut { .. } | Fault::StoppedAnswering { .. })
-            if records.iter().all(|r| r.outcome.is_err()) =>
-        {
+        Problem::Fault(Fault::TimedOut { .. } | Fault::StoppedAnswering { .. }) if never_answered => {
             Some(Diagnosis::NoAnswer)
         }
         _ => None,
@@ -138,9 +143,16 @@ fn one_case_diagnosis(
 /// Both are the same kind of problem (a wrong shape stays a wrong shape while shrinking).
 pub(crate) fn same_kind(a: Option<&Problem>, b: Option<&Problem>) -> bool {
     match (a, b) {
-        (Some(a), Some(b)) => discriminant(a) == discriminant(b),
+        // A give-up after restarts only follows from the fault that ended the program: a case
+        // shrunk to one is no smaller example of that fault.
+        (Some(a), Some(b)) => discriminant(a) == discriminant(b) && gave_up(a) == gave_up(b),
         _ => false,
     }
+}
+
+/// The problem is a give-up after restarts.
+fn gave_up(problem: &Problem) -> bool {
+    matches!(problem, Problem::Fault(Fault::GaveUp { .. }))
 }
 
 /// The (at most three) elements of `input`'s gradient furthest from the reference in `record`.
@@ -257,7 +269,7 @@ mod tests {
             case(&[2, 1], Problem::WrongValues),
             case(&[4, 4], Problem::WrongValues),
         ];
-        let found = findings(&records, &["W".to_owned()], &mut |r, _| r.clone());
+        let found = findings(&records, &["W".to_owned()], &mut |r, _| r.clone(), true);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].what, Subject::Gradient("W".to_owned()));
         assert_eq!(found[0].problem, Problem::WrongValues, "three against two");

@@ -180,8 +180,9 @@ fn report(
         .first()
         .map(|r| r.expected.grads.iter().map(|(n, _)| n.clone()).collect())
         .unwrap_or_default();
+    let answered = subject.has_answered();
     let mut shrinker = |start: &CaseRecord, what: &Subject| shrink(subject, kind, config, start, what);
-    report.findings = findings(&records, &inputs, &mut shrinker);
+    report.findings = findings(&records, &inputs, &mut shrinker, answered);
     let undiagnosed = report.findings.iter().any(|f| {
         f.diagnosis.is_none() && f.problem == Problem::WrongValues && matches!(f.what, Subject::Gradient(_))
     });

@@ -18,6 +18,11 @@ pub trait Backward {
     fn label(&self) -> String;
     /// The gradients for `request`, keyed by input name.
     fn answer(&mut self, request: &Request) -> Result<Answer, Fault>;
+    /// Whether it ever answered anything (a program that wrote a line); a subject that never
+    /// did, and only timed out, is diagnosed `no_answer` (an unflushed standard output).
+    fn has_answered(&self) -> bool {
+        false
+    }
 }
 
 /// A Rust function as a [`Backward`]: `call` turns a request into the function's arguments

@@ -371,7 +371,8 @@ impl<'a> OpCheck<'a> {
                     .map(|outcome| outcome.record)
             })
         };
-        report.findings = findings(&records, &names, &mut shrinker);
+        // Closures answer or fail at once: no_answer is a program's diagnosis.
+        report.findings = findings(&records, &names, &mut shrinker, true);
         diagnoses::more(&mut report.findings, outcomes, &self.op, &self.options, seed);
         let broken: Vec<_> = outcomes
             .iter()

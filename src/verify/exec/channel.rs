@@ -112,6 +112,11 @@ impl Channel {
         self.gone.as_ref()
     }
 
+    /// Whether the program wrote any line to its standard output.
+    pub fn answered(&self) -> bool {
+        self.answered
+    }
+
     /// Sends one line (without its `\n`); the fault when the program can no longer read it.
     pub fn send(&mut self, line: String) -> Result<(), Fault> {
         if let Some(fault) = &self.gone {

@@ -20,6 +20,7 @@ pub mod fault;
 pub mod limits;
 mod namespace;
 pub mod process;
+pub mod restarting;
 pub mod stderr;
 pub mod stray;
 mod v1;
@@ -28,6 +29,7 @@ pub use channel::ANSWER_LINE_LIMIT;
 pub use fault::ProcessFault;
 pub use limits::ProcessLimits;
 pub use process::Isolation;
+pub use restarting::{RESTARTS_PER_OP, Restarting};
 
 use std::io;
 use std::path::PathBuf;
@@ -123,6 +125,11 @@ impl ExecSubject {
             .filter(|f| matches!(f, ProcessFault::CannotStart { .. }))
     }
 
+    /// The fault that ended the program (it exited, or was given up on), if it has ended.
+    pub fn gone(&self) -> Option<&ProcessFault> {
+        self.channel.gone()
+    }
+
     /// Reads the answer to request `id`, skipping late answers to earlier requests; they do not
     /// extend its time.
     fn read_answer(&mut self, id: u64, request: &Request) -> Result<Answer, Fault> {
@@ -184,6 +191,10 @@ impl Backward for Started {
 impl Backward for ExecSubject {
     fn label(&self) -> String {
         self.command.clone()
+    }
+
+    fn has_answered(&self) -> bool {
+        self.channel.answered()
     }
 
     fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {

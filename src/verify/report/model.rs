@@ -126,6 +126,14 @@ pub enum Fault {
     Protocol(String),
     /// Any other failure, described for the report.
     Failed(String),
+    /// The program died in this op as often as it may be restarted: the op's remaining
+    /// requests were not sent.
+    GaveUp {
+        /// How often it was restarted in this op.
+        restarts: u32,
+        /// The fault that ended it the last time.
+        last: String,
+    },
 }
 
 impl Fault {
@@ -143,6 +151,7 @@ impl Fault {
                 | Fault::ClosedStdout
                 | Fault::ClosedStdin
                 | Fault::LineTooLong { .. }
+                | Fault::GaveUp { .. }
         )
     }
 

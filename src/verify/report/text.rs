@@ -150,6 +150,10 @@ impl fmt::Display for Fault {
             ),
             Fault::MissingKey { key } => write!(f, "the answer's grads: missing key `{key}`"),
             Fault::Protocol(message) | Fault::Failed(message) => f.write_str(message),
+            Fault::GaveUp { restarts, last } => write!(
+                f,
+                "not asked: the program was restarted {restarts} times in this op and ended again ({last})"
+            ),
         }
     }
 }
