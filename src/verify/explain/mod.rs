@@ -12,7 +12,10 @@
 //! ([`crate::catalogue::Bug`], `VerifiedOp::bugs`), each with its own long text: [`codes`] and
 //! [`explanation`] read them from the registry, so that a new op's bugs need no line here.
 
+mod faults;
+
 use super::ops;
+use faults::FAULTS;
 
 /// The codes of the diagnoses that are not one op's bug, in the order of the documentation.
 const GENERIC: &[&str] = &[
@@ -35,8 +38,8 @@ const GENERIC: &[&str] = &[
     "no_answer",
 ];
 
-/// Every diagnosis code: the generic ones in the order of the documentation, then each op's
-/// named bugs in the registry's order (a code two ops share, once).
+/// Every code: the generic diagnoses in the order of the documentation, then each op's named
+/// bugs in the registry's order (a code two ops share, once), then the fault codes.
 pub fn codes() -> Vec<&'static str> {
     let mut codes = GENERIC.to_vec();
     for bug in ops::REGISTRY.iter().flat_map(|op| op.bugs()) {
@@ -44,16 +47,19 @@ pub fn codes() -> Vec<&'static str> {
             codes.push(bug.code);
         }
     }
+    codes.extend(FAULTS.iter().map(|(code, _)| *code));
     codes
 }
 
 /// The longer explanation of `code`, or `None` for a code that does not exist.
 pub fn explanation(code: &str) -> Option<&'static str> {
-    generic(code).or_else(|| {
-        (ops::REGISTRY.iter().flat_map(|op| op.bugs()))
-            .find(|bug| bug.code == code)
-            .map(|bug| bug.explain)
-    })
+    generic(code)
+        .or_else(|| {
+            (ops::REGISTRY.iter().flat_map(|op| op.bugs()))
+                .find(|bug| bug.code == code)
+                .map(|bug| bug.explain)
+        })
+        .or_else(|| FAULTS.iter().find(|(c, _)| *c == code).map(|(_, text)| *text))
 }
 
 /// The longer explanation of a generic code.
@@ -429,7 +435,11 @@ mod tests {
             let text = explanation(code).expect("listed");
             assert!(text.contains("Eq. "), "{code} cites no equation");
         }
-        for code in codes().iter().filter(|c| **c != "no_answer") {
+        let faults: Vec<&str> = FAULTS.iter().map(|(c, _)| *c).collect();
+        for code in codes()
+            .iter()
+            .filter(|c| **c != "no_answer" && !faults.contains(c))
+        {
             let text = explanation(code).expect("listed");
             assert!(
                 text.contains("Fix") || text.contains("compute in float64"),
@@ -463,5 +473,80 @@ mod tests {
         assert_eq!(explanation("softmax_missing"), None);
         assert_eq!(explanation(""), None);
         assert_eq!(explanation("SIGN"), None);
+    }
+
+    #[test]
+    fn every_fault_a_report_or_a_score_can_name_is_explained_with_what_to_do() {
+        use crate::verify::report::Fault;
+        let faults = [
+            Fault::Unsupported,
+            Fault::Panicked(String::new()),
+            Fault::TimedOut {
+                seconds: 1.0,
+                request_id: 0,
+            },
+            Fault::StoppedAnswering {
+                requests: 2,
+                seconds: 1.0,
+            },
+            Fault::Exited {
+                status: String::new(),
+                stderr_tail: Vec::new(),
+            },
+            Fault::CannotStart {
+                status: String::new(),
+                stderr_tail: Vec::new(),
+            },
+            Fault::ChildKeptStdoutOpen {
+                status: String::new(),
+                stderr_tail: Vec::new(),
+            },
+            Fault::ClosedStdout,
+            Fault::ClosedStdin,
+            Fault::LineTooLong { bytes: 0, limit: 0 },
+            Fault::MissingKey { key: String::new() },
+            Fault::Protocol(String::new()),
+            Fault::Failed(String::new()),
+            Fault::GaveUp {
+                restarts: 3,
+                last: String::new(),
+            },
+        ];
+        // A new kind of fault must join the list above: this match has no catch-all.
+        for fault in &faults {
+            match fault {
+                Fault::Unsupported
+                | Fault::Panicked(_)
+                | Fault::TimedOut { .. }
+                | Fault::StoppedAnswering { .. }
+                | Fault::Exited { .. }
+                | Fault::CannotStart { .. }
+                | Fault::ChildKeptStdoutOpen { .. }
+                | Fault::ClosedStdout
+                | Fault::ClosedStdin
+                | Fault::LineTooLong { .. }
+                | Fault::MissingKey { .. }
+                | Fault::Protocol(_)
+                | Fault::Failed(_)
+                | Fault::GaveUp { .. } => {}
+            }
+        }
+        let mut kinds: Vec<String> = faults
+            .iter()
+            .map(|f| {
+                serde_json::to_value(f).expect("plain data")["kind"]
+                    .as_str()
+                    .expect("a kind")
+                    .to_owned()
+            })
+            .collect();
+        kinds.extend(["out_of_time".to_owned(), "not_run".to_owned()]);
+        assert_eq!(kinds.len(), FAULTS.len(), "{kinds:?}");
+        for kind in &kinds {
+            let text = explanation(kind).unwrap_or_else(|| panic!("`explain {kind}` has no text"));
+            assert!(text.starts_with(&format!("{kind}: ")), "{text}");
+            assert!(text.contains("What to do"), "{kind}: {text}");
+            assert!(codes().contains(&kind.as_str()), "{kind}");
+        }
     }
 }
