@@ -154,3 +154,23 @@ fn a_program_that_answered_and_then_hangs_is_not_asked_whether_it_flushed() {
     assert!(!said.contains("flush"), "{said}");
     let _ = fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_program_that_hangs_when_asked_the_same_request_again_is_not_called_nondeterministic() {
+    let (dir, program) = student_with(
+        "again",
+        "    seen = globals().setdefault(\"SEEN\", set())\n    key = json.dumps([inputs, request.get(\"grad_out\")], sort_keys=True)\n    if key in seen:\n        import time\n        time.sleep(60)\n    seen.add(key)\n",
+    );
+    let out = verify(&program, "relu", &["--timeout", "0.5"]);
+    let reports = reports(&out);
+    let relu = verdict(&reports, "relu");
+    assert_eq!(relu["verdict"], "fail", "{relu:#}");
+    let said = texts(relu);
+    assert!(said.contains("no answer within 0.5 s"), "{said}");
+    assert!(!said.contains("different answer"), "{said}");
+    let codes: Vec<&str> = (relu["findings"].as_array().into_iter().flatten())
+        .filter_map(|f| f["diagnosis"]["code"].as_str())
+        .collect();
+    assert!(!codes.contains(&"nondeterministic"), "{relu:#}");
+    let _ = fs::remove_dir_all(dir);
+}

@@ -31,7 +31,13 @@ pub(crate) fn findings(
         .chain(inputs.iter().map(|i| Subject::Gradient(i.clone())))
         .filter_map(|what| finding(records, &what, shrinker, loss.as_ref(), never_answered))
         .collect();
-    found.extend(call_level_findings(records));
+    let call_failed = found.iter().any(|f| f.what == Subject::Call);
+    // A second call's fault is said once, beside the faults of first calls if there are none.
+    found.extend(
+        call_level_findings(records)
+            .into_iter()
+            .filter(|f| !(call_failed && f.what == Subject::Call && matches!(f.problem, Problem::Fault(_)))),
+    );
     found
 }
 
@@ -203,12 +209,13 @@ fn call_or_gradients(call: bool, names: &[String]) -> Option<Subject> {
     }
 }
 
-/// Non-determinism and non-zero gradients for a zero upstream, over all cases.
+/// Non-determinism, a second call that got no answer, and non-zero gradients for a zero upstream,
+/// over all cases.
 fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
-    let mut findings = Vec::new();
+    let mut findings: Vec<Finding> = second_call_fault(records).into_iter().collect();
     let groups: [(Problem, SubjectOf); 2] = [
         (Problem::NonDeterministic, |c| {
-            call_or_gradients(c.second_call_failed, &c.nondeterministic)
+            call_or_gradients(false, &c.nondeterministic)
         }),
         (Problem::NonZeroForZeroUpstream, |c| {
             call_or_gradients(false, &c.nonzero_for_zero_upstream)
@@ -234,6 +241,27 @@ fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
         });
     }
     findings
+}
+
+/// The fault of the second call on the same request, where one got none: the program answered
+/// once and then failed (it hung, it exited), which says nothing of its determinism.
+fn second_call_fault(records: &[CaseRecord]) -> Option<Finding> {
+    let hits: Vec<(&CaseRecord, &Fault)> = records
+        .iter()
+        .filter_map(|r| Some((r, r.outcome.as_ref().ok()?.second_call.as_ref()?)))
+        .collect();
+    let (smallest, fault) = hits
+        .iter()
+        .min_by_key(|(r, _)| r.dims.iter().product::<usize>())?;
+    Some(Finding {
+        what: Subject::Call,
+        problem: Problem::Fault((*fault).clone()),
+        failed: hits.len(),
+        smallest_shape: smallest.shape.clone(),
+        worst: Vec::new(),
+        diagnosis: None,
+        only_batch_of_one: false,
+    })
 }
 
 #[cfg(test)]

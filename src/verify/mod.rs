@@ -319,7 +319,7 @@ fn ask_again(subject: &mut dyn Backward, request: &Request, first: &Answer, chec
                 }
             }
         }
-        Err(_) => checked.second_call_failed = true,
+        Err(fault) => checked.second_call = Some(fault),
     }
 }
 

@@ -29,8 +29,8 @@ pub(crate) struct Checked {
     /// Per input: what is wrong.
     pub(crate) wrong: Vec<(String, Problem)>,
     pub(crate) nondeterministic: Vec<String>,
-    /// The second call on the same input gave no answer at all.
-    pub(crate) second_call_failed: bool,
+    /// The fault of the second call on the same input, where it gave no answer at all.
+    pub(crate) second_call: Option<Fault>,
     pub(crate) nonzero_for_zero_upstream: Vec<String>,
     /// The note on the other valid subgradient at a kink, when the backward took it (relu's
     /// Θ(0) = 1).
