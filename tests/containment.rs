@@ -475,6 +475,32 @@ fn the_sandbox_has_no_network_and_writes_only_in_its_folder() {
 }
 
 #[test]
+fn the_sandbox_drops_every_capability_so_root_cannot_remount_or_unmount() {
+    if !Isolation::Sandbox.available() {
+        println!("skipped: bubblewrap (bwrap) is missing or refused here");
+        return;
+    }
+    let mark = new_mark("caps");
+    let dir = folder(&mark);
+    let command = "mount -o remount,rw / 2>/dev/null && echo REMOUNTED >&2; umount /tmp 2>/dev/null && echo UNMOUNTED >&2; grep CapEff /proc/self/status >&2; exit 5";
+    let mut sandboxed = program(command, 30_000, &mark, Isolation::Sandbox);
+    sandboxed.limits.sandbox = true;
+    sandboxed.dir = Some(dir.clone());
+    let message = failure(&mut start(&sandboxed));
+    fs::remove_dir_all(&dir).expect("remove the temporary folder");
+    assert!(
+        message.starts_with("the program exited (exit status: 5)"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("REMOUNTED") && !message.contains("UNMOUNTED"),
+        "{message}"
+    );
+    assert!(message.contains("CapEff:\t0000000000000000"), "{message}");
+    assert_none_left(&mark);
+}
+
+#[test]
 fn a_program_that_floods_its_output_is_timed_out_not_followed_for_ever() {
     let mark = new_mark("flood");
     // Endless "late answers": each is skipped, and a line is always ready.

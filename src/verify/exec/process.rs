@@ -117,6 +117,9 @@ fn bwrap_prefix(dir: &Path) -> Vec<String> {
             "--unshare-ipc",
             "--new-session",
             "--die-with-parent",
+            // As root, bwrap would keep every capability: a program could remount / read-write.
+            "--cap-drop",
+            "ALL",
         ]
         .map(String::from),
     );
