@@ -334,6 +334,13 @@ pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
                 .to_owned(),
         ));
     }
+    // The outputs' paths are checked before the class is graded, not after.
+    for path in files.csv.iter().chain(&files.junit) {
+        grade::files::check_file(path)?;
+    }
+    if let Some(dir) = &files.out {
+        grade::files::check_folder(dir)?;
+    }
     let submissions = grade::submissions(&job.dir, job.shard)?;
     let bar = if quiet {
         ProgressBar::hidden()

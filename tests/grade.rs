@@ -385,6 +385,62 @@ fn shards_split_the_class_in_name_order_and_together_grade_it_once() {
 }
 
 #[test]
+fn output_paths_are_checked_before_grading_and_a_planted_link_is_not_written_through() {
+    let dir = scratch("outputs");
+    let class = dir.join("class");
+    write_class(&class, &[("alice", Some(student()))]);
+    // A folder where the CSV goes: said before any submission runs (no table, exit 2).
+    let csv_folder = dir.join("grades.csv");
+    fs::create_dir(&csv_folder).unwrap();
+    let run = gradverify(&[
+        "grade",
+        class.to_str().unwrap(),
+        "--exec",
+        "python3 student.py",
+        "--csv",
+        csv_folder.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(
+        text(&run).contains("grades.csv") && text(&run).contains("is a folder"),
+        "{}",
+        text(&run)
+    );
+    assert!(
+        !text(&run).contains("alice"),
+        "nothing was graded: {}",
+        text(&run)
+    );
+
+    // A link where a report goes (as a program could plant while it runs): replaced, not
+    // followed; the file it points at is left alone.
+    let out = dir.join("out");
+    fs::create_dir_all(out.join("alice")).unwrap();
+    let victim = dir.join("victim");
+    fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("alice/report.txt")).unwrap();
+    let csv = dir.join("real.csv");
+    let run = gradverify(&[
+        "grade",
+        class.to_str().unwrap(),
+        "--exec",
+        "python3 student.py",
+        "--ops",
+        "relu",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report = fs::read_to_string(out.join("alice/report.txt")).unwrap();
+    let victim_now = fs::read_to_string(&victim).unwrap();
+    fs::remove_dir_all(&dir).expect("clean up");
+    assert_eq!(victim_now, "precious");
+    assert!(report.contains("relu"), "{report}");
+}
+
+#[test]
 fn bad_usage_of_grade_exits_2_naming_the_argument() {
     let dir = scratch("usage");
     let nowhere = dir.join("nowhere");

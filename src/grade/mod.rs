@@ -8,6 +8,7 @@
 //! matrix of n jobs grades a class once. The results are written by [`output`].
 
 mod budget;
+pub mod files;
 pub mod output;
 
 use std::fs;

@@ -4,12 +4,11 @@
 //! text report (`report.txt`), its reports as JSON with its scores (`report.json`) and
 //! Gradescope's `results.json`.
 
-use std::fs;
 use std::path::Path;
 
 use serde_json::json;
 
-use super::Graded;
+use super::{Graded, files};
 use crate::catalogue::OpKind;
 use crate::error::{Error, Result};
 use crate::verify::Report;
@@ -109,22 +108,16 @@ pub fn junit(graded: &[Graded]) -> String {
     junit::document(&cards)
 }
 
-/// Writes `text` to `path`, or says which file could not be written.
+/// Writes `text` to `path` (fresh, replacing a planted link: [`super::files::write_fresh`]), or
+/// says which file could not be written.
 pub fn write(path: &Path, text: &[u8]) -> Result<()> {
-    fs::write(path, text).map_err(|e| Error::Output {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
+    files::write_fresh(path, text)
 }
 
 /// Writes each submission's `report.txt`, `report.json` and `results.json` to `dir/NAME/`.
 pub fn write_reports(dir: &Path, graded: &[Graded]) -> Result<()> {
     for g in graded {
-        let folder = dir.join(&g.card.name);
-        fs::create_dir_all(&folder).map_err(|e| Error::Output {
-            path: folder.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let folder = files::real_folder(dir, &g.card.name)?;
         write(&folder.join("report.txt"), text(g).as_bytes())?;
         let json = json!({
             "submission": g.card.name,
