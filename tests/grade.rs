@@ -441,6 +441,45 @@ fn output_paths_are_checked_before_grading_and_a_planted_link_is_not_written_thr
 }
 
 #[test]
+fn what_a_student_writes_reaches_no_terminal_file_or_spreadsheet_raw() {
+    let dir = scratch("escapes");
+    let class = dir.join("class");
+    // A folder name that is a formula, a program that clears the screen, rings and crashes.
+    let program = "#!/bin/sh\nprintf 'boom\\033[2J\\007\\000 done\\n' >&2\nexit 3\n".to_owned();
+    write_class(&class, &[("=HYPERLINK(1)", Some(program))]);
+    let (csv, out) = (dir.join("grades.csv"), dir.join("out"));
+    let run = gradverify(&[
+        "grade",
+        class.to_str().unwrap(),
+        "--exec",
+        "./student.py",
+        "--ops",
+        "relu",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let csv_text = fs::read_to_string(&csv).unwrap();
+    let report = fs::read_to_string(out.join("=HYPERLINK(1)/report.txt")).unwrap();
+    fs::remove_dir_all(&dir).expect("clean up");
+    let raw = |t: &str| {
+        t.chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    };
+    for (what, t) in [
+        ("table", String::from_utf8_lossy(&run.stdout).to_string()),
+        ("CSV", csv_text.clone()),
+        ("report.txt", report.clone()),
+    ] {
+        assert!(!raw(&t), "{what} carries a raw control character: {t:?}");
+    }
+    assert!(report.contains("boom\\x1b[2J\\x07\\x00 done"), "{report}");
+    assert!(csv_text.contains("\n'=HYPERLINK(1),"), "{csv_text}");
+}
+
+#[test]
 fn bad_usage_of_grade_exits_2_naming_the_argument() {
     let dir = scratch("usage");
     let nowhere = dir.join("nowhere");

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::catalogue::OpKind;
 use crate::error::{Error, Result};
+use crate::protocol::lines::printable;
 use crate::sweep::Shard;
 use crate::verify::exec::{ProcessLimits, Program, Restarting};
 use crate::verify::report::score::{OpScore, Points, Scorecard};
@@ -188,12 +189,14 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
     finish(ops, reports, fault, &subject.stderr_tail())
 }
 
-/// The last part of a path, as a submission's name.
+/// The last part of a path, as a submission's name, its control characters escaped (a folder
+/// name is the student's to choose; the table, the CSV and `--out` show it).
 fn name(path: &Path) -> String {
-    path.file_name().map_or_else(
+    let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
-    )
+    );
+    printable(&name)
 }
 
 #[cfg(test)]

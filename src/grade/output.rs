@@ -91,15 +91,25 @@ pub fn csv(graded: &[Graded], ops: &[OpKind]) -> Result<Vec<u8>> {
     for g in graded {
         let card = &g.card;
         let mut row = vec![
-            card.name.clone(),
+            spreadsheet_safe(&card.name),
             card.score().to_string(),
             card.max_score().to_string(),
         ];
         row.extend(card.ops.iter().map(|o| o.outcome.name().to_owned()));
-        row.extend([codes(card), reason(card)]);
+        row.extend([codes(card), spreadsheet_safe(&reason(card))]);
         writer.write_record(&row).map_err(failed)?;
     }
     writer.into_inner().map_err(|e| failed(e.into_error().into()))
+}
+
+/// A cell a spreadsheet shows as text: one that starts like a formula (`=`, `+`, `-`, `@`, a tab
+/// or a carriage return) gets a leading `'`, as OWASP's advice on CSV injection has it.
+fn spreadsheet_safe(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
 }
 
 /// The JUnit XML: a testsuite per submission.

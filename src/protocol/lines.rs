@@ -7,6 +7,24 @@
 
 use std::io::{self, BufRead};
 
+/// `text` safe to show on a terminal, in a file or a spreadsheet: every control character but the
+/// tab (ESC, NUL, BEL, a carriage return) and every bidirectional override written as an escape,
+/// `\x1b` or `\u{202e}`, so that what a program wrote can neither move the cursor, recolour or
+/// clear a terminal, nor reorder what a reader sees.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        match c {
+            '\t' => out.push(c),
+            c if (c as u32) < 0x100 && c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() || bidi => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// One line, decoded lossily, without its `\n` (and without a `\r` before it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -85,6 +103,18 @@ impl<R: BufRead> Iterator for LineReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_and_bidi_overrides_are_escaped_and_text_kept() {
+        assert_eq!(
+            printable("red \u{1b}[31mX\u{7}\0\r é\t\u{202e}"),
+            "red \\x1b[31mX\\x07\\x00\\x0d é\t\\u{202e}"
+        );
+        assert_eq!(
+            printable("Traceback (most recent call last):"),
+            "Traceback (most recent call last):"
+        );
+    }
 
     fn lines(input: &[u8], cap: usize) -> Vec<Line> {
         LineReader::new(input, cap)

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::protocol::lines::LineReader;
+use crate::protocol::lines::{LineReader, printable};
 
 /// How many lines of standard error are kept.
 pub const STDERR_LINES: usize = 8;
@@ -40,7 +40,7 @@ impl StderrTail {
                 if tail.len() == STDERR_LINES {
                     tail.pop_front();
                 }
-                tail.push_back(text);
+                tail.push_back(printable(&text));
             }
             done.store(true, Ordering::Release);
         });

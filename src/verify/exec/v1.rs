@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::channel::ANSWER_LINE_LIMIT;
 use super::fault::ProcessFault;
 use crate::catalogue::{Answer, Request};
+use crate::protocol::lines::printable;
 use crate::protocol::{UNSUPPORTED, answer_from_json, answer_numbers, request_to_json};
 use crate::verify::Fault;
 
@@ -99,5 +100,5 @@ fn quote(line: &str) -> String {
     if line.chars().count() > QUOTE_CHARS {
         quoted.push('…');
     }
-    format!("`{quoted}`")
+    format!("`{}`", printable(&quoted))
 }
