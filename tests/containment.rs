@@ -389,6 +389,10 @@ fn the_cpu_limit_kills_a_program_that_spins_before_answering() {
         let mut subject = start(&spin);
         let message = failure(&mut subject);
         assert!(message.contains("SIGXCPU"), "{message}");
+        assert!(
+            message.contains("the CPU limit of 1 s, --cpu-seconds") || message.contains("--cpu-seconds 1"),
+            "the limit is named: {message}"
+        );
         assert_none_left(&mark);
     }
 }

@@ -220,7 +220,7 @@ impl Channel {
         };
         let stderr = self.stderr.lines_when_closed(STDERR_GRACE);
         let cannot_run = status.code().is_some_and(|c| SHELL_CANNOT_RUN.contains(&c));
-        let status = status.to_string();
+        let status = self.process.describe(status);
         if cannot_run && !self.answered {
             ProcessFault::CannotStart { status, stderr }
         } else {

@@ -151,6 +151,7 @@ pub struct Contained {
     /// The token in the environment of everything the program starts ([`super::stray`]).
     token: String,
     isolation: Isolation,
+    cpu_seconds: u64,
 }
 
 impl Contained {
@@ -179,7 +180,27 @@ impl Contained {
             killed: false,
             token,
             isolation: spawn.isolation,
+            cpu_seconds: spawn.limits.cpu_seconds,
         })
+    }
+
+    /// The exit status as the OS says it, with the limit that caused it where a signal names
+    /// one: SIGXCPU (or a shell's 152) is the CPU limit, SIGKILL (or 137) its hard limit a second
+    /// later, unless the system killed it.
+    pub fn describe(&self, status: ExitStatus) -> String {
+        use std::os::unix::process::ExitStatusExt;
+        let signal = status
+            .signal()
+            .or_else(|| status.code().filter(|c| *c > 128).map(|c| c - 128));
+        let cpu = self.cpu_seconds;
+        match signal {
+            Some(libc::SIGXCPU) => format!("{status}: the CPU limit of {cpu} s, --cpu-seconds"),
+            Some(libc::SIGKILL) => format!(
+                "{status}: killed, at the hard CPU limit of {} s (--cpu-seconds {cpu}) or by the system",
+                cpu + 1
+            ),
+            _ => status.to_string(),
+        }
     }
 
     /// The isolation the program runs under.

@@ -55,6 +55,10 @@ impl Points {
 }
 
 /// `linear=2,relu=1,…`: each op at most once, points finite and ≥ 0.
+/// The most points one op may carry: any sum of them over a course's ops stays a finite,
+/// exactly printed number (`1e308` twice would be infinite, and JSON has no infinity).
+pub const MAX_POINTS: f64 = 1e6;
+
 impl FromStr for Points {
     type Err = Error;
     fn from_str(s: &str) -> Result<Points> {
@@ -73,8 +77,8 @@ impl FromStr for Points {
                 .trim()
                 .parse::<f64>()
                 .ok()
-                .filter(|p| p.is_finite() && *p >= 0.0)
-                .ok_or_else(|| bad(item, "a finite number of points ≥ 0, e.g. linear=2"))?;
+                .filter(|p| (0.0..=MAX_POINTS).contains(p))
+                .ok_or_else(|| bad(item, "a number of points from 0 to 1000000, e.g. linear=2"))?;
             if named.iter().any(|(k, _)| *k == op) {
                 return Err(bad(item, "each op at most once"));
             }
@@ -337,8 +341,9 @@ mod tests {
         assert_eq!("".parse::<Points>().unwrap(), Points::default());
         for (bad, says) in [
             ("linear", "OP=POINTS"),
-            ("linear=-1", "≥ 0"),
-            ("linear=NaN", "finite"),
+            ("linear=-1", "from 0 to 1000000"),
+            ("linear=NaN", "from 0 to 1000000"),
+            ("linear=1e308,relu=1e308", "from 0 to 1000000"),
             ("linear=2,linear=3", "at most once"),
             ("conv=2", "one of linear, relu, sqerr, mlp"),
         ] {
