@@ -19,7 +19,7 @@ use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
 use gradverify::verify::exec::{Isolation, ProcessLimits, Program, Restarting};
 use gradverify::verify::report::score::{Points, Scorecard};
-use gradverify::verify::report::{gradescope, junit};
+use gradverify::verify::report::{autolab, gradescope, junit, prairielearn};
 use gradverify::verify::{self, Config, Fault, Problem, Report};
 
 /// Why a command could not run, as printed to standard error.
@@ -60,6 +60,10 @@ pub enum Format {
     Gradescope,
     /// JUnit XML for CI test reports: a testcase per op.
     Junit,
+    /// PrairieLearn's results.json: the score as a fraction, a test per op with its points.
+    Prairielearn,
+    /// Autolab: the text reports, then the last line {"scores": {op: points, …}}.
+    Autolab,
 }
 
 /// What a sweep runs and how it prints.
@@ -271,7 +275,12 @@ pub fn verify(
         subject.begin_op();
         let report = verify::verify(kind, &mut subject, config);
         if let Some(fault) = subject.cannot_start() {
-            return Err(Usage(format!("gradverify verify: `sh -c {command}`: {fault}")));
+            let why = format!("`sh -c {command}`: {fault}");
+            if format == Format::Prairielearn {
+                // Not the student's fault to lose an attempt over: PrairieLearn's ungradable.
+                print(&format!("{:#}\n", prairielearn::ungradable(&why)));
+            }
+            return Err(Usage(format!("gradverify verify: {why}")));
         }
         if format == Format::Text {
             print(&format!("{report}\n"));
@@ -283,10 +292,18 @@ pub fn verify(
         return Ok(overall(&reports));
     }
     let tail = subject.stderr_tail();
-    if matches!(format, Format::Gradescope | Format::Junit) {
+    if matches!(
+        format,
+        Format::Gradescope | Format::Junit | Format::Prairielearn | Format::Autolab
+    ) {
         let card = Scorecard::of(command, kinds, &reports, points, &tail);
         match format {
             Format::Gradescope => print(&format!("{:#}\n", gradescope::results(&card))),
+            Format::Prairielearn => print(&format!("{:#}\n", prairielearn::results(&card))),
+            Format::Autolab => {
+                let texts: String = reports.iter().map(|r| format!("{r}\n")).collect();
+                print(&format!("{texts}{}\n", autolab::last_line(&card)));
+            }
             _ => print(&junit::document(&[card])),
         }
         return Ok(overall(&reports));

@@ -604,3 +604,74 @@ fn verify_writes_gradescope_results_and_junit_with_points() {
     assert_eq!(failures[0].attribute("message"), Some("dL/da: wrong values"));
     fs::remove_dir_all(&dir).expect("clean up");
 }
+
+#[test]
+fn verify_writes_prairielearn_results_and_autolabs_last_line() {
+    let dir = scratch("platforms");
+    write_class(
+        &dir,
+        &[
+            ("right", Some(student())),
+            ("wrong", Some(variant("g if v > 0 else 0.0", "g"))),
+        ],
+    );
+    let run = |name: &str, format: &str| {
+        let program = dir.join(name).join("student.py");
+        let out = gradverify(&[
+            "verify",
+            "--exec",
+            program.to_str().unwrap(),
+            "--ops",
+            "linear,relu",
+            "--cases",
+            "4",
+            "--points",
+            "relu=3",
+            "--format",
+            format,
+        ]);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let right: Value = serde_json::from_str(&run("right", "prairielearn")).expect("JSON");
+    let wrong: Value = serde_json::from_str(&run("wrong", "prairielearn")).expect("JSON");
+    let autolab = run("wrong", "autolab");
+    let missing = gradverify(&[
+        "verify",
+        "--exec",
+        "./no_such_program",
+        "--format",
+        "prairielearn",
+    ]);
+    fs::remove_dir_all(&dir).expect("clean up");
+    assert_eq!(missing.status.code(), Some(2));
+    let ungradable: Value = serde_json::from_slice(&missing.stdout).expect("JSON");
+    assert_eq!(ungradable["gradable"], Value::from(false), "{ungradable:#}");
+    assert!(
+        ungradable["format_errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("no_such_program")
+    );
+    assert_eq!(
+        (right["gradable"].clone(), right["score"].clone()),
+        (Value::from(true), Value::from(1.0))
+    );
+    // relu (3 of 4 points) fails: a quarter of the marks.
+    assert_eq!(wrong["score"], Value::from(0.25));
+    assert_eq!(wrong["tests"][1]["name"], "relu");
+    assert_eq!(wrong["tests"][1]["points"], Value::from(0.0));
+    assert!(
+        wrong["tests"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mask_missing")
+            || wrong["tests"][1]["output"]
+                .as_str()
+                .unwrap()
+                .contains("mask_missing"),
+        "{wrong:#}"
+    );
+    let last: Value = serde_json::from_str(autolab.lines().last().expect("a last line")).expect("JSON");
+    assert_eq!(last["scores"], serde_json::json!({"linear": 1.0, "relu": 0.0}));
+    assert!(autolab.contains("relu ("), "the reports come first: {autolab}");
+}

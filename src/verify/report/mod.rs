@@ -2,11 +2,14 @@
 //! [`text`] for the person who wrote the backward (the `Display` of a [`Report`]), [`json`] for
 //! programs; [`score`] gives each op points for graders, read by [`gradescope`] and [`junit`].
 
+pub mod autolab;
 pub mod diagnosis;
 pub mod gradescope;
 pub mod json;
 pub mod junit;
 pub mod model;
+pub mod prairielearn;
+mod schema;
 pub mod score;
 pub mod text;
 
