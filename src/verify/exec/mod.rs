@@ -144,12 +144,12 @@ impl ExecSubject {
     }
 }
 
-/// A program that was started, or the reason it could not be: in a parallel run, a start that
-/// fails on one worker (out of processes or file descriptors) fails that worker's requests with
+/// A program that was started (and is restarted where it dies, as in [`Restarting`]), or the
+/// reason it could not be: in a parallel run, a start that fails on one worker (out of processes or file descriptors) fails that worker's requests with
 /// the reason instead of ending the run.
 pub enum Started {
-    /// The program, running.
-    Running(ExecSubject),
+    /// The program, running, and started again where it dies.
+    Running(Box<Restarting>),
     /// The program could not be started.
     Failed {
         /// The command, for reports.
@@ -162,8 +162,8 @@ pub enum Started {
 impl Program {
     /// [`Program::start`], with a failure kept as a [`Started::Failed`] subject.
     pub fn start_or_fault(&self) -> Started {
-        match self.start() {
-            Ok(subject) => Started::Running(subject),
+        match Restarting::start(self.clone()) {
+            Ok(subject) => Started::Running(Box::new(subject)),
             Err(e) => Started::Failed {
                 command: self.command.clone(),
                 why: format!("the program could not be started: {e}"),
@@ -185,6 +185,10 @@ impl Backward for Started {
             Started::Running(subject) => subject.answer(request),
             Started::Failed { why, .. } => Err(Fault::Failed(why.clone())),
         }
+    }
+
+    fn has_answered(&self) -> bool {
+        matches!(self, Started::Running(subject) if subject.has_answered())
     }
 }
 
