@@ -24,15 +24,11 @@ fn output_error(path: &Path, message: impl ToString) -> Error {
 }
 
 /// Writes `text` to `path` through a fresh temporary file renamed into place: a link at `path`
-/// is replaced, not followed; a folder at `path` is an error that names it.
+/// is replaced, not followed; a folder at `path`, or a missing folder, is an error that names it
+/// ([`check_file`]).
 pub fn write_fresh(path: &Path, text: &[u8]) -> Result<()> {
-    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
-        return Err(output_error(path, "is a folder, not a file"));
-    }
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    check_file(path)?;
+    let folder = folder_of(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -72,10 +68,7 @@ pub fn check_file(path: &Path) -> Result<()> {
     if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(output_error(path, "is a folder, not a file"));
     }
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let folder = folder_of(path);
     if !folder.is_dir() {
         return Err(output_error(
             path,
@@ -83,6 +76,13 @@ pub fn check_file(path: &Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The folder a file goes in (`.` for a bare name).
+fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Makes the reports' folder before grading (a real folder: not a link, not a file).

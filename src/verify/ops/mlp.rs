@@ -66,11 +66,8 @@ Fix:
     parameter: None,
 };
 
-/// The relu mask of hidden layer 1 left out of the backward.
-pub const LAYER1_MASK_MISSING: Bug = Bug {
-    code: "layer_mask_missing",
-    summary: "the relu mask of hidden layer 1 is missing: dL/da1 = Θ(a1) ⊙ dL/dh1 (Eq. 37c/e, 47)",
-    explain: "\
+/// `gradverify explain layer_mask_missing`, one text for both layers.
+const LAYER_MASK_MISSING_EXPLAIN: &str = "\
 layer_mask_missing: one hidden layer's relu left out of the network's backward
 
 In the network's backward each relu contributes its mask: dL/da2 = Θ(a2) ⊙ dL/dh2
@@ -81,7 +78,13 @@ Typical wrong code:
     da2 = dh2
 Fix:
     da2 = relu_backward(dh2, a2)
-",
+";
+
+/// The relu mask of hidden layer 1 left out of the backward.
+pub const LAYER1_MASK_MISSING: Bug = Bug {
+    code: "layer_mask_missing",
+    summary: "the relu mask of hidden layer 1 is missing: dL/da1 = Θ(a1) ⊙ dL/dh1 (Eq. 37c/e, 47)",
+    explain: LAYER_MASK_MISSING_EXPLAIN,
     parameter: Some(("layer", 1)),
 };
 
@@ -89,18 +92,7 @@ Fix:
 pub const LAYER2_MASK_MISSING: Bug = Bug {
     code: "layer_mask_missing",
     summary: "the relu mask of hidden layer 2 is missing: dL/da2 = Θ(a2) ⊙ dL/dh2 (Eq. 37c/e, 47)",
-    explain: "\
-layer_mask_missing: one hidden layer's relu left out of the network's backward
-
-In the network's backward each relu contributes its mask: dL/da2 = Θ(a2) ⊙ dL/dh2
-(Eq. 37c), dL/da1 = Θ(a1) ⊙ dL/dh1 (Eq. 37e, 47). The report names the layer whose
-mask is missing; the layers below it inherit the error.
-
-Typical wrong code:
-    da2 = dh2
-Fix:
-    da2 = relu_backward(dh2, a2)
-",
+    explain: LAYER_MASK_MISSING_EXPLAIN,
     parameter: Some(("layer", 2)),
 };
 
