@@ -19,7 +19,7 @@ use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
 use gradverify::verify::exec::{Isolation, ProcessLimits, Program, Restarting};
 use gradverify::verify::report::score::{Points, Scorecard};
-use gradverify::verify::report::{autolab, gradescope, junit, prairielearn};
+use gradverify::verify::report::{self, autolab, gradescope, junit, prairielearn};
 use gradverify::verify::{self, Config, Fault, Problem, Report};
 
 /// Why a command could not run, as printed to standard error.
@@ -254,26 +254,39 @@ pub fn explain(code: Option<&str>) -> Outcome {
     }
 }
 
-/// A program's backward of each op in `kinds`, with its reports.
-pub fn verify(
-    command: &str,
-    kinds: &[OpKind],
-    config: Config,
-    timeout: Duration,
-    limits: &ProcessLimits,
-    format: Format,
-    points: &Points,
-) -> Outcome {
+/// What `verify` checks: a command's backward of some ops.
+pub struct VerifyJob<'a> {
+    /// The program, run through `sh -c`.
+    pub command: &'a str,
+    /// The ops, in order.
+    pub kinds: &'a [OpKind],
+    /// Cases per op and their seed.
+    pub config: Config,
+    /// How long to wait for each answer.
+    pub timeout: Duration,
+    /// The program's resource limits and sandbox.
+    pub limits: &'a ProcessLimits,
+    /// What each op is worth, for the graders' formats.
+    pub points: &'a Points,
+}
+
+/// A program's backward of each op, with its reports printed in `format`, and written as a
+/// page to `html` if given.
+pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outcome {
+    let command = job.command;
+    if let Some(path) = html {
+        grade::files::check_file(path)?;
+    }
     let program = Program {
-        limits: limits.clone(),
-        ..Program::new(command, timeout)
+        limits: job.limits.clone(),
+        ..Program::new(command, job.timeout)
     };
     let mut subject = Restarting::start(program)
         .map_err(|e| Usage(format!("gradverify verify: cannot start `sh -c {command}`: {e}")))?;
     let mut reports = Vec::new();
-    for &kind in kinds {
+    for &kind in job.kinds {
         subject.begin_op();
-        let report = verify::verify(kind, &mut subject, config);
+        let report = verify::verify(kind, &mut subject, job.config);
         if let Some(fault) = subject.cannot_start() {
             let why = format!("`sh -c {command}`: {fault}");
             if format == Format::Prairielearn {
@@ -287,34 +300,32 @@ pub fn verify(
         }
         reports.push(report);
     }
-    if format == Format::Json {
-        print(&format!("{}\n", reports_json(&reports)));
-        return Ok(overall(&reports));
-    }
     let tail = subject.stderr_tail();
-    if matches!(
-        format,
-        Format::Gradescope | Format::Junit | Format::Prairielearn | Format::Autolab
-    ) {
-        let card = Scorecard::of(command, kinds, &reports, points, &tail);
-        match format {
-            Format::Gradescope => print(&format!("{:#}\n", gradescope::results(&card))),
-            Format::Prairielearn => print(&format!("{:#}\n", prairielearn::results(&card))),
-            Format::Autolab => {
-                let texts: String = reports.iter().map(|r| format!("{r}\n")).collect();
-                print(&format!("{texts}{}\n", autolab::last_line(&card)));
-            }
-            _ => print(&junit::document(&[card])),
+    let card = Scorecard::of(command, job.kinds, &reports, job.points, &tail);
+    if let Some(path) = html {
+        let body = report::html::program(&card, &reports, verify::explain::explanation);
+        let page = report::html::page(&format!("{command}: gradverify"), &body);
+        grade::files::write_fresh(path, page.as_bytes())?;
+    }
+    match format {
+        Format::Json => print(&format!("{}\n", reports_json(&reports))),
+        Format::Gradescope => print(&format!("{:#}\n", gradescope::results(&card))),
+        Format::Prairielearn => print(&format!("{:#}\n", prairielearn::results(&card))),
+        Format::Autolab => {
+            let texts: String = reports.iter().map(|r| format!("{r}\n")).collect();
+            print(&format!("{texts}{}\n", autolab::last_line(&card)));
         }
-        return Ok(overall(&reports));
+        Format::Junit => print(&junit::document(&[card])),
+        Format::Text => {
+            if !reports.iter().all(Report::passed) && !tail.is_empty() {
+                print(&format!(
+                    "the program's last lines of standard error:\n  | {}\n",
+                    tail.join("\n  | ")
+                ));
+            }
+            print(&summary(&reports));
+        }
     }
-    if !reports.iter().all(Report::passed) && !tail.is_empty() {
-        print(&format!(
-            "the program's last lines of standard error:\n  | {}\n",
-            tail.join("\n  | ")
-        ));
-    }
-    print(&summary(&reports));
     Ok(overall(&reports))
 }
 
@@ -334,6 +345,7 @@ pub struct GradeFiles {
     pub csv: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub out: Option<PathBuf>,
+    pub html: Option<PathBuf>,
 }
 
 /// The cores of this machine (1 if unknown).
@@ -355,7 +367,7 @@ pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
     for path in files.csv.iter().chain(&files.junit) {
         grade::files::check_file(path)?;
     }
-    if let Some(dir) = &files.out {
+    for dir in files.out.iter().chain(&files.html) {
         grade::files::check_folder(dir)?;
     }
     let submissions = grade::submissions(&job.dir, job.shard)?;
@@ -386,6 +398,9 @@ pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
     }
     if let Some(dir) = &files.out {
         output::write_reports(dir, &graded)?;
+    }
+    if let Some(dir) = &files.html {
+        grade::html::write(dir, &graded, &job.ops)?;
     }
     Ok(Verdict::Pass)
 }

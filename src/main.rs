@@ -118,6 +118,10 @@ struct VerifyArgs {
     /// Points per op for --format gradescope|junit, e.g. linear=2,relu=1 (1 each by default).
     #[arg(long, default_value = "", value_parser = parse_points)]
     points: Points,
+    /// Also write the reports as a page to FILE: each op's verdict and, for each wrong
+    /// gradient, a heat map of expected against got.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -154,9 +158,15 @@ struct GradeArgs {
     /// Also write JUnit XML: a testsuite per submission.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// Also write each submission's report.txt, report.json and results.json to DIR/NAME/.
+    /// Also write each submission's files to DIR/NAME/: report.txt, report.json, and each
+    /// autograder's: results.json (Gradescope), prairielearn.json (PrairieLearn's results.json),
+    /// autolab.txt (Autolab's output) and junit.xml (CodeGrade, any CI).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Also write the class report to DIR/index.html: the scores' histogram, each op's outcomes
+    /// and most common bugs, and a page per submission (offline, no script).
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -259,15 +269,15 @@ fn run(arguments: Cli) -> cli::Outcome {
         Some(Command::Verify(a)) => {
             let config = a.program.config(a.cases as usize, a.seed);
             a.points.only_for(&a.program.ops)?;
-            cli::verify(
-                &a.exec,
-                &a.program.ops,
+            let job = cli::VerifyJob {
+                command: &a.exec,
+                kinds: &a.program.ops,
                 config,
-                a.program.timeout(),
-                &a.program.limits,
-                a.format,
-                &a.points,
-            )
+                timeout: a.program.timeout(),
+                limits: &a.program.limits,
+                points: &a.points,
+            };
+            cli::verify(&job, a.format, a.html.as_deref())
         }
         Some(Command::Grade(a)) => {
             a.points.only_for(&a.program.ops)?;
@@ -288,6 +298,7 @@ fn run(arguments: Cli) -> cli::Outcome {
                 csv: a.csv,
                 junit: a.junit,
                 out: a.out,
+                html: a.html,
             };
             cli::grade(&job, &files, a.quiet)
         }

@@ -346,6 +346,28 @@ fn a_generated_class_is_graded_into_a_csv_junit_xml_and_gradescope_results() {
         report_text.contains("the program exited (exit status: 1)"),
         "{report_text}"
     );
+
+    // And each other autograder's file: PrairieLearn's results (score a fraction of the
+    // points), Autolab's output (its last line the scores) and JUnit XML for CodeGrade.
+    let prairielearn: Value =
+        serde_json::from_str(&fs::read_to_string(out.join("partial/prairielearn.json")).unwrap())
+            .expect("prairielearn.json is JSON");
+    assert_eq!(prairielearn["gradable"], Value::from(true));
+    assert_eq!(prairielearn["score"], Value::from(6.0 / 7.0));
+    assert_eq!(prairielearn["tests"][2]["points"], Value::from(0.0));
+    let autolab = fs::read_to_string(out.join("crashing/autolab.txt")).unwrap();
+    let last: Value = serde_json::from_str(autolab.lines().last().unwrap()).expect("a JSON last line");
+    assert_eq!(
+        last["scores"],
+        serde_json::json!({"linear": 2.0, "relu": 0.0, "sqerr": 1.0, "mlp": 3.0})
+    );
+    let xml = fs::read_to_string(out.join("buggy_bias/junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("junit.xml is well-formed");
+    let failed: Vec<&str> = (doc.descendants())
+        .filter(|n| n.has_tag_name("failure"))
+        .filter_map(|n| n.parent()?.attribute("name"))
+        .collect();
+    assert_eq!(failed, ["linear", "mlp"], "{xml}");
     fs::remove_dir_all(&dir).expect("clean up");
 }
 

@@ -9,6 +9,7 @@
 
 mod budget;
 pub mod files;
+pub mod html;
 pub mod output;
 
 use std::fs;

@@ -1,8 +1,10 @@
 //! A class's grades written out: a table for the terminal; a CSV with one row per submission
 //! (`submission, score, max_score`, the outcome of each op, the codes as `op:code`, the
 //! reason); JUnit XML with a testsuite per submission; and, per submission, a folder with its
-//! text report (`report.txt`), its reports as JSON with its scores (`report.json`) and
-//! Gradescope's `results.json`.
+//! text report (`report.txt`), its reports as JSON with its scores (`report.json`), and what each
+//! autograder reads: Gradescope's `results.json`, PrairieLearn's (as `prairielearn.json`, to be
+//! copied to `/grade/results/results.json`), Autolab's output (`autolab.txt`, its last line the
+//! scores) and JUnit XML (`junit.xml`, for CodeGrade's `$CG_JUNIT_XML_LOCATION` or a CI).
 
 use std::path::Path;
 
@@ -13,7 +15,7 @@ use crate::catalogue::OpKind;
 use crate::error::{Error, Result};
 use crate::verify::Report;
 use crate::verify::report::score::{Outcome, Scorecard};
-use crate::verify::report::{gradescope, junit};
+use crate::verify::report::{autolab, gradescope, junit, prairielearn};
 
 /// How many characters of the reason the table shows.
 const TABLE_REASON_CHARS: usize = 100;
@@ -124,7 +126,8 @@ pub fn write(path: &Path, text: &[u8]) -> Result<()> {
     files::write_fresh(path, text)
 }
 
-/// Writes each submission's `report.txt`, `report.json` and `results.json` to `dir/NAME/`.
+/// Writes each submission's `report.txt`, `report.json`, `results.json`, `prairielearn.json`,
+/// `autolab.txt` and `junit.xml` to `dir/NAME/`.
 pub fn write_reports(dir: &Path, graded: &[Graded]) -> Result<()> {
     for g in graded {
         let folder = files::real_folder(dir, &g.card.name)?;
@@ -141,6 +144,17 @@ pub fn write_reports(dir: &Path, graded: &[Graded]) -> Result<()> {
         write(&folder.join("report.json"), format!("{json:#}\n").as_bytes())?;
         let results = gradescope::results(&g.card);
         write(&folder.join("results.json"), format!("{results:#}\n").as_bytes())?;
+        let results = prairielearn::results(&g.card);
+        write(
+            &folder.join("prairielearn.json"),
+            format!("{results:#}\n").as_bytes(),
+        )?;
+        let autolab = format!("{}{}\n", text(g), autolab::last_line(&g.card));
+        write(&folder.join("autolab.txt"), autolab.as_bytes())?;
+        write(
+            &folder.join("junit.xml"),
+            junit::document(std::slice::from_ref(&g.card)).as_bytes(),
+        )?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use std::mem::{Discriminant, discriminant};
 use super::diagnose::{self, Diagnosis};
 use super::recognise::{self, LossFactorExample};
 use super::record::{CaseRecord, Checked};
+use super::report::CaseValues;
 use super::{Fault, Finding, Problem, Subject};
 use crate::compare;
 use ndarray::Dimension;
@@ -85,6 +86,7 @@ fn finding(
         failed: failing.len(),
         smallest_shape: smallest.shape.clone(),
         worst: worst_elements(&smallest, input),
+        values: case_values(&smallest, input),
         diagnosis,
         only_batch_of_one,
     })
@@ -195,6 +197,18 @@ fn worst_elements(record: &CaseRecord, input: &str) -> Vec<compare::Element> {
     elements
 }
 
+/// The whole of `input`'s gradient in `record`, expected and got, where both have its shape and
+/// it has at most [`CaseValues::MAX_ELEMENTS`] elements.
+fn case_values(record: &CaseRecord, input: &str) -> Option<CaseValues> {
+    let expected = record.expected.get(input)?;
+    let actual = record.outcome.as_ref().ok()?.actual.get(input)?;
+    (actual.shape() == expected.shape() && expected.len() <= CaseValues::MAX_ELEMENTS).then(|| CaseValues {
+        shape: expected.shape().to_vec(),
+        expected: expected.iter().copied().collect(),
+        actual: actual.iter().copied().collect(),
+    })
+}
+
 /// What in a checked case shows one call-level problem: the call, or these inputs (none: no
 /// problem).
 type SubjectOf = fn(&Checked) -> Option<Subject>;
@@ -236,6 +250,7 @@ fn call_level_findings(records: &[CaseRecord]) -> Vec<Finding> {
             failed: hits.len(),
             smallest_shape: smallest.shape.clone(),
             worst: Vec::new(),
+            values: None,
             diagnosis,
             only_batch_of_one: false,
         });
@@ -259,6 +274,7 @@ fn second_call_fault(records: &[CaseRecord]) -> Option<Finding> {
         failed: hits.len(),
         smallest_shape: smallest.shape.clone(),
         worst: Vec::new(),
+        values: None,
         diagnosis: None,
         only_batch_of_one: false,
     })

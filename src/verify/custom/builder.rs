@@ -385,6 +385,7 @@ impl<'a> OpCheck<'a> {
                 failed: broken.len(),
                 smallest_shape: first.record.shape.clone(),
                 worst: Vec::new(),
+                values: None,
                 diagnosis: None,
                 only_batch_of_one: false,
             });
@@ -586,6 +587,7 @@ fn unusable_finding(label: &str, why: String) -> Finding {
         failed: 0,
         smallest_shape: label.to_owned(),
         worst: Vec::new(),
+        values: None,
         diagnosis: None,
         only_batch_of_one: false,
     }

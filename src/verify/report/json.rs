@@ -58,6 +58,7 @@ mod tests {
                 actual: 1.0,
                 rel_err: 0.5,
             }],
+            values: None,
             diagnosis: Some(Diagnosis::Bug(&Bug {
                 code: "layer_mask_missing",
                 summary: "the relu mask of hidden layer 2 is missing",
@@ -72,6 +73,7 @@ mod tests {
             failed: 1,
             smallest_shape: "B=1 D=1".to_owned(),
             worst: Vec::new(),
+            values: None,
             diagnosis: None,
             only_batch_of_one: false,
         });

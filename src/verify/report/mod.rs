@@ -5,6 +5,7 @@
 pub mod autolab;
 pub mod diagnosis;
 pub mod gradescope;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod model;
@@ -15,4 +16,4 @@ pub mod text;
 
 pub use diagnosis::Diagnosis;
 pub(crate) use model::gradient_label;
-pub use model::{Fault, Finding, Inconclusive, Problem, Report, Subject};
+pub use model::{CaseValues, Fault, Finding, Inconclusive, Problem, Report, Subject};

@@ -202,10 +202,32 @@ pub struct Finding {
     /// The worst elements in that smallest case (at most three).
     #[serde(serialize_with = "elements")]
     pub worst: Vec<Element>,
+    /// The whole gradient in that smallest case, expected and got (for a picture of it; none
+    /// when the shapes differ or it is too large to show).
+    #[serde(skip)]
+    pub values: Option<CaseValues>,
     /// The recognised bug, if any.
     pub diagnosis: Option<Diagnosis>,
     /// Every failing case has B > 1 and a case with B = 1 passed.
     pub only_batch_of_one: bool,
+}
+
+/// One gradient in one case, whole: the reference's values and the ones under test, in the
+/// same (row-major) order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseValues {
+    /// The gradient's shape.
+    pub shape: Vec<usize>,
+    /// The reference's values.
+    pub expected: Vec<f64>,
+    /// The values under test.
+    pub actual: Vec<f64>,
+}
+
+impl CaseValues {
+    /// The most elements a report keeps (a 32 × 32 matrix, drawn as about 3000 cells): a shrunk
+    /// case is far smaller.
+    pub const MAX_ELEMENTS: usize = 1024;
 }
 
 /// A gradient that could be neither certified nor failed, and what to try instead.
@@ -309,6 +331,7 @@ mod tests {
             failed: 1,
             smallest_shape: "B=1 Din=1 Dout=1".to_owned(),
             worst: Vec::new(),
+            values: None,
             diagnosis: None,
             only_batch_of_one: false,
         }

@@ -327,6 +327,7 @@ mod tests {
             failed: 3,
             smallest_shape: "B=2 Din=1 Dout=1".to_owned(),
             worst: Vec::new(),
+            values: None,
             diagnosis,
             only_batch_of_one: false,
         }

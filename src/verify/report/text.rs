@@ -191,6 +191,7 @@ mod tests {
                 actual: 0.5,
                 rel_err: 2.0 / 3.0,
             }],
+            values: None,
             diagnosis: Some(Diagnosis::Bug(&Bug {
                 code: "bias_not_summed",
                 summary: "bias gradient not summed over the batch: you return the first data point's (or image's) gradient; b is shared by every row, so dL/db = Σ_rows dL/da (Eq. 74), and conv2d's by every position of every image; correct only when B = 1",
@@ -208,6 +209,7 @@ mod tests {
             failed: 1,
             smallest_shape: "B=1 Din=1 Dout=1".to_owned(),
             worst: Vec::new(),
+            values: None,
             diagnosis: None,
             only_batch_of_one: false,
         });
@@ -233,6 +235,7 @@ mod tests {
             failed: 40,
             smallest_shape: "B=1 Din=1 Dout=1".to_owned(),
             worst: Vec::new(),
+            values: None,
             diagnosis: None,
             only_batch_of_one: false,
         };
@@ -255,6 +258,7 @@ mod tests {
             failed: 2,
             smallest_shape: "B=2 Din=1 Dout=1".to_owned(),
             worst: Vec::new(),
+            values: None,
             diagnosis,
             only_batch_of_one: true,
         };
