@@ -7,6 +7,7 @@
 mod common;
 
 mod bad_input;
+mod browser;
 mod cli;
 mod containment;
 mod cost_model;
