@@ -171,40 +171,106 @@ pub fn estimate<E>(
     steps: Steps,
     mut sample: impl FnMut(f64, f64) -> Result<Sample, E>,
 ) -> Result<Estimate, E> {
-    let scale = theta.abs().max(1.0);
-    let mut tableau = Tableau::new();
-    let (mut first, mut any_valid) = (f64::NAN, false);
-    let mut best: Option<Candidate> = None;
-    let lag = usize::from(steps.look_ahead);
-    let mut h = steps.first * scale;
-    let mut quotients = 0;
-    for i in 0..steps.count.min(MAX_STEPS) {
-        let (plus, minus) = (theta + h, theta - h);
-        let width = plus - minus;
-        h /= SHRINK;
-        if width == 0.0 {
-            break;
-        }
-        let q = quotient(sample(plus, minus)?, width);
-        quotients += 1;
-        if i == 0 {
-            first = q.value;
-            if steps.quadratic && q.valid {
-                return Ok(exact(q, quotients));
-            }
-        }
-        any_valid |= q.valid;
-        tableau.push(i, q);
-        // The row whose entries can be judged now: this one, or with a look-ahead the one before.
-        let Some(c) = i.checked_sub(lag).filter(|&c| c >= 1) else {
-            continue;
-        };
-        tableau.judge(c, lag, &mut best);
-        if best.is_some_and(|b| b.stops_before(q)) {
-            break;
+    let mut sequence = Sequence::new(theta, steps);
+    while let Some((plus, minus)) = sequence.next_pair() {
+        sequence.feed(sample(plus, minus)?);
+    }
+    Ok(sequence.estimate())
+}
+
+/// [`estimate`] turned inside out, for a caller that samples many coordinates at once (a
+/// program asked for a batch of forwards in one request): [`Sequence::next_pair`] says where to
+/// sample next, [`Sequence::feed`] takes the sample, and [`Sequence::estimate`] concludes. The
+/// samples asked for, and the estimate, are those of [`estimate`].
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    theta: f64,
+    steps: Steps,
+    tableau: Tableau,
+    /// The first quotient, the estimate when no entry could be judged.
+    first: f64,
+    any_valid: bool,
+    best: Option<Candidate>,
+    /// The next step.
+    h: f64,
+    /// The next quotient's index.
+    i: usize,
+    /// The width of the pair asked for and not yet fed.
+    pending: Option<f64>,
+    /// No more samples are needed; `exact` holds the estimate of a quadratic objective.
+    done: bool,
+    exact: Option<Estimate>,
+}
+
+impl Sequence {
+    /// The sequence of `steps` at `theta`, before its first sample.
+    pub fn new(theta: f64, steps: Steps) -> Sequence {
+        Sequence {
+            theta,
+            steps,
+            tableau: Tableau::new(),
+            first: f64::NAN,
+            any_valid: false,
+            best: None,
+            h: steps.first * theta.abs().max(1.0),
+            i: 0,
+            pending: None,
+            done: false,
+            exact: None,
         }
     }
-    Ok(conclude(best, first, any_valid, quotients))
+
+    /// The two coordinate values to sample next, or `None` once the estimate is settled.
+    pub fn next_pair(&mut self) -> Option<(f64, f64)> {
+        if self.done || self.i >= self.steps.count.min(MAX_STEPS) {
+            return None;
+        }
+        let (plus, minus) = (self.theta + self.h, self.theta - self.h);
+        let width = plus - minus;
+        self.h /= SHRINK;
+        if width == 0.0 {
+            self.done = true;
+            return None;
+        }
+        self.pending = Some(width);
+        Some((plus, minus))
+    }
+
+    /// Takes the sample at the pair [`Sequence::next_pair`] gave last.
+    pub fn feed(&mut self, sample: Sample) {
+        let width = self
+            .pending
+            .take()
+            .expect("internal: a sample fed without a pair asked for");
+        let i = self.i;
+        self.i += 1;
+        let q = quotient(sample, width);
+        if i == 0 {
+            self.first = q.value;
+            if self.steps.quadratic && q.valid {
+                self.exact = Some(exact(q, self.i));
+                self.done = true;
+                return;
+            }
+        }
+        self.any_valid |= q.valid;
+        self.tableau.push(i, q);
+        // The row whose entries can be judged now: this one, or with a look-ahead the one before.
+        let lag = usize::from(self.steps.look_ahead);
+        let Some(c) = i.checked_sub(lag).filter(|&c| c >= 1) else {
+            return;
+        };
+        self.tableau.judge(c, lag, &mut self.best);
+        if self.best.is_some_and(|b| b.stops_before(q)) {
+            self.done = true;
+        }
+    }
+
+    /// The estimate from the samples fed.
+    pub fn estimate(&self) -> Estimate {
+        self.exact
+            .unwrap_or_else(|| conclude(self.best, self.first, self.any_valid, self.i))
+    }
 }
 
 /// The central quotient `q_i` of one sample over the width actually stepped, with its rounding
@@ -255,6 +321,7 @@ fn conclude(best: Option<Candidate>, first: f64, any_valid: bool, quotients: usi
 
 /// The last three rows of the tableau (a ring: row i at `i % 3`), and per row whether the
 /// sequence looks asymptotic there (bit i): no allocation, as this runs once per element.
+#[derive(Debug, Clone)]
 struct Tableau {
     rows: [Row; 3],
     asymptotic: u128,

@@ -6,7 +6,7 @@ use super::case::{Outcome, fault_record};
 use super::closures::{Closures, Forward, Linearised};
 use super::domain::Domain;
 use super::jvp::tangent_name;
-use super::options::{Options, input_name};
+use super::options::{Options, default_name};
 use super::shrink::Groups;
 use super::tally::{REDRAWS, Tally};
 use super::{diagnoses, shrink, validate};
@@ -135,6 +135,16 @@ impl<'a> OpCheck<'a> {
         OpCheck::with_closures(name, shapes, forward, backward, true)
     }
 
+    /// [`multi`](Self::multi) with closures that may fail to answer, as
+    /// [`try_new`](Self::try_new).
+    pub fn try_multi<F, B>(name: &str, shapes: &[&[usize]], forward: F, backward: B) -> OpCheck<'a>
+    where
+        F: Fn(&[ArrayD<f64>]) -> Result<Vec<ArrayD<f64>>, Fault> + 'a,
+        B: Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> Result<Vec<ArrayD<f64>>, Fault> + 'a,
+    {
+        OpCheck::with_closures(name, shapes, Box::new(forward), Box::new(backward), true)
+    }
+
     fn with_closures(
         name: &str,
         shapes: &[&[usize]],
@@ -149,6 +159,7 @@ impl<'a> OpCheck<'a> {
                 forward,
                 backward,
                 jvp: None,
+                forward_batch: None,
                 multi,
             },
             options: Options {
@@ -159,6 +170,7 @@ impl<'a> OpCheck<'a> {
                 nondet_tol: None,
                 no_grad: vec![false; shapes.len()],
                 fast: false,
+                names: (0..shapes.len()).map(default_name).collect(),
             },
             points: None,
             config: Config::default(),
@@ -167,6 +179,23 @@ impl<'a> OpCheck<'a> {
             shrinkable: Vec::new(),
             misuse: Vec::new(),
         }
+    }
+
+    /// The inputs' names in the report (`dL/dgamma`, not `dL/dx1`), one per input in order.
+    pub fn names(mut self, names: &[&str]) -> Self {
+        let n = self.shapes.len();
+        let mut sorted = names.to_vec();
+        sorted.sort_unstable();
+        if names.len() != n {
+            self.misuse
+                .push(format!(".names(…): {} names for {n} inputs", names.len()));
+        } else if let Some(pair) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            self.misuse
+                .push(format!(".names(…): `{}` is given twice", pair[0]));
+        } else {
+            self.options.names = names.iter().map(|s| (*s).to_owned()).collect();
+        }
+        self
     }
 
     /// Input `input` is drawn in, and stepped inside, `domain` (default [`Domain::Real`]).
@@ -267,6 +296,20 @@ impl<'a> OpCheck<'a> {
         self
     }
 
+    /// The forward at many points in one call: `batch(points) -> outputs of each point` (a list
+    /// of outputs per point, as the forward of [`multi`](Self::multi) gives them). Finite
+    /// differences then run each block of elements' step sequences in lock-step and ask for a
+    /// whole round of steps at once: the same points as one by one, in far fewer calls, for a
+    /// forward whose every call has a cost of its own (a request to another program). The
+    /// single-point forward is still used for the case's own outputs.
+    pub fn forward_batch<F>(mut self, batch: F) -> Self
+    where
+        F: Fn(&[Vec<ArrayD<f64>>]) -> Result<Vec<Vec<ArrayD<f64>>>, Fault> + 'a,
+    {
+        self.op.forward_batch = Some(Box::new(batch));
+        self
+    }
+
     /// Fast mode: one random projection per input and case instead of one finite difference per
     /// element (gradcheck's `fast_mode`); what it can miss is in [`fast`](super::fast)'s docs.
     pub fn fast(mut self) -> Self {
@@ -283,7 +326,8 @@ impl<'a> OpCheck<'a> {
                 self.shrinkable.push((input, axis));
             } else {
                 self.misuse.push(format!(
-                    ".shrinkable({input}, {axis}): x{input} has {rank} axes (shape {:?})",
+                    ".shrinkable({input}, {axis}): {} has {rank} axes (shape {:?})",
+                    self.options.name(input),
                     self.shapes[input]
                 ));
             }
@@ -359,7 +403,7 @@ impl<'a> OpCheck<'a> {
     /// The findings of all cases, shrunk and diagnosed, and the dot-product test's.
     fn report(&self, report: &mut Report, outcomes: &[Outcome], groups: &Groups, seed: u64) {
         let records: Vec<_> = outcomes.iter().map(|o| o.record.clone()).collect();
-        let mut names: Vec<String> = self.options.compared().map(input_name).collect();
+        let mut names: Vec<String> = self.options.compared().map(|k| self.options.name(k)).collect();
         let outputs = outcomes.iter().map(|o| o.cotangents.len()).find(|&n| n > 0);
         if self.op.jvp.is_some() {
             names.extend((0..outputs.unwrap_or(1)).map(|j| tangent_name(j, outputs.unwrap_or(1))));
@@ -415,7 +459,7 @@ impl<'a> OpCheck<'a> {
         }
         let mut notes = Vec::new();
         for k in 0..self.shapes.len() {
-            let name = input_name(k);
+            let name = self.options.name(k);
             let label = format!("dL/d{name}");
             if self.options.no_grad[k] {
                 notes.push(format!("{label}: not compared (no_grad)"));
@@ -449,7 +493,10 @@ impl<'a> OpCheck<'a> {
         if let Some(why) = shapes.iter().enumerate().find_map(|(k, s)| {
             let n = s.iter().try_fold(1_usize, |n, &d| n.checked_mul(d));
             n.is_none_or(|n| n > MAX_ELEMENTS).then(|| {
-                format!("x{k} would have more than {MAX_ELEMENTS} elements (the most one input may have)")
+                format!(
+                    "{} would have more than {MAX_ELEMENTS} elements (the most one input may have)",
+                    self.options.name(k)
+                )
             })
         }) {
             return Some(why);
@@ -483,14 +530,16 @@ impl<'a> OpCheck<'a> {
                 .find_map(|(k, (x, shape))| {
                     if x.shape() != shape.as_slice() {
                         return Some(format!(
-                            "point {p}: x{k} has shape {:?}, expected {shape:?}",
+                            "point {p}: {} has shape {:?}, expected {shape:?}",
+                            self.options.name(k),
                             x.shape()
                         ));
                     }
                     let domain = self.options.domains[k];
                     x.indexed_iter().find(|(_, v)| !domain.admits(**v)).map(|(i, v)| {
                         format!(
-                            "point {p}: x{k}{:?} is {v}, outside {domain} (expected a finite value inside)",
+                            "point {p}: {}{:?} is {v}, outside {domain} (expected a finite value inside)",
+                            self.options.name(k),
                             i.slice()
                         )
                     })
@@ -613,6 +662,65 @@ mod tests {
             Problem::Fault(Fault::Failed(message)) => message.clone(),
             other => panic!("expected a failed call, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_batch_forward_gives_the_same_report_in_far_fewer_calls() {
+        use std::cell::Cell;
+        let (calls, points) = (Cell::new(0), Cell::new(0));
+        let backward = |x: &Arrays, v: &ArrayD<f64>| vec![v * &x[0].mapv(f64::cos)];
+        let one_by_one = OpCheck::new("sin", &[&[3, 4]], sin, backward).cases(3).run();
+        let batched = OpCheck::new("sin", &[&[3, 4]], sin, backward)
+            .forward_batch(|batch: &[Vec<ArrayD<f64>>]| {
+                calls.set(calls.get() + 1);
+                points.set(points.get() + batch.len());
+                Ok(batch.iter().map(|x| vec![sin(x)]).collect())
+            })
+            .cases(3)
+            .run();
+        assert_eq!(batched, one_by_one);
+        assert!(batched.passed(), "{batched}");
+        // Each round of a case's 12 sequences is one call: a handful of rounds, not one call
+        // per point.
+        assert!(
+            calls.get() * 8 <= points.get(),
+            "{} calls for {} points",
+            calls.get(),
+            points.get()
+        );
+        let wrong = |x: &Arrays, v: &ArrayD<f64>| vec![v * &x[0].mapv(f64::sin)];
+        let failing = OpCheck::new("sin", &[&[3, 4]], sin, wrong)
+            .forward_batch(|batch: &[Vec<ArrayD<f64>>]| Ok(batch.iter().map(|x| vec![sin(x)]).collect()))
+            .cases(3)
+            .run();
+        assert!(!failing.passed(), "{failing}");
+        let short = OpCheck::new("sin", &[&[2]], sin, backward)
+            .forward_batch(|_: &[Vec<ArrayD<f64>>]| Ok(Vec::new()))
+            .cases(1)
+            .run();
+        assert!(
+            short.to_string().contains("the forward answered 0 of a batch of"),
+            "{short}"
+        );
+    }
+
+    #[test]
+    fn named_inputs_are_named_in_the_report_and_a_wrong_count_is_a_misuse() {
+        let forward = |x: &Arrays| &x[0] * &x[1];
+        let wrong_gamma = |x: &Arrays, v: &ArrayD<f64>| vec![v * &x[1], v * &x[1]];
+        let report = OpCheck::new("scale", &[&[3], &[3]], forward, wrong_gamma)
+            .names(&["x", "gamma"])
+            .cases(2)
+            .run()
+            .to_string();
+        assert!(report.contains("dL/dgamma: wrong values"), "{report}");
+        assert!(!report.contains("dL/dx: wrong") && !report.contains("x1"), "{report}");
+        let right = |x: &Arrays, v: &ArrayD<f64>| vec![v * &x[1], v * &x[0]];
+        let misuse = OpCheck::new("scale", &[&[3], &[3]], forward, right)
+            .names(&["x"])
+            .run()
+            .to_string();
+        assert!(misuse.contains(".names(…): 1 names for 2 inputs"), "{misuse}");
     }
 
     #[test]

@@ -11,10 +11,10 @@ use super::closures::Closures;
 use super::domain;
 use super::estimates::{against_estimates, contracted, shaped};
 use super::jvp::{self, DotTest};
-use super::options::{Options, input_name};
+use super::options::Options;
 use crate::catalogue::Answer;
 use crate::compare::{self, Comparison};
-use crate::oracle::richardson::{self, Estimate};
+use crate::oracle::richardson::{Estimate, Sequence};
 use crate::verify::{CaseRecord, Checked, Fault, Problem, same};
 
 /// What one case leaves behind: its record, the comparison of each gradient (and of the forward
@@ -74,7 +74,7 @@ impl Closures<'_> {
         let grads = self.vjp(inputs, cotangents)?;
         let mut checked = Checked::default();
         for k in options.compared() {
-            let (name, input, actual) = (input_name(k), &inputs[k], &grads[k]);
+            let (name, input, actual) = (options.name(k), &inputs[k], &grads[k]);
             let comparison = if options.fast {
                 self.projection(inputs, k, cotangents, actual, rng, options)?
             } else {
@@ -110,7 +110,7 @@ impl Closures<'_> {
             }
             outcome.dot = forward_mode.dot;
         }
-        let compared: Vec<String> = options.compared().map(input_name).collect();
+        let compared: Vec<String> = options.compared().map(|k| options.name(k)).collect();
         match self.vjp(inputs, cotangents) {
             Ok(again)
                 if options
@@ -123,7 +123,7 @@ impl Closures<'_> {
             Ok(zero) => {
                 for k in options.compared() {
                     if zero[k].iter().any(|v| *v != 0.0) {
-                        checked.nonzero_for_zero_upstream.push(input_name(k));
+                        checked.nonzero_for_zero_upstream.push(options.name(k));
                     }
                 }
             }
@@ -141,7 +141,9 @@ impl Closures<'_> {
         Ok(())
     }
 
-    /// The finite-difference estimate of `dL/dx_k` for every element of input `k`.
+    /// The finite-difference estimate of `dL/dx_k` for every element of input `k`: each
+    /// element's Richardson sequence, run in lock-step over a block of elements, so that with a
+    /// batch forward each round of the block's steps is one call ([`block_len`]).
     fn finite_differences(
         &self,
         inputs: &[ArrayD<f64>],
@@ -151,36 +153,94 @@ impl Closures<'_> {
     ) -> Result<Vec<Estimate>, String> {
         let mut point = inputs.to_vec();
         point[k] = point[k].as_standard_layout().into_owned();
-        let n = point[k].len();
         let domain = options.domains[k];
-        let mut estimates = Vec::with_capacity(n);
-        for flat in 0..n {
-            let theta = point[k].as_slice().expect("internal: standard layout")[flat];
-            let moved = || {
-                // The row-major index of element `flat`.
-                let mut index = inputs[k].shape().to_vec();
-                let mut rest = flat;
-                for d in index.iter_mut().rev() {
-                    let size = *d;
-                    *d = rest % size;
-                    rest /= size;
+        let mut sequences: Vec<Sequence> = (point[k].iter())
+            .map(|&theta| Sequence::new(theta, domain::steps(options.eps, theta, domain.room(theta))))
+            .collect();
+        let moved = |flat: usize| {
+            format!(
+                "{}{:?}",
+                options.name(k),
+                row_major_index(inputs[k].shape(), flat)
+            )
+        };
+        let block = self.forward_batch.as_ref().map_or(1, |_| block_len(inputs));
+        let n = sequences.len();
+        for start in (0..n).step_by(block) {
+            loop {
+                // The coordinate values each unsettled sequence of the block asks for next.
+                let asked: Vec<(usize, [f64; 2])> = (start..(start + block).min(n))
+                    .filter_map(|flat| sequences[flat].next_pair().map(|(p, m)| (flat, [p, m])))
+                    .collect();
+                if asked.is_empty() {
+                    break;
                 }
-                format!("{}{index:?}", input_name(k))
-            };
-            let steps = domain::steps(options.eps, theta, domain.room(theta));
-            let estimate = richardson::estimate(theta, steps, |plus, minus| {
-                let mut at = |x: f64| {
-                    point[k].as_slice_mut().expect("internal: standard layout")[flat] = x;
-                    self.forward_at(&point, &moved, cotangents)
-                };
-                let (up, down) = (at(plus)?, at(minus)?);
-                Ok::<_, String>(contracted(&up, &down, cotangents))
-            });
-            point[k].as_slice_mut().expect("internal: standard layout")[flat] = theta;
-            estimates.push(estimate?);
+                let outputs = self.forwards_moving(&mut point, k, &asked, &moved, cotangents)?;
+                for ((flat, _), pair) in asked.iter().zip(outputs.chunks(2)) {
+                    sequences[*flat].feed(contracted(&pair[0], &pair[1], cotangents));
+                }
+            }
         }
-        Ok(estimates)
+        Ok(sequences.iter().map(Sequence::estimate).collect())
     }
+
+    /// The forward with element `flat` of input `k` moved to each of its two values, for each
+    /// `(flat, values)` asked: two outputs per element, in order. Through the batch forward in
+    /// one call where there is one, else one call per point (moving `point` in place and back).
+    fn forwards_moving(
+        &self,
+        point: &mut [ArrayD<f64>],
+        k: usize,
+        asked: &[(usize, [f64; 2])],
+        moved: &dyn Fn(usize) -> String,
+        like: &[ArrayD<f64>],
+    ) -> Result<Vec<Vec<ArrayD<f64>>>, String> {
+        let moves = asked.iter().flat_map(|&(flat, xs)| xs.map(|x| (flat, x)));
+        if let Some(batch) = &self.forward_batch {
+            let points: Vec<Vec<ArrayD<f64>>> = moves
+                .clone()
+                .map(|(flat, x)| {
+                    let mut moved_point = point.to_vec();
+                    moved_point[k].as_slice_mut().expect("internal: standard layout")[flat] = x;
+                    moved_point
+                })
+                .collect();
+            let flats: Vec<usize> = moves.map(|(flat, _)| flat).collect();
+            return self.forward_batch_at(batch, &points, &|p| moved(flats[p]), like);
+        }
+        let mut outputs = Vec::with_capacity(2 * asked.len());
+        for &(flat, xs) in asked {
+            let theta = point[k].as_slice().expect("internal: standard layout")[flat];
+            for x in xs {
+                point[k].as_slice_mut().expect("internal: standard layout")[flat] = x;
+                let out = self.forward_at(point, &|| moved(flat), like);
+                point[k].as_slice_mut().expect("internal: standard layout")[flat] = theta;
+                outputs.push(out?);
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+/// How many elements' sequences run in lock-step with a batch forward: as many as keep one
+/// call's points (two per element, each a copy of every input) within [`BATCH_NUMBERS`].
+fn block_len(inputs: &[ArrayD<f64>]) -> usize {
+    let numbers: usize = inputs.iter().map(ArrayD::len).sum();
+    (BATCH_NUMBERS / (2 * numbers.max(1))).max(1)
+}
+
+/// The most numbers the points of one batch call hold (8 MiB of f64; as JSON, about 20 MB).
+const BATCH_NUMBERS: usize = 1 << 20;
+
+/// The row-major index of element `flat` of an array of `shape`.
+fn row_major_index(shape: &[usize], mut flat: usize) -> Vec<usize> {
+    let mut index = shape.to_vec();
+    for d in index.iter_mut().rev() {
+        let size = *d;
+        *d = flat % size;
+        flat /= size;
+    }
+    index
 }
 
 /// A second call repeats the first: to 1e-12 relative element by element (the built-in

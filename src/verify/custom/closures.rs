@@ -15,6 +15,10 @@ use crate::verify::check::catching_panics;
 pub(super) type Answered = Result<Vec<ArrayD<f64>>, Fault>;
 /// The forward, as several outputs (one for [`super::OpCheck::new`]).
 pub(super) type Forward<'a> = Box<dyn Fn(&[ArrayD<f64>]) -> Answered + 'a>;
+/// The forward at many points in one call (a program asked once for all of them): one list of
+/// outputs per point, in order.
+pub(super) type ForwardBatch<'a> =
+    Box<dyn Fn(&[Vec<ArrayD<f64>>]) -> Result<Vec<Vec<ArrayD<f64>>>, Fault> + 'a>;
 /// The VJP: inputs and one cotangent per output to one gradient per input; also the JVP:
 /// inputs and one tangent per input to one output tangent per output.
 pub(super) type Linearised<'a> = Box<dyn Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> Answered + 'a>;
@@ -34,6 +38,9 @@ pub(super) struct Closures<'a> {
     pub(super) forward: Forward<'a>,
     pub(super) backward: Linearised<'a>,
     pub(super) jvp: Option<Linearised<'a>>,
+    /// The forward at many points at once, where one call costs more than its work (a round
+    /// trip to a program): finite differences then ask for a whole round of steps at once.
+    pub(super) forward_batch: Option<ForwardBatch<'a>>,
     /// Several outputs (names the outputs `y0`, `y1`, … in messages).
     pub(super) multi: bool,
 }
@@ -71,6 +78,43 @@ impl Closures<'_> {
     ) -> Result<Vec<ArrayD<f64>>, String> {
         let outs = call("the forward", || (self.forward)(point))
             .map_err(|m| format!("{m} when {} moved", moved()))?;
+        self.shaped_like(outs, moved, like)
+    }
+
+    /// The forward at each of `points` (`moved` says, for messages, what moved at each), in
+    /// one call of the batch forward; an error as [`Closures::forward_at`]'s.
+    pub(super) fn forward_batch_at(
+        &self,
+        batch: &ForwardBatch<'_>,
+        points: &[Vec<ArrayD<f64>>],
+        moved: &dyn Fn(usize) -> String,
+        like: &[ArrayD<f64>],
+    ) -> Result<Vec<Vec<ArrayD<f64>>>, String> {
+        let outs = match catching_panics(|| batch(points)) {
+            Ok(Ok(outs)) => outs,
+            Ok(Err(fault @ Fault::Panicked(_))) => return Err(format!("the forward {fault}")),
+            Ok(Err(fault)) => return Err(format!("the forward failed: {fault}")),
+            Err(panicked) => return Err(format!("the forward {panicked}")),
+        };
+        if outs.len() != points.len() {
+            return Err(format!(
+                "the forward answered {} of a batch of {} points",
+                outs.len(),
+                points.len()
+            ));
+        }
+        (outs.into_iter().enumerate())
+            .map(|(p, out)| self.shaped_like(out, &|| moved(p), like))
+            .collect()
+    }
+
+    /// The outputs, or an error when they differ in number or shape from `like`'s.
+    fn shaped_like(
+        &self,
+        outs: Vec<ArrayD<f64>>,
+        moved: &dyn Fn() -> String,
+        like: &[ArrayD<f64>],
+    ) -> Result<Vec<ArrayD<f64>>, String> {
         if outs.len() != like.len() {
             return Err(format!(
                 "the forward returned {} outputs instead of {} when {} moved",

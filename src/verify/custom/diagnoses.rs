@@ -11,7 +11,7 @@ use ndarray_rand::rand_distr::StandardNormal;
 
 use super::case::Outcome;
 use super::closures::Closures;
-use super::options::{Options, input_name};
+use super::options::Options;
 use crate::random;
 use crate::verify::diagnose::explains;
 use crate::verify::{Diagnosis, Finding, Problem, Subject, same};
@@ -31,7 +31,7 @@ pub(super) fn more(
         let Subject::Gradient(name) = &finding.what else {
             continue;
         };
-        let Some(k) = options.compared().find(|&k| input_name(k) == *name) else {
+        let Some(k) = options.compared().find(|&k| options.name(k) == *name) else {
             continue;
         };
         if finding.diagnosis.is_some() || finding.problem != Problem::WrongValues {
@@ -48,15 +48,15 @@ pub(super) fn more(
         let actual = |o: &Outcome| o.record.outcome.as_ref().ok()?.actual.get(name).cloned();
         let swapped = options.compared().filter(|&j| j != k).find(|&j| {
             failing.iter().all(|(_, o)| {
-                let other = o.record.expected.get(&input_name(j));
+                let other = o.record.expected.get(&options.name(j));
                 matches!((other, actual(o)), (Some(e), Some(a)) if explains(e, &a))
             })
         });
         finding.diagnosis = match swapped {
-            Some(j) => Some(Diagnosis::SwappedWith(input_name(j))),
+            Some(j) => Some(Diagnosis::SwappedWith(options.name(j))),
             None => failing
                 .iter()
-                .all(|&(index, o)| ignores_upstream(op, o, k, actual(o), seed, index))
+                .all(|&(index, o)| ignores_upstream(op, o, (k, name), actual(o), seed, index))
                 .then_some(Diagnosis::UpstreamIgnored),
         };
     }
@@ -67,12 +67,12 @@ pub(super) fn more(
 fn ignores_upstream(
     op: &Closures<'_>,
     o: &Outcome,
-    k: usize,
+    (k, name): (usize, &str),
     actual: Option<ArrayD<f64>>,
     seed: u64,
     index: usize,
 ) -> bool {
-    let (Some(actual), Some(expected)) = (actual, o.record.expected.get(&input_name(k))) else {
+    let (Some(actual), Some(expected)) = (actual, o.record.expected.get(name)) else {
         return false;
     };
     if o.cotangents.is_empty() || expected.iter().all(|v| *v == 0.0) {

@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::closures::Closures;
 use super::estimates::{against_estimates, contracted};
-use super::options::{Options, input_name};
+use super::options::Options;
 use crate::compare::{self, Comparison, Tolerance};
 use crate::oracle::richardson;
 
@@ -39,7 +39,7 @@ impl Closures<'_> {
         rng: &mut ChaCha8Rng,
         options: &Options,
     ) -> Result<Comparison, String> {
-        let name = input_name(k);
+        let name = options.name(k);
         let signs = ArrayD::random_using(
             inputs[k].raw_dim(),
             Bernoulli::new(0.5).expect("internal: p in [0, 1]"),

@@ -12,6 +12,8 @@ pub(super) struct Options {
     pub(super) nondet_tol: Option<f64>,
     pub(super) no_grad: Vec<bool>,
     pub(super) fast: bool,
+    /// The inputs' names in reports (`x0`, `x1`, … unless named).
+    pub(super) names: Vec<String>,
 }
 
 impl Options {
@@ -19,9 +21,14 @@ impl Options {
     pub(super) fn compared(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.no_grad.len()).filter(|&k| !self.no_grad[k])
     }
+
+    /// The name of input `k` in reports.
+    pub(super) fn name(&self, k: usize) -> String {
+        self.names[k].clone()
+    }
 }
 
-/// The name of input `k` in reports.
-pub(super) fn input_name(k: usize) -> String {
+/// The default name of input `k`: `x{k}`.
+pub(super) fn default_name(k: usize) -> String {
     format!("x{k}")
 }
