@@ -31,6 +31,7 @@ pub mod explain;
 mod findings;
 pub mod hypotheses;
 pub mod ops;
+pub mod program_ops;
 mod recognise;
 mod record;
 pub mod report;

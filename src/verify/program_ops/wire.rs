@@ -1,0 +1,230 @@
+//! The requests of `docs/protocol-ops.md` for an op a program brings, and the reading of their
+//! answers: `forward` at a batch of points (one request for a whole round of finite-difference
+//! steps), `backward` at one point with one cotangent per output, and `describe`.
+//!
+//! ```text
+//! → {"id": 7, "call": "forward", "op": "softplus", "points": [{"x": [[…]]}, …], "attrs": {}}
+//! ← {"id": 7, "outputs": [{"y": [[…]]}, …]}
+//! → {"id": 8, "call": "backward", "op": "softplus", "inputs": {"x": …}, "cotangents": {"y": …}, "attrs": {}}
+//! ← {"id": 8, "grads": {"x": [[…]]}}
+//! ```
+//!
+//! The transport ([`Exchange`]) numbers the requests, sends them and returns the answer with the
+//! same id; this module writes the requests and reads the answers, each fault said as it is: the
+//! program's `error` (`unsupported op` is not implemented), a missing key, a count or a rank
+//! that is not the spec's.
+
+use ndarray::ArrayD;
+use serde_json::{Map, Value, json};
+
+use super::spec::ProgramOp;
+use crate::json;
+use crate::verify::Fault;
+
+/// What a program answers `error` with for an op it has not written.
+pub const UNSUPPORTED: &str = "unsupported op";
+
+/// A program that answers requests: `request` (an object without its id) is sent and the
+/// object answered to it returned, or the fault that kept it from answering.
+pub trait Exchange {
+    /// One request, one answer.
+    fn exchange(&mut self, request: Value) -> Result<Value, Fault>;
+}
+
+/// The op's outputs at each of `points`.
+pub fn forward(
+    program: &mut dyn Exchange,
+    op: &ProgramOp,
+    points: &[Vec<ArrayD<f64>>],
+) -> Result<Vec<Vec<ArrayD<f64>>>, Fault> {
+    let points: Vec<Value> = points.iter().map(|p| named(&op.inputs_names(), p)).collect();
+    let count = points.len();
+    let answer = program.exchange(json!({
+        "call": "forward",
+        "op": op.name,
+        "points": points,
+        "attrs": op.attrs,
+    }))?;
+    let outputs = field(&answer, "outputs")?
+        .as_array()
+        .ok_or_else(|| protocol("`outputs` is not a list (one object of outputs per point)"))?;
+    if outputs.len() != count {
+        return Err(protocol(&format!(
+            "`outputs` has {} entries for {count} points",
+            outputs.len()
+        )));
+    }
+    outputs
+        .iter()
+        .enumerate()
+        .map(|(p, out)| {
+            (op.outputs.iter())
+                .map(|name| {
+                    let value = out.get(name).ok_or_else(|| Fault::MissingKey {
+                        key: format!("outputs[{p}].{name}"),
+                    })?;
+                    any_rank(value, &format!("outputs[{p}].{name}"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The gradient of each differentiated input (zeros for the others, which are not compared).
+pub fn backward(
+    program: &mut dyn Exchange,
+    op: &ProgramOp,
+    inputs: &[ArrayD<f64>],
+    cotangents: &[ArrayD<f64>],
+) -> Result<Vec<ArrayD<f64>>, Fault> {
+    let outputs: Vec<&str> = op.outputs.iter().map(String::as_str).collect();
+    let answer = program.exchange(json!({
+        "call": "backward",
+        "op": op.name,
+        "inputs": named(&op.inputs_names(), inputs),
+        "cotangents": named(&outputs, cotangents),
+        "attrs": op.attrs,
+    }))?;
+    let grads = field(&answer, "grads")?;
+    (op.inputs.iter().zip(inputs))
+        .map(|(spec, input)| {
+            if !spec.grad {
+                return Ok(ArrayD::zeros(input.raw_dim()));
+            }
+            let value = grads.get(&spec.name).ok_or_else(|| Fault::MissingKey {
+                key: spec.name.clone(),
+            })?;
+            json::array(value, input.ndim(), &format!("grads.{}", spec.name))
+                .map_err(|e| protocol(&format!("the answer's {e}")))
+        })
+        .collect()
+}
+
+/// The program's own specs (its answer to `describe`), as JSON to parse as a spec file.
+pub fn describe(program: &mut dyn Exchange) -> Result<Value, Fault> {
+    program.exchange(json!({"call": "describe"}))
+}
+
+/// `arrays` as an object keyed by `names`.
+fn named(names: &[&str], arrays: &[ArrayD<f64>]) -> Value {
+    let map: Map<String, Value> = (names.iter().zip(arrays))
+        .map(|(name, a)| ((*name).to_owned(), json::from_array(a.view(), false)))
+        .collect();
+    Value::Object(map)
+}
+
+/// `key` of the answer, or its `error` as the fault it is.
+fn field<'a>(answer: &'a Value, key: &str) -> Result<&'a Value, Fault> {
+    if let Some(error) = answer.get("error") {
+        return Err(match error.as_str() {
+            Some(UNSUPPORTED) => Fault::Unsupported,
+            Some(text) => protocol(&format!("the program answered with an error: {text}")),
+            None => protocol(&format!("the program answered with an error: {error}")),
+        });
+    }
+    answer
+        .get(key)
+        .ok_or_else(|| protocol(&format!("the answer has neither `{key}` nor `error`")))
+}
+
+/// An array whose rank is how deep its lists nest (an output's rank is not in the spec).
+fn any_rank(value: &Value, what: &str) -> Result<ArrayD<f64>, Fault> {
+    let mut rank = 0;
+    let mut inner = value;
+    while let Some(first) = inner.as_array().and_then(|items| items.first()) {
+        rank += 1;
+        inner = first;
+    }
+    if inner.is_array() {
+        rank += 1;
+    }
+    json::array(value, rank, what).map_err(|e| protocol(&format!("the answer's {e}")))
+}
+
+fn protocol(message: &str) -> Fault {
+    Fault::Protocol(message.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::program_ops::SpecFile;
+
+    /// A program answering from a closure, keeping the requests.
+    struct Scripted<F: FnMut(&Value) -> Value> {
+        answer: F,
+        requests: Vec<Value>,
+    }
+
+    impl<F: FnMut(&Value) -> Value> Exchange for Scripted<F> {
+        fn exchange(&mut self, request: Value) -> Result<Value, Fault> {
+            let answer = (self.answer)(&request);
+            self.requests.push(request);
+            Ok(answer)
+        }
+    }
+
+    fn op() -> ProgramOp {
+        let text = r#"{"protocol": "gradverify-ops/1", "ops": [{"name": "mul", "dims": {"B": 2},
+            "inputs": [{"name": "x", "shape": ["B"]}, {"name": "k", "shape": [], "grad": false}],
+            "outputs": ["y"], "attrs": {"mode": 1}}]}"#;
+        SpecFile::parse(text, "test").unwrap().ops.remove(0)
+    }
+
+    #[test]
+    fn a_batch_of_points_is_one_request_and_its_outputs_are_read_at_their_rank() {
+        let mut program = Scripted {
+            answer: |r: &Value| {
+                let outputs: Vec<Value> = (r["points"].as_array().unwrap().iter())
+                    .map(|p| json!({"y": [[p["k"].clone()]]}))
+                    .collect();
+                json!({"outputs": outputs})
+            },
+            requests: Vec::new(),
+        };
+        let point = |k: f64| vec![ndarray::arr1(&[1.0, 2.0]).into_dyn(), ndarray::arr0(k).into_dyn()];
+        let outs = forward(&mut program, &op(), &[point(3.0), point(4.0)]).unwrap();
+        assert_eq!(outs.len(), 2);
+        assert_eq!(outs[1][0], ndarray::arr2(&[[4.0]]).into_dyn());
+        assert_eq!(program.requests.len(), 1);
+        assert_eq!(program.requests[0]["points"][0]["x"], json!([1.0, 2.0]));
+        assert_eq!(program.requests[0]["attrs"], json!({"mode": 1}));
+    }
+
+    #[test]
+    fn a_backward_answer_is_read_per_differentiated_input_and_faults_are_named() {
+        let inputs = [
+            ndarray::arr1(&[1.0, 2.0]).into_dyn(),
+            ndarray::arr0(3.0).into_dyn(),
+        ];
+        let cotangents = [ndarray::arr1(&[1.0, 1.0]).into_dyn()];
+        let answering = |answer: Value| {
+            let mut program = Scripted {
+                answer: move |_: &Value| answer.clone(),
+                requests: Vec::new(),
+            };
+            backward(&mut program, &op(), &inputs, &cotangents)
+        };
+        let grads = answering(json!({"grads": {"x": [3.0, 3.0]}})).unwrap();
+        assert_eq!(grads[0], ndarray::arr1(&[3.0, 3.0]).into_dyn());
+        assert_eq!(grads[1], ndarray::arr0(0.0).into_dyn(), "k is not differentiated");
+        assert_eq!(
+            answering(json!({"error": "unsupported op"})),
+            Err(Fault::Unsupported)
+        );
+        assert_eq!(
+            answering(json!({"grads": {}})),
+            Err(Fault::MissingKey { key: "x".into() })
+        );
+        let ragged = answering(json!({"grads": {"x": [[1.0]]}})).unwrap_err();
+        assert!(
+            matches!(ragged, Fault::Protocol(ref m) if m.contains("grads.x")),
+            "{ragged:?}"
+        );
+        let neither = answering(json!({"grad": {}})).unwrap_err();
+        assert!(
+            matches!(neither, Fault::Protocol(ref m) if m.contains("neither `grads`")),
+            "{neither:?}"
+        );
+    }
+}
