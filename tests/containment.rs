@@ -504,6 +504,79 @@ fn the_sandbox_drops_every_capability_so_root_cannot_remount_or_unmount() {
     assert_none_left(&mark);
 }
 
+/// What a program run by `gradverify verify ARGS --seed SECRET` sees of other processes: `ps`, the
+/// `/proc/*/cmdline` and `/proc/*/environ` holding the secret, and its parent's command line,
+/// read before it answers (through `gradverify serve`). The secret is split in the program's own
+/// command line, so that only the verifier's holds it whole.
+struct Seen {
+    passed: bool,
+    ps: Vec<String>,
+    holding_secret: String,
+    parent: String,
+}
+
+fn seen_from_inside(test: &str, args: &[&str]) -> Seen {
+    let mark = new_mark(test);
+    let dir = folder(&mark);
+    let secret = (7_319_532_846_000_000_000 + u64::from(std::process::id())).to_string();
+    let (head, tail) = secret.split_at(9);
+    let program = format!(
+        r#"ps -e -o pid=,args= > ps; S={head}; for f in /proc/[0-9]*/cmdline /proc/[0-9]*/environ; do case "$(tr '\0' ' ' < $f 2>/dev/null)" in *"$S"{tail}*) echo $f;; esac; done > holding; cat /proc/$PPID/cmdline > parent; exec {BIN} serve"#
+    );
+    let out = Command::new(BIN)
+        .args(["verify", "--ops", "relu", "--cases", "3", "--timeout", "30"])
+        .args(args)
+        .args(["--seed", &secret, "--exec", &program])
+        .current_dir(&dir)
+        .env(MARK, &mark)
+        .output()
+        .expect("run gradverify verify");
+    let read = |name: &str| fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}: {out:?}"));
+    let seen = Seen {
+        passed: out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 of 1 ops pass"),
+        ps: String::from_utf8_lossy(&read("ps"))
+            .lines()
+            .map(|l| l.trim().to_owned())
+            .collect(),
+        holding_secret: String::from_utf8_lossy(&read("holding")).into_owned(),
+        parent: String::from_utf8_lossy(&read("parent")).replace('\0', " "),
+    };
+    fs::remove_dir_all(&dir).expect("remove the temporary folder");
+    assert_none_left(&mark);
+    seen
+}
+
+#[test]
+fn a_program_sees_only_its_own_processes_not_the_verifiers_command_line() {
+    let mut runs: Vec<(&str, &[&str])> = Vec::new();
+    if Isolation::PidNamespace.sees_only_its_own_processes() {
+        runs.push(("PID namespace", &[]));
+    } else {
+        println!("own processes: no PID namespace with a /proc of its own here; skipped");
+    }
+    if Isolation::Sandbox.available() {
+        runs.push(("sandbox", &["--sandbox"]));
+    } else {
+        println!("own processes: bubblewrap (bwrap) is missing or refused here; skipped");
+    }
+    for (isolation, args) in runs {
+        let seen = seen_from_inside("own-processes", args);
+        // It still works.
+        assert!(seen.passed, "{isolation}");
+        assert_eq!(
+            seen.holding_secret, "",
+            "{isolation}: the verifier's command line is seen"
+        );
+        // Its parent, process 1 of the namespace (gradverify's init, wiped, or bwrap), is not
+        // the verifier.
+        assert!(!seen.parent.contains("--seed"), "{isolation}: {}", seen.parent);
+        // `ps` lists process 1 and the program's own: the shell and `ps`.
+        let own = |line: &String| line.starts_with("1 ") || line.contains("ps -e -o pid=,args=");
+        assert!(seen.ps.iter().all(own), "{isolation}: {:?}", seen.ps);
+        assert!(seen.ps.len() <= 4, "{isolation}: {:?}", seen.ps);
+    }
+}
+
 #[test]
 fn a_program_that_floods_its_output_is_timed_out_not_followed_for_ever() {
     let mark = new_mark("flood");

@@ -262,3 +262,24 @@ fn the_limits_are_options_with_ranges() {
         assert!(text(&help).contains(flag), "{flag}: {}", text(&help));
     }
 }
+
+#[test]
+fn a_line_too_long_then_silence_is_reported_as_the_line_too_long() {
+    // Past the 64 MiB cap and ended; past the budget of relu's first request (B = 1, D = 4) and
+    // never ended (a print whose newline is never flushed). Either way the program then says
+    // nothing more: the line is the fault, not the silence after it.
+    let cases = [
+        (
+            "head -c 100000000 /dev/zero | tr '\\0' x; echo; exec sleep 613",
+            "the answer line has 100000000 bytes, more than the limit of 67108864 bytes",
+        ),
+        (
+            "head -c 3000000 /dev/zero | tr '\\0' x; exec sleep 613",
+            "the answer line has 3000000 bytes, more than the limit of 1048896 bytes",
+        ),
+    ];
+    for (program, expected) in cases {
+        let report = relu_report(program, Duration::from_secs(2), 5);
+        assert!(fault_of(&report).starts_with(expected), "{program}:\n{report}");
+    }
+}

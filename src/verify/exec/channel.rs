@@ -5,15 +5,21 @@
 //! turns its standard output into lines (bytes, decoded lossily, at most [`ANSWER_LINE_LIMIT`]
 //! bytes kept of one line) on a bounded channel, and the tail of its standard error
 //! ([`StderrTail`]). It knows lines, not what they say: [`Channel::send`] writes one,
-//! [`Channel::receive`] waits for one until a deadline and reports every fault of the transport
-//! as it is (a line too long, no line in time, an exit, a closed standard output, a child that
-//! kept it open, a closed standard input). After [`TIMEOUTS_IN_A_ROW`] time-outs with no line
-//! that the protocol took as an answer ([`Channel::heard`]) in between, or once the program is
-//! gone, its whole process group is killed and every later call fails at once with the same
-//! fault.
+//! [`Channel::receive`] waits for one of at most a given length until a deadline and reports
+//! every fault of the transport as it is (a line too long, no line in time, an exit, a closed
+//! standard output, a child that kept it open, a closed standard input).
+//!
+//! A line too long fails the request at hand, whether it ended or is still unfinished at the
+//! deadline (the bytes read of it are counted as they arrive: a `print` whose newline is never
+//! flushed is a line too long, not silence); the end of an unfinished one that failed is skipped
+//! when it comes. After [`TIMEOUTS_IN_A_ROW`] time-outs with no line that the protocol took as an
+//! answer ([`Channel::heard`]) in between, or once the program is gone, its whole process group
+//! is killed and every later call fails at once with the same fault: that it stopped answering,
+//! or, where its last line was too long, that line (the silence followed from it).
 
 use std::io::{self, BufReader, Write};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -48,11 +54,28 @@ enum Event {
     StdinClosed,
 }
 
+/// How far the reader has read standard output: the lines it ended, and the bytes so far of
+/// the one it is in.
+#[derive(Debug, Default, Clone, Copy)]
+struct Progress {
+    ended: u64,
+    unfinished: u64,
+}
+
 /// Lines to and from a running program.
 pub struct Channel {
     process: Contained,
     lines_out: Option<Sender<String>>,
     lines_in: Receiver<Event>,
+    /// Updated by the reader as bytes arrive.
+    progress: Arc<Mutex<Progress>>,
+    /// Lines received (the index of the next one).
+    received: u64,
+    /// The index of the unfinished line that already failed a request as too long.
+    failed_unfinished: Option<u64>,
+    /// The last line too long, while no answer came after it: the fault the program is given up
+    /// with if it stops answering.
+    too_long_unanswered: Option<ProcessFault>,
     stderr: StderrTail,
     /// How long a request waits for its answer.
     timeout: Duration,
@@ -77,12 +100,21 @@ impl Channel {
         let (events, lines_in) = mpsc::sync_channel(LINES_IN_FLIGHT);
         let (lines_out, to_write) = mpsc::channel::<String>();
         let stdin_closed = events.clone();
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let counted = Counted {
+            stdout,
+            progress: Arc::clone(&progress),
+        };
         thread::spawn(move || write_lines(stdin, to_write, stdin_closed));
-        thread::spawn(move || read_lines(stdout, events));
+        thread::spawn(move || read_lines(counted, events));
         Channel {
             process,
             lines_out: Some(lines_out),
             lines_in,
+            progress,
+            received: 0,
+            failed_unfinished: None,
+            too_long_unanswered: None,
             stderr: StderrTail::follow(stderr),
             timeout,
             timeouts_in_a_row: 0,
@@ -133,10 +165,11 @@ impl Channel {
         Ok(())
     }
 
-    /// The next line of standard output before `deadline`, whole (a line cut at
-    /// [`ANSWER_LINE_LIMIT`] is a fault); the fault of the transport when none comes. `id` is the
-    /// request waited for, for the time-out's message.
-    pub fn receive(&mut self, deadline: Instant, id: u64) -> Result<String, Fault> {
+    /// The next line of standard output before `deadline`, of at most `limit` bytes (at most
+    /// [`ANSWER_LINE_LIMIT`]); the fault of a line too long (ended, or unfinished at the deadline),
+    /// or of the transport when none comes. `id` is the request waited for, for the time-out's
+    /// message.
+    pub fn receive(&mut self, deadline: Instant, id: u64, limit: usize) -> Result<String, Fault> {
         loop {
             // Checked here too: a program that floods lines always has one ready.
             let left = deadline.saturating_duration_since(Instant::now());
@@ -145,7 +178,14 @@ impl Channel {
                 false => self.lines_in.recv_timeout(left),
             };
             match event {
-                Ok(Event::Line(line)) => return self.whole(line),
+                Ok(Event::Line(line)) => {
+                    let index = self.received;
+                    self.received += 1;
+                    // Else the end of a line that already failed, unfinished: skipped.
+                    if self.failed_unfinished != Some(index) {
+                        return self.whole(line, limit);
+                    }
+                }
                 // Its answer will never come; wait for its exit or the time-out to tell a
                 // program that exited from one that closed standard input and runs on.
                 Ok(Event::StdinClosed) => self.stdin_closed = true,
@@ -153,7 +193,7 @@ impl Channel {
                     let fault = self.closed_stdout();
                     return Err(self.give_up(fault));
                 }
-                Err(RecvTimeoutError::Timeout) => return Err(self.timed_out(id)),
+                Err(RecvTimeoutError::Timeout) => return Err(self.no_line(id, limit)),
             }
         }
     }
@@ -161,20 +201,47 @@ impl Channel {
     /// A line came that the protocol takes as an answer: the time-outs in a row start again.
     pub fn heard(&mut self) {
         self.timeouts_in_a_row = 0;
+        self.too_long_unanswered = None;
     }
 
-    /// The text of a line, or the fault of a line too long (which counts as an answer).
-    fn whole(&mut self, line: Line) -> Result<String, Fault> {
+    /// The text of a line, or the fault of a line longer than `limit`.
+    fn whole(&mut self, line: Line, limit: usize) -> Result<String, Fault> {
         self.answered = true;
-        if line.cut {
-            self.heard();
-            return Err(ProcessFault::LineTooLong {
-                bytes: line.len,
-                limit: ANSWER_LINE_LIMIT,
-            }
-            .into());
+        match too_long(line.len, limit) {
+            Some(fault) => Err(self.line_too_long(fault)),
+            None => Ok(line.text),
         }
-        Ok(line.text)
+    }
+
+    /// The fault of request `id` at its deadline: the line under way if it is too long already,
+    /// else no line in time.
+    fn no_line(&mut self, id: u64, limit: usize) -> Fault {
+        match self.unfinished_too_long(limit) {
+            Some(fault) => self.line_too_long(fault),
+            None => self.timed_out(id),
+        }
+    }
+
+    /// The fault of the line under way, unfinished, where it is longer than `limit` already, every
+    /// line before it was received, and it has not failed a request yet.
+    fn unfinished_too_long(&mut self, limit: usize) -> Option<ProcessFault> {
+        let progress = *self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = progress.ended;
+        if index != self.received || self.failed_unfinished == Some(index) {
+            return None;
+        }
+        let fault = too_long(progress.unfinished, limit)?;
+        self.failed_unfinished = Some(index);
+        Some(fault)
+    }
+
+    /// A line too long fails the request at hand. The program did write, so the time-outs in a
+    /// row start again; the line is kept as the reason to give up should it write nothing more.
+    fn line_too_long(&mut self, fault: ProcessFault) -> Fault {
+        self.answered = true;
+        self.timeouts_in_a_row = 0;
+        self.too_long_unanswered = Some(fault.clone());
+        fault.into()
     }
 
     /// The fault of request `id`, which got no line in time; given up on when it is final or
@@ -185,11 +252,16 @@ impl Channel {
             return self.give_up(fault);
         }
         if self.timeouts_in_a_row >= TIMEOUTS_IN_A_ROW {
-            // This request says it timed out; the later ones that it stopped.
-            self.give_up(ProcessFault::StoppedAnswering {
-                in_a_row: TIMEOUTS_IN_A_ROW,
-                seconds: self.timeout.as_secs_f64(),
-            });
+            // This request says it timed out; the later ones that it stopped, or the line too
+            // long it stopped after.
+            let stopped = self
+                .too_long_unanswered
+                .take()
+                .unwrap_or(ProcessFault::StoppedAnswering {
+                    in_a_row: TIMEOUTS_IN_A_ROW,
+                    seconds: self.timeout.as_secs_f64(),
+                });
+            self.give_up(stopped);
         }
         fault.into()
     }
@@ -261,6 +333,39 @@ impl Drop for Channel {
             thread::sleep(Duration::from_millis(5));
         }
         self.process.kill();
+    }
+}
+
+/// The fault of a line of `bytes` bytes where it is longer than `limit` (at most
+/// [`ANSWER_LINE_LIMIT`]), naming [`ANSWER_LINE_LIMIT`] where it passed that too (it was then not
+/// even kept).
+fn too_long(bytes: u64, limit: usize) -> Option<ProcessFault> {
+    let limit = match bytes > ANSWER_LINE_LIMIT as u64 {
+        true => ANSWER_LINE_LIMIT,
+        false => limit,
+    };
+    (bytes > limit as u64).then_some(ProcessFault::LineTooLong { bytes, limit })
+}
+
+/// Standard output, with the reader's [`Progress`] kept as bytes arrive.
+struct Counted<R> {
+    stdout: R,
+    progress: Arc<Mutex<Progress>>,
+}
+
+impl<R: io::Read> io::Read for Counted<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.stdout.read(buffer)?;
+        let bytes = &buffer[..read];
+        let mut progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                progress.ended += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+                progress.unfinished = (read - last - 1) as u64;
+            }
+            None => progress.unfinished += read as u64,
+        }
+        Ok(read)
     }
 }
 

@@ -10,10 +10,12 @@
 //! [`ANSWER_LINE_LIMIT`] bytes kept of one line) on a bounded channel read with a time limit, and
 //! keeps the last lines of its standard error ([`stderr`]). Every fault fails the case at hand
 //! with a message that says which ([`fault`]): not JSON, a missing key, the wrong id, a
-//! non-number, a ragged matrix, a line too long, no answer in time, an exit, a child that kept
-//! standard output open, a closed standard input. An answer that comes after its time limit is
+//! non-number, a ragged matrix, a line too long (longer than the request's gradients can need,
+//! ended or not by the time limit), no answer in time, an exit, a child that kept standard
+//! output open, a closed standard input. An answer that comes after its time limit is
 //! recognised by its id and skipped. Once the program is gone or given up on, its whole process
-//! group is killed and every remaining case fails at once with the same message.
+//! group is killed and every remaining case fails at once with the same message (for a program
+//! that went silent after a line too long, that line's).
 
 pub mod channel;
 pub mod fault;
@@ -134,8 +136,9 @@ impl ExecSubject {
     /// extend its time.
     fn read_answer(&mut self, id: u64, request: &Request) -> Result<Answer, Fault> {
         let deadline = Instant::now() + self.channel.timeout();
+        let limit = v1::answer_budget(request);
         loop {
-            let line = self.channel.receive(deadline, id)?;
+            let line = self.channel.receive(deadline, id, limit)?;
             if let Reading::Answer(answer) = v1::read(&line, id, request) {
                 self.channel.heard();
                 return answer;

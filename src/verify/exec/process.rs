@@ -8,7 +8,11 @@
 //!    `setsid` (or `setpgid`) leaves the group: layer 2 catches it, and without layer 2 the
 //!    token in its environment does ([`super::stray`]).
 //! 2. **A PID namespace** where the kernel allows ([`super::namespace`]): everything the program
-//!    starts dies with it, `setsid` or not.
+//!    starts dies with it, `setsid` or not. With it, where the kernel allows that too, a mount
+//!    namespace and a `/proc` of its own: the program sees only its own processes, not the
+//!    verifier's command line or environment ([`Isolation::sees_only_its_own_processes`]).
+//!    Where that is refused it keeps the host's `/proc`, and sees every process of the machine
+//!    and the environments of its user's, the verifier's among them.
 //! 3. **Resource limits** ([`super::limits`]): memory, CPU time, file size.
 //! 4. **`--sandbox`**: bubblewrap (`bwrap`), where installed and allowed to make user namespaces:
 //!    no network, a new PID namespace and session, and a read-only view of the whole file system
@@ -27,14 +31,16 @@ use std::sync::OnceLock;
 use std::os::unix::process::CommandExt;
 
 use super::limits::{ProcessLimits, rlimits};
-use super::{namespace, stray};
+use super::namespace::{self, Areas, Proc};
+use super::stray;
 
 /// How a program is held apart from the verifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isolation {
     /// A process group of its own, killed as a whole.
     ProcessGroup,
-    /// A process group and a PID namespace (made in-process, as `unshare --pid --fork` would).
+    /// A process group and a PID namespace (made in-process, as `unshare --pid --fork` would),
+    /// with a `/proc` of its own where the kernel allows (as with `--mount-proc`).
     PidNamespace,
     /// bubblewrap: PID and network namespaces, a read-only file system but its folder.
     Sandbox,
@@ -43,27 +49,27 @@ pub enum Isolation {
 impl Isolation {
     /// True when this kind of isolation can be used on this machine (tried once, then cached).
     pub fn available(self) -> bool {
-        static PID_NAMESPACE: OnceLock<bool> = OnceLock::new();
         static SANDBOX: OnceLock<bool> = OnceLock::new();
         match self {
             Isolation::ProcessGroup => true,
-            Isolation::PidNamespace => *PID_NAMESPACE.get_or_init(|| {
-                let limits = ProcessLimits::default();
-                let spawn = Spawn {
-                    command: "true",
-                    dir: None,
-                    env: &[],
-                    limits: &limits,
-                    isolation: Isolation::PidNamespace,
-                };
-                runs(command(&spawn, Path::new("/")))
-            }),
+            Isolation::PidNamespace => pid_namespace().is_some(),
             Isolation::Sandbox => *SANDBOX.get_or_init(|| {
                 let prefix = bwrap_prefix(Path::new("/"));
                 let mut command = Command::new(&prefix[0]);
                 command.args(&prefix[1..]).arg("true");
                 runs(command)
             }),
+        }
+    }
+
+    /// True when a program under this isolation sees in `/proc` only its own processes (and none
+    /// of the verifier's command line or environment); false for a process group, and for a PID
+    /// namespace where the kernel refuses it a `/proc` of its own.
+    pub fn sees_only_its_own_processes(self) -> bool {
+        match self {
+            Isolation::ProcessGroup => false,
+            Isolation::PidNamespace => matches!(pid_namespace(), Some(Proc::Own(_))),
+            Isolation::Sandbox => true,
         }
     }
 
@@ -77,6 +83,26 @@ impl Isolation {
             Isolation::ProcessGroup
         }
     }
+}
+
+/// The PID namespace this machine allows (tried once, then cached): with a `/proc` of its own
+/// where it can, else with the host's; `None` where the kernel refuses one.
+fn pid_namespace() -> Option<Proc> {
+    static PID_NAMESPACE: OnceLock<Option<Proc>> = OnceLock::new();
+    *PID_NAMESPACE.get_or_init(|| {
+        let limits = ProcessLimits::default();
+        let spawn = Spawn {
+            command: "true",
+            dir: None,
+            env: &[],
+            limits: &limits,
+            isolation: Isolation::PidNamespace,
+        };
+        let own = Areas::of_verifier().map(Proc::Own);
+        own.into_iter()
+            .chain([Proc::Host])
+            .find(|&proc| runs(command(&spawn, Path::new("/"), Some(proc))))
+    })
 }
 
 /// True when `command` runs and exits 0.
@@ -173,7 +199,13 @@ impl Contained {
             None => std::env::current_dir()?,
         };
         let token = stray::new_token();
-        let child = command(spawn, &dir).env(stray::TOKEN_VAR, &token).spawn()?;
+        let namespace = match spawn.isolation {
+            Isolation::PidNamespace => pid_namespace(),
+            Isolation::ProcessGroup | Isolation::Sandbox => None,
+        };
+        let child = command(spawn, &dir, namespace)
+            .env(stray::TOKEN_VAR, &token)
+            .spawn()?;
         Ok(Contained {
             child,
             status: None,
@@ -277,8 +309,9 @@ fn peek_status(pid: libc::pid_t) -> io::Result<Option<ExitStatus>> {
 }
 
 /// The command for `spawn` in `dir`: piped streams, its own process group, the limits and the
-/// isolation set up in the child before exec.
-fn command(spawn: &Spawn, dir: &Path) -> Command {
+/// isolation set up in the child before exec (in a PID namespace with `namespace`'s `/proc`,
+/// where given).
+fn command(spawn: &Spawn, dir: &Path, namespace: Option<Proc>) -> Command {
     let mut argv = match spawn.isolation {
         Isolation::ProcessGroup | Isolation::PidNamespace => Vec::new(),
         Isolation::Sandbox => bwrap_prefix(dir),
@@ -294,11 +327,10 @@ fn command(spawn: &Spawn, dir: &Path) -> Command {
         .stderr(Stdio::piped())
         .process_group(0);
     let limits = rlimits(spawn.limits);
-    let pid_namespace = spawn.isolation == Isolation::PidNamespace;
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: the closure runs in the forked child before exec and only makes system calls
-    // (setrlimit, prctl, getppid, unshare, fork, close, waitpid, kill, _exit), which are
-    // async-signal-safe; it allocates nothing.
+    // (setrlimit, prctl, getppid, unshare, mount, fork, close, waitpid, kill, _exit), which are
+    // async-signal-safe, and writes zeros over init's own memory; it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             for &(resource, soft, hard) in &limits {
@@ -317,8 +349,8 @@ fn command(spawn: &Spawn, dir: &Path) -> Command {
             if libc::getppid() != parent {
                 return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
-            if pid_namespace {
-                namespace::enter()?;
+            if let Some(proc) = namespace {
+                namespace::enter(proc)?;
             }
             Ok(())
         });

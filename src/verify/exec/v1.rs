@@ -1,6 +1,7 @@
-//! Protocol v1 (`protocol-v1.md`) line by line: the request line, and what an answer line says
-//! about request `id`. It knows requests, answers and ids, not processes: the lines come and go
-//! through a [`Channel`](super::channel::Channel).
+//! Protocol v1 (`protocol-v1.md`) line by line: the request line, the longest answer line a
+//! request can need, and what an answer line says about request `id`. It knows requests, answers
+//! and ids, not processes: the lines come and go through a [`Channel`](super::channel::Channel),
+//! which refuses a line longer than [`answer_budget`].
 
 use serde_json::Value;
 
@@ -31,18 +32,8 @@ pub(super) fn request_line(request: &Request, id: u64) -> String {
     request_to_json(request, id).to_string()
 }
 
-/// What `line` says to request `id` (`request`).
+/// What `line` (at most [`answer_budget`] bytes) says to request `id` (`request`).
 pub(super) fn read(line: &str, id: u64, request: &Request) -> Reading {
-    // Parsed into a JSON tree, a line takes several times its length; a line far longer than
-    // its gradients can need is refused before it is parsed.
-    let budget = answer_budget(request);
-    if line.len() > budget {
-        return Reading::Answer(Err(ProcessFault::LineTooLong {
-            bytes: line.len() as u64,
-            limit: budget,
-        }
-        .into()));
-    }
     let value: Value = match crate::json::parse_lenient(line) {
         Ok(value) => value,
         Err(e) => {
@@ -85,9 +76,10 @@ fn parse_answer(value: &Value, request: &Request) -> Result<Answer, Fault> {
     answer_from_json(grads, request).map_err(Fault::of_answer)
 }
 
-/// The longest answer line that gradients shaped `like` these can need (at most
-/// [`ANSWER_LINE_LIMIT`]).
-fn answer_budget(request: &Request) -> usize {
+/// The longest answer line that the gradients of `request` can need (at most
+/// [`ANSWER_LINE_LIMIT`]). Parsed into a JSON tree, a line takes several times its length: a line
+/// far longer than its gradients can need is refused before it is parsed.
+pub(super) fn answer_budget(request: &Request) -> usize {
     answer_numbers(request)
         .saturating_mul(BYTES_PER_NUMBER)
         .saturating_add(ANSWER_OVERHEAD)

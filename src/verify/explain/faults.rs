@@ -132,11 +132,15 @@ What to do: return every gradient, under the input's own name.
 const LINE_TOO_LONG: &str = "\
 line_too_long: an answer line longer than the limit
 
-One line of standard output exceeded 64 MiB; it was read through and not kept,
-and the case fails. The program goes on with the next request.
+One line of standard output was far longer than the request's gradients can
+need (64 MiB at most), or was still growing past that when the time was up (its
+newline never came); it was read through and not kept, and the case fails. The
+program goes on with the next request; one that then answers nothing more is
+stopped with this fault rather than `stopped_answering`.
 
-What to do: print one answer a line; an answer that large is usually a loop
-that printed every intermediate, or a missing newline between answers.
+What to do: print one answer a line and flush after its newline; an answer that
+large is usually a loop that printed every intermediate, or a missing newline
+between answers.
 ";
 
 const CLOSED_STDOUT: &str = "\
