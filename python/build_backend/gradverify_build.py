@@ -1,15 +1,12 @@
 """maturin's PEP 517 backend, plus the `gradverify` command in the wheel.
 
-maturin puts one Rust target in a wheel: here the extension module `gradverify._native`. The
-command-line tool is the root crate's binary, so before maturin runs, this backend builds it
-(`cargo build --release --locked --bin gradverify` on the root manifest, into this folder's
-target/, sharing the compiled dependencies) and copies it to the wheel's data scripts, which pip
-installs beside `python` in the environment's bin/.
+maturin puts one Rust target in a wheel: here the extension module `gradverify._native` (built
+for the stable ABI, so the wheel is `cp310-abi3`: one per platform for every Python from 3.10).
+The command-line tool is the root crate's binary, so before maturin runs, this backend builds it
+into the wheel's data scripts (gradverify_command.py).
 """
 
 import os
-import shutil
-import subprocess
 
 import maturin
 from maturin import (  # noqa: F401 (the hooks maturin answers unchanged)
@@ -18,45 +15,20 @@ from maturin import (  # noqa: F401 (the hooks maturin answers unchanged)
     get_requires_for_build_wheel,
 )
 
-PYTHON = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROOT = os.path.dirname(PYTHON)
-TARGET = os.path.join(PYTHON, "target")
-# Must match [tool.maturin] data in pyproject.toml.
-SCRIPTS = os.path.join(TARGET, "wheel-data", "scripts")
-
-
-def _build_command():
-    cargo = os.environ.get("CARGO", "cargo")
-    subprocess.run(
-        [
-            cargo,
-            "build",
-            "--release",
-            "--locked",
-            "--bin",
-            "gradverify",
-            "--manifest-path",
-            os.path.join(ROOT, "Cargo.toml"),
-            "--target-dir",
-            TARGET,
-        ],
-        check=True,
-    )
-    os.makedirs(SCRIPTS, exist_ok=True)
-    shutil.copy2(os.path.join(TARGET, "release", "gradverify"), os.path.join(SCRIPTS, "gradverify"))
+import gradverify_command
 
 
 def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
     # maturin wants the data folder to exist before the wheel's metadata is written.
-    os.makedirs(SCRIPTS, exist_ok=True)
+    os.makedirs(gradverify_command.SCRIPTS, exist_ok=True)
     return maturin.prepare_metadata_for_build_wheel(metadata_directory, config_settings)
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    _build_command()
+    gradverify_command.build()
     return maturin.build_wheel(wheel_directory, config_settings, metadata_directory)
 
 
 def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
-    _build_command()
+    gradverify_command.build()
     return maturin.build_editable(wheel_directory, config_settings, metadata_directory)

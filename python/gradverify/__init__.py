@@ -23,9 +23,12 @@ as keywords; it returns the gradients of the differentiated inputs, a tuple or a
 
 Each returns a Report: ``str(report)`` is the text report, ``report.passed`` and
 ``report.verdict`` the outcome, and ``report.assert_correct()`` raises AssertionError with the
-report, so a pytest test is one line. An exception in your function is a finding of the report,
-with its traceback. ``serve(...)`` answers the same functions over protocol-v1 for
-``gradverify verify --exec``.
+report (its first line the verdict), so a pytest test is one line; in a notebook the report shows
+as a table. An exception in your function is a finding of the report, with its traceback.
+``serve(...)`` answers the same functions over protocol-v1 for ``gradverify verify --exec``.
+
+The package is typed (``py.typed``, with stubs for the native checks), and ``__version__`` is the
+crate's version.
 """
 
 from ._native import (
@@ -37,10 +40,12 @@ from ._native import (
     check_op,
     check_relu,
     check_sqerr,
+    __version__,
 )
 from ._serve import serve
 
 __all__ = [
+    "__version__",
     "DEFAULT_CASES",
     "Report",
     "check",

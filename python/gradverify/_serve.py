@@ -10,17 +10,34 @@ answered with its traceback as the error, and the loop goes on.
 import json
 import sys
 import traceback
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TextIO
 
 import numpy as np
+
+from ._types import Array, Backprop, LinearBackward, ReluBackward, SqerrBackward
 
 # The network's parameters, in Eq. 35's order.
 PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3")
 
 
-def serve(*, linear=None, relu=None, sqerr=None, mlp=None, stdin=None, stdout=None):
+def serve(
+    *,
+    linear: LinearBackward | None = None,
+    relu: ReluBackward | None = None,
+    sqerr: SqerrBackward | None = None,
+    mlp: Backprop | None = None,
+    stdin: Iterable[str] | None = None,
+    stdout: TextIO | None = None,
+) -> None:
     """Answers protocol-v1 requests from ``stdin`` (default: ``sys.stdin``) on ``stdout``
     (default: ``sys.stdout``) until ``stdin`` ends."""
-    functions = {"linear": linear, "relu": relu, "sqerr": sqerr, "mlp": mlp}
+    functions: dict[str, Callable[..., Any] | None] = {
+        "linear": linear,
+        "relu": relu,
+        "sqerr": sqerr,
+        "mlp": mlp,
+    }
     for op, function in functions.items():
         if function is not None and not callable(function):
             raise TypeError(f"{op} must be a function, got {type(function).__name__}")
@@ -35,7 +52,7 @@ def serve(*, linear=None, relu=None, sqerr=None, mlp=None, stdin=None, stdout=No
         stdout.flush()
 
 
-def _answer(line, functions):
+def _answer(line: str, functions: Mapping[str, Callable[..., Any] | None]) -> dict[str, Any]:
     """One request's answer: its gradients, or an error."""
     try:
         request = json.loads(line)
@@ -52,29 +69,33 @@ def _answer(line, functions):
     return {"id": request.get("id"), "grads": grads}
 
 
-def _array(value):
+# One request's inputs and upstream gradient, as JSON gives them, to its answer's grads.
+Call = Callable[[Any, dict[str, Any], Any], dict[str, Any]]
+
+
+def _array(value: Any) -> Array:
     return np.asarray(value, dtype=np.float64)
 
 
-def _list(value):
+def _list(value: Any) -> Any:
     return np.asarray(value, dtype=np.float64).tolist()
 
 
-def _linear(function, inputs, grad_out):
+def _linear(function: LinearBackward, inputs: dict[str, Any], grad_out: Any) -> dict[str, Any]:
     dh, dW, db = function(_array(grad_out), _array(inputs["h"]), _array(inputs["W"]), _array(inputs["b"]))
     return {"h": _list(dh), "W": _list(dW), "b": _list(db)}
 
 
-def _relu(function, inputs, grad_out):
+def _relu(function: ReluBackward, inputs: dict[str, Any], grad_out: Any) -> dict[str, Any]:
     return {"a": _list(function(_array(grad_out), _array(inputs["a"])))}
 
 
-def _sqerr(function, inputs, grad_out):
+def _sqerr(function: SqerrBackward, inputs: dict[str, Any], grad_out: Any) -> dict[str, Any]:
     df, dy = function(float(grad_out), _array(inputs["f"]), _array(inputs["y"]))
     return {"f": _list(df), "y": _list(dy)}
 
 
-def _mlp(function, inputs, _grad_out):
+def _mlp(function: Backprop, inputs: dict[str, Any], _grad_out: Any) -> dict[str, Any]:
     params = {name: _array(inputs[name]) for name in PARAMS}
     grads = function(_array(inputs["x"]), _array(inputs["y"]), params)
     if isinstance(grads, dict):
@@ -82,4 +103,4 @@ def _mlp(function, inputs, _grad_out):
     return {name: _list(g) for name, g in zip(PARAMS, grads, strict=True)}
 
 
-_CALLS = {"linear": _linear, "relu": _relu, "sqerr": _sqerr, "mlp": _mlp}
+_CALLS: dict[str, Call] = {"linear": _linear, "relu": _relu, "sqerr": _sqerr, "mlp": _mlp}

@@ -7,16 +7,21 @@
 //! diagnosis. [`checks`] wraps `gradverify::check::{linear, relu, sqerr, network}`, [`op`] wraps
 //! `gradverify::check::OpCheck` (finite differences of the op's own forward; its keyword options
 //! read in [`options`]), [`report`] is the
-//! report as a Python object. [`student`] calls the Python functions: arrays go over as NumPy
-//! copies, and anything the function does wrong (an exception, a value that is not an array of the
-//! right rank) becomes a finding of the report, never a crash. The binding holds no verification
-//! logic of its own.
+//! report as a Python object, shown in a notebook by [`html`]. [`student`] calls the Python
+//! functions: arrays go over as NumPy copies, and anything the function does wrong (an exception,
+//! a value that is not an array of the right rank) becomes a finding of the report, never a
+//! crash, in a Python person's words ([`words`]). The binding holds no verification logic of its
+//! own.
+//!
+//! Built for the stable ABI (`abi3-py310`): one extension serves Python 3.10 and later.
 
 mod checks;
+mod html;
 mod op;
 mod options;
 mod report;
 mod student;
+mod words;
 
 use pyo3::prelude::*;
 
@@ -31,5 +36,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(checks::check_network, m)?)?;
     m.add_function(wrap_pyfunction!(op::check_op, m)?)?;
     m.add("DEFAULT_CASES", gradverify::verify::Config::default().cases)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -80,7 +80,7 @@ pub(crate) fn check_op(
         shrinkable: options::shrinkable(&shrinkable, &shapes)?,
     };
     let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
-    let calls = Calls::new(py);
+    let calls = Calls::named(py);
     let numpy = |xs: &[ArrayD<f64>]| xs.iter().map(|x| calls.numpy(x)).collect::<Vec<_>>();
     let check = OpCheck::try_new(
         name,

@@ -1,6 +1,6 @@
 //! The verifier's report as a Python object: `str()` is the crate's text report, `.passed` and
 //! `.verdict` the outcome, `.to_json()` the report model, `.assert_correct()` the one line a
-//! pytest test needs.
+//! pytest test needs, `_repr_html_()` the table a notebook shows ([`html`](crate::html)).
 
 use gradverify::compare::Verdict;
 use gradverify::verify::Report;
@@ -55,13 +55,20 @@ impl PyReport {
         &self.report.subject
     }
 
-    /// Raises `AssertionError` with the whole report unless it passed.
+    /// Raises `AssertionError` with the whole report unless it passed: its first line is the
+    /// verdict line, which pytest's short summary shows.
     fn assert_correct(&self) -> PyResult<()> {
         if self.report.passed() {
             Ok(())
         } else {
-            Err(PyAssertionError::new_err(format!("\n{}", self.report)))
+            Err(PyAssertionError::new_err(self.report.to_string()))
         }
+    }
+
+    /// The report as an HTML table, which Jupyter shows in place of the repr.
+    #[pyo3(name = "_repr_html_")]
+    fn repr_html(&self) -> String {
+        crate::html::report(&self.report)
     }
 
     fn __str__(&self) -> String {

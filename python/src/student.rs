@@ -6,15 +6,17 @@
 //! wrong number of dimensions. (A gradient of the right rank and the wrong shape goes through:
 //! the verifier reports its shape.) `check_op`'s closures are fallible
 //! (`OpCheck::try_new`), so the fault fails the case (`the forward failed: raised …`); the
-//! built-in ops' checks take plain closures and catch a panic as a finding of the report (`the
-//! call: panicked: …`), so for them the fault crosses as a panic ([`or_panic`]). Either way the
-//! case fails and the check goes on.
+//! built-in ops' checks take plain closures and catch a panic as a finding of the report, so for
+//! them the fault crosses as a panic ([`Calls::answer`]), and [`Calls::finish`] gives it back its
+//! own words (`the call: your function raised ValueError: …`, not `panicked: …`; see
+//! [`words`](crate::words)). Either way the case fails and the check goes on.
 //!
 //! A `KeyboardInterrupt` or a `SystemExit` is not the student's bug: the first one is kept, every
 //! later call fails at once without entering Python, and the check raises it when it returns.
 //! The checks run their cases one after another on the calling thread, which holds the GIL.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 
 use gradverify::verify::{Fault, Report};
 use ndarray::{Array, ArrayD, Dimension};
@@ -24,18 +26,37 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use crate::report::PyReport;
+use crate::words;
 
 /// The calls of one check into Python.
 pub(crate) struct Calls<'py> {
     py: Python<'py>,
+    /// How an exception's message starts: see [`Calls::new`] and [`Calls::named`].
+    raised: &'static str,
     stopped: RefCell<Option<PyErr>>,
+    /// The messages of the faults that crossed as panics ([`Calls::answer`]).
+    crossed: RefCell<HashSet<String>>,
 }
 
 impl<'py> Calls<'py> {
+    /// The calls of a check whose report names no function (`the call: …`): an exception reads
+    /// `your function raised ValueError: …`.
     pub(crate) fn new(py: Python<'py>) -> Self {
+        Self::starting(py, "your function raised")
+    }
+
+    /// The calls of a check whose report names the function (`check_op`'s `the forward failed:
+    /// …`): an exception reads `raised ValueError: …` after that name.
+    pub(crate) fn named(py: Python<'py>) -> Self {
+        Self::starting(py, "raised")
+    }
+
+    fn starting(py: Python<'py>, raised: &'static str) -> Self {
         Calls {
             py,
+            raised,
             stopped: RefCell::new(None),
+            crossed: RefCell::new(HashSet::new()),
         }
     }
 
@@ -62,7 +83,7 @@ impl<'py> Calls<'py> {
         match function.call(args, kwargs) {
             Ok(value) => Ok(value),
             Err(err) if err.is_instance_of::<PyException>(self.py) => {
-                Err(Fault::Failed(raised(self.py, &err)))
+                Err(Fault::Failed(raised(self.py, self.raised, &err)))
             }
             Err(interruption) => {
                 self.stopped.replace(Some(interruption));
@@ -73,12 +94,24 @@ impl<'py> Calls<'py> {
         }
     }
 
-    /// The report, or the interruption that stopped the check.
+    /// What `answer` gives, or a panic with its fault's message: how a fault crosses a closure
+    /// that cannot fail (the built-in ops' checks), which catches the panic as the case's fault.
+    pub(crate) fn answer<T>(&self, answer: impl FnOnce() -> Result<T, Fault>) -> T {
+        answer().unwrap_or_else(|fault| {
+            let message = fault.to_string();
+            self.crossed.borrow_mut().insert(message.clone());
+            panic!("{message}")
+        })
+    }
+
+    /// The report in Python's words ([`words::for_python`]), or the interruption that stopped
+    /// the check.
     pub(crate) fn finish(self, mut report: Report, subject: String) -> PyResult<PyReport> {
         if let Some(interruption) = self.stopped.into_inner() {
             return Err(interruption);
         }
         report.subject = subject;
+        words::for_python(&mut report, &self.crossed.into_inner());
         Ok(report.into())
     }
 
@@ -106,14 +139,9 @@ impl<'py> Calls<'py> {
     }
 }
 
-/// What `answer` gives, or a panic with its fault's message: how a fault crosses a closure that
-/// cannot fail (the built-in ops' checks), which catches the panic as the case's fault.
-pub(crate) fn or_panic<T>(answer: impl FnOnce() -> Result<T, Fault>) -> T {
-    answer().unwrap_or_else(|fault| panic!("{fault}"))
-}
-
-/// "raised ValueError: …" with the traceback below it, indented to sit inside the report.
-fn raised(py: Python<'_>, err: &PyErr) -> String {
+/// "your function raised ValueError: …" (`raised` says how it starts) with the traceback below
+/// it, indented to sit inside the report.
+fn raised(py: Python<'_>, raised: &str, err: &PyErr) -> String {
     let formatted = py
         .import("traceback")
         .and_then(|traceback| {
@@ -122,14 +150,14 @@ fn raised(py: Python<'_>, err: &PyErr) -> String {
         })
         .and_then(|lines| lines.extract::<Vec<String>>());
     let (Ok(lines), Ok(kind)) = (formatted, err.get_type(py).name()) else {
-        return format!("raised {err}");
+        return format!("{raised} {err}");
     };
     let traceback: String = lines
         .concat()
         .lines()
         .map(|line| format!("\n      {line}"))
         .collect();
-    format!("raised {kind}: {}{traceback}", err.value(py))
+    format!("{raised} {kind}: {}{traceback}", err.value(py))
 }
 
 /// The items of a function's result, which must be a tuple or list of `names.len()` values.

@@ -714,7 +714,10 @@ mod tests {
             .run()
             .to_string();
         assert!(report.contains("dL/dgamma: wrong values"), "{report}");
-        assert!(!report.contains("dL/dx: wrong") && !report.contains("x1"), "{report}");
+        assert!(
+            !report.contains("dL/dx: wrong") && !report.contains("x1"),
+            "{report}"
+        );
         let right = |x: &Arrays, v: &ArrayD<f64>| vec![v * &x[1], v * &x[0]];
         let misuse = OpCheck::new("scale", &[&[3], &[3]], forward, right)
             .names(&["x"])
