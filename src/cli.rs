@@ -18,6 +18,7 @@ use gradverify::serve as server;
 use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
 use gradverify::verify::exec::{Isolation, ProcessLimits, Program, Restarting};
+use gradverify::verify::program_ops::{self, SpecFile};
 use gradverify::verify::report::score::{Points, Scorecard};
 use gradverify::verify::report::{self, autolab, gradescope, junit, prairielearn};
 use gradverify::verify::{self, Config, Fault, Problem, Report};
@@ -327,6 +328,42 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
         }
     }
     Ok(overall(&reports))
+}
+
+/// A program's backward of an op it brings (`--spec FILE --op NAME`), checked against finite
+/// differences of its own forward, its report printed as text or JSON.
+pub fn verify_program_op(
+    program: &Program,
+    (spec, op): (&Path, &str),
+    config: Config,
+    format: Format,
+) -> Outcome {
+    if !matches!(format, Format::Text | Format::Json) {
+        return Err(Usage(
+            "gradverify verify: --spec prints --format text or json (the graders' formats are for the built-in ops)".to_owned(),
+        ));
+    }
+    let text = std::fs::read_to_string(spec).map_err(|e| {
+        Usage(format!(
+            "gradverify verify: argument `spec`: cannot read {}: {e}",
+            spec.display()
+        ))
+    })?;
+    let specs = SpecFile::parse(&text, &spec.display().to_string())?;
+    let op = specs.op(op)?;
+    let command = &program.command;
+    let mut subject = program
+        .start()
+        .map_err(|e| Usage(format!("gradverify verify: cannot start `sh -c {command}`: {e}")))?;
+    let report = program_ops::check(op, &mut subject, command, config);
+    if let Some(fault) = subject.cannot_start() {
+        return Err(Usage(format!("gradverify verify: `sh -c {command}`: {fault}")));
+    }
+    match format {
+        Format::Json => print(&format!("{}\n", reports_json(std::slice::from_ref(&report)))),
+        _ => print(&format!("{report}\n")),
+    }
+    Ok(overall(std::slice::from_ref(&report)))
 }
 
 /// The speed workloads, as a table or as JSON lines.

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use gradverify::catalogue::OpKind;
 use gradverify::sweep::Shard;
 use gradverify::verify::Config;
-use gradverify::verify::exec::ProcessLimits;
+use gradverify::verify::exec::{ProcessLimits, Program};
 use gradverify::verify::report::score::Points;
 
 /// Cases an op in the default run: enough to cover every op at many shapes in a few seconds.
@@ -122,6 +122,13 @@ struct VerifyArgs {
     /// gradient, a heat map of expected against got.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Ops the program brings (docs/protocol-program-ops.md): a JSON spec file; with --op, the program's
+    /// backward of that op is checked against finite differences of its own forward.
+    #[arg(long, value_name = "FILE", requires = "op")]
+    spec: Option<PathBuf>,
+    /// The op of --spec to check.
+    #[arg(long, value_name = "NAME", requires = "spec")]
+    op: Option<String>,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -269,6 +276,13 @@ fn run(arguments: Cli) -> cli::Outcome {
         Some(Command::Verify(a)) => {
             let config = a.program.config(a.cases as usize, a.seed);
             a.points.only_for(&a.program.ops)?;
+            if let (Some(spec), Some(op)) = (&a.spec, &a.op) {
+                let program = Program {
+                    limits: a.program.limits.clone(),
+                    ..Program::new(&a.exec, a.program.timeout())
+                };
+                return cli::verify_program_op(&program, (spec, op), config, a.format);
+            }
             let job = cli::VerifyJob {
                 command: &a.exec,
                 kinds: &a.program.ops,

@@ -25,6 +25,7 @@ mod notes;
 mod opcheck;
 mod oracle_controls;
 mod oracles;
+mod program_ops;
 mod projection;
 mod real_bugs;
 mod ref_ops_a;

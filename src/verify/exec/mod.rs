@@ -18,6 +18,7 @@
 //! that went silent after a line too long, that line's).
 
 pub mod channel;
+mod exchange;
 pub mod fault;
 pub mod limits;
 mod namespace;

@@ -1,6 +1,6 @@
 //! Ops a program brings: a course's own op (a GRU cell, an attention head, a custom loss) that
 //! gradverify has no reference for, written in any language, checked over the protocol of
-//! `docs/protocol-ops.md` by finite differences of the program's own forward.
+//! `docs/protocol-program-ops.md` by finite differences of the program's own forward.
 //!
 //! The op is described by a spec ([`spec`]: inputs with shapes and domains, outputs,
 //! attributes) from a file or from the program's answer to `describe`; the requests and their

@@ -1,7 +1,7 @@
 //! The spec of an op a program brings, read from a file (`--spec ops.json`, shipped with an
 //! assignment) or from the program's answer to `describe`: its name, its dimension letters with
 //! their lengths, its inputs (name, shape in those letters or in fixed lengths, domain, whether
-//! it is differentiated), its outputs' names and its attributes, as `docs/protocol-ops.md`
+//! it is differentiated), its outputs' names and its attributes, as `docs/protocol-program-ops.md`
 //! writes them.
 //!
 //! Every mistake in a spec is an error that names the op, the field and what was expected.
@@ -114,7 +114,7 @@ impl SpecFile {
         };
         let spec: SpecFile = serde_json::from_str(text).map_err(|e| {
             bad(format!(
-                "a spec as docs/protocol-ops.md writes it ({{\"protocol\": \"{PROTOCOL}\", \"ops\": [...]}}): {e}"
+                "a spec as docs/protocol-program-ops.md writes it ({{\"protocol\": \"{PROTOCOL}\", \"ops\": [...]}}): {e}"
             ))
         })?;
         if spec.protocol != PROTOCOL {

@@ -1,4 +1,4 @@
-//! The requests of `docs/protocol-ops.md` for an op a program brings, and the reading of their
+//! The requests of `docs/protocol-program-ops.md` for an op a program brings, and the reading of their
 //! answers: `forward` at a batch of points (one request for a whole round of finite-difference
 //! steps), `backward` at one point with one cotangent per output, and `describe`.
 //!

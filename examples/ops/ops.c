@@ -1,0 +1,292 @@
+/* Two ops of examples/ops/ops.json over gradverify's ops protocol (docs/protocol-program-ops.md), in
+ * plain C with stdio and no library: softplus y = ln(1 + e^x), and one step of a GRU cell
+ *   z = σ(x Wz + h Uz),  r = σ(x Wr + h Ur),  n = tanh(x Wn + (r ⊙ h) Un),
+ *   h' = (1 − z) ⊙ n + z ⊙ h.
+ * Build and run:
+ *   cc -O2 -o /tmp/ops examples/ops/ops.c -lm
+ *   gradverify verify --exec /tmp/ops --spec examples/ops/ops.json --op gru_cell
+ * A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward.
+ * It reads just the JSON the protocol sends (objects, lists, numbers, strings) and every matrix
+ * is a list of rows. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *bug = "";
+
+/* ---- JSON values, parsed by recursive descent ---- */
+typedef struct Json Json;
+struct Json {
+    char kind; /* 'n' number, 's' string, 'a' list, 'o' object, 'z' null/true/false */
+    double number;
+    char *text;
+    int count;
+    Json **items;
+    char **keys;
+};
+
+static const char *skip(const char *p) {
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+    return p;
+}
+
+static Json *parse(const char **p);
+
+static char *parse_string(const char **p) {
+    const char *s = ++*p; /* past the opening quote; the protocol's keys need no escapes */
+    while (**p && **p != '"') *p += (**p == '\\') ? 2 : 1;
+    size_t n = (size_t)(*p - s);
+    char *out = malloc(n + 1);
+    memcpy(out, s, n);
+    out[n] = 0;
+    if (**p) ++*p;
+    return out;
+}
+
+static void push(Json *j, Json *item, char *key) {
+    j->items = realloc(j->items, sizeof(Json *) * (size_t)(j->count + 1));
+    j->keys = realloc(j->keys, sizeof(char *) * (size_t)(j->count + 1));
+    j->items[j->count] = item;
+    j->keys[j->count] = key;
+    j->count++;
+}
+
+static Json *parse(const char **p) {
+    Json *j = calloc(1, sizeof(Json));
+    *p = skip(*p);
+    if (**p == '{' || **p == '[') {
+        char close = **p == '{' ? '}' : ']';
+        j->kind = **p == '{' ? 'o' : 'a';
+        ++*p;
+        for (*p = skip(*p); **p && **p != close; *p = skip(*p)) {
+            char *key = NULL;
+            if (j->kind == 'o') {
+                key = parse_string(p);
+                *p = skip(*p) + 1; /* the colon */
+            }
+            push(j, parse(p), key);
+            *p = skip(*p);
+            if (**p == ',') ++*p;
+        }
+        if (**p) ++*p;
+    } else if (**p == '"') {
+        j->kind = 's';
+        j->text = parse_string(p);
+    } else if (**p == 't' || **p == 'f' || **p == 'n') {
+        j->kind = 'z';
+        while (**p >= 'a' && **p <= 'z') ++*p;
+    } else {
+        char *end;
+        j->kind = 'n';
+        j->number = strtod(*p, &end);
+        *p = end;
+    }
+    return j;
+}
+
+static Json *get(const Json *j, const char *key) {
+    for (int i = 0; j && j->kind == 'o' && i < j->count; i++)
+        if (strcmp(j->keys[i], key) == 0) return j->items[i];
+    return NULL;
+}
+
+static void release(Json *j) {
+    if (!j) return;
+    for (int i = 0; i < j->count; i++) {
+        release(j->items[i]);
+        free(j->keys[i]);
+    }
+    free(j->items);
+    free(j->keys);
+    free(j->text);
+    free(j);
+}
+
+/* ---- matrices, row-major ---- */
+typedef struct { int rows, cols; double *v; } Mat;
+
+static Mat mat(int rows, int cols) {
+    Mat m = {rows, cols, calloc((size_t)(rows * cols) + 1, sizeof(double))};
+    return m;
+}
+
+static Mat from_json(const Json *j) {
+    int rows = j ? j->count : 0, cols = rows ? j->items[0]->count : 0;
+    Mat m = mat(rows, cols);
+    for (int i = 0; i < rows; i++)
+        for (int k = 0; k < cols && k < j->items[i]->count; k++)
+            m.v[i * cols + k] = j->items[i]->items[k]->number;
+    return m;
+}
+
+static void print_mat(Mat m) {
+    putchar('[');
+    for (int i = 0; i < m.rows; i++) {
+        printf(i ? ",[" : "[");
+        for (int k = 0; k < m.cols; k++) printf(k ? ",%.17g" : "%.17g", m.v[i * m.cols + k]);
+        putchar(']');
+    }
+    putchar(']');
+}
+
+static Mat matmul(Mat a, Mat b, int ta, int tb) { /* op(a) op(b), op = transpose when set */
+    int n = ta ? a.cols : a.rows, inner = ta ? a.rows : a.cols, m = tb ? b.rows : b.cols;
+    Mat c = mat(n, m);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < inner; k++) {
+            double x = ta ? a.v[k * a.cols + i] : a.v[i * a.cols + k];
+            for (int j = 0; j < m; j++) c.v[i * m + j] += x * (tb ? b.v[j * b.cols + k] : b.v[k * b.cols + j]);
+        }
+    return c;
+}
+
+static void add_into(Mat a, Mat b) {
+    for (int i = 0; i < a.rows * a.cols; i++) a.v[i] += b.v[i];
+    free(b.v);
+}
+
+static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
+
+/* ---- the ops ---- */
+static void softplus_forward(const Json *point) {
+    Mat x = from_json(get(point, "x"));
+    double scale = strcmp(bug, "forward") == 0 ? 2.0 : 1.0; /* a wrong forward: ln(1 + e^(2x)) */
+    for (int i = 0; i < x.rows * x.cols; i++) x.v[i] = log1p(exp(scale * x.v[i]));
+    printf("{\"y\":");
+    print_mat(x);
+    putchar('}');
+    free(x.v);
+}
+
+static Mat accumulated; /* the "accumulating" bug: a gradient buffer never zeroed */
+
+static void softplus_backward(const Json *inputs, const Json *cotangents) {
+    Mat x = from_json(get(inputs, "x")), g = from_json(get(cotangents, "y"));
+    for (int i = 0; i < x.rows * x.cols; i++)
+        x.v[i] = (strcmp(bug, "upstream") == 0 ? 1.0 : g.v[i]) * sigmoid(x.v[i]);
+    if (strcmp(bug, "accumulating") == 0) {
+        if (!accumulated.v) accumulated = mat(x.rows, x.cols);
+        for (int i = 0; i < x.rows * x.cols; i++) x.v[i] = accumulated.v[i] += x.v[i];
+    }
+    printf("{\"x\":");
+    print_mat(x);
+    putchar('}');
+    free(x.v);
+    free(g.v);
+}
+
+typedef struct { Mat x, h, Wz, Uz, Wr, Ur, Wn, Un, z, r, rh, n; } Gru;
+
+static Mat gate(Mat x, Mat W, Mat h, Mat U, double (*f)(double)) {
+    Mat a = matmul(x, W, 0, 0);
+    add_into(a, matmul(h, U, 0, 0));
+    for (int i = 0; i < a.rows * a.cols; i++) a.v[i] = f(a.v[i]);
+    return a;
+}
+
+static Gru gru(const Json *in) {
+    Gru g;
+    g.x = from_json(get(in, "x")), g.h = from_json(get(in, "h"));
+    g.Wz = from_json(get(in, "Wz")), g.Uz = from_json(get(in, "Uz"));
+    g.Wr = from_json(get(in, "Wr")), g.Ur = from_json(get(in, "Ur"));
+    g.Wn = from_json(get(in, "Wn")), g.Un = from_json(get(in, "Un"));
+    g.z = gate(g.x, g.Wz, g.h, g.Uz, sigmoid);
+    g.r = gate(g.x, g.Wr, g.h, g.Ur, sigmoid);
+    g.rh = mat(g.h.rows, g.h.cols);
+    for (int i = 0; i < g.h.rows * g.h.cols; i++) g.rh.v[i] = g.r.v[i] * g.h.v[i];
+    g.n = gate(g.x, g.Wn, g.rh, g.Un, tanh);
+    return g;
+}
+
+static void gru_free(Gru *g) {
+    Mat *all[] = {&g->x, &g->h, &g->Wz, &g->Uz, &g->Wr, &g->Ur, &g->Wn, &g->Un, &g->z, &g->r, &g->rh, &g->n};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]->v);
+}
+
+static void gru_forward(const Json *point) {
+    Gru g = gru(point);
+    Mat out = mat(g.h.rows, g.h.cols);
+    for (int i = 0; i < g.h.rows * g.h.cols; i++) out.v[i] = (1 - g.z.v[i]) * g.n.v[i] + g.z.v[i] * g.h.v[i];
+    printf("{\"h_next\":");
+    print_mat(out);
+    putchar('}');
+    free(out.v);
+    gru_free(&g);
+}
+
+static void gru_backward(const Json *inputs, const Json *cotangents) {
+    Gru g = gru(inputs);
+    Mat up = from_json(get(cotangents, "h_next"));
+    int size = g.h.rows * g.h.cols;
+    Mat dz = mat(g.h.rows, g.h.cols), dan = mat(g.h.rows, g.h.cols);
+    for (int i = 0; i < size; i++) {
+        /* dL/dz = g ⊙ (h − n) (the "sign" bug: n − h); dL/dn = g ⊙ (1 − z) through tanh. */
+        double diff = strcmp(bug, "sign") == 0 ? g.n.v[i] - g.h.v[i] : g.h.v[i] - g.n.v[i];
+        dz.v[i] = up.v[i] * diff * g.z.v[i] * (1 - g.z.v[i]);
+        dan.v[i] = up.v[i] * (1 - g.z.v[i]) * (1 - g.n.v[i] * g.n.v[i]);
+    }
+    Mat drh = matmul(dan, g.Un, 0, 1), dar = mat(g.h.rows, g.h.cols), dh = mat(g.h.rows, g.h.cols);
+    for (int i = 0; i < size; i++) {
+        dar.v[i] = drh.v[i] * g.h.v[i] * g.r.v[i] * (1 - g.r.v[i]);
+        /* dL/dh through r ⊙ h, and directly through h' (the "forgotten" bug leaves it out). */
+        dh.v[i] = drh.v[i] * g.r.v[i] + (strcmp(bug, "forgotten") == 0 ? 0 : up.v[i] * g.z.v[i]);
+    }
+    add_into(dh, matmul(dar, g.Ur, 0, 1));
+    add_into(dh, matmul(dz, g.Uz, 0, 1));
+    Mat dx = matmul(dan, g.Wn, 0, 1);
+    add_into(dx, matmul(dar, g.Wr, 0, 1));
+    add_into(dx, matmul(dz, g.Wz, 0, 1));
+    const char *names[] = {"x", "h", "Wz", "Uz", "Wr", "Ur", "Wn", "Un"};
+    Mat grads[] = {dx, dh, matmul(g.x, dz, 1, 0), matmul(g.h, dz, 1, 0), matmul(g.x, dar, 1, 0),
+                   matmul(g.h, dar, 1, 0), matmul(g.x, dan, 1, 0), matmul(g.rh, dan, 1, 0)};
+    putchar('{');
+    for (int i = 0; i < 8; i++) {
+        printf(i ? ",\"%s\":" : "\"%s\":", names[i]);
+        print_mat(grads[i]);
+        free(grads[i].v);
+    }
+    putchar('}');
+    free(up.v), free(dz.v), free(dan.v), free(drh.v), free(dar.v);
+    gru_free(&g);
+}
+
+static void answer(const Json *request) {
+    const Json *call = get(request, "call"), *op = get(request, "op");
+    const char *name = op && op->kind == 's' ? op->text : "";
+    int softplus = strcmp(name, "softplus") == 0, gru_cell = strcmp(name, "gru_cell") == 0;
+    printf("{\"id\":%.0f,", get(request, "id") ? get(request, "id")->number : 0.0);
+    if (!softplus && !gru_cell) {
+        printf("\"error\":\"unsupported op\"}\n");
+    } else if (call && strcmp(call->text, "forward") == 0) {
+        const Json *points = get(request, "points");
+        printf("\"outputs\":[");
+        for (int i = 0; points && i < points->count; i++) {
+            if (i) putchar(',');
+            softplus ? softplus_forward(points->items[i]) : gru_forward(points->items[i]);
+        }
+        printf("]}\n");
+    } else if (call && strcmp(call->text, "backward") == 0) {
+        printf("\"grads\":");
+        softplus ? softplus_backward(get(request, "inputs"), get(request, "cotangents"))
+                 : gru_backward(get(request, "inputs"), get(request, "cotangents"));
+        printf("}\n");
+    } else {
+        printf("\"error\":\"unknown call\"}\n");
+    }
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    char *line = NULL;
+    size_t size = 0;
+    if (argc > 1) bug = argv[1];
+    while (getline(&line, &size, stdin) > 0) {
+        const char *p = line;
+        Json *request = parse(&p);
+        answer(request);
+        release(request);
+    }
+    free(line);
+    return 0;
+}

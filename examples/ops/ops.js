@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// Two ops of examples/ops/ops.json over gradverify's ops protocol (docs/protocol-program-ops.md), in
+// plain Node (no package): softplus y = ln(1 + e^x), and one step of a GRU cell
+//   z = σ(x Wz + h Uz),  r = σ(x Wr + h Ur),  n = tanh(x Wn + (r ⊙ h) Un),
+//   h' = (1 − z) ⊙ n + z ⊙ h.
+// Run: gradverify verify --exec "node examples/ops/ops.js" --spec examples/ops/ops.json --op gru_cell
+// A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward.
+"use strict";
+const readline = require("readline");
+const bug = process.argv[2] || "";
+
+const zeros = (r, c) => Array.from({ length: r }, () => new Array(c).fill(0));
+const map = (a, f) => a.map((row, i) => row.map((v, j) => f(v, i, j)));
+const zip = (a, b, f) => a.map((row, i) => row.map((v, j) => f(v, b[i][j])));
+const matmul = (a, b) =>
+  a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
+const t = (a) => a[0].map((_, j) => a.map((row) => row[j]));
+const add = (a, b) => zip(a, b, (u, v) => u + v);
+const mul = (a, b) => zip(a, b, (u, v) => u * v);
+const sigmoid = (v) => 1 / (1 + Math.exp(-v));
+
+function softplus({ x }) {
+  const scale = bug === "forward" ? 2 : 1; // a wrong forward: ln(1 + e^(2x))
+  return { y: map(x, (v) => Math.log1p(Math.exp(scale * v))) };
+}
+
+let accumulated = null; // the "accumulating" bug: a gradient buffer never zeroed
+function softplusBackward({ x }, { y: g }) {
+  let dx = zip(x, g, (v, u) => (bug === "upstream" ? 1 : u) * sigmoid(v));
+  if (bug === "accumulating") {
+    accumulated = accumulated ? add(accumulated, dx) : dx;
+    dx = accumulated;
+  }
+  return { x: dx };
+}
+
+function gates({ x, h, Wz, Uz, Wr, Ur, Wn, Un }) {
+  const z = map(add(matmul(x, Wz), matmul(h, Uz)), sigmoid);
+  const r = map(add(matmul(x, Wr), matmul(h, Ur)), sigmoid);
+  const rh = mul(r, h);
+  const n = map(add(matmul(x, Wn), matmul(rh, Un)), Math.tanh);
+  return { z, r, rh, n };
+}
+
+function gru(inputs) {
+  const { z, n } = gates(inputs);
+  return { h_next: map(z, (zv, i, j) => (1 - zv) * n[i][j] + zv * inputs.h[i][j]) };
+}
+
+function gruBackward(inputs, { h_next: g }) {
+  const { x, h, Uz, Wz, Wr, Ur, Wn, Un } = inputs;
+  const { z, r, rh, n } = gates(inputs);
+  // dL/dz = g ⊙ (h − n) (the "sign" bug: n − h); dL/dn = g ⊙ (1 − z).
+  const dz = map(g, (v, i, j) => v * (bug === "sign" ? n[i][j] - h[i][j] : h[i][j] - n[i][j]));
+  const dn = map(g, (v, i, j) => v * (1 - z[i][j]));
+  const dan = map(dn, (v, i, j) => v * (1 - n[i][j] * n[i][j]));
+  const drh = matmul(dan, t(Un));
+  const dar = map(drh, (v, i, j) => v * h[i][j] * r[i][j] * (1 - r[i][j]));
+  const daz = map(dz, (v, i, j) => v * z[i][j] * (1 - z[i][j]));
+  // dL/dh: through h' directly (g ⊙ z; the "forgotten" bug leaves it out), through r ⊙ h, and
+  // through the two gates.
+  let dh = mul(drh, r);
+  if (bug !== "forgotten") dh = add(dh, mul(g, z));
+  dh = add(dh, add(matmul(dar, t(Ur)), matmul(daz, t(Uz))));
+  const dx = add(matmul(dan, t(Wn)), add(matmul(dar, t(Wr)), matmul(daz, t(Wz))));
+  return {
+    x: dx, h: dh,
+    Wz: matmul(t(x), daz), Uz: matmul(t(h), daz),
+    Wr: matmul(t(x), dar), Ur: matmul(t(h), dar),
+    Wn: matmul(t(x), dan), Un: matmul(t(rh), dan),
+  };
+}
+
+const OPS = {
+  softplus: { forward: softplus, backward: softplusBackward },
+  gru_cell: { forward: gru, backward: gruBackward },
+};
+
+function answer(request) {
+  const op = OPS[request.op];
+  if (request.call === "describe") return { error: "unsupported call" };
+  if (!op) return { error: "unsupported op" };
+  if (request.call === "forward") return { outputs: request.points.map(op.forward) };
+  if (request.call === "backward") return { grads: op.backward(request.inputs, request.cotangents) };
+  return { error: `unknown call ${request.call}` };
+}
+
+readline.createInterface({ input: process.stdin }).on("line", (line) => {
+  const request = JSON.parse(line);
+  process.stdout.write(JSON.stringify({ id: request.id, ...answer(request) }) + "\n");
+});

@@ -1,0 +1,130 @@
+//! Ops a program brings, end to end: `verify --exec CMD --spec examples/ops/ops.json --op NAME`
+//! on the C and the Node programs of `examples/ops/` (softplus and a GRU cell), each right and
+//! with a planted bug, checked against finite differences of the program's own forward. Skipped
+//! with a message where `cc` or `node` is missing (a fresh machine has neither for certain).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
+
+/// The verdict and, per finding, its subject's label and diagnosis code.
+fn check(command: &str, op: &str) -> (String, Vec<(String, Option<String>)>) {
+    let out = Command::new(BIN)
+        .args([
+            "verify",
+            "--exec",
+            command,
+            "--spec",
+            "examples/ops/ops.json",
+            "--op",
+            op,
+        ])
+        .args(["--cases", "6", "--format", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run gradverify verify");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{command} {op}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let report = &json[0];
+    let findings = (report["findings"].as_array().into_iter().flatten())
+        .map(|f| {
+            let what = f["what"]["input"].as_str().unwrap_or("the call").to_owned();
+            (what, f["diagnosis"]["code"].as_str().map(str::to_owned))
+        })
+        .collect();
+    (
+        report["verdict"].as_str().unwrap_or_default().to_owned(),
+        findings,
+    )
+}
+
+/// The programs this machine can run: the C one compiled with `cc`, the Node one.
+fn programs() -> Vec<String> {
+    let mut found = Vec::new();
+    let binary = std::env::temp_dir().join(format!("gradverify-ops-{}", std::process::id()));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ops/ops.c");
+    let compiled = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .arg("-lm")
+        .status()
+        .is_ok_and(|s| s.success());
+    if compiled {
+        found.push(binary.display().to_string());
+    } else {
+        eprintln!("skipped the C program: no cc here");
+    }
+    if Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        found.push("node examples/ops/ops.js".to_owned());
+    } else {
+        eprintln!("skipped the Node program: no node here");
+    }
+    found
+}
+
+#[test]
+fn right_programs_pass_and_each_planted_bug_is_caught_as_what_it_is() {
+    for program in programs() {
+        for op in ["softplus", "gru_cell"] {
+            let (verdict, findings) = check(&program, op);
+            assert_eq!(verdict, "pass", "{program} {op}: {findings:?}");
+        }
+        // A wrong sign in dL/dz: every gradient that flows through the update gate is wrong.
+        let (verdict, findings) = check(&format!("{program} sign"), "gru_cell");
+        assert_eq!(verdict, "fail");
+        let wrong: Vec<&str> = findings.iter().map(|(w, _)| w.as_str()).collect();
+        for input in ["x", "h", "Wz", "Uz"] {
+            assert!(wrong.contains(&input), "{program} sign: {findings:?}");
+        }
+        assert!(
+            !wrong.contains(&"Wn") && !wrong.contains(&"Wr"),
+            "{program} sign: {findings:?}"
+        );
+        // The direct term z ⊙ g of dL/dh forgotten: dL/dh alone is wrong.
+        let (_, findings) = check(&format!("{program} forgotten"), "gru_cell");
+        assert_eq!(findings, [("h".to_owned(), None)], "{program} forgotten");
+        let (_, findings) = check(&format!("{program} upstream"), "softplus");
+        assert!(
+            findings.contains(&("x".to_owned(), Some("upstream_ignored".to_owned()))),
+            "{program} upstream: {findings:?}"
+        );
+        // A gradient buffer never zeroed: the same request answered differently.
+        let (verdict, findings) = check(&format!("{program} accumulating"), "softplus");
+        assert_eq!(verdict, "fail", "{program} accumulating: {findings:?}");
+        // A right backward of a wrong forward disagrees with that forward: not passed.
+        let (verdict, findings) = check(&format!("{program} forward"), "softplus");
+        assert_eq!(verdict, "fail", "{program} forward: {findings:?}");
+    }
+    let out = Command::new(BIN)
+        .args([
+            "verify",
+            "--exec",
+            "true",
+            "--spec",
+            "examples/ops/ops.json",
+            "--op",
+            "gru",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run gradverify verify");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("argument `op` is gru") && said.contains("softplus, gru_cell"),
+        "{said}"
+    );
+    let _ = std::fs::remove_file(std::env::temp_dir().join(format!("gradverify-ops-{}", std::process::id())));
+}
