@@ -24,7 +24,7 @@ pub(super) type ForwardBatch<'a> =
 pub(super) type Linearised<'a> = Box<dyn Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> Answered + 'a>;
 
 /// Calls `f`, the call named `what` (`the forward`) in the message of a panic or a fault.
-pub(super) fn call(what: &str, f: impl FnOnce() -> Answered) -> Result<Vec<ArrayD<f64>>, String> {
+pub(super) fn call<T>(what: &str, f: impl FnOnce() -> Result<T, Fault>) -> Result<T, String> {
     match catching_panics(f) {
         Ok(Ok(arrays)) => Ok(arrays),
         Ok(Err(fault @ Fault::Panicked(_))) => Err(format!("{what} {fault}")),
@@ -90,12 +90,7 @@ impl Closures<'_> {
         moved: &dyn Fn(usize) -> String,
         like: &[ArrayD<f64>],
     ) -> Result<Vec<Vec<ArrayD<f64>>>, String> {
-        let outs = match catching_panics(|| batch(points)) {
-            Ok(Ok(outs)) => outs,
-            Ok(Err(fault @ Fault::Panicked(_))) => return Err(format!("the forward {fault}")),
-            Ok(Err(fault)) => return Err(format!("the forward failed: {fault}")),
-            Err(panicked) => return Err(format!("the forward {panicked}")),
-        };
+        let outs = call("the forward", || batch(points))?;
         if outs.len() != points.len() {
             return Err(format!(
                 "the forward answered {} of a batch of {} points",
