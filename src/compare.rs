@@ -221,11 +221,24 @@ fn allowance(tol: &Tolerance<'_>, index: &IxDyn, e: f64, diff: f64, scale: f64) 
         Abs::Bound(bound) => {
             let b = bound[index];
             (
-                diff <= tol.rel * scale + b && b <= RESOLVED * e.abs(),
+                certifies_with_bound(e, b, diff, tol.rel * scale),
                 tol.rel * scale + b,
             )
         }
     }
+}
+
+/// An estimate `e` with the bound `b` certifies a difference `diff` from it when the difference
+/// is within `allowed` (rel · scale) plus the bound and the bound resolves `e`.
+fn certifies_with_bound(e: f64, b: f64, diff: f64, allowed: f64) -> bool {
+    diff <= allowed + b && b <= RESOLVED * e.abs()
+}
+
+/// The value `actual` is certified, under `rel`, by an estimate `e` with the bound `b`: the rule
+/// [`compare`] applies element by element with [`Abs::Bound`] (NaN or infinity never is).
+pub fn certified_by(e: f64, b: f64, actual: f64, rel: f64) -> bool {
+    let finite = actual.is_finite() && e.is_finite();
+    finite && certifies_with_bound(e, b, (actual - e).abs(), rel * e.abs().max(actual.abs()))
 }
 
 impl Comparison {

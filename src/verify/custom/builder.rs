@@ -7,6 +7,7 @@ use super::closures::{Closures, Forward, Linearised};
 use super::domain::Domain;
 use super::jvp::tangent_name;
 use super::options::{Options, default_name};
+use super::reference::{REFERENCE_RTOL, Reference, forward_name};
 use super::shrink::Groups;
 use super::tally::{REDRAWS, Tally};
 use super::{diagnoses, shrink, validate};
@@ -47,6 +48,7 @@ const MAX_ELEMENTS: usize = 1 << 24;
 /// | `.jvp(f)` | off | `check_forward_ad` | `modes=["fwd"]` | forward mode, FD and dot-product test |
 /// | `OpCheck::multi` | one output | tuple outputs | pytree outputs | several outputs |
 /// | `.fast()` | off | `fast_mode` | — | one random projection per input and case |
+/// | `.reference(f, b)` | finite differences | — | — | an instructor's solution as the oracle, to 1e-8 |
 /// | `.shrinkable(i, axis)` | none | — | — | a failing case shrinks along that axis |
 /// | `.cases(n)`, `.seed(s)`, `.config(c)` | 40, 0 | — | — | random cases; the setters win over `config` |
 ///
@@ -161,10 +163,12 @@ impl<'a> OpCheck<'a> {
                 jvp: None,
                 forward_batch: None,
                 multi,
+                reference: None,
             },
             options: Options {
                 domains: vec![Domain::Real; shapes.len()],
                 rtol: FINITE_DIFF_REL,
+                reference_rtol: REFERENCE_RTOL,
                 atol: 0.0,
                 eps: Steps::ANY_FUNCTION.first,
                 nondet_tol: None,
@@ -218,7 +222,10 @@ impl<'a> OpCheck<'a> {
 
     /// The relative tolerance, the only one that certifies (default 1e-6; gradcheck's `rtol`).
     pub fn rtol(mut self, rtol: f64) -> Self {
-        self.set(validate::tolerance("rtol", rtol), |o, v| o.rtol = v);
+        self.set(validate::tolerance("rtol", rtol), |o, v| {
+            o.rtol = v;
+            o.reference_rtol = v;
+        });
         self
     }
 
@@ -307,6 +314,26 @@ impl<'a> OpCheck<'a> {
         F: Fn(&[Vec<ArrayD<f64>>]) -> Result<Vec<Vec<ArrayD<f64>>>, Fault> + 'a,
     {
         self.op.forward_batch = Some(Box::new(batch));
+        self
+    }
+
+    /// A reference implementation as the oracle (an instructor's solution): `forward(inputs) ->
+    /// outputs` and `backward(inputs, cotangents) -> gradients`, shaped as
+    /// [`try_multi`](Self::try_multi)'s. Each case compares the op's gradients with the
+    /// reference's under the same cotangent, and its forward's outputs with the reference's
+    /// (`forward y`), to 1e-8 relative unless [`rtol`](Self::rtol) is given, instead of with
+    /// finite differences ([`reference`](super::reference) has the floor near zero). Fast mode
+    /// does not apply. Check the reference itself by finite differences first: a wrong one makes
+    /// right answers fail.
+    pub fn reference<F, B>(mut self, forward: F, backward: B) -> Self
+    where
+        F: Fn(&[ArrayD<f64>]) -> Result<Vec<ArrayD<f64>>, Fault> + 'a,
+        B: Fn(&[ArrayD<f64>], &[ArrayD<f64>]) -> Result<Vec<ArrayD<f64>>, Fault> + 'a,
+    {
+        self.op.reference = Some(Reference {
+            forward: Box::new(forward),
+            backward: Box::new(backward),
+        });
         self
     }
 
@@ -407,6 +434,9 @@ impl<'a> OpCheck<'a> {
         let outputs = outcomes.iter().map(|o| o.cotangents.len()).find(|&n| n > 0);
         if self.op.jvp.is_some() {
             names.extend((0..outputs.unwrap_or(1)).map(|j| tangent_name(j, outputs.unwrap_or(1))));
+        }
+        if self.op.reference.is_some() {
+            names.extend((0..outputs.unwrap_or(1)).map(|j| forward_name(j, outputs.unwrap_or(1))));
         }
         let mut shrinker = |start: &_, what: &_| {
             groups.shrunk(&self.shapes, (start, what), seed, |shapes, dims, rng| {

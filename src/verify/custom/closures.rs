@@ -8,6 +8,7 @@
 
 use ndarray::ArrayD;
 
+use super::reference::Reference;
 use crate::verify::Fault;
 use crate::verify::check::catching_panics;
 
@@ -43,6 +44,8 @@ pub(super) struct Closures<'a> {
     pub(super) forward_batch: Option<ForwardBatch<'a>>,
     /// Several outputs (names the outputs `y0`, `y1`, … in messages).
     pub(super) multi: bool,
+    /// The oracle instead of finite differences, where there is one.
+    pub(super) reference: Option<Reference<'a>>,
 }
 
 impl Closures<'_> {

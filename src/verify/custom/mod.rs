@@ -41,6 +41,7 @@ pub mod fast;
 mod jacobian;
 mod jvp;
 mod options;
+mod reference;
 mod second_opinion;
 mod shrink;
 mod tally;

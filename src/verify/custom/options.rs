@@ -7,6 +7,9 @@ use super::domain::Domain;
 pub(super) struct Options {
     pub(super) domains: Vec<Domain>,
     pub(super) rtol: f64,
+    /// The relative tolerance against a reference ([`super::reference`]): 1e-8 unless `.rtol`
+    /// is given.
+    pub(super) reference_rtol: f64,
     pub(super) atol: f64,
     pub(super) eps: f64,
     pub(super) nondet_tol: Option<f64>,
