@@ -17,6 +17,7 @@ mod golden;
 mod golden_course_ops;
 mod grade;
 mod layers;
+mod linearity;
 mod local_forward;
 mod mutations;
 mod network_fd;

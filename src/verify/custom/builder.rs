@@ -9,7 +9,7 @@ use super::jvp::tangent_name;
 use super::options::{Options, default_name};
 use super::shrink::Groups;
 use super::tally::{REDRAWS, Tally};
-use super::{diagnoses, shrink, validate};
+use super::{diagnoses, linearity, shrink, validate};
 use crate::oracle::FINITE_DIFF_REL;
 use crate::oracle::richardson::Steps;
 use crate::random;
@@ -66,6 +66,12 @@ const MAX_ELEMENTS: usize = 1 << 24;
 /// flipped, a constant factor, transposed, swapped with another input's, zero, a row or column
 /// zero, the upstream gradient ignored; with `.shrinkable`, first shrunk to the smallest shape
 /// that fails the same way.
+///
+/// **Always on, with no option:** each case calls the backward again on the same inputs (it must
+/// repeat itself), with a zero cotangent (it must return zeros), and with two more cotangents
+/// for the linearity test `VJP(αu + βv) = α·VJP(u) + β·VJP(v)` (α, β random; a failure is
+/// `upstream_nonlinear`: the backward squares, clips or takes the absolute value of its upstream
+/// gradient).
 pub struct OpCheck<'a> {
     pub(super) name: String,
     pub(super) shapes: Vec<Vec<usize>>,
@@ -418,6 +424,8 @@ impl<'a> OpCheck<'a> {
         // Closures answer or fail at once: no_answer is a program's diagnosis.
         report.findings = findings(&records, &names, &mut shrinker, true);
         diagnoses::more(&mut report.findings, outcomes, &self.op, &self.options, seed);
+        let nonlinear = linearity::findings(&report.findings, outcomes, &self.op, &self.options, seed);
+        report.findings.extend(nonlinear);
         let broken: Vec<_> = outcomes
             .iter()
             .filter_map(|o| o.dot.filter(|d| !d.holds()).map(|d| (o, d)))
