@@ -32,6 +32,7 @@ mod real_bugs;
 mod ref_ops_a;
 mod ref_ops_b;
 mod restarts;
+mod second_order;
 mod serve;
 mod sweep;
 mod tables;

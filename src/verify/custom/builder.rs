@@ -7,6 +7,7 @@ use super::closures::{Closures, Forward, Linearised};
 use super::domain::Domain;
 use super::jvp::tangent_name;
 use super::options::{Options, default_name};
+use super::second_order::{self, SecondOrder};
 use super::shrink::Groups;
 use super::tally::{REDRAWS, Tally};
 use super::{diagnoses, linearity, shrink, validate};
@@ -45,6 +46,7 @@ const MAX_ELEMENTS: usize = 1 << 24;
 /// | `.nondet_tol(t)` | 1e-12 per element | `nondet_tol` (0, absolute) | — | second call within `t`·max|g| |
 /// | `.no_grad(i)` | all compared | `requires_grad=False` | — | input i's gradient is not compared |
 /// | `.jvp(f)` | off | `check_forward_ad` | `modes=["fwd"]` | forward mode, FD and dot-product test |
+/// | `.second_order(h)` | off | `gradgradcheck` | `order=2` | `h(x, v, d) = d/dt VJP(x + t·d, v)` against FD of the backward |
 /// | `OpCheck::multi` | one output | tuple outputs | pytree outputs | several outputs |
 /// | `.fast()` | off | `fast_mode` | — | one random projection per input and case |
 /// | `.shrinkable(i, axis)` | none | — | — | a failing case shrinks along that axis |
@@ -82,6 +84,8 @@ pub struct OpCheck<'a> {
     cases: Option<usize>,
     seed: Option<u64>,
     shrinkable: Vec<(usize, usize)>,
+    /// The second-order product, checked where given.
+    second_order: Option<SecondOrder<'a>>,
     /// Options that cannot be used, with why.
     misuse: Vec<String>,
 }
@@ -183,6 +187,7 @@ impl<'a> OpCheck<'a> {
             cases: None,
             seed: None,
             shrinkable: Vec::new(),
+            second_order: None,
             misuse: Vec::new(),
         }
     }
@@ -302,6 +307,47 @@ impl<'a> OpCheck<'a> {
         self
     }
 
+    /// Second order too (PyTorch's `gradgradcheck`, JAX `check_grads(order=2)`):
+    /// `product(inputs, cotangents, directions) -> d/dt VJP(x + t·d, v)` at t = 0, one array per
+    /// input (the double backward, or the Hessian of `⟨v, f⟩` times d), checked in each case
+    /// against finite differences of the backward along a random direction d, as
+    /// [`second_order`](super::second_order) describes. `cotangents` has one array per output
+    /// (one for [`new`](Self::new)), `directions` one per input (zero for a `no_grad` input).
+    ///
+    /// ```
+    /// use gradverify::check::OpCheck;
+    /// use ndarray::ArrayD;
+    ///
+    /// // softplus: f' = σ, f'' = σ(1 − σ).
+    /// let sigma = |x: &ArrayD<f64>| x.mapv(|v| 1.0 / (1.0 + (-v).exp()));
+    /// let forward = |x: &[ArrayD<f64>]| x[0].mapv(|v| v.exp().ln_1p());
+    /// let backward = move |x: &[ArrayD<f64>], g: &ArrayD<f64>| vec![g * &sigma(&x[0])];
+    /// let second = move |x: &[ArrayD<f64>], v: &[ArrayD<f64>], d: &[ArrayD<f64>]| {
+    ///     let s = sigma(&x[0]);
+    ///     vec![&v[0] * &(&s * &s.mapv(|s| 1.0 - s)) * &d[0]]
+    /// };
+    /// OpCheck::new("softplus", &[&[3, 4]], forward, backward)
+    ///     .second_order(second)
+    ///     .run()
+    ///     .assert_correct();
+    /// ```
+    pub fn second_order<H>(self, product: H) -> Self
+    where
+        H: Fn(&[ArrayD<f64>], &[ArrayD<f64>], &[ArrayD<f64>]) -> Vec<ArrayD<f64>> + 'a,
+    {
+        self.try_second_order(move |x, v, d| Ok(product(x, v, d)))
+    }
+
+    /// [`second_order`](Self::second_order) with a closure that may fail to answer, as
+    /// [`try_new`](Self::try_new) (a program asked over the wire).
+    pub fn try_second_order<H>(mut self, product: H) -> Self
+    where
+        H: Fn(&[ArrayD<f64>], &[ArrayD<f64>], &[ArrayD<f64>]) -> Result<Vec<ArrayD<f64>>, Fault> + 'a,
+    {
+        self.second_order = Some(Box::new(product));
+        self
+    }
+
     /// The forward at many points in one call: `batch(points) -> outputs of each point` (a list
     /// of outputs per point, as the forward of [`multi`](Self::multi) gives them). Finite
     /// differences then run each block of elements' step sequences in lock-step and ask for a
@@ -414,6 +460,13 @@ impl<'a> OpCheck<'a> {
         if self.op.jvp.is_some() {
             names.extend((0..outputs.unwrap_or(1)).map(|j| tangent_name(j, outputs.unwrap_or(1))));
         }
+        if self.second_order.is_some() {
+            names.extend(
+                self.options
+                    .compared()
+                    .map(|k| second_order::name(&self.options.name(k))),
+            );
+        }
         let mut shrinker = |start: &_, what: &_| {
             groups.shrunk(&self.shapes, (start, what), seed, |shapes, dims, rng| {
                 let drawn = self.draw(shapes, rng);
@@ -458,7 +511,9 @@ impl<'a> OpCheck<'a> {
             let at = match tallies.iter().position(|(n, _)| n == name) {
                 Some(at) => at,
                 None => {
-                    let projections = self.options.fast && !name.starts_with("jvp");
+                    // Fast mode projects the gradients only, not the JVP or the second order.
+                    let gradient = self.options.compared().any(|k| self.options.name(k) == *name);
+                    let projections = self.options.fast && gradient;
                     tallies.push((name.clone(), Tally::counting(projections)));
                     tallies.len() - 1
                 }
@@ -466,13 +521,9 @@ impl<'a> OpCheck<'a> {
             tallies[at].1.add(comparison);
         }
         let mut notes = Vec::new();
-        for k in 0..self.shapes.len() {
-            let name = self.options.name(k);
+        // A gradient (or second-order product) with nothing certified or failed is inconclusive.
+        let judge = |name: String, report: &mut Report, notes: &mut Vec<String>| {
             let label = format!("dL/d{name}");
-            if self.options.no_grad[k] {
-                notes.push(format!("{label}: not compared (no_grad)"));
-                continue;
-            }
             let tally = tallies
                 .iter()
                 .find(|(n, _)| *n == name)
@@ -485,9 +536,20 @@ impl<'a> OpCheck<'a> {
             } else if tally.compared() > 0 {
                 notes.push(format!("{label}: {tally}"));
             }
+        };
+        for k in 0..self.shapes.len() {
+            let name = self.options.name(k);
+            if self.options.no_grad[k] {
+                notes.push(format!("dL/d{name}: not compared (no_grad)"));
+                continue;
+            }
+            judge(name, report, &mut notes);
         }
         for (name, tally) in tallies.iter().filter(|(n, _)| n.starts_with("jvp")) {
             notes.push(format!("{name} (J u, forward mode): {tally}"));
+        }
+        for k in self.options.compared().filter(|_| self.second_order.is_some()) {
+            judge(second_order::name(&self.options.name(k)), report, &mut notes);
         }
         notes
     }
@@ -592,9 +654,15 @@ impl<'a> OpCheck<'a> {
     ) -> Option<Outcome> {
         let (inputs, outputs) = drawn?;
         Some(match outputs {
-            Ok(outputs) => self
-                .op
-                .check_case(inputs, &outputs, rng, (dims, label), &self.options),
+            Ok(outputs) => {
+                let mut outcome = self
+                    .op
+                    .check_case(inputs, &outputs, rng, (dims, label), &self.options);
+                if let Some(product) = &self.second_order {
+                    second_order::check(&self.op, product, &mut outcome, rng, &self.options);
+                }
+                outcome
+            }
             Err(fault) => Outcome {
                 record: fault_record(dims, label, fault),
                 comparisons: Vec::new(),

@@ -45,6 +45,7 @@ mod jvp;
 mod linearity;
 mod options;
 mod second_opinion;
+pub mod second_order;
 mod shrink;
 mod tally;
 pub mod validate;
