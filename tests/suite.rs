@@ -6,6 +6,7 @@
 
 mod common;
 
+mod aliases;
 mod bad_input;
 mod browser;
 mod cli;

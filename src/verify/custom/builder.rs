@@ -10,7 +10,7 @@ use super::options::{Options, default_name};
 use super::second_order::{self, SecondOrder};
 use super::shrink::Groups;
 use super::tally::{REDRAWS, Tally};
-use super::{diagnoses, linearity, shrink, validate};
+use super::{alias, diagnoses, linearity, shrink, validate};
 use crate::oracle::FINITE_DIFF_REL;
 use crate::oracle::richardson::Steps;
 use crate::random;
@@ -46,6 +46,7 @@ const MAX_ELEMENTS: usize = 1 << 24;
 /// | `.nondet_tol(t)` | 1e-12 per element | `nondet_tol` (0, absolute) | — | second call within `t`·max|g| |
 /// | `.no_grad(i)` | all compared | `requires_grad=False` | — | input i's gradient is not compared |
 /// | `.jvp(f)` | off | `check_forward_ad` | `modes=["fwd"]` | forward mode, FD and dot-product test |
+/// | `.alias(i, j)` | none | — | — | inputs i, j are one array: drawn equal, `dL/dx_i + dL/dx_j` against FD of `f(x, x)` |
 /// | `.second_order(h)` | off | `gradgradcheck` | `order=2` | `h(x, v, d) = d/dt VJP(x + t·d, v)` against FD of the backward |
 /// | `OpCheck::multi` | one output | tuple outputs | pytree outputs | several outputs |
 /// | `.fast()` | off | `fast_mode` | — | one random projection per input and case |
@@ -86,6 +87,8 @@ pub struct OpCheck<'a> {
     shrinkable: Vec<(usize, usize)>,
     /// The second-order product, checked where given.
     second_order: Option<SecondOrder<'a>>,
+    /// Pairs of inputs that are the same array.
+    aliases: Vec<(usize, usize)>,
     /// Options that cannot be used, with why.
     misuse: Vec<String>,
 }
@@ -188,6 +191,7 @@ impl<'a> OpCheck<'a> {
             seed: None,
             shrinkable: Vec::new(),
             second_order: None,
+            aliases: Vec::new(),
             misuse: Vec::new(),
         }
     }
@@ -348,6 +352,32 @@ impl<'a> OpCheck<'a> {
         self
     }
 
+    /// Inputs `first` and `second` are the same array (a value used twice, `f(x, x)`): every
+    /// case draws them equal (explicit points must have them equal), and checks that the
+    /// gradient of the shared array, `dL/dx_first + dL/dx_second`, is the derivative of the op
+    /// along both at once, as [`alias`](super::alias) describes (it matters where the op has a
+    /// kink on the diagonal, as `max(x, y)` at a tie). Both must have the same shape, domain and
+    /// shrinkable axes, and neither may be `no_grad`.
+    pub fn alias(mut self, first: usize, second: usize) -> Self {
+        let option = format!("alias({first}, {second})");
+        if self.input_exists("alias", first) && self.input_exists("alias", second) {
+            let (a, b) = (&self.shapes[first], &self.shapes[second]);
+            if first == second {
+                self.misuse
+                    .push(format!(".{option}: an input is always the same array as itself"));
+            } else if a != b {
+                self.misuse.push(format!(
+                    ".{option}: {} has shape {a:?} and {} {b:?}: the same array has one shape",
+                    self.options.name(first),
+                    self.options.name(second)
+                ));
+            } else {
+                self.aliases.push((first, second));
+            }
+        }
+        self
+    }
+
     /// The forward at many points in one call: `batch(points) -> outputs of each point` (a list
     /// of outputs per point, as the forward of [`multi`](Self::multi) gives them). Finite
     /// differences then run each block of elements' step sequences in lock-step and ask for a
@@ -467,6 +497,7 @@ impl<'a> OpCheck<'a> {
                     .map(|k| second_order::name(&self.options.name(k))),
             );
         }
+        names.extend(self.aliases.iter().map(|&pair| alias::name(&self.options, pair)));
         let mut shrinker = |start: &_, what: &_| {
             groups.shrunk(&self.shapes, (start, what), seed, |shapes, dims, rng| {
                 let drawn = self.draw(shapes, rng);
@@ -551,6 +582,9 @@ impl<'a> OpCheck<'a> {
         for k in self.options.compared().filter(|_| self.second_order.is_some()) {
             judge(second_order::name(&self.options.name(k)), report, &mut notes);
         }
+        for &pair in &self.aliases {
+            judge(alias::name(&self.options, pair), report, &mut notes);
+        }
         notes
     }
 
@@ -577,7 +611,36 @@ impl<'a> OpCheck<'a> {
         if validate::some_gradient(&self.options.no_grad).is_err() {
             return Some("every input is no_grad: there is no gradient to compare".to_owned());
         }
+        if let Some(why) = self.unusable_aliases() {
+            return Some(why);
+        }
         self.points.as_ref().and_then(|p| self.unusable_points(p))
+    }
+
+    /// Why an aliased pair cannot be checked as given with the other options, if it cannot.
+    fn unusable_aliases(&self) -> Option<String> {
+        self.aliases.iter().find_map(|&(i, j)| {
+            let (a, b) = (self.options.name(i), self.options.name(j));
+            let axes = |k: usize| {
+                let mut axes: Vec<usize> = (self.shrinkable.iter())
+                    .filter(|(input, _)| *input == k)
+                    .map(|(_, axis)| *axis)
+                    .collect();
+                axes.sort_unstable();
+                axes
+            };
+            let why = if self.options.no_grad[i] || self.options.no_grad[j] {
+                format!("{a} or {b} is no_grad: the shared array's gradient needs both")
+            } else if self.options.domains[i] != self.options.domains[j] {
+                let (d, e) = (self.options.domains[i], self.options.domains[j]);
+                format!("{a} is drawn in {d} and {b} in {e}: the same array has one domain")
+            } else if axes(i) != axes(j) {
+                format!("{a} and {b} have different shrinkable axes: the same array shrinks as one")
+            } else {
+                return None;
+            };
+            Some(format!("the option .alias({i}, {j}): {why}"))
+        })
     }
 
     /// Why the explicit points cannot be used, if they cannot.
@@ -592,6 +655,9 @@ impl<'a> OpCheck<'a> {
                     point.len(),
                     self.shapes.len()
                 ));
+            }
+            if let Some(why) = alias::untied(point, &self.aliases, &self.options) {
+                return Some(format!("point {p}: {why}"));
             }
             point
                 .iter()
@@ -631,11 +697,12 @@ impl<'a> OpCheck<'a> {
     /// infinite.
     fn draw(&self, shapes: &[Vec<usize>], rng: &mut rand_chacha::ChaCha8Rng) -> Option<Drawn> {
         for _ in 0..=REDRAWS {
-            let inputs: Vec<ArrayD<f64>> = shapes
+            let mut inputs: Vec<ArrayD<f64>> = shapes
                 .iter()
                 .zip(&self.options.domains)
                 .map(|(s, d)| d.draw(s, &mut *rng))
                 .collect();
+            alias::tie(&mut inputs, &self.aliases);
             match self.op.outputs(&inputs) {
                 Ok(out) if all_finite(&out) => return Some((inputs, Ok(out))),
                 Ok(_) => continue,
@@ -658,6 +725,7 @@ impl<'a> OpCheck<'a> {
                 let mut outcome = self
                     .op
                     .check_case(inputs, &outputs, rng, (dims, label), &self.options);
+                alias::check(&self.op, &self.aliases, &mut outcome, &self.options);
                 if let Some(product) = &self.second_order {
                     second_order::check(&self.op, product, &mut outcome, rng, &self.options);
                 }

@@ -33,6 +33,7 @@
 //! check::op("softplus", &[&[3, 4]], forward, backward).assert_correct();
 //! ```
 
+pub mod alias;
 mod builder;
 mod case;
 mod closures;
