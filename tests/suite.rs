@@ -6,6 +6,7 @@
 
 mod common;
 
+mod aliases;
 mod bad_input;
 mod browser;
 mod cli;
@@ -18,6 +19,7 @@ mod golden;
 mod golden_course_ops;
 mod grade;
 mod layers;
+mod linearity;
 mod local_forward;
 mod mutations;
 mod network_fd;
@@ -33,6 +35,7 @@ mod ref_ops_a;
 mod ref_ops_b;
 mod reference;
 mod restarts;
+mod second_order;
 mod serve;
 mod sweep;
 mod tables;

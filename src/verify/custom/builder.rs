@@ -8,9 +8,10 @@ use super::domain::Domain;
 use super::jvp::tangent_name;
 use super::options::{Options, default_name};
 use super::reference::{REFERENCE_RTOL, Reference, forward_name};
+use super::second_order::{self, SecondOrder};
 use super::shrink::Groups;
 use super::tally::{REDRAWS, Tally};
-use super::{diagnoses, shrink, validate};
+use super::{alias, diagnoses, linearity, shrink, validate};
 use crate::oracle::FINITE_DIFF_REL;
 use crate::oracle::richardson::Steps;
 use crate::random;
@@ -46,6 +47,8 @@ const MAX_ELEMENTS: usize = 1 << 24;
 /// | `.nondet_tol(t)` | 1e-12 per element | `nondet_tol` (0, absolute) | — | second call within `t`·max|g| |
 /// | `.no_grad(i)` | all compared | `requires_grad=False` | — | input i's gradient is not compared |
 /// | `.jvp(f)` | off | `check_forward_ad` | `modes=["fwd"]` | forward mode, FD and dot-product test |
+/// | `.alias(i, j)` | none | — | — | inputs i, j are one array: drawn equal, `dL/dx_i + dL/dx_j` against FD of `f(x, x)` |
+/// | `.second_order(h)` | off | `gradgradcheck` | `order=2` | `h(x, v, d) = d/dt VJP(x + t·d, v)` against FD of the backward |
 /// | `OpCheck::multi` | one output | tuple outputs | pytree outputs | several outputs |
 /// | `.fast()` | off | `fast_mode` | — | one random projection per input and case |
 /// | `.reference(f, b)` | finite differences | — | — | an instructor's solution as the oracle, to 1e-8 |
@@ -68,6 +71,12 @@ const MAX_ELEMENTS: usize = 1 << 24;
 /// flipped, a constant factor, transposed, swapped with another input's, zero, a row or column
 /// zero, the upstream gradient ignored; with `.shrinkable`, first shrunk to the smallest shape
 /// that fails the same way.
+///
+/// **Always on, with no option:** each case calls the backward again on the same inputs (it must
+/// repeat itself), with a zero cotangent (it must return zeros), and with two more cotangents
+/// for the linearity test `VJP(αu + βv) = α·VJP(u) + β·VJP(v)` (α, β random; a failure is
+/// `upstream_nonlinear`: the backward squares, clips or takes the absolute value of its upstream
+/// gradient).
 pub struct OpCheck<'a> {
     pub(super) name: String,
     pub(super) shapes: Vec<Vec<usize>>,
@@ -78,6 +87,10 @@ pub struct OpCheck<'a> {
     cases: Option<usize>,
     seed: Option<u64>,
     shrinkable: Vec<(usize, usize)>,
+    /// The second-order product, checked where given.
+    second_order: Option<SecondOrder<'a>>,
+    /// Pairs of inputs that are the same array.
+    aliases: Vec<(usize, usize)>,
     /// Options that cannot be used, with why.
     misuse: Vec<String>,
 }
@@ -181,6 +194,8 @@ impl<'a> OpCheck<'a> {
             cases: None,
             seed: None,
             shrinkable: Vec::new(),
+            second_order: None,
+            aliases: Vec::new(),
             misuse: Vec::new(),
         }
     }
@@ -300,6 +315,73 @@ impl<'a> OpCheck<'a> {
         self.op.jvp = Some(Box::new(move |x: &[ArrayD<f64>], u: &[ArrayD<f64>]| {
             jvp(x, u).map(|t| t.into().0)
         }));
+        self
+    }
+
+    /// Second order too (PyTorch's `gradgradcheck`, JAX `check_grads(order=2)`):
+    /// `product(inputs, cotangents, directions) -> d/dt VJP(x + t·d, v)` at t = 0, one array per
+    /// input (the double backward, or the Hessian of `⟨v, f⟩` times d), checked in each case
+    /// against finite differences of the backward along a random direction d, as
+    /// [`second_order`](super::second_order) describes. `cotangents` has one array per output
+    /// (one for [`new`](Self::new)), `directions` one per input (zero for a `no_grad` input).
+    ///
+    /// ```
+    /// use gradverify::check::OpCheck;
+    /// use ndarray::ArrayD;
+    ///
+    /// // softplus: f' = σ, f'' = σ(1 − σ).
+    /// let sigma = |x: &ArrayD<f64>| x.mapv(|v| 1.0 / (1.0 + (-v).exp()));
+    /// let forward = |x: &[ArrayD<f64>]| x[0].mapv(|v| v.exp().ln_1p());
+    /// let backward = move |x: &[ArrayD<f64>], g: &ArrayD<f64>| vec![g * &sigma(&x[0])];
+    /// let second = move |x: &[ArrayD<f64>], v: &[ArrayD<f64>], d: &[ArrayD<f64>]| {
+    ///     let s = sigma(&x[0]);
+    ///     vec![&v[0] * &(&s * &s.mapv(|s| 1.0 - s)) * &d[0]]
+    /// };
+    /// OpCheck::new("softplus", &[&[3, 4]], forward, backward)
+    ///     .second_order(second)
+    ///     .run()
+    ///     .assert_correct();
+    /// ```
+    pub fn second_order<H>(self, product: H) -> Self
+    where
+        H: Fn(&[ArrayD<f64>], &[ArrayD<f64>], &[ArrayD<f64>]) -> Vec<ArrayD<f64>> + 'a,
+    {
+        self.try_second_order(move |x, v, d| Ok(product(x, v, d)))
+    }
+
+    /// [`second_order`](Self::second_order) with a closure that may fail to answer, as
+    /// [`try_new`](Self::try_new) (a program asked over the wire).
+    pub fn try_second_order<H>(mut self, product: H) -> Self
+    where
+        H: Fn(&[ArrayD<f64>], &[ArrayD<f64>], &[ArrayD<f64>]) -> Result<Vec<ArrayD<f64>>, Fault> + 'a,
+    {
+        self.second_order = Some(Box::new(product));
+        self
+    }
+
+    /// Inputs `first` and `second` are the same array (a value used twice, `f(x, x)`): every
+    /// case draws them equal (explicit points must have them equal), and checks that the
+    /// gradient of the shared array, `dL/dx_first + dL/dx_second`, is the derivative of the op
+    /// along both at once, as [`alias`](super::alias) describes (it matters where the op has a
+    /// kink on the diagonal, as `max(x, y)` at a tie). Both must have the same shape, domain and
+    /// shrinkable axes, and neither may be `no_grad`.
+    pub fn alias(mut self, first: usize, second: usize) -> Self {
+        let option = format!("alias({first}, {second})");
+        if self.input_exists("alias", first) && self.input_exists("alias", second) {
+            let (a, b) = (&self.shapes[first], &self.shapes[second]);
+            if first == second {
+                self.misuse
+                    .push(format!(".{option}: an input is always the same array as itself"));
+            } else if a != b {
+                self.misuse.push(format!(
+                    ".{option}: {} has shape {a:?} and {} {b:?}: the same array has one shape",
+                    self.options.name(first),
+                    self.options.name(second)
+                ));
+            } else {
+                self.aliases.push((first, second));
+            }
+        }
         self
     }
 
@@ -438,6 +520,14 @@ impl<'a> OpCheck<'a> {
         if self.op.reference.is_some() {
             names.extend((0..outputs.unwrap_or(1)).map(|j| forward_name(j, outputs.unwrap_or(1))));
         }
+        if self.second_order.is_some() {
+            names.extend(
+                self.options
+                    .compared()
+                    .map(|k| second_order::name(&self.options.name(k))),
+            );
+        }
+        names.extend(self.aliases.iter().map(|&pair| alias::name(&self.options, pair)));
         let mut shrinker = |start: &_, what: &_| {
             groups.shrunk(&self.shapes, (start, what), seed, |shapes, dims, rng| {
                 let drawn = self.draw(shapes, rng);
@@ -448,6 +538,8 @@ impl<'a> OpCheck<'a> {
         // Closures answer or fail at once: no_answer is a program's diagnosis.
         report.findings = findings(&records, &names, &mut shrinker, true);
         diagnoses::more(&mut report.findings, outcomes, &self.op, &self.options, seed);
+        let nonlinear = linearity::findings(&report.findings, outcomes, &self.op, &self.options, seed);
+        report.findings.extend(nonlinear);
         let broken: Vec<_> = outcomes
             .iter()
             .filter_map(|o| o.dot.filter(|d| !d.holds()).map(|d| (o, d)))
@@ -480,7 +572,9 @@ impl<'a> OpCheck<'a> {
             let at = match tallies.iter().position(|(n, _)| n == name) {
                 Some(at) => at,
                 None => {
-                    let projections = self.options.fast && !name.starts_with("jvp");
+                    // Fast mode projects the gradients only, not the JVP or the second order.
+                    let gradient = self.options.compared().any(|k| self.options.name(k) == *name);
+                    let projections = self.options.fast && gradient;
                     tallies.push((name.clone(), Tally::counting(projections)));
                     tallies.len() - 1
                 }
@@ -488,13 +582,9 @@ impl<'a> OpCheck<'a> {
             tallies[at].1.add(comparison);
         }
         let mut notes = Vec::new();
-        for k in 0..self.shapes.len() {
-            let name = self.options.name(k);
+        // A gradient (or second-order product) with nothing certified or failed is inconclusive.
+        let judge = |name: String, report: &mut Report, notes: &mut Vec<String>| {
             let label = format!("dL/d{name}");
-            if self.options.no_grad[k] {
-                notes.push(format!("{label}: not compared (no_grad)"));
-                continue;
-            }
             let tally = tallies
                 .iter()
                 .find(|(n, _)| *n == name)
@@ -507,9 +597,23 @@ impl<'a> OpCheck<'a> {
             } else if tally.compared() > 0 {
                 notes.push(format!("{label}: {tally}"));
             }
+        };
+        for k in 0..self.shapes.len() {
+            let name = self.options.name(k);
+            if self.options.no_grad[k] {
+                notes.push(format!("dL/d{name}: not compared (no_grad)"));
+                continue;
+            }
+            judge(name, report, &mut notes);
         }
         for (name, tally) in tallies.iter().filter(|(n, _)| n.starts_with("jvp")) {
             notes.push(format!("{name} (J u, forward mode): {tally}"));
+        }
+        for k in self.options.compared().filter(|_| self.second_order.is_some()) {
+            judge(second_order::name(&self.options.name(k)), report, &mut notes);
+        }
+        for &pair in &self.aliases {
+            judge(alias::name(&self.options, pair), report, &mut notes);
         }
         notes
     }
@@ -537,7 +641,36 @@ impl<'a> OpCheck<'a> {
         if validate::some_gradient(&self.options.no_grad).is_err() {
             return Some("every input is no_grad: there is no gradient to compare".to_owned());
         }
+        if let Some(why) = self.unusable_aliases() {
+            return Some(why);
+        }
         self.points.as_ref().and_then(|p| self.unusable_points(p))
+    }
+
+    /// Why an aliased pair cannot be checked as given with the other options, if it cannot.
+    fn unusable_aliases(&self) -> Option<String> {
+        self.aliases.iter().find_map(|&(i, j)| {
+            let (a, b) = (self.options.name(i), self.options.name(j));
+            let axes = |k: usize| {
+                let mut axes: Vec<usize> = (self.shrinkable.iter())
+                    .filter(|(input, _)| *input == k)
+                    .map(|(_, axis)| *axis)
+                    .collect();
+                axes.sort_unstable();
+                axes
+            };
+            let why = if self.options.no_grad[i] || self.options.no_grad[j] {
+                format!("{a} or {b} is no_grad: the shared array's gradient needs both")
+            } else if self.options.domains[i] != self.options.domains[j] {
+                let (d, e) = (self.options.domains[i], self.options.domains[j]);
+                format!("{a} is drawn in {d} and {b} in {e}: the same array has one domain")
+            } else if axes(i) != axes(j) {
+                format!("{a} and {b} have different shrinkable axes: the same array shrinks as one")
+            } else {
+                return None;
+            };
+            Some(format!("the option .alias({i}, {j}): {why}"))
+        })
     }
 
     /// Why the explicit points cannot be used, if they cannot.
@@ -552,6 +685,9 @@ impl<'a> OpCheck<'a> {
                     point.len(),
                     self.shapes.len()
                 ));
+            }
+            if let Some(why) = alias::untied(point, &self.aliases, &self.options) {
+                return Some(format!("point {p}: {why}"));
             }
             point
                 .iter()
@@ -591,11 +727,12 @@ impl<'a> OpCheck<'a> {
     /// infinite.
     fn draw(&self, shapes: &[Vec<usize>], rng: &mut rand_chacha::ChaCha8Rng) -> Option<Drawn> {
         for _ in 0..=REDRAWS {
-            let inputs: Vec<ArrayD<f64>> = shapes
+            let mut inputs: Vec<ArrayD<f64>> = shapes
                 .iter()
                 .zip(&self.options.domains)
                 .map(|(s, d)| d.draw(s, &mut *rng))
                 .collect();
+            alias::tie(&mut inputs, &self.aliases);
             match self.op.outputs(&inputs) {
                 Ok(out) if all_finite(&out) => return Some((inputs, Ok(out))),
                 Ok(_) => continue,
@@ -614,9 +751,16 @@ impl<'a> OpCheck<'a> {
     ) -> Option<Outcome> {
         let (inputs, outputs) = drawn?;
         Some(match outputs {
-            Ok(outputs) => self
-                .op
-                .check_case(inputs, &outputs, rng, (dims, label), &self.options),
+            Ok(outputs) => {
+                let mut outcome = self
+                    .op
+                    .check_case(inputs, &outputs, rng, (dims, label), &self.options);
+                alias::check(&self.op, &self.aliases, &mut outcome, &self.options);
+                if let Some(product) = &self.second_order {
+                    second_order::check(&self.op, product, &mut outcome, rng, &self.options);
+                }
+                outcome
+            }
             Err(fault) => Outcome {
                 record: fault_record(dims, label, fault),
                 comparisons: Vec::new(),

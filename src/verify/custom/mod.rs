@@ -13,7 +13,9 @@
 //!
 //! Each case also calls the backward twice (it must give the same answer, to the built-in
 //! verifier's 1e-12 relative, or to `nondet_tol` of the gradient's scale) and with a zero
-//! cotangent (it must return zeros, and not fail). A forward that is NaN or infinite at the drawn
+//! cotangent (it must return zeros, and not fail), and twice more for the linearity test
+//! `VJP(αu + βv) = α·VJP(u) + β·VJP(v)` (`custom/linearity.rs`: a backward that squares, clips or takes
+//! the absolute value of its upstream gradient fails with `upstream_nonlinear`). A forward that is NaN or infinite at the drawn
 //! inputs has them drawn again, a few times. The report carries, as a note and a second opinion
 //! outside the verdict, a Taylor-remainder test of the first case
 //! ([`taylor`](crate::oracle::taylor)).
@@ -31,6 +33,7 @@
 //! check::op("softplus", &[&[3, 4]], forward, backward).assert_correct();
 //! ```
 
+pub mod alias;
 mod builder;
 mod case;
 mod closures;
@@ -40,9 +43,11 @@ mod estimates;
 pub mod fast;
 mod jacobian;
 mod jvp;
+mod linearity;
 mod options;
 mod reference;
 mod second_opinion;
+pub mod second_order;
 mod shrink;
 mod tally;
 pub mod validate;

@@ -32,6 +32,7 @@ const GENERIC: &[&str] = &[
     "row_zero",
     "column_zero",
     "upstream_ignored",
+    "upstream_nonlinear",
     "swapped",
     "nondeterministic",
     "float32",
@@ -78,6 +79,7 @@ fn generic(code: &str) -> Option<&'static str> {
         "row_zero" => ROW_ZERO,
         "column_zero" => COLUMN_ZERO,
         "upstream_ignored" => UPSTREAM_IGNORED,
+        "upstream_nonlinear" => UPSTREAM_NONLINEAR,
         "swapped" => SWAPPED,
         "nondeterministic" => NONDETERMINISTIC,
         "float32" => FLOAT32,
@@ -291,6 +293,27 @@ Typical wrong code:
 Fix:
     dW = h.T @ g
     df = grad_out * (f - y)
+";
+
+const UPSTREAM_NONLINEAR: &str = "\
+upstream_nonlinear: the backward is not linear in the upstream gradient
+
+A backward maps dL/d(output) to dL/d(inputs) by the transposed Jacobian (Eq. 28):
+dL/dx = Jᵀ g, linear in g. So for any two upstream gradients u, v and numbers
+α, β, backward(αu + βv) = α·backward(u) + β·backward(v). The verifier calls the
+backward with u, v and αu + βv (α, β random, of either sign, up to about 7 in
+size) and yours broke this: it squares, clips, takes the absolute value of or
+otherwise transforms the upstream gradient, or adds a term that does not carry
+it. The report shows the worst elements: expected α·backward(u) + β·backward(v),
+got backward(αu + βv).
+
+Typical wrong code:
+    dx = g ** 2 * dfdx            # squared upstream
+    dx = np.clip(g, -1, 1) * dfdx # gradient clipping inside the op's backward
+    dx = np.abs(g) * dfdx
+Fix:
+    dx = g * dfdx
+Clip or rescale gradients in the optimiser, never inside an op's backward.
 ";
 
 const SWAPPED: &str = "\

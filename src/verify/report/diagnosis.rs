@@ -11,7 +11,8 @@
 //! [`crate::verify::hypotheses`] found: a factor that depends on the shape (its code is the fit's:
 //! `sign`, `factor`, `batch_mean`, `element_mean`, `mse_convention`), `loss_factor` (with
 //! `mse_convention` beside it when the factors are 2/(B·D3) or 2/B), `broadcast_scalar`,
-//! `fanout_overwrite`, `float32`; and those of a call: `nondeterministic`, `no_answer`.
+//! `fanout_overwrite`, `float32`; and those of a call: `nondeterministic`, `no_answer`,
+//! `upstream_nonlinear` (a custom op's backward not linear in its cotangent).
 //!
 //! And [`Diagnosis::Bug`]: a bug particular to one op, with its code and texts in that op's home
 //! (`crate::verify::ops`), so that a new op's bugs touch nothing here.
@@ -67,6 +68,9 @@ pub enum Diagnosis {
     Float32(Float32),
     /// The same request, asked twice, got two different answers.
     Nondeterministic,
+    /// The backward is not linear in the upstream gradient (it squares, clips or takes the
+    /// absolute value of it).
+    UpstreamNonlinear,
     /// Not one request got an answer: an unflushed standard output, most often.
     NoAnswer,
     /// A bug particular to one op, named in its home.
@@ -99,6 +103,7 @@ impl Diagnosis {
             Diagnosis::FanoutOverwrite(_) => "fanout_overwrite",
             Diagnosis::Float32(_) => "float32",
             Diagnosis::Nondeterministic => "nondeterministic",
+            Diagnosis::UpstreamNonlinear => "upstream_nonlinear",
             Diagnosis::NoAnswer => "no_answer",
             Diagnosis::Bug(bug) => bug.code,
         }
@@ -161,6 +166,7 @@ impl Diagnosis {
             Diagnosis::FanoutOverwrite(fanout) => fanout.sentence.clone(),
             Diagnosis::Float32(float32) => float32.sentence.clone(),
             Diagnosis::Nondeterministic => "the backward keeps state between calls (an accumulator not reset, a cache) or draws random numbers; a backward is a function of its inputs".to_owned(),
+            Diagnosis::UpstreamNonlinear => "not linear in the upstream gradient: the backward squares, clips or takes the absolute value of dL/d(output), or adds a term without it; a backward multiplies dL/d(output) in exactly once (Eq. 28)".to_owned(),
             Diagnosis::NoAnswer => FLUSH_ADVICE.to_owned(),
             Diagnosis::Bug(bug) => bug.summary.to_owned(),
         }
@@ -290,6 +296,7 @@ mod tests {
             Diagnosis::FanoutOverwrite(fanout),
             Diagnosis::Float32(float32),
             Diagnosis::Nondeterministic,
+            Diagnosis::UpstreamNonlinear,
             Diagnosis::NoAnswer,
         ];
         for d in one_case_diagnoses().into_iter().chain(new_ones) {

@@ -186,6 +186,9 @@ pub enum Problem {
     NonDeterministic,
     /// A zero upstream gradient gave a non-zero gradient.
     NonZeroForZeroUpstream,
+    /// The gradient is not linear in the upstream gradient: `VJP(αu + βv) ≠ α·VJP(u) +
+    /// β·VJP(v)` (see `verify::custom`'s linearity test).
+    NonLinearInUpstream,
 }
 
 /// One problem, with the evidence a student needs to find it.

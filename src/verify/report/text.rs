@@ -77,6 +77,10 @@ impl fmt::Display for Indented<'_> {
                 "non-zero for a zero upstream gradient: something in it does not scale with dL/d(output)"
                     .to_owned()
             }
+            Problem::NonLinearInUpstream => {
+                "not linear in the upstream gradient: VJP(αu + βv) differs from α·VJP(u) + β·VJP(v) (expected below is the right side, got the left)"
+                    .to_owned()
+            }
         };
         write!(
             f,
