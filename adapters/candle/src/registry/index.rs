@@ -35,6 +35,13 @@ pub(super) fn samples() -> Vec<Sample> {
         )
         .expect(Expect::Defect("scatter_add_init")),
         sample(
+            "scatter_add",
+            "init [2, 3] axis 1, src [2, 3] as large",
+            &[&[2, 3], &[2, 3]],
+            |x| x[0].scatter_add(&ids(&[2, 0, 0, 1, 1, 2], &[2, 3]), &x[1], 1),
+        )
+        .expect(Expect::Defect("scatter_add_init")),
+        sample(
             "scatter",
             "init [3, 4] axis 0, src [2, 4], no repeats",
             &[&[3, 4], &[2, 4]],
