@@ -177,16 +177,15 @@ impl<'a> Check<'a> {
             })
         };
         let shapes: Vec<&[usize]> = self.shapes.iter().map(Vec::as_slice).collect();
-        let mut op = OpCheck::try_multi(&self.name, &shapes, forward, backward);
-        op = self.configure(op);
         // Unsupported is known at the first backward: one case says it, the rest need not run.
-        let probe = self.points.as_ref().map(|p| p.len().min(1)).unwrap_or(1);
+        let op = self.configure(OpCheck::try_multi(&self.name, &shapes, forward, backward));
+        let probe = self.points.as_ref().map_or(1, |p| p.len().min(1));
         let first = self.configure_cases(op, Some(probe)).run();
         if let Some(why) = unsupported.borrow_mut().take() {
             return CandleReport::unsupported(first, why);
         }
-        let op = OpCheck::try_multi(&self.name, &shapes, forward, backward);
-        let report = self.configure_cases(self.configure(op), None).run();
+        let op = self.configure(OpCheck::try_multi(&self.name, &shapes, forward, backward));
+        let report = self.configure_cases(op, None).run();
         match unsupported.take() {
             Some(why) => CandleReport::unsupported(report, why),
             None => CandleReport::checked(report),

@@ -130,6 +130,27 @@ fn a_custom_op_without_a_backward_is_unsupported_not_a_failure() {
 }
 
 #[test]
+fn any_other_error_of_the_backward_is_a_failure_with_candles_message() {
+    let op = Elementwise {
+        name: "broken_backward",
+        f: f64::exp,
+        backward: Some(|_, _, _| Err(candle_core::Error::Msg("shape mismatch in my_bwd".to_owned()))),
+    };
+    let report = check("broken_backward", &[&[2]], move |x| x[0].apply_op1(op))
+        .cases(2)
+        .run();
+    match report.outcome() {
+        Outcome::Fail(items) => assert!(
+            items
+                .iter()
+                .any(|i| i.contains("candle's backward failed: shape mismatch in my_bwd")),
+            "{items:?}"
+        ),
+        other => panic!("expected FAIL, got {other}\n{report}"),
+    }
+}
+
+#[test]
 fn an_input_the_graph_does_not_reach_is_unsupported_and_named() {
     let report = check("floor", &[&[3]], |x| x[0].floor()).names(&["w"]).run();
     match report.outcome() {
