@@ -481,6 +481,7 @@ mod tests {
         let faults = [
             Fault::Unsupported,
             Fault::Panicked(String::new()),
+            Fault::Raised(String::new()),
             Fault::TimedOut {
                 seconds: 1.0,
                 request_id: 0,
@@ -517,6 +518,7 @@ mod tests {
             match fault {
                 Fault::Unsupported
                 | Fault::Panicked(_)
+                | Fault::Raised(_)
                 | Fault::TimedOut { .. }
                 | Fault::StoppedAnswering { .. }
                 | Fault::Exited { .. }

@@ -68,8 +68,11 @@ pub(crate) fn gradient_label(input: &str) -> String {
 pub enum Fault {
     /// The op is not implemented (protocol: `"error": "unsupported op"`).
     Unsupported,
-    /// The function under test panicked with this message.
+    /// The function under test panicked with this message (Rust).
     Panicked(String),
+    /// The function under test raised an exception (Python, checked in-process): the message
+    /// says which, with its traceback (`your function raised ValueError: …`).
+    Raised(String),
     /// No answer came within the time limit.
     TimedOut {
         /// The limit, in seconds.

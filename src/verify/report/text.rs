@@ -152,7 +152,9 @@ impl fmt::Display for Fault {
                 "the answer line has {bytes} bytes, more than the limit of {limit} bytes; it was read through, not kept"
             ),
             Fault::MissingKey { key } => write!(f, "the answer's grads: missing key `{key}`"),
-            Fault::Protocol(message) | Fault::Failed(message) => f.write_str(message),
+            Fault::Raised(message) | Fault::Protocol(message) | Fault::Failed(message) => {
+                f.write_str(message)
+            }
             Fault::GaveUp { restarts, last } => write!(
                 f,
                 "not asked: the program was restarted {restarts} times in this op and ended again ({last})"
