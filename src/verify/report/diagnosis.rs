@@ -11,7 +11,7 @@
 //! [`crate::verify::hypotheses`] found: a factor that depends on the shape (its code is the fit's:
 //! `sign`, `factor`, `batch_mean`, `element_mean`, `mse_convention`), `loss_factor` (with
 //! `mse_convention` beside it when the factors are 2/(B·D3) or 2/B), `broadcast_scalar`,
-//! `fanout_overwrite`, `float32`; and those of a call: `nondeterministic`, `no_answer`.
+//! `fanout_overwrite`, `float32`; and those of a call: `nondeterministic`, `no_answer`, `mutated_input`.
 //!
 //! And [`Diagnosis::Bug`]: a bug particular to one op, with its code and texts in that op's home
 //! (`crate::verify::ops`), so that a new op's bugs touch nothing here.
@@ -69,6 +69,8 @@ pub enum Diagnosis {
     Nondeterministic,
     /// Not one request got an answer: an unflushed standard output, most often.
     NoAnswer,
+    /// The backward wrote into an array it was given.
+    MutatedInput,
     /// A bug particular to one op, named in its home.
     Bug(&'static Bug),
 }
@@ -100,6 +102,7 @@ impl Diagnosis {
             Diagnosis::Float32(_) => "float32",
             Diagnosis::Nondeterministic => "nondeterministic",
             Diagnosis::NoAnswer => "no_answer",
+            Diagnosis::MutatedInput => "mutated_input",
             Diagnosis::Bug(bug) => bug.code,
         }
     }
@@ -162,6 +165,7 @@ impl Diagnosis {
             Diagnosis::Float32(float32) => float32.sentence.clone(),
             Diagnosis::Nondeterministic => "the backward keeps state between calls (an accumulator not reset, a cache) or draws random numbers; a backward is a function of its inputs".to_owned(),
             Diagnosis::NoAnswer => FLUSH_ADVICE.to_owned(),
+            Diagnosis::MutatedInput => "a masked or scaled copy written into the array itself (`dout[x <= 0] = 0`, `grad *= 2`, `x -= …`) changes the caller's array too, and a network's next backward reads the changed values; copy first: `dx = dout.copy(); dx[x <= 0] = 0` (or `dx = dout * (x > 0)`)".to_owned(),
             Diagnosis::Bug(bug) => bug.summary.to_owned(),
         }
     }
@@ -291,6 +295,7 @@ mod tests {
             Diagnosis::Float32(float32),
             Diagnosis::Nondeterministic,
             Diagnosis::NoAnswer,
+            Diagnosis::MutatedInput,
         ];
         for d in one_case_diagnoses().into_iter().chain(new_ones) {
             codes.extend(d.codes());

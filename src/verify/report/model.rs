@@ -189,6 +189,13 @@ pub enum Problem {
     NonDeterministic,
     /// A zero upstream gradient gave a non-zero gradient.
     NonZeroForZeroUpstream,
+    /// The backward wrote into an array it was given (an input or the upstream gradient, named
+    /// as the call names it: `grad_h`, `a`): the caller's array changed. Only a function checked
+    /// in-process (Python) can; a program gets copies.
+    MutatedInput {
+        /// The argument that changed, by its name in the call.
+        argument: String,
+    },
 }
 
 /// One problem, with the evidence a student needs to find it.

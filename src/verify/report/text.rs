@@ -78,6 +78,11 @@ impl fmt::Display for Indented<'_> {
                 "non-zero for a zero upstream gradient: something in it does not scale with dL/d(output)"
                     .to_owned()
             }
+            Problem::MutatedInput { argument } => {
+                format!(
+                    "the backward changed its argument `{argument}` in place: the caller's array is not what it passed"
+                )
+            }
         };
         write!(
             f,
