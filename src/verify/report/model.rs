@@ -190,7 +190,7 @@ pub enum Problem {
     /// A zero upstream gradient gave a non-zero gradient.
     NonZeroForZeroUpstream,
     /// The backward wrote into an array it was given (an input or the upstream gradient, named
-    /// as the call names it: `grad_h`, `a`): the caller's array changed. Only a function checked
+    /// as the call names it: `grad_out`, `a`): the caller's array changed. Only a function checked
     /// in-process (Python) can; a program gets copies.
     MutatedInput {
         /// The argument that changed, by its name in the call.
