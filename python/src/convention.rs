@@ -14,7 +14,7 @@
 //!   numbers too) or a tuple of one; for a network also a dict keyed like `params`. Each is
 //!   anything NumPy reads as an array of numbers of its input's rank.
 
-use gradverify::catalogue::{Answer, GradOut, InputKind, InputSpec, OpSpec, Request};
+use gradverify::catalogue::{Answer, Grad, GradOut, InputKind, InputSpec, OpSpec, Request};
 use gradverify::verify::{Backward, Fault};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -61,7 +61,7 @@ pub(crate) fn is_network(spec: &OpSpec) -> bool {
 pub(crate) fn returned(spec: &OpSpec) -> Vec<&'static InputSpec> {
     (spec.inputs.iter())
         .filter(|i| match is_network(spec) {
-            true => i.grad == gradverify::catalogue::Grad::Required,
+            true => i.grad == Grad::Required,
             false => i.differentiated(),
         })
         .collect()

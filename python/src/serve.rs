@@ -45,12 +45,14 @@ pub(crate) fn serve(
             names.join(", ")
         )));
     }
-    let calls = Calls::new(py);
     for line in stdin.try_iter()? {
         let line: String = line?.extract()?;
         if line.trim().is_empty() {
             continue;
         }
+        // The calls of one request: what they keep (exceptions, changed arguments) is not kept
+        // from one request to the next.
+        let calls = Calls::new(py);
         let response = respond(&line, |request| {
             let function = functions
                 .get(request.kind().name())
