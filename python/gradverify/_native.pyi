@@ -1,27 +1,28 @@
 """Types of ``gradverify._native``, the checks (Rust, through PyO3); ``gradverify`` re-exports
 every name."""
 
-from collections.abc import Sequence
-from typing import Literal, final
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal, TextIO, final
 
 from numpy.typing import ArrayLike
 
-from ._types import Backprop, Backward, Domain, Forward, LinearBackward, ReluBackward, SqerrBackward
+from ._types import Backward, Domain, Forward
 
 __all__ = [
     "Report",
     "check",
-    "check_linear",
-    "check_relu",
-    "check_sqerr",
-    "check_network",
     "check_op",
+    "checks_source",
+    "serve",
     "DEFAULT_CASES",
+    "OPS",
     "__version__",
 ]
 
 __version__: str
 DEFAULT_CASES: int
+# Every op of the catalogue, in the registry's order.
+OPS: tuple[str, ...]
 
 @final
 class Report:
@@ -40,19 +41,13 @@ class Report:
     def _repr_html_(self) -> str: ...
 
 def check(op: str, backward: Backward, *, cases: int | None = None, seed: int = 0) -> Report:
-    """Checks ``backward(grad_out, *inputs, **attrs)`` of a course op by its name."""
+    """Checks ``backward`` of any op of the catalogue by its name, called as its spec says."""
 
-def check_linear(backward: LinearBackward, *, cases: int | None = None, seed: int = 0) -> Report:
-    """Checks ``backward(grad_a, h, W, b) -> (dL/dh, dL/dW, dL/db)`` of a = h W + b."""
+def checks_source() -> str:
+    """The source of ``gradverify/_checks.py``: a ``check_<op>`` for every op of the catalogue."""
 
-def check_relu(backward: ReluBackward, *, cases: int | None = None, seed: int = 0) -> Report:
-    """Checks ``backward(grad_h, a) -> dL/da`` of h = max(a, 0)."""
-
-def check_sqerr(backward: SqerrBackward, *, cases: int | None = None, seed: int = 0) -> Report:
-    """Checks ``backward(grad_loss, f, y) -> (dL/df, dL/dy)`` of L = ½ Σ (f − y)²."""
-
-def check_network(backprop: Backprop, *, cases: int | None = None, seed: int = 0) -> Report:
-    """Checks ``backprop(x, y, params)``, the six parameter gradients of the Eq. 33 network."""
+def serve(backwards: Mapping[str, Backward], stdin: Iterable[str], stdout: TextIO) -> None:
+    """``gradverify.serve``'s loop: protocol v1 read and written by the crate."""
 
 def check_op(
     name: str,

@@ -87,9 +87,10 @@ pub(crate) fn check_op(
         &shapes,
         |xs| array("forward", &calls.call(&forward, numpy(xs))?, "the output"),
         |xs, g| {
-            let mut args = vec![calls.numpy(g)];
-            args.extend(numpy(xs));
-            let out = calls.call(&backward, args)?;
+            let names: Vec<String> = (0..xs.len()).map(|k| format!("x{k}")).collect();
+            let mut args = vec![("grad_out", calls.numpy(g))];
+            args.extend(names.iter().map(String::as_str).zip(numpy(xs)));
+            let out = calls.backward(&backward, args, None)?;
             let items: Vec<Bound<'_, PyAny>> = if let Ok(tuple) = out.cast::<PyTuple>() {
                 tuple.iter().collect()
             } else if let Ok(list) = out.cast::<PyList>() {

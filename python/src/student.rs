@@ -1,26 +1,33 @@
 //! Calling a student's Python function from inside the verifier.
 //!
-//! Everything a Python function can do wrong is an `Err` here ([`Fault::Failed`]), with a
-//! message written for the report: an exception, with its Python traceback; a result that is not
-//! a sequence of the expected length; a gradient that is not an array of numbers, or has the
-//! wrong number of dimensions. (A gradient of the right rank and the wrong shape goes through:
-//! the verifier reports its shape.) `check_op`'s closures are fallible
-//! (`OpCheck::try_new`), so the fault fails the case (`the forward failed: raised …`); the
-//! built-in ops' checks take plain closures and catch a panic as a finding of the report, so for
-//! them the fault crosses as a panic ([`Calls::answer`]), and [`Calls::finish`] gives it back its
-//! own words (`the call: your function raised ValueError: …`, not `panicked: …`; see
-//! [`words`](crate::words)). Either way the case fails and the check goes on.
+//! Everything a Python function can do wrong is an `Err` here, with a message written for the
+//! report: an exception ([`Fault::Raised`]), with its Python traceback; a result that is not a
+//! sequence of the expected length, a gradient that is not an array of numbers, or has the wrong
+//! number of dimensions ([`Fault::Failed`]). (A gradient of the right rank and the wrong shape
+//! goes through: the verifier reports its shape.) The catalogue's checks call the function as a
+//! `Backward` ([`convention`](crate::convention)), whose faults fail the case as they are (`the
+//! call: your function raised ValueError: …`); `check_op`'s closures are fallible too
+//! (`OpCheck::try_new`), and its case fails with the crate's words around the fault (`the
+//! forward failed: raised …`, a `raised` fault again in [`words`](crate::words)). Either way the
+//! case fails and the check goes on.
+//!
+//! A backward gets NumPy copies, but it can still write into them (`dout[x <= 0] = 0` zeroes the
+//! caller's `dout`): [`Calls::backward`] keeps every array argument's bits from before the call
+//! and compares them after it, and [`Calls::finish`] adds a finding (`mutated_input`) for each
+//! argument that changed, so that such a backward fails even where its gradients are right.
 //!
 //! A `KeyboardInterrupt` or a `SystemExit` is not the student's bug: the first one is kept, every
 //! later call fails at once without entering Python, and the check raises it when it returns.
 //! The checks run their cases one after another on the calling thread, which holds the GIL.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 
-use gradverify::verify::{Fault, Report};
+use gradverify::verify::{Diagnosis, Fault, Finding, Problem, Report, Subject};
 use ndarray::{Array, ArrayD, Dimension};
-use numpy::{AllowTypeChange, PyArrayLikeDyn, ToPyArray};
+use numpy::{AllowTypeChange, PyArrayDyn, PyArrayLikeDyn, PyArrayMethods, PyUntypedArrayMethods, ToPyArray};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -28,14 +35,35 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use crate::report::PyReport;
 use crate::words;
 
-/// The calls of one check into Python.
+/// The calls of one check (or one `serve`) into Python.
 pub(crate) struct Calls<'py> {
     py: Python<'py>,
     /// How an exception's message starts: see [`Calls::new`] and [`Calls::named`].
     raised: &'static str,
     stopped: RefCell<Option<PyErr>>,
-    /// The messages of the faults that crossed as panics ([`Calls::answer`]).
-    crossed: RefCell<HashSet<String>>,
+    /// The messages of the exceptions the function raised.
+    raised_messages: RefCell<Vec<String>>,
+    /// The arguments a backward changed, in the order they were first seen to.
+    mutated: RefCell<Vec<Mutated>>,
+}
+
+/// One argument that a backward wrote into.
+struct Mutated {
+    /// Its name in the call (`grad_out`, `a`, `params['W1']`).
+    argument: String,
+    /// The cases it changed in, each known by its inputs (the arguments after the first, the
+    /// upstream gradient): a case asked again with the same inputs is one case.
+    cases: BTreeSet<u64>,
+    /// Its smallest shape among them.
+    smallest: Vec<usize>,
+}
+
+/// An array argument's shape and bits, from before a call.
+struct Snapshot<'py> {
+    name: String,
+    array: Bound<'py, PyAny>,
+    shape: Vec<usize>,
+    bits: Vec<u64>,
 }
 
 impl<'py> Calls<'py> {
@@ -56,7 +84,8 @@ impl<'py> Calls<'py> {
             py,
             raised,
             stopped: RefCell::new(None),
-            crossed: RefCell::new(HashSet::new()),
+            raised_messages: RefCell::new(Vec::new()),
+            mutated: RefCell::new(Vec::new()),
         }
     }
 
@@ -83,7 +112,9 @@ impl<'py> Calls<'py> {
         match function.call(args, kwargs) {
             Ok(value) => Ok(value),
             Err(err) if err.is_instance_of::<PyException>(self.py) => {
-                Err(Fault::Failed(raised(self.py, self.raised, &err)))
+                let message = raised(self.py, self.raised, &err);
+                self.raised_messages.borrow_mut().push(message.clone());
+                Err(Fault::Raised(message))
             }
             Err(interruption) => {
                 self.stopped.replace(Some(interruption));
@@ -94,14 +125,61 @@ impl<'py> Calls<'py> {
         }
     }
 
-    /// What `answer` gives, or a panic with its fault's message: how a fault crosses a closure
-    /// that cannot fail (the built-in ops' checks), which catches the panic as the case's fault.
-    pub(crate) fn answer<T>(&self, answer: impl FnOnce() -> Result<T, Fault>) -> T {
-        answer().unwrap_or_else(|fault| {
-            let message = fault.to_string();
-            self.crossed.borrow_mut().insert(message.clone());
-            panic!("{message}")
-        })
+    /// `backward(*args, **kwargs)` as [`Calls::call_with`], `args` named as the call names them
+    /// (the upstream gradient first): each array among them (and each array value of a dict among
+    /// them) is compared bit for bit after the call with its copy from before, and one that
+    /// changed is recorded for [`Calls::finish`], whether the call returned or raised.
+    pub(crate) fn backward(
+        &self,
+        function: &Bound<'py, PyAny>,
+        args: Vec<(&str, Bound<'py, PyAny>)>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> Result<Bound<'py, PyAny>, Fault> {
+        let before: Vec<Snapshot<'py>> = (args.iter())
+            .flat_map(|(name, value)| arrays(name, value))
+            .filter_map(|(name, array)| snapshot(name, array))
+            .collect();
+        let case = {
+            let mut hasher = DefaultHasher::new();
+            let first = args.first().map(|(name, _)| *name);
+            for s in before.iter().filter(|s| Some(s.name.as_str()) != first) {
+                (&s.shape, &s.bits).hash(&mut hasher);
+            }
+            hasher.finish()
+        };
+        let out = self.call_with(function, args.into_iter().map(|(_, v)| v).collect(), kwargs);
+        for s in before {
+            if bits(&s.array).is_some_and(|(shape, after)| shape != s.shape || after != s.bits) {
+                self.record_mutation(s.name, s.shape, case);
+            }
+        }
+        out
+    }
+
+    fn record_mutation(&self, argument: String, shape: Vec<usize>, case: u64) {
+        let mut mutated = self.mutated.borrow_mut();
+        let size = |shape: &[usize]| shape.iter().product::<usize>();
+        match mutated.iter_mut().find(|m| m.argument == argument) {
+            Some(m) => {
+                m.cases.insert(case);
+                if size(&shape) < size(&m.smallest) {
+                    m.smallest = shape;
+                }
+            }
+            None => mutated.push(Mutated {
+                argument,
+                cases: BTreeSet::from([case]),
+                smallest: shape,
+            }),
+        }
+    }
+
+    /// The interruption that stopped the calls, if one did (`serve` raises it between requests).
+    pub(crate) fn interrupted(&self) -> PyResult<()> {
+        match self.stopped.take() {
+            Some(interruption) => Err(interruption),
+            None => Ok(()),
+        }
     }
 
     /// The report in Python's words ([`words::for_python`]), or the interruption that stopped
@@ -111,7 +189,23 @@ impl<'py> Calls<'py> {
             return Err(interruption);
         }
         report.subject = subject;
-        words::for_python(&mut report, &self.crossed.into_inner());
+        for m in self.mutated.into_inner() {
+            let shape: Vec<String> = m.smallest.iter().map(usize::to_string).collect();
+            report.findings.push(Finding {
+                what: Subject::Call,
+                problem: Problem::MutatedInput {
+                    argument: m.argument.clone(),
+                },
+                // Cases asked while shrinking count too: at most the report's cases are said.
+                failed: m.cases.len().min(report.cases),
+                smallest_shape: format!("{} of shape ({})", m.argument, shape.join(", ")),
+                worst: Vec::new(),
+                values: None,
+                diagnosis: Some(Diagnosis::MutatedInput),
+                only_batch_of_one: false,
+            });
+        }
+        words::for_python(&mut report, &self.raised_messages.into_inner());
         Ok(report.into())
     }
 
@@ -136,6 +230,56 @@ impl<'py> Calls<'py> {
             .into_pyobject(self.py)
             .expect("internal: a float")
             .into_any()
+    }
+}
+
+/// The arrays of an argument by their names in the call: the argument itself, or a dict's array
+/// values (`params["W1"]`).
+fn arrays<'py>(name: &str, value: &Bound<'py, PyAny>) -> Vec<(String, Bound<'py, PyAny>)> {
+    match value.cast::<PyDict>() {
+        Ok(dict) => (dict.iter())
+            .map(|(key, v)| {
+                (
+                    format!(
+                        "{name}[{}]",
+                        key.repr().map_or_else(|_| "?".to_owned(), |r| r.to_string())
+                    ),
+                    v,
+                )
+            })
+            .collect(),
+        Err(_) => vec![(name.to_owned(), value.clone())],
+    }
+}
+
+/// `array`'s shape and bits, if it is a float64 or int64 NumPy array.
+fn snapshot<'py>(name: String, array: Bound<'py, PyAny>) -> Option<Snapshot<'py>> {
+    let (shape, bits) = bits(&array)?;
+    Some(Snapshot {
+        name,
+        array,
+        shape,
+        bits,
+    })
+}
+
+/// The shape and the bits of the elements of a float64 or int64 NumPy array; `None` for anything
+/// else.
+fn bits(array: &Bound<'_, PyAny>) -> Option<(Vec<usize>, Vec<u64>)> {
+    if let Ok(floats) = array.cast::<PyArrayDyn<f64>>() {
+        let view = floats.try_readonly().ok()?;
+        Some((
+            floats.shape().to_vec(),
+            view.as_array().iter().map(|v| v.to_bits()).collect(),
+        ))
+    } else if let Ok(integers) = array.cast::<PyArrayDyn<i64>>() {
+        let view = integers.try_readonly().ok()?;
+        Some((
+            integers.shape().to_vec(),
+            view.as_array().iter().map(|&v| v as u64).collect(),
+        ))
+    } else {
+        None
     }
 }
 
@@ -189,23 +333,6 @@ pub(crate) fn unpack<'py>(
     }
 }
 
-/// `value` as an array of `D`'s rank: any array-like of numbers, converted to float64.
-pub(crate) fn gradient<D: Dimension>(
-    function: &str,
-    value: &Bound<'_, PyAny>,
-    what: &str,
-) -> Result<Array<f64, D>, Fault> {
-    let any = array(function, value, what)?;
-    let shape = any.shape().to_vec();
-    any.into_dimensionality::<D>().map_err(|_| {
-        Fault::Failed(format!(
-            "{function} returned {what} with {} dimensions (shape {shape:?}); expected {}",
-            shape.len(),
-            D::NDIM.map_or("an array".to_owned(), |n| format!("a {n}-D array"))
-        ))
-    })
-}
-
 /// `value` as an array of any rank.
 pub(crate) fn array(function: &str, value: &Bound<'_, PyAny>, what: &str) -> Result<ArrayD<f64>, Fault> {
     match value.extract::<PyArrayLikeDyn<'_, f64, AllowTypeChange>>() {
@@ -217,12 +344,17 @@ pub(crate) fn array(function: &str, value: &Bound<'_, PyAny>, what: &str) -> Res
     }
 }
 
-/// The type's name, for messages.
+/// The type's name with its article, for messages (`a tuple`, `an int`).
 fn type_name(value: &Bound<'_, PyAny>) -> String {
-    value
-        .get_type()
-        .name()
-        .map_or_else(|_| "an object".to_owned(), |n| format!("a {n}"))
+    let Ok(name) = value.get_type().name() else {
+        return "an object".to_owned();
+    };
+    let name = name.to_string();
+    let article = match name.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    };
+    format!("{article} {name}")
 }
 
 /// The function's `__name__`, for the report's head (`linear (linear_backward): pass`).

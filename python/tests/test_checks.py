@@ -134,7 +134,7 @@ def test_cases_and_seed_choose_the_cases():
 
 
 def test_misuse_is_a_python_error_naming_the_argument():
-    with pytest.raises(TypeError, match="backward must be a function, got a int"):
+    with pytest.raises(TypeError, match="backward must be a function, got an int"):
         gradverify.check_linear(3)
     with pytest.raises(ValueError, match="cases must be at least 1, got 0"):
         gradverify.check_relu(students.relu_backward, cases=0)

@@ -5,6 +5,7 @@ verdict (pytest's short summary shows it), and a notebook shows the report as a 
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -29,16 +30,32 @@ def test_an_exception_reads_your_function_raised_with_its_traceback():
     assert "panicked" not in str(report)
     (finding,) = json.loads(report.to_json())["findings"]
     fault = finding["problem"]["detail"]
-    assert fault["kind"] == "failed" and fault["detail"].startswith("your function raised ValueError")
+    assert fault["kind"] == "raised" and fault["detail"].startswith("your function raised ValueError")
 
 
 def test_check_op_names_the_function_that_raised():
     def forward(x):
         raise RuntimeError("forward not written")
 
-    text = str(gradverify.check_op("todo", [(2,)], forward, lambda g, x: g, cases=2))
+    report = gradverify.check_op("todo", [(2,)], forward, lambda g, x: g, cases=2)
+    text = str(report)
     assert "the call: the forward failed: raised RuntimeError: forward not written" in text
     assert "panicked" not in text
+    kinds = {f["problem"]["detail"]["kind"] for f in json.loads(report.to_json())["findings"]}
+    assert kinds == {"raised"}, kinds
+
+
+def test_explain_raised_speaks_of_python_and_panicked_of_rust():
+    command = shutil.which("gradverify", path=os.path.dirname(sys.executable))
+    if command is None:
+        pytest.skip("the wheel's gradverify command is not beside this Python")
+    raised = subprocess.run([command, "explain", "raised"], capture_output=True, text=True, timeout=60)
+    assert raised.returncode == 0, raised.stderr
+    assert raised.stdout.startswith("raised: your Python function raised an exception"), raised.stdout
+    assert "traceback" in raised.stdout
+    panicked = subprocess.run([command, "explain", "panicked"], capture_output=True, text=True, timeout=60)
+    assert panicked.stdout.startswith("panicked: the Rust function under test panicked"), panicked.stdout
+    assert "Python" not in panicked.stdout.split("(A Python function")[0], panicked.stdout
 
 
 def test_negative_zero_prints_as_zero():

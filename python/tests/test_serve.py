@@ -63,7 +63,9 @@ def test_serve_answers_unsupported_ops_and_exceptions_and_goes_on():
 
 
 def test_serve_needs_functions():
-    with pytest.raises(TypeError, match="at least one of linear, relu, sqerr, mlp"):
+    with pytest.raises(TypeError, match=r"at least one backward, by its op's name .*; the ops are linear, relu, sqerr, mlp, "):
         gradverify.serve()
-    with pytest.raises(TypeError, match="relu must be a function, got int"):
+    with pytest.raises(TypeError, match="serve got softmax=…, which is not an op of the catalogue; the ops are linear,"):
+        gradverify.serve(softmax=students.relu_backward)
+    with pytest.raises(TypeError, match="relu must be a function, got an int"):
         gradverify.serve(relu=1)

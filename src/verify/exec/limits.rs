@@ -33,13 +33,14 @@ impl Default for ProcessLimits {
     }
 }
 
-#[cfg(target_env = "gnu")]
+#[cfg(all(unix, target_env = "gnu"))]
 pub(super) type Resource = libc::__rlimit_resource_t;
-#[cfg(not(target_env = "gnu"))]
+#[cfg(all(unix, not(target_env = "gnu")))]
 pub(super) type Resource = libc::c_int;
 
 /// (resource, soft, hard) for each limit, never above the verifier's own hard limits (a process
-/// may lower its hard limits, not raise them).
+/// may lower its hard limits, not raise them). Unix only: elsewhere no program is started.
+#[cfg(unix)]
 pub(super) fn rlimits(limits: &ProcessLimits) -> [(Resource, libc::rlim_t, libc::rlim_t); 4] {
     let mib = |n: u64| n.saturating_mul(1 << 20) as libc::rlim_t;
     let cpu = limits.cpu_seconds as libc::rlim_t;
@@ -57,6 +58,7 @@ pub(super) fn rlimits(limits: &ProcessLimits) -> [(Resource, libc::rlim_t, libc:
 }
 
 /// The verifier's hard limit of `resource` (RLIM_INFINITY when it cannot be read).
+#[cfg(unix)]
 fn own_hard_limit(resource: Resource) -> libc::rlim_t {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -69,7 +71,7 @@ fn own_hard_limit(resource: Resource) -> libc::rlim_t {
     limit.rlim_max
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

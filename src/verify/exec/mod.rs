@@ -21,6 +21,7 @@ pub mod channel;
 mod exchange;
 pub mod fault;
 pub mod limits;
+#[cfg(target_os = "linux")]
 mod namespace;
 pub mod process;
 pub mod restarting;

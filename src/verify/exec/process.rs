@@ -22,17 +22,34 @@
 //! Each child also gets PR_SET_PDEATHSIG = SIGKILL, so a verifier that is itself killed (Ctrl-C
 //! does not reach a child in its own group) takes its children with it. The kernel sends it
 //! when the *thread* that started the child ends: keep a subject on the thread that made it.
+//!
+//! Layers 2 and 4 and the death signal are Linux's (`cfg(target_os = "linux")`). On macOS and
+//! the other Unix systems a program gets layers 1 and 3: a PID namespace is never available,
+//! `--sandbox` is an error that says it needs Linux, a process that leaves the group is not
+//! found (there is no `/proc` to find its token in), and a program whose verifier is killed
+//! outright is left running until it reads the end of its standard input. The module needs
+//! Unix (`fork`, process groups, `setrlimit`): elsewhere (Windows) [`super`] refuses to start
+//! a program at all.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 
+#[cfg(unix)]
 use std::os::unix::process::CommandExt;
 
-use super::limits::{ProcessLimits, rlimits};
+use super::limits::ProcessLimits;
+#[cfg(unix)]
+use super::limits::rlimits;
+#[cfg(target_os = "linux")]
 use super::namespace::{self, Areas, Proc};
 use super::stray;
+
+/// Where there are no PID namespaces (macOS): none is ever made.
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug, Clone, Copy)]
+enum Proc {}
 
 /// How a program is held apart from the verifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +68,9 @@ impl Isolation {
     pub fn available(self) -> bool {
         static SANDBOX: OnceLock<bool> = OnceLock::new();
         match self {
-            Isolation::ProcessGroup => true,
+            Isolation::ProcessGroup => cfg!(unix),
             Isolation::PidNamespace => pid_namespace().is_some(),
+            Isolation::Sandbox if !cfg!(target_os = "linux") => false,
             Isolation::Sandbox => *SANDBOX.get_or_init(|| {
                 let prefix = bwrap_prefix(Path::new("/"));
                 let mut command = Command::new(&prefix[0]);
@@ -68,7 +86,7 @@ impl Isolation {
     pub fn sees_only_its_own_processes(self) -> bool {
         match self {
             Isolation::ProcessGroup => false,
-            Isolation::PidNamespace => matches!(pid_namespace(), Some(Proc::Own(_))),
+            Isolation::PidNamespace => own_proc(),
             Isolation::Sandbox => true,
         }
     }
@@ -85,8 +103,27 @@ impl Isolation {
     }
 }
 
+/// Whether this machine's PID namespace has a `/proc` of its own.
+#[cfg(target_os = "linux")]
+fn own_proc() -> bool {
+    matches!(pid_namespace(), Some(Proc::Own(_)))
+}
+
+/// Elsewhere than Linux there is no PID namespace, so no `/proc` of its own.
+#[cfg(not(target_os = "linux"))]
+fn own_proc() -> bool {
+    false
+}
+
+/// Elsewhere than Linux there is no PID namespace.
+#[cfg(not(target_os = "linux"))]
+fn pid_namespace() -> Option<Proc> {
+    None
+}
+
 /// The PID namespace this machine allows (tried once, then cached): with a `/proc` of its own
 /// where it can, else with the host's; `None` where the kernel refuses one.
+#[cfg(target_os = "linux")]
 fn pid_namespace() -> Option<Proc> {
     static PID_NAMESPACE: OnceLock<Option<Proc>> = OnceLock::new();
     *PID_NAMESPACE.get_or_init(|| {
@@ -167,7 +204,14 @@ pub struct Spawn<'a> {
     pub isolation: Isolation,
 }
 
+/// Why no program starts without Unix.
+const NEEDS_UNIX: &str = "running a program (verify --exec, sweep --exec, grade) needs Unix (Linux or macOS): its process group and resource limits hold it there, and Windows has neither; run gradverify under WSL";
+
 /// A started program with its pipes, killed with its whole process group on drop.
+#[cfg_attr(
+    not(unix),
+    allow(dead_code, reason = "never made without Unix: Contained::start refuses")
+)]
 pub struct Contained {
     child: Child,
     /// The child's exit status, once seen (the child stays unreaped until [`Contained::kill`]).
@@ -186,13 +230,30 @@ impl Contained {
     pub fn start(spawn: &Spawn) -> io::Result<Contained> {
         if !spawn.isolation.available() {
             return Err(io::Error::other(match spawn.isolation {
+                _ if !cfg!(unix) => NEEDS_UNIX,
+                Isolation::Sandbox if !cfg!(target_os = "linux") => {
+                    "--sandbox needs Linux (bubblewrap and namespaces); this system has neither, so run without --sandbox (a process group and resource limits hold the program) or on Linux"
+                }
                 Isolation::Sandbox => {
                     "--sandbox needs bubblewrap (`bwrap`, Debian package bubblewrap) allowed to create namespaces; it is missing or refused here"
                 }
+                _ if !cfg!(target_os = "linux") => "a PID namespace needs Linux; this system has none",
                 _ => "this machine refuses a new PID namespace",
             }));
         }
-        let dir: PathBuf = match spawn.dir {
+        Contained::start_contained(spawn)
+    }
+
+    /// Without Unix no isolation is available, so [`Contained::start`] has refused already.
+    #[cfg(not(unix))]
+    fn start_contained(_: &Spawn) -> io::Result<Contained> {
+        Err(io::Error::other(NEEDS_UNIX))
+    }
+
+    /// [`Contained::start`] once its isolation is known to be available.
+    #[cfg(unix)]
+    fn start_contained(spawn: &Spawn) -> io::Result<Contained> {
+        let dir: std::path::PathBuf = match spawn.dir {
             Some(dir) => dir
                 .canonicalize()
                 .map_err(|e| io::Error::new(e.kind(), format!("the folder {}: {e}", dir.display())))?,
@@ -219,6 +280,7 @@ impl Contained {
     /// The exit status as the OS says it, with the limit that caused it where a signal names
     /// one: SIGXCPU (or a shell's 152) is the CPU limit, SIGKILL (or 137) its hard limit a second
     /// later, unless the system killed it.
+    #[cfg(unix)]
     pub fn describe(&self, status: ExitStatus) -> String {
         use std::os::unix::process::ExitStatusExt;
         let signal = status
@@ -233,6 +295,12 @@ impl Contained {
             ),
             _ => status.to_string(),
         }
+    }
+
+    /// The exit status as the OS says it.
+    #[cfg(not(unix))]
+    pub fn describe(&self, status: ExitStatus) -> String {
+        status.to_string()
     }
 
     /// The isolation the program runs under.
@@ -250,7 +318,14 @@ impl Contained {
     /// [`Contained::kill`].
     pub fn status(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() && !self.killed {
-            self.status = peek_status(self.child.id() as libc::pid_t)?;
+            #[cfg(unix)]
+            {
+                self.status = peek_status(self.child.id() as libc::pid_t)?;
+            }
+            #[cfg(not(unix))]
+            {
+                self.status = self.child.try_wait()?;
+            }
         }
         Ok(self.status)
     }
@@ -262,11 +337,13 @@ impl Contained {
         }
         // The group id is the child's pid, taken until the child is reaped below: the signal
         // cannot reach a stranger's group.
-        let pgid = self.child.id() as libc::pid_t;
+        #[cfg(unix)]
         // SAFETY: kill has no memory effects; a group that is gone gives ESRCH, ignored.
         unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
+            libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL);
         }
+        #[cfg(not(unix))]
+        let _ = self.child.kill();
         if self.isolation == Isolation::ProcessGroup {
             // Nothing holds a process that left the group but its token.
             stray::kill_carriers(&self.token);
@@ -285,6 +362,7 @@ impl Drop for Contained {
 }
 
 /// The exit status of child `pid` if it has exited, without reaping it (waitid with WNOWAIT).
+#[cfg(unix)]
 fn peek_status(pid: libc::pid_t) -> io::Result<Option<ExitStatus>> {
     use std::os::unix::process::ExitStatusExt;
     // SAFETY: waitid writes one siginfo_t into the zeroed struct it is given; the accessors
@@ -311,6 +389,7 @@ fn peek_status(pid: libc::pid_t) -> io::Result<Option<ExitStatus>> {
 /// The command for `spawn` in `dir`: piped streams, its own process group, the limits and the
 /// isolation set up in the child before exec (in a PID namespace with `namespace`'s `/proc`,
 /// where given).
+#[cfg(unix)]
 fn command(spawn: &Spawn, dir: &Path, namespace: Option<Proc>) -> Command {
     let mut argv = match spawn.isolation {
         Isolation::ProcessGroup | Isolation::PidNamespace => Vec::new(),
@@ -327,6 +406,7 @@ fn command(spawn: &Spawn, dir: &Path, namespace: Option<Proc>) -> Command {
         .stderr(Stdio::piped())
         .process_group(0);
     let limits = rlimits(spawn.limits);
+    #[cfg(target_os = "linux")]
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: the closure runs in the forked child before exec and only makes system calls
     // (setrlimit, prctl, getppid, unshare, mount, fork, close, waitpid, kill, _exit), which are
@@ -342,15 +422,22 @@ fn command(spawn: &Spawn, dir: &Path, namespace: Option<Proc>) -> Command {
                     return Err(io::Error::last_os_error());
                 }
             }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
+            #[cfg(target_os = "linux")]
+            {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // The verifier died between fork and prctl: the signal will never come.
+                if libc::getppid() != parent {
+                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                if let Some(proc) = namespace {
+                    namespace::enter(proc)?;
+                }
             }
-            // The verifier died between fork and prctl: the signal will never come.
-            if libc::getppid() != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
+            #[cfg(not(target_os = "linux"))]
             if let Some(proc) = namespace {
-                namespace::enter(proc)?;
+                match proc {}
             }
             Ok(())
         });

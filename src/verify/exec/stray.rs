@@ -4,14 +4,16 @@
 //! live process whose `/proc/PID/environ` holds the token is killed. Each is signalled through a
 //! pidfd opened before its environment is read again, so a pid reused by a stranger in between
 //! is never hit. A process that execs with a cleared environment escapes this; a PID namespace
-//! has no such hole.
+//! has no such hole. Linux only (`/proc`, pidfds): elsewhere [`kill_carriers`] finds nothing.
 
+#[cfg(target_os = "linux")]
 use std::fs;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The environment variable that carries a program's token.
 pub const TOKEN_VAR: &str = "GRADVERIFY_PROGRAM";
 /// Scans of `/proc` at most: a process that forks during one is caught by the next.
+#[cfg(target_os = "linux")]
 const ROUNDS: usize = 4;
 
 /// A token no other program of this verifier has.
@@ -21,6 +23,7 @@ pub fn new_token() -> String {
 }
 
 /// Kills every live process that carries `token`.
+#[cfg(target_os = "linux")]
 pub fn kill_carriers(token: &str) {
     let needle = format!("{TOKEN_VAR}={token}\0").into_bytes();
     for _ in 0..ROUNDS {
@@ -34,7 +37,12 @@ pub fn kill_carriers(token: &str) {
     }
 }
 
+/// Elsewhere than Linux there is no `/proc` to find the carriers in: nothing is killed.
+#[cfg(not(target_os = "linux"))]
+pub fn kill_carriers(_token: &str) {}
+
 /// The pids whose environment holds `needle`.
+#[cfg(target_os = "linux")]
 fn carriers(needle: &[u8]) -> Vec<libc::pid_t> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
@@ -46,12 +54,14 @@ fn carriers(needle: &[u8]) -> Vec<libc::pid_t> {
         .collect()
 }
 
+#[cfg(target_os = "linux")]
 fn carries(pid: libc::pid_t, needle: &[u8]) -> bool {
     fs::read(format!("/proc/{pid}/environ"))
         .is_ok_and(|environ| environ.windows(needle.len()).any(|w| w == needle))
 }
 
 /// SIGKILL to `pid` if, once pinned by a pidfd, it still carries `needle`.
+#[cfg(target_os = "linux")]
 fn kill_if_carrier(pid: libc::pid_t, needle: &[u8]) {
     // SAFETY: pidfd_open returns a new descriptor or -1; it is closed below.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int;

@@ -7,6 +7,7 @@ pub(super) const FAULTS: &[(&str, &str)] = &[
     ("cannot_start", CANNOT_START),
     ("unsupported", UNSUPPORTED),
     ("panicked", PANICKED),
+    ("raised", RAISED),
     ("failed", FAILED),
     ("exited", EXITED),
     ("gave_up", GAVE_UP),
@@ -43,14 +44,29 @@ What to do: write the op's backward, or leave it if it is not assigned yet.
 ";
 
 const PANICKED: &str = "\
-panicked: the function under test panicked (Rust) or raised (Python)
+panicked: the Rust function under test panicked
 
-The call did not return: a Rust panic, or a Python exception in a function checked
-in-process, with its message. The case fails; the next case is asked as usual.
+The call did not return: a Rust panic (an index out of bounds, an `unwrap` of
+`None`, a shape mismatch in ndarray), with its message. The case fails; the next
+case is asked as usual. (A Python function that raises is `raised`.)
 
 What to do: run the case shown (its shape is in the report) and read the message;
 an index out of range or a shape mismatch usually means a transposed or
 mis-sized intermediate.
+";
+
+const RAISED: &str = "\
+raised: your Python function raised an exception
+
+The function checked in-process (`gradverify.check_linear(...)`, `check_op`, …)
+raised instead of returning its gradients: the report shows the exception
+(`your function raised ValueError: …`) with its traceback. The case fails; the
+next case is asked as usual, and the check goes on (a KeyboardInterrupt stops it).
+
+What to do: read the traceback's last lines, and call the function yourself on
+the case's shape (it is in the report); a `ValueError: operands could not be
+broadcast together` or an `IndexError` usually means a transposed or mis-sized
+intermediate (`W` where `W.T` belongs, a sum over the wrong axis).
 ";
 
 const FAILED: &str = "\

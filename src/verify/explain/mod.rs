@@ -37,6 +37,7 @@ const GENERIC: &[&str] = &[
     "nondeterministic",
     "float32",
     "no_answer",
+    "mutated_input",
 ];
 
 /// Every code: the generic diagnoses in the order of the documentation, then each op's named
@@ -82,6 +83,7 @@ fn generic(code: &str) -> Option<&'static str> {
         "upstream_nonlinear" => UPSTREAM_NONLINEAR,
         "swapped" => SWAPPED,
         "nondeterministic" => NONDETERMINISTIC,
+        "mutated_input" => MUTATED_INPUT,
         "float32" => FLOAT32,
         "no_answer" => NO_ANSWER,
         _ => return None,
@@ -345,6 +347,27 @@ Fix:
     return dW
 ";
 
+const MUTATED_INPUT: &str = "\
+mutated_input: the backward changed an array it was given
+
+A backward reads its inputs and the upstream gradient and returns new arrays.
+Yours wrote into one of the arrays it was passed (the report names which), so
+the caller's array changed: in a network, the next layer's backward (or the
+optimiser) then reads values that are no longer the forward's. The verifier
+copies every argument before the call and compares it bit for bit after;
+NumPy's indexed assignment and in-place operators write through to the caller.
+
+Typical wrong code:
+    def relu_backward(dout, x):
+        dout[x <= 0] = 0          # zeroes the caller's dout
+        return dout
+Fix:
+    def relu_backward(dout, x):
+        dx = dout.copy()
+        dx[x <= 0] = 0
+        return dx                 # or: return dout * (x > 0)
+";
+
 const FLOAT32: &str = "\
 float32: computed in float32?
 
@@ -447,6 +470,7 @@ mod tests {
             ![
                 "no_answer",
                 "nondeterministic",
+                "mutated_input",
                 "float32",
                 "swapped",
                 "zero",
@@ -504,6 +528,7 @@ mod tests {
         let faults = [
             Fault::Unsupported,
             Fault::Panicked(String::new()),
+            Fault::Raised(String::new()),
             Fault::TimedOut {
                 seconds: 1.0,
                 request_id: 0,
@@ -540,6 +565,7 @@ mod tests {
             match fault {
                 Fault::Unsupported
                 | Fault::Panicked(_)
+                | Fault::Raised(_)
                 | Fault::TimedOut { .. }
                 | Fault::StoppedAnswering { .. }
                 | Fault::Exited { .. }

@@ -12,7 +12,7 @@
 //! `sign`, `factor`, `batch_mean`, `element_mean`, `mse_convention`), `loss_factor` (with
 //! `mse_convention` beside it when the factors are 2/(B·D3) or 2/B), `broadcast_scalar`,
 //! `fanout_overwrite`, `float32`; and those of a call: `nondeterministic`, `no_answer`,
-//! `upstream_nonlinear` (a custom op's backward not linear in its cotangent).
+//! `upstream_nonlinear` (a custom op's backward not linear in its cotangent), `mutated_input`.
 //!
 //! And [`Diagnosis::Bug`]: a bug particular to one op, with its code and texts in that op's home
 //! (`crate::verify::ops`), so that a new op's bugs touch nothing here.
@@ -73,6 +73,8 @@ pub enum Diagnosis {
     UpstreamNonlinear,
     /// Not one request got an answer: an unflushed standard output, most often.
     NoAnswer,
+    /// The backward wrote into an array it was given.
+    MutatedInput,
     /// A bug particular to one op, named in its home.
     Bug(&'static Bug),
 }
@@ -105,6 +107,7 @@ impl Diagnosis {
             Diagnosis::Nondeterministic => "nondeterministic",
             Diagnosis::UpstreamNonlinear => "upstream_nonlinear",
             Diagnosis::NoAnswer => "no_answer",
+            Diagnosis::MutatedInput => "mutated_input",
             Diagnosis::Bug(bug) => bug.code,
         }
     }
@@ -168,6 +171,7 @@ impl Diagnosis {
             Diagnosis::Nondeterministic => "the backward keeps state between calls (an accumulator not reset, a cache) or draws random numbers; a backward is a function of its inputs".to_owned(),
             Diagnosis::UpstreamNonlinear => "not linear in the upstream gradient: the backward squares, clips or takes the absolute value of dL/d(output), or adds a term without it; a backward multiplies dL/d(output) in exactly once (Eq. 28)".to_owned(),
             Diagnosis::NoAnswer => FLUSH_ADVICE.to_owned(),
+            Diagnosis::MutatedInput => "a masked or scaled copy written into the array itself (`dout[x <= 0] = 0`, `grad *= 2`, `x -= …`) changes the caller's array too, and a network's next backward reads the changed values; copy first: `dx = dout.copy(); dx[x <= 0] = 0` (or `dx = dout * (x > 0)`)".to_owned(),
             Diagnosis::Bug(bug) => bug.summary.to_owned(),
         }
     }
@@ -298,6 +302,7 @@ mod tests {
             Diagnosis::Nondeterministic,
             Diagnosis::UpstreamNonlinear,
             Diagnosis::NoAnswer,
+            Diagnosis::MutatedInput,
         ];
         for d in one_case_diagnoses().into_iter().chain(new_ones) {
             codes.extend(d.codes());

@@ -17,3 +17,10 @@ pub mod text;
 pub use diagnosis::Diagnosis;
 pub(crate) use model::gradient_label;
 pub use model::{CaseValues, Fault, Finding, Inconclusive, Problem, Report, Subject};
+
+/// `value` with negative zero as 0, for the renderers that print numbers ([`text`], [`html`]):
+/// zero has no sign in a report (`-1 · 0`, relu's mask of a negative upstream gradient, is 0, as
+/// NumPy's and Rust's `==` compare it). A tiny negative number keeps its sign.
+pub(crate) fn unsigned(value: f64) -> f64 {
+    if value == 0.0 { 0.0 } else { value }
+}

@@ -68,8 +68,11 @@ pub(crate) fn gradient_label(input: &str) -> String {
 pub enum Fault {
     /// The op is not implemented (protocol: `"error": "unsupported op"`).
     Unsupported,
-    /// The function under test panicked with this message.
+    /// The function under test panicked with this message (Rust).
     Panicked(String),
+    /// The function under test raised an exception (Python, checked in-process): the message
+    /// says which, with its traceback (`your function raised ValueError: …`).
+    Raised(String),
     /// No answer came within the time limit.
     TimedOut {
         /// The limit, in seconds.
@@ -189,6 +192,13 @@ pub enum Problem {
     /// The gradient is not linear in the upstream gradient: `VJP(αu + βv) ≠ α·VJP(u) +
     /// β·VJP(v)` (see `verify::custom`'s linearity test).
     NonLinearInUpstream,
+    /// The backward wrote into an array it was given (an input or the upstream gradient, named
+    /// as the call names it: `grad_out`, `a`): the caller's array changed. Only a function checked
+    /// in-process (Python) can; a program gets copies.
+    MutatedInput {
+        /// The argument that changed, by its name in the call.
+        argument: String,
+    },
 }
 
 /// One problem, with the evidence a student needs to find it.

@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::diagnosis::Diagnosis;
 use super::model::{Fault, Finding, Problem, Report, gradient_label};
+use super::unsigned;
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,6 +82,11 @@ impl fmt::Display for Indented<'_> {
                 "not linear in the upstream gradient: VJP(αu + βv) differs from α·VJP(u) + β·VJP(v) (expected below is the right side, got the left)"
                     .to_owned()
             }
+            Problem::MutatedInput { argument } => {
+                format!(
+                    "the backward changed its argument `{argument}` in place: the caller's array is not what it passed"
+                )
+            }
         };
         write!(
             f,
@@ -108,7 +114,9 @@ impl fmt::Display for Indented<'_> {
             write!(
                 f,
                 "\n    at {:?}: expected {:.6}, got {:.6}",
-                e.index, e.expected, e.actual
+                e.index,
+                unsigned(e.expected),
+                unsigned(e.actual)
             )?;
         }
         Ok(())
@@ -153,7 +161,9 @@ impl fmt::Display for Fault {
                 "the answer line has {bytes} bytes, more than the limit of {limit} bytes; it was read through, not kept"
             ),
             Fault::MissingKey { key } => write!(f, "the answer's grads: missing key `{key}`"),
-            Fault::Protocol(message) | Fault::Failed(message) => f.write_str(message),
+            Fault::Raised(message) | Fault::Protocol(message) | Fault::Failed(message) => {
+                f.write_str(message)
+            }
             Fault::GaveUp { restarts, last } => write!(
                 f,
                 "not asked: the program was restarted {restarts} times in this op and ended again ({last})"
@@ -180,6 +190,20 @@ mod tests {
     use crate::catalogue::Bug;
     use crate::compare::Element;
     use crate::verify::report::{Inconclusive, Subject};
+
+    #[test]
+    fn negative_zero_prints_as_zero() {
+        // A relu backward that returns -0.0 everywhere: every worst element's got is -0.0.
+        let report = crate::check::relu(|g, _| g.mapv(|_| -0.0));
+        let text = report.to_string();
+        let worst = &report.findings[0].worst;
+        assert!(
+            !worst.is_empty() && worst.iter().all(|e| e.actual.is_sign_negative()),
+            "{worst:?}"
+        );
+        assert!(text.contains(", got 0.000000"), "{text}");
+        assert!(!text.contains("-0.000000"), "{text}");
+    }
 
     #[test]
     fn a_report_reads_as_it_always_has() {

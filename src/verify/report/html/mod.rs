@@ -9,7 +9,7 @@
 pub mod heatmap;
 
 use super::score::{OpScore, Outcome, Scorecard};
-use super::{Finding, Report};
+use super::{Finding, Report, unsigned};
 
 /// Looks a diagnosis code's long explanation up (what `gradverify explain CODE` prints).
 pub type Explain = fn(&str) -> Option<&'static str>;
@@ -152,7 +152,9 @@ fn pictured(finding: &Finding) -> String {
     for e in &finding.worst {
         table.push_str(&format!(
             "<tr><td>{:?}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
-            e.index, e.expected, e.actual
+            e.index,
+            unsigned(e.expected),
+            unsigned(e.actual)
         ));
     }
     table.push_str("</table>\n");
@@ -162,6 +164,23 @@ fn pictured(finding: &Finding) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negative_zero_prints_as_zero_in_the_worst_elements() {
+        // A relu backward that returns -0.0 everywhere, its finding without the whole gradient
+        // (as for one larger than 32×32): the table of worst elements.
+        let mut report = crate::check::relu(|g, _| g.mapv(|_| -0.0));
+        let finding = &mut report.findings[0];
+        finding.values = None;
+        assert!(
+            finding.worst.iter().any(|e| e.actual.is_sign_negative()),
+            "{:?}",
+            finding.worst
+        );
+        let table = pictured(finding);
+        assert!(table.contains("<td class=\"num\">0</td>"), "{table}");
+        assert!(!table.contains(">-0<"), "{table}");
+    }
 
     #[test]
     fn what_a_student_wrote_is_escaped() {
