@@ -17,8 +17,8 @@ use gradverify::plot;
 use gradverify::serve as server;
 use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
-use gradverify::verify::exec::{Isolation, ProcessLimits, Program, Restarting};
-use gradverify::verify::program_ops::{self, SpecFile};
+use gradverify::verify::exec::{ExecSubject, Isolation, ProcessLimits, Program, Restarting};
+use gradverify::verify::program_ops::{self, ProgramOp, SpecFile};
 use gradverify::verify::report::score::{Points, Scorecard};
 use gradverify::verify::report::{self, autolab, gradescope, junit, prairielearn};
 use gradverify::verify::{self, Config, Fault, Problem, Report};
@@ -334,6 +334,7 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
 /// differences of its own forward, its report printed as text or JSON.
 pub fn verify_program_op(
     program: &Program,
+    reference: Option<&Program>,
     (spec, op): (&Path, &str),
     config: Config,
     format: Format,
@@ -352,10 +353,12 @@ pub fn verify_program_op(
     let specs = SpecFile::parse(&text, &spec.display().to_string())?;
     let op = specs.op(op)?;
     let command = &program.command;
-    let mut subject = program
-        .start()
-        .map_err(|e| Usage(format!("gradverify verify: cannot start `sh -c {command}`: {e}")))?;
-    let report = program_ops::check(op, &mut subject, command, config);
+    let mut reference = reference.map(|r| checked_reference(r, op, config)).transpose()?;
+    let mut subject = started(program)?;
+    let report = match &mut reference {
+        Some(reference) => program_ops::against_reference(op, &mut subject, reference, command, config),
+        None => program_ops::check(op, &mut subject, command, config),
+    };
     if let Some(fault) = subject.cannot_start() {
         return Err(Usage(format!("gradverify verify: `sh -c {command}`: {fault}")));
     }
@@ -364,6 +367,34 @@ pub fn verify_program_op(
         _ => print(&format!("{report}\n")),
     }
     Ok(overall(std::slice::from_ref(&report)))
+}
+
+/// `program`, started, or a usage error naming its command.
+fn started(program: &Program) -> Result<ExecSubject, Usage> {
+    let command = &program.command;
+    program
+        .start()
+        .map_err(|e| Usage(format!("gradverify verify: cannot start `sh -c {command}`: {e}")))
+}
+
+/// The reference program, started and checked once by finite differences of its own forward:
+/// a reference that fails that is refused (it would fail right answers), with its report.
+fn checked_reference(reference: &Program, op: &ProgramOp, config: Config) -> Result<ExecSubject, Usage> {
+    let command = &reference.command;
+    let mut subject = started(reference)?;
+    let report = program_ops::check(op, &mut subject, command, config);
+    if let Some(fault) = subject.cannot_start() {
+        return Err(Usage(format!(
+            "gradverify verify: --reference `sh -c {command}`: {fault}"
+        )));
+    }
+    if !report.passed() {
+        return Err(Usage(format!(
+            "gradverify verify: argument `--reference`: `{command}` does not pass its own finite-difference check of {}, so it cannot judge others:\n{report}",
+            op.name
+        )));
+    }
+    Ok(subject)
 }
 
 /// The speed workloads, as a table or as JSON lines.

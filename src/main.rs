@@ -129,6 +129,11 @@ struct VerifyArgs {
     /// The op of --spec to check.
     #[arg(long, value_name = "NAME", requires = "spec")]
     op: Option<String>,
+    /// With --spec: an instructor's solution, run through `sh -c` and asked the same requests;
+    /// checked once by finite differences, then its gradients and forward are the oracle (to
+    /// 1e-8 relative).
+    #[arg(long, value_name = "CMD", requires = "spec", value_parser = parse_command)]
+    reference: Option<String>,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -277,11 +282,18 @@ fn run(arguments: Cli) -> cli::Outcome {
             let config = a.program.config(a.cases as usize, a.seed);
             a.points.only_for(&a.program.ops)?;
             if let (Some(spec), Some(op)) = (&a.spec, &a.op) {
-                let program = Program {
+                let program = |command: &str| Program {
                     limits: a.program.limits.clone(),
-                    ..Program::new(&a.exec, a.program.timeout())
+                    ..Program::new(command, a.program.timeout())
                 };
-                return cli::verify_program_op(&program, (spec, op), config, a.format);
+                let reference = a.reference.as_deref().map(program);
+                return cli::verify_program_op(
+                    &program(&a.exec),
+                    reference.as_ref(),
+                    (spec, op),
+                    config,
+                    a.format,
+                );
             }
             let job = cli::VerifyJob {
                 command: &a.exec,

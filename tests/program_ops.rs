@@ -12,6 +12,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
 
 /// The verdict and, per finding, its subject's label and diagnosis code.
 fn check(command: &str, op: &str) -> (String, Vec<(String, Option<String>)>) {
+    let (verdict, findings, _) = check_with(command, op, &[]);
+    (verdict, findings)
+}
+
+/// [`check`] with more arguments, and what was said on standard error.
+fn check_with(command: &str, op: &str, more: &[&str]) -> (String, Vec<(String, Option<String>)>, String) {
     let out = Command::new(BIN)
         .args([
             "verify",
@@ -23,15 +29,16 @@ fn check(command: &str, op: &str) -> (String, Vec<(String, Option<String>)>) {
             op,
         ])
         .args(["--cases", "6", "--format", "json"])
+        .args(more)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run gradverify verify");
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{command} {op}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.code() == Some(2) {
+        return ("usage".to_owned(), Vec::new(), said);
+    }
+    let json: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{command} {op}: not JSON ({e}): {said}"));
     let report = &json[0];
     let findings = (report["findings"].as_array().into_iter().flatten())
         .map(|f| {
@@ -42,13 +49,19 @@ fn check(command: &str, op: &str) -> (String, Vec<(String, Option<String>)>) {
     (
         report["verdict"].as_str().unwrap_or_default().to_owned(),
         findings,
+        said,
     )
 }
 
-/// The programs this machine can run: the C one compiled with `cc`, the Node one.
-fn programs() -> Vec<String> {
+/// Where the C program is compiled to for the test `tag`.
+fn binary(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("gradverify-ops-{tag}-{}", std::process::id()))
+}
+
+/// The programs this machine can run: the C one compiled with `cc` (to [`binary`]), the Node one.
+fn programs(tag: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let binary = std::env::temp_dir().join(format!("gradverify-ops-{}", std::process::id()));
+    let binary = binary(tag);
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ops/ops.c");
     let compiled = Command::new("cc")
         .args(["-O2", "-o"])
@@ -76,7 +89,7 @@ fn programs() -> Vec<String> {
 
 #[test]
 fn right_programs_pass_and_each_planted_bug_is_caught_as_what_it_is() {
-    for program in programs() {
+    for program in programs("bugs") {
         for op in ["softplus", "gru_cell"] {
             let (verdict, findings) = check(&program, op);
             assert_eq!(verdict, "pass", "{program} {op}: {findings:?}");
@@ -126,5 +139,31 @@ fn right_programs_pass_and_each_planted_bug_is_caught_as_what_it_is() {
         said.contains("argument `op` is gru") && said.contains("softplus, gru_cell"),
         "{said}"
     );
-    let _ = std::fs::remove_file(std::env::temp_dir().join(format!("gradverify-ops-{}", std::process::id())));
+    let _ = std::fs::remove_file(binary("bugs"));
+}
+
+#[test]
+fn an_instructors_solution_judges_with_the_same_verdicts_and_a_wrong_one_is_refused() {
+    for program in programs("reference") {
+        let reference = ["--reference", program.as_str()];
+        for op in ["softplus", "gru_cell"] {
+            let (verdict, findings, said) = check_with(&program, op, &reference);
+            assert_eq!(verdict, "pass", "{program} {op}: {findings:?} {said}");
+        }
+        let (_, findings, _) = check_with(&format!("{program} forgotten"), "gru_cell", &reference);
+        assert_eq!(findings, [("h".to_owned(), None)], "{program} forgotten");
+        // A right backward of a wrong forward: the forward alone is wrong, against the solution.
+        let (verdict, findings, _) = check_with(&format!("{program} forward"), "softplus", &reference);
+        assert_eq!(verdict, "fail", "{program} forward: {findings:?}");
+        assert_eq!(findings, [("forward y".to_owned(), None)], "{program} forward");
+        // A solution that fails its own finite-difference check judges no one.
+        let wrong = format!("{program} sign");
+        let (verdict, _, said) = check_with(&program, "gru_cell", &["--reference", &wrong]);
+        assert_eq!(verdict, "usage", "{said}");
+        assert!(
+            said.contains("argument `--reference`") && said.contains("dL/dWz: wrong values"),
+            "{said}"
+        );
+    }
+    let _ = std::fs::remove_file(binary("reference"));
 }

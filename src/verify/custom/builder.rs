@@ -3,11 +3,11 @@
 use ndarray::{ArrayD, Dimension};
 
 use super::case::{Outcome, fault_record};
-use super::closures::{Closures, Forward, Linearised};
+use super::closures::{Closures, Forward, Linearised, Reference};
 use super::domain::Domain;
 use super::jvp::tangent_name;
 use super::options::{Options, default_name};
-use super::reference::{REFERENCE_RTOL, Reference, forward_name};
+use super::reference::{REFERENCE_RTOL, forward_name};
 use super::second_order::{self, SecondOrder};
 use super::shrink::Groups;
 use super::tally::{REDRAWS, Tally};
@@ -16,6 +16,7 @@ use crate::oracle::FINITE_DIFF_REL;
 use crate::oracle::richardson::Steps;
 use crate::random;
 use crate::verify::findings::findings;
+use crate::verify::report::model::gradient_label;
 use crate::verify::{Config, Fault, Finding, Problem, Report, Subject};
 
 /// The most elements one input may have: the check evaluates the forward dozens of times per
@@ -574,8 +575,14 @@ impl<'a> OpCheck<'a> {
                 None => {
                     // Fast mode projects the gradients only, not the JVP or the second order.
                     let gradient = self.options.compared().any(|k| self.options.name(k) == *name);
-                    let projections = self.options.fast && gradient;
-                    tallies.push((name.clone(), Tally::counting(projections)));
+                    let reference = self.op.reference.is_some();
+                    let projections = self.options.fast && gradient && !reference;
+                    let oracle = if reference {
+                        "the reference"
+                    } else {
+                        "finite differences"
+                    };
+                    tallies.push((name.clone(), Tally::counting(projections, oracle)));
                     tallies.len() - 1
                 }
             };
@@ -584,7 +591,7 @@ impl<'a> OpCheck<'a> {
         let mut notes = Vec::new();
         // A gradient (or second-order product) with nothing certified or failed is inconclusive.
         let judge = |name: String, report: &mut Report, notes: &mut Vec<String>| {
-            let label = format!("dL/d{name}");
+            let label = gradient_label(&name);
             let tally = tallies
                 .iter()
                 .find(|(n, _)| *n == name)

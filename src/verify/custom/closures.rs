@@ -8,7 +8,6 @@
 
 use ndarray::ArrayD;
 
-use super::reference::Reference;
 use crate::verify::Fault;
 use crate::verify::check::catching_panics;
 
@@ -32,6 +31,13 @@ pub(super) fn call<T>(what: &str, f: impl FnOnce() -> Result<T, Fault>) -> Resul
         Ok(Err(fault)) => Err(format!("{what} failed: {fault}")),
         Err(panicked) => Err(format!("{what} {panicked}")),
     }
+}
+
+/// A reference implementation, the oracle instead of finite differences
+/// ([`super::reference`]): its forward and its VJP, closures that may fail as the op's may.
+pub(super) struct Reference<'a> {
+    pub(super) forward: Forward<'a>,
+    pub(super) backward: Linearised<'a>,
 }
 
 /// The op under test.

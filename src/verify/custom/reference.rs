@@ -12,21 +12,16 @@
 
 use ndarray::{ArrayD, Zip};
 
-use super::closures::{Closures, Forward, Linearised, call};
+use super::closures::{Closures, Reference, call};
 use super::estimates::against_estimates;
 use super::options::Options;
 use crate::compare::Comparison;
+use crate::verify::report::model::FORWARD_PREFIX;
 
 /// The relative tolerance against a reference, unless `.rtol` says otherwise.
 pub const REFERENCE_RTOL: f64 = 1e-8;
 /// The floor of the agreement, relative to the array's largest element.
 const FLOOR: f64 = 1e-10;
-
-/// The reference: its forward and its VJP, closures that may fail as the op's may.
-pub(super) struct Reference<'a> {
-    pub(super) forward: Forward<'a>,
-    pub(super) backward: Linearised<'a>,
-}
 
 /// The reference's answer at one case: its outputs and its gradients.
 pub(super) struct Answer {
@@ -77,12 +72,13 @@ pub(super) fn against_reference(
     against_estimates(name, expected, &floor, &comparable, actual, &options)
 }
 
-/// The name of output `j` of `outputs` in the forward's comparison: `the forward's y`, or
+/// The name of output `j` of `outputs` in the forward's comparison: `forward y` (shown as `the
+/// forward's y`), or
 /// `… y0`, `… y1` with several.
 pub(super) fn forward_name(j: usize, outputs: usize) -> String {
     if outputs == 1 {
-        "forward y".to_owned()
+        format!("{FORWARD_PREFIX}y")
     } else {
-        format!("forward y{j}")
+        format!("{FORWARD_PREFIX}y{j}")
     }
 }

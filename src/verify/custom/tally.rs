@@ -16,13 +16,16 @@ pub(super) struct Tally {
     failed: usize,
     /// Counted in projections (fast mode) rather than elements.
     projections: bool,
+    /// What certified them: `finite differences` or `the reference`.
+    oracle: &'static str,
 }
 
 impl Tally {
-    /// An empty tally, of projections or of elements.
-    pub(super) fn counting(projections: bool) -> Tally {
+    /// An empty tally, of projections or of elements, certified against `oracle`.
+    pub(super) fn counting(projections: bool, oracle: &'static str) -> Tally {
         Tally {
             projections,
+            oracle,
             ..Tally::default()
         }
     }
@@ -70,7 +73,7 @@ impl std::fmt::Display for Tally {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} of {} {} certified against finite differences, {} excused, {} not comparable, {} failed",
+            "{} of {} {} certified against {}, {} excused, {} not comparable, {} failed",
             self.certified,
             self.compared(),
             if self.projections {
@@ -78,6 +81,7 @@ impl std::fmt::Display for Tally {
             } else {
                 "elements"
             },
+            self.oracle,
             self.excused,
             self.skipped,
             self.failed

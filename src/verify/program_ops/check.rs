@@ -2,7 +2,8 @@
 //! program's forward (asked for a whole round of finite-difference steps per request) is the
 //! oracle of its backward, with the spec's domains, `grad: false` inputs left out, the batch
 //! axis shrunk, and every diagnosis of a custom op. An op the program answers `unsupported op`
-//! for is not implemented, as a built-in op is.
+//! for is not implemented, as a built-in op is. With a reference program (an instructor's
+//! solution) the oracle is its answers to the same requests instead of finite differences.
 
 use std::cell::RefCell;
 
@@ -16,6 +17,29 @@ use crate::verify::{Config, Fault, Report};
 /// `program`'s backward of `op`, checked against finite differences of its own forward over
 /// `config`'s cases; `label` names the program in the report.
 pub fn check(op: &ProgramOp, program: &mut dyn Exchange, label: &str, config: Config) -> Report {
+    check_with(op, program, None, label, config)
+}
+
+/// `program`'s backward and forward of `op`, checked against a `reference` program's (an
+/// instructor's solution, asked the same requests) as [`OpCheck::reference`] compares them.
+/// Check the reference by [`check`] first: a wrong one fails right answers.
+pub fn against_reference(
+    op: &ProgramOp,
+    program: &mut dyn Exchange,
+    reference: &mut dyn Exchange,
+    label: &str,
+    config: Config,
+) -> Report {
+    check_with(op, program, Some(reference), label, config)
+}
+
+fn check_with(
+    op: &ProgramOp,
+    program: &mut dyn Exchange,
+    reference: Option<&mut dyn Exchange>,
+    label: &str,
+    config: Config,
+) -> Report {
     let shapes = op.shapes();
     if let Err(Fault::Unsupported) = wire::forward(program, op, &[probe(op, &shapes)]) {
         return Report {
@@ -24,6 +48,7 @@ pub fn check(op: &ProgramOp, program: &mut dyn Exchange, label: &str, config: Co
         };
     }
     let program = RefCell::new(program);
+    let reference = reference.map(RefCell::new);
     let shape_refs: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
     let forward = |x: &[ArrayD<f64>]| {
         let mut outs = wire::forward(*program.borrow_mut(), op, &[x.to_vec()])?;
@@ -34,6 +59,15 @@ pub fn check(op: &ProgramOp, program: &mut dyn Exchange, label: &str, config: Co
         .forward_batch(|points: &[Vec<ArrayD<f64>>]| wire::forward(*program.borrow_mut(), op, points))
         .names(&op.inputs_names())
         .config(config);
+    if let Some(reference) = &reference {
+        check = check.reference(
+            |x: &[ArrayD<f64>]| {
+                let mut outs = wire::forward(*reference.borrow_mut(), op, &[x.to_vec()])?;
+                Ok(outs.pop().unwrap_or_default())
+            },
+            |x: &[ArrayD<f64>], v: &[ArrayD<f64>]| wire::backward(*reference.borrow_mut(), op, x, v),
+        );
+    }
     for (k, input) in op.inputs.iter().enumerate() {
         if let Ok(domain) = input.domain() {
             check = check.domain(k, domain);

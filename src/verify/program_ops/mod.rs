@@ -10,6 +10,6 @@ pub mod check;
 pub mod spec;
 pub mod wire;
 
-pub use check::check;
+pub use check::{against_reference, check};
 pub use spec::{PROTOCOL, ProgramOp, SpecFile};
 pub use wire::Exchange;

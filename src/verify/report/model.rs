@@ -53,11 +53,19 @@ impl PartialEq<&str> for Subject {
     }
 }
 
-/// `dL/dW` for input `W`, `the loss L` for the network's optional loss.
+/// How a custom op's forward outputs are named where they are compared with a reference's
+/// (`forward y`), and shown (`the forward's y`).
+pub const FORWARD_PREFIX: &str = "forward ";
+
+/// `dL/dW` for input `W`, `the loss L` for the network's optional loss, `the forward's y` for
+/// an output compared with a reference's.
 pub(crate) fn gradient_label(input: &str) -> String {
     match input {
         "loss" => "the loss L".to_owned(),
-        input => format!("dL/d{input}"),
+        input => match input.strip_prefix(FORWARD_PREFIX) {
+            Some(output) => format!("the forward's {output}"),
+            None => format!("dL/d{input}"),
+        },
     }
 }
 
