@@ -1,6 +1,6 @@
 //! How many forward evaluations a full check of a custom op costs: on smooth functions the first
 //! look (two central quotients at a short step) certifies every element of a right gradient, so
-//! a check costs 4 forwards per element (and 2 per case); a wrong gradient still gets the whole sequence.
+//! a check costs 4 forwards per element (a little more where an element cancels, and 2 per case); a wrong gradient still gets the whole sequence.
 
 use std::cell::Cell;
 
@@ -79,12 +79,9 @@ fn a_right_gradient_of_a_smooth_op_costs_four_forwards_per_element_and_a_wrong_o
     for (name, shape, forward, backward) in ops {
         let (verdict, per_element) = forwards_per_element(shape, forward, &backward);
         assert_eq!(verdict, Verdict::Pass, "{name}");
-        // Four per element, and two per case: its own forward at the point, and its output check.
-        let per_case = 2.0 / shape.iter().product::<usize>() as f64;
-        assert!(
-            per_element <= 4.0 + per_case,
-            "{name}: {per_element} forwards per element"
-        );
+        // Four per element (the few whose gradient cancels far below the terms subtracted run
+        // the whole sequence), and two per case: its own forward and its output check.
+        assert!(per_element <= 4.05, "{name}: {per_element} forwards per element");
         let doubled = |x: &Arrays, g: &ArrayD<f64>| vec![backward(x, g)[0].mapv(|v| 2.0 * v)];
         let (verdict, per_element) = forwards_per_element(shape, forward, &doubled);
         assert_eq!(verdict, Verdict::Fail, "{name}, doubled");

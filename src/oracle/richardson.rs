@@ -27,7 +27,7 @@
 //! alone exceeds it (a smaller step can only be worse); or after `count` steps.
 //!
 //! **A first look.** Where the caller holds an independent claim of the value (a check comparing an
-//! op's own backward), [`Sequence::first_look`] takes two quotients only, at a short step h and
+//! op's own backward), [`Sequence::first_look`] takes two quotients only, at a short step h (3e-4) and
 //! h/1.4, and extrapolates once: `T₁₁ = (r q₁ − q₀) / (r − 1)`, bounded by
 //! `|T₁₁ − q₀| + |T₁₁ − q₁| + N₁₁` (twice the truncation of q₀ where the step is asymptotic). Two
 //! quotients cannot show that the sequence is asymptotic (the ratio test needs three), so the
@@ -60,10 +60,11 @@ const MAX_ORDER: usize = 6;
 pub const ROUNDING_SAFETY: f64 = 8.0;
 /// The sequence stops once the bound is this fraction of the value.
 pub const STOP_REL: f64 = 1e-9;
-/// The first look's step, relative to `max(1, |θ|)`: short enough that two quotients resolve a
-/// smooth derivative to 1e-7 when its third derivative is of its own size, long enough that the
-/// forward's rounding (or a program printing 9 digits) stays below that.
-pub const FIRST_LOOK_STEP: f64 = 1e-3;
+/// The first look's step, relative to `max(1, |θ|)`: short enough that two quotients bound a
+/// smooth derivative to 1e-6 of it while its third derivative is up to 40 times its size (the
+/// bound is about `2.3e-8 f'''`), long enough that the rounding, about `3e-12 M`, stays below
+/// that where the terms subtracted are up to 1e5 times the derivative.
+pub const FIRST_LOOK_STEP: f64 = 3e-4;
 /// The quotients of a first look.
 const FIRST_LOOK_QUOTIENTS: usize = 2;
 
