@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::closures::Closures;
 use super::domain;
-use super::estimates::{against_estimates, contracted, shaped};
+use super::estimates::{against_estimates, contracted, problem, shaped};
 use super::jvp::{self, DotTest};
 use super::options::Options;
 use super::reference::{against_reference, forward_name};
@@ -109,16 +109,8 @@ impl Closures<'_> {
                 outcome.record.expected.grads.push((name.clone(), values));
                 comparison
             };
-            if actual.shape() != input.shape() {
-                let problem = Problem::WrongShape {
-                    got: actual.shape().to_vec(),
-                    expected: input.shape().to_vec(),
-                };
+            if let Some(problem) = problem(actual, input.shape(), &comparison) {
                 checked.wrong.push((name.clone(), problem));
-            } else if actual.iter().any(|v| !v.is_finite()) {
-                checked.wrong.push((name.clone(), Problem::NonFinite));
-            } else if !comparison.is_ok() {
-                checked.wrong.push((name.clone(), Problem::WrongValues));
             }
             outcome.comparisons.push((name.clone(), comparison));
             checked.actual.grads.push((name, actual.clone()));
@@ -140,8 +132,8 @@ impl Closures<'_> {
             for (j, (expected, actual)) in reference.outputs.iter().zip(outputs).enumerate() {
                 let name = forward_name(j, n);
                 let comparison = against_reference(&name, expected, actual, options);
-                if !comparison.is_ok() {
-                    checked.wrong.push((name.clone(), Problem::WrongValues));
+                if let Some(problem) = problem(actual, expected.shape(), &comparison) {
+                    checked.wrong.push((name.clone(), problem));
                 }
                 outcome.comparisons.push((name.clone(), comparison));
                 outcome

@@ -14,20 +14,16 @@
 //!
 //! The tangent is standard normal for every input, zero for an input marked `no_grad`.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-
 use ndarray::{ArrayD, Zip};
 use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 
 use super::closures::{self, Closures, Linearised};
-use super::domain;
-use super::estimates::{against_estimates, shaped};
+use super::estimates::{against_estimates, along_line, problem, shaped};
 use super::options::Options;
 use crate::compare::Comparison;
-use crate::oracle::richardson::{self, Sample};
+use crate::oracle::richardson;
 use crate::verify::Problem;
 
 /// The dot-product test's tolerance, relative to the sum of the absolute terms: a small multiple
@@ -117,16 +113,7 @@ pub(super) fn check(
         let name = tangent_name(j, cotangents.len());
         let (values, bounds, comparable) = shaped(cotangents[j].shape(), &estimates);
         let comparison = against_estimates(&name, &values, &bounds, &comparable, &actual, options);
-        let problem = if actual.shape() != values.shape() {
-            Some(Problem::WrongShape {
-                got: actual.shape().to_vec(),
-                expected: values.shape().to_vec(),
-            })
-        } else if actual.iter().any(|v| !v.is_finite()) {
-            Some(Problem::NonFinite)
-        } else {
-            (!comparison.is_ok()).then_some(Problem::WrongValues)
-        };
+        let problem = problem(&actual, values.shape(), &comparison);
         outputs.push((name, values, actual, comparison, problem));
     }
     let fits = |a: &ArrayD<f64>, b: &ArrayD<f64>| a.shape() == b.shape();
@@ -156,8 +143,8 @@ pub(super) fn check(
     Ok(ForwardMode { outputs, dot })
 }
 
-/// The finite-difference `J u` for every element of every output: one Richardson sequence per
-/// element, over forwards at `x + s u` shared by all elements.
+/// The finite-difference `J u` for every element of every output: forwards at `x + s u` shared
+/// by all elements.
 fn along_tangent(
     op: &Closures<'_>,
     inputs: &[ArrayD<f64>],
@@ -165,44 +152,9 @@ fn along_tangent(
     like: &[ArrayD<f64>],
     options: &Options,
 ) -> Result<Vec<Vec<richardson::Estimate>>, String> {
-    let room = inputs
-        .iter()
-        .zip(tangents)
-        .zip(&options.domains)
-        .flat_map(|((x, u), d)| x.iter().zip(u).map(move |(&x, &u)| d.room(x) / u.abs()))
-        .fold(f64::INFINITY, f64::min);
-    let steps = domain::steps(options.eps, 0.0, room);
     let moved = || "every input (along the tangent)".to_owned();
-    // The forwards at each s, flattened in row-major order, one vector per output.
-    let mut forwards: HashMap<u64, Vec<Vec<f64>>> = HashMap::new();
-    let mut at = |s: f64, j: usize, flat: usize| -> Result<f64, String> {
-        let values = match forwards.entry(s.to_bits()) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(new) => {
-                let point: Vec<ArrayD<f64>> =
-                    inputs.iter().zip(tangents).map(|(x, u)| x + &(u * s)).collect();
-                let out = op.forward_at(&point, &moved, like)?;
-                new.insert(out.iter().map(|o| o.iter().copied().collect()).collect())
-            }
-        };
-        Ok(values[j][flat])
-    };
-    let mut all = Vec::with_capacity(like.len());
-    for (j, output) in like.iter().enumerate() {
-        let mut estimates = Vec::with_capacity(output.len());
-        for flat in 0..output.len() {
-            estimates.push(richardson::estimate(0.0, steps, |plus, minus| {
-                let (up, down) = (at(plus, j, flat)?, at(minus, j, flat)?);
-                // As in the term-wise difference: an unchanged value adds nothing, not even rounding.
-                let magnitude = if up == down { 0.0 } else { up.abs() + down.abs() };
-                Ok::<_, String>(Sample {
-                    difference: up - down,
-                    magnitude,
-                    smooth: true,
-                })
-            })?);
-        }
-        all.push(estimates);
-    }
-    Ok(all)
+    let lengths: Vec<usize> = like.iter().map(ArrayD::len).collect();
+    along_line(inputs, tangents, options, &lengths, |point| {
+        op.forward_at(point, &moved, like)
+    })
 }
