@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use gradverify::catalogue::OpKind;
 use gradverify::compare::Verdict;
 use gradverify::cost::{self, CostTable, MemoryTable};
-use gradverify::grade::{self, GradeJob, output};
+use gradverify::grade::{self, GradeJob, GradedOp, output};
 use gradverify::plot;
 use gradverify::serve as server;
 use gradverify::sweep::{self, Shard};
@@ -302,7 +302,8 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
         reports.push(report);
     }
     let tail = subject.stderr_tail();
-    let card = Scorecard::of(command, job.kinds, &reports, job.points, &tail);
+    let names: Vec<&str> = job.kinds.iter().map(|k| k.name()).collect();
+    let card = Scorecard::of(command, &names, &reports, job.points, &tail);
     if let Some(path) = html {
         let body = report::html::program(&card, &reports, verify::explain::explanation);
         let page = report::html::page(&format!("{command}: gradverify"), &body);
@@ -344,17 +345,11 @@ pub fn verify_program_op(
             "gradverify verify: --spec prints --format text or json (the graders' formats are for the built-in ops)".to_owned(),
         ));
     }
-    let text = std::fs::read_to_string(spec).map_err(|e| {
-        Usage(format!(
-            "gradverify verify: argument `spec`: cannot read {}: {e}",
-            spec.display()
-        ))
-    })?;
-    let specs = SpecFile::parse(&text, &spec.display().to_string())?;
+    let specs = read_spec(spec, "verify")?;
     let op = specs.op(op)?;
     let command = &program.command;
-    let mut reference = reference.map(|r| checked_reference(r, op, config)).transpose()?;
-    let mut subject = started(program)?;
+    let mut reference = (reference.map(|r| checked_reference(r, op, config, "verify"))).transpose()?;
+    let mut subject = started(program, "verify")?;
     let report = match &mut reference {
         Some(reference) => program_ops::against_reference(op, &mut subject, reference, command, config),
         None => program_ops::check(op, &mut subject, command, config),
@@ -369,28 +364,59 @@ pub fn verify_program_op(
     Ok(overall(std::slice::from_ref(&report)))
 }
 
-/// `program`, started, or a usage error naming its command.
-fn started(program: &Program) -> Result<ExecSubject, Usage> {
+/// The spec file at `path`, read and checked, for the subcommand `command`.
+fn read_spec(path: &Path, command: &str) -> Result<SpecFile, Usage> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Usage(format!(
+            "gradverify {command}: argument `spec`: cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(SpecFile::parse(&text, &path.display().to_string())?)
+}
+
+/// The ops of the spec at `path` that `names` names (every one of them when `names` is empty),
+/// in `names`' order, to grade.
+pub fn spec_ops(path: &Path, names: &[String]) -> Result<Vec<GradedOp>, Usage> {
+    let specs = read_spec(path, "grade")?;
+    if names.is_empty() {
+        return Ok(specs.ops.into_iter().map(GradedOp::Program).collect());
+    }
+    (names.iter())
+        .map(|name| Ok(GradedOp::Program(specs.op(name)?.clone())))
+        .collect()
+}
+
+/// `program`, started, or a usage error naming its command (and the subcommand).
+fn started(program: &Program, subcommand: &str) -> Result<ExecSubject, Usage> {
     let command = &program.command;
-    program
-        .start()
-        .map_err(|e| Usage(format!("gradverify verify: cannot start `sh -c {command}`: {e}")))
+    (program.start()).map_err(|e| {
+        Usage(format!(
+            "gradverify {subcommand}: cannot start `sh -c {command}`: {e}"
+        ))
+    })
 }
 
 /// The reference program, started and checked once by finite differences of its own forward:
 /// a reference that fails that is refused (it would fail right answers), with its report.
-fn checked_reference(reference: &Program, op: &ProgramOp, config: Config) -> Result<ExecSubject, Usage> {
+/// `subcommand` names the command in the message.
+fn checked_reference(
+    reference: &Program,
+    op: &ProgramOp,
+    config: Config,
+    subcommand: &str,
+) -> Result<ExecSubject, Usage> {
     let command = &reference.command;
-    let mut subject = started(reference)?;
+    let mut subject = started(reference, subcommand)?;
     let report = program_ops::check(op, &mut subject, command, config);
     if let Some(fault) = subject.cannot_start() {
         return Err(Usage(format!(
-            "gradverify verify: --reference `sh -c {command}`: {fault}"
+            "gradverify {subcommand}: --reference `sh -c {command}`: {fault}"
         )));
     }
     if !report.passed() {
         return Err(Usage(format!(
-            "gradverify verify: argument `--reference`: `{command}` does not pass its own finite-difference check of {}, so it cannot judge others:\n{report}",
+            "gradverify {subcommand}: argument `--reference`: `{command}` does not pass its own finite-difference check of {}, so it cannot judge others:\n{report}",
             op.name
         )));
     }
@@ -439,6 +465,18 @@ pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
         grade::files::check_folder(dir)?;
     }
     let submissions = grade::submissions(&job.dir, job.shard)?;
+    // A wrong solution would fail the whole class: it is checked once, before anyone is graded.
+    if let Some(command) = &job.reference {
+        let reference = Program {
+            limits: job.limits.clone(),
+            ..Program::new(command, job.timeout)
+        };
+        for op in &job.ops {
+            if let GradedOp::Program(op) = op {
+                checked_reference(&reference, op, job.config, "grade")?;
+            }
+        }
+    }
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -450,7 +488,7 @@ pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
     let start = Instant::now();
     let graded = grade::grade(job, &submissions, &|_| bar.inc(1));
     bar.finish_and_clear();
-    print(&output::table(&graded, &job.ops));
+    print(&output::table(&graded, &job.op_names()));
     print(&format!(
         "graded {} submission{} in {:.1} s, {} at a time\n",
         graded.len(),
@@ -459,7 +497,7 @@ pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
         job.jobs.clamp(1, graded.len().max(1))
     ));
     if let Some(path) = &files.csv {
-        output::write(path, &output::csv(&graded, &job.ops)?)?;
+        output::write(path, &output::csv(&graded, &job.op_names())?)?;
     }
     if let Some(path) = &files.junit {
         output::write(path, output::junit(&graded).as_bytes())?;
@@ -468,7 +506,7 @@ pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
         output::write_reports(dir, &graded)?;
     }
     if let Some(dir) = &files.html {
-        grade::html::write(dir, &graded, &job.ops)?;
+        grade::html::write(dir, &graded, &job.op_names())?;
     }
     Ok(Verdict::Pass)
 }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use gradverify::catalogue::OpKind;
+use gradverify::grade::GradedOp;
 use gradverify::sweep::Shard;
 use gradverify::verify::Config;
 use gradverify::verify::exec::{ProcessLimits, Program};
@@ -152,7 +153,8 @@ struct GradeArgs {
     /// The seed every case is drawn from.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Points per op, e.g. linear=2,relu=1 (1 each by default).
+    /// Points per op, e.g. linear=2,relu=1 (1 each by default); with --spec, by the spec's op
+    /// names, e.g. gru_cell=3.
     #[arg(long, default_value = "", value_parser = parse_points)]
     points: Points,
     /// Submissions graded at once (default: one per core).
@@ -182,6 +184,19 @@ struct GradeArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Ops the submissions bring (docs/protocol-program-ops.md): grade the ops of this spec
+    /// file instead of the built-in ones (--ops), each against finite differences of the
+    /// submission's own forward, or against --reference.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// With --spec: the ops of the spec to grade, comma-separated (all of them by default).
+    #[arg(long = "op", value_name = "NAME", value_delimiter = ',', requires = "spec")]
+    spec_ops: Vec<String>,
+    /// With --spec: an instructor's solution, run through `sh -c` in this folder and asked the
+    /// same requests; checked once by finite differences before grading (a wrong one grades no
+    /// one), then its gradients and forward are the oracle (to 1e-8 relative).
+    #[arg(long, value_name = "CMD", requires = "spec", value_parser = parse_command)]
+    reference: Option<String>,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -280,7 +295,8 @@ fn run(arguments: Cli) -> cli::Outcome {
         Some(Command::Costs(a)) => cli::costs(a.markdown, a.svg.as_deref(), !a.no_timing),
         Some(Command::Verify(a)) => {
             let config = a.program.config(a.cases as usize, a.seed);
-            a.points.only_for(&a.program.ops)?;
+            let names: Vec<&str> = a.program.ops.iter().map(|k| k.name()).collect();
+            a.points.only_for(&names)?;
             if let (Some(spec), Some(op)) = (&a.spec, &a.op) {
                 let program = |command: &str| Program {
                     limits: a.program.limits.clone(),
@@ -306,14 +322,20 @@ fn run(arguments: Cli) -> cli::Outcome {
             cli::verify(&job, a.format, a.html.as_deref())
         }
         Some(Command::Grade(a)) => {
-            a.points.only_for(&a.program.ops)?;
+            let ops = match &a.spec {
+                Some(spec) => cli::spec_ops(spec, &a.spec_ops)?,
+                None => a.program.ops.iter().map(|&k| GradedOp::BuiltIn(k)).collect(),
+            };
+            let names: Vec<&str> = ops.iter().map(GradedOp::name).collect();
+            a.points.only_for(&names)?;
             let config = a.program.config(a.cases as usize, a.seed);
             let job = gradverify::grade::GradeJob {
                 timeout: a.program.timeout(),
                 limits: a.program.limits.clone(),
                 dir: a.dir,
                 command: a.exec,
-                ops: a.program.ops,
+                ops,
+                reference: a.reference,
                 config,
                 budget: std::time::Duration::from_secs_f64(a.budget_seconds),
                 points: a.points,

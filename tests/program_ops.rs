@@ -54,12 +54,12 @@ fn check_with(command: &str, op: &str, more: &[&str]) -> (String, Vec<(String, O
 }
 
 /// Where the C program is compiled to for the test `tag`.
-fn binary(tag: &str) -> std::path::PathBuf {
+pub fn binary(tag: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("gradverify-ops-{tag}-{}", std::process::id()))
 }
 
 /// The programs this machine can run: the C one compiled with `cc` (to [`binary`]), the Node one.
-fn programs(tag: &str) -> Vec<String> {
+pub fn programs(tag: &str) -> Vec<String> {
     let mut found = Vec::new();
     let binary = binary(tag);
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ops/ops.c");

@@ -18,6 +18,7 @@ mod forward_calls;
 mod golden;
 mod golden_course_ops;
 mod grade;
+mod grade_program_ops;
 mod layers;
 mod linearity;
 mod local_forward;

@@ -1,4 +1,5 @@
-//! One submission's program as a [`Backward`] with a wall-clock budget, and the faults that end
+//! One submission's program as a [`Backward`] (the built-in ops' protocol) and an [`Exchange`]
+//! (the ops a spec describes) with a wall-clock budget, and the faults that end
 //! its grading early.
 //!
 //! The budget is checked before each request: once it is spent, the program is stopped (the
@@ -15,8 +16,11 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use crate::catalogue::{Answer, Request};
 use crate::verify::exec::Restarting;
+use crate::verify::program_ops::Exchange;
 use crate::verify::{Backward, Fault};
 
 /// A submission's program, stopped when its budget is spent.
@@ -90,12 +94,13 @@ impl Budgeted {
     }
 }
 
-impl Backward for Budgeted {
-    fn label(&self) -> String {
-        self.label.clone()
-    }
-
-    fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
+impl Budgeted {
+    /// `call` on the program while the budget lasts; once it is spent, the program is stopped
+    /// and the call refused with the budget's fault.
+    fn within_budget<T>(
+        &mut self,
+        call: impl FnOnce(&mut Restarting) -> Result<T, Fault>,
+    ) -> Result<T, Fault> {
         if self.out_of_time() {
             self.stop();
         }
@@ -103,7 +108,7 @@ impl Backward for Budgeted {
             self.refused = true;
             return Err(Fault::Failed(self.budget_spent()));
         };
-        let result = subject.answer(request);
+        let result = call(subject);
         if let Err(Fault::CannotStart { status, stderr_tail }) = &result {
             self.not_started = Some(match stderr_tail.last() {
                 Some(line) => format!("the command could not start ({status}): {line}"),
@@ -112,8 +117,24 @@ impl Backward for Budgeted {
         }
         result
     }
+}
+
+impl Backward for Budgeted {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn answer(&mut self, request: &Request) -> Result<Answer, Fault> {
+        self.within_budget(|subject| subject.answer(request))
+    }
 
     fn has_answered(&self) -> bool {
         self.subject.as_ref().is_some_and(Restarting::has_answered)
+    }
+}
+
+impl Exchange for Budgeted {
+    fn exchange(&mut self, request: Value) -> Result<Value, Fault> {
+        self.within_budget(|subject| subject.exchange(request))
     }
 }

@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::{Graded, files};
-use crate::catalogue::OpKind;
 use crate::error::Result;
 use crate::verify::explain;
 use crate::verify::report::html::{self, escape};
@@ -36,7 +35,7 @@ const OUTCOMES: [Outcome; 5] = [
 ];
 
 /// Writes `dir/index.html` and a page per submission in `dir/submissions/`.
-pub fn write(dir: &Path, graded: &[Graded], ops: &[OpKind]) -> Result<()> {
+pub fn write(dir: &Path, graded: &[Graded], ops: &[&str]) -> Result<()> {
     files::check_folder(dir)?;
     let pages = files::real_folder(dir, "submissions")?;
     let names: Vec<String> = (graded.iter().enumerate())
@@ -70,7 +69,7 @@ fn page_name(i: usize, name: &str) -> String {
 }
 
 /// The index page's body.
-fn class(graded: &[Graded], ops: &[OpKind], pages: &[String]) -> String {
+fn class(graded: &[Graded], ops: &[&str], pages: &[String]) -> String {
     let mean = graded.iter().map(|g| g.card.score()).sum::<f64>() / graded.len().max(1) as f64;
     let max = graded.first().map_or(0.0, |g| g.card.max_score());
     let mut body = format!(
@@ -176,20 +175,20 @@ fn histogram(bins: &[Bin]) -> String {
 }
 
 /// How many submissions had each outcome, per op.
-fn outcomes_table(graded: &[Graded], ops: &[OpKind]) -> String {
+fn outcomes_table(graded: &[Graded], ops: &[&str]) -> String {
     let mut table = String::from("<h2>Ops</h2>\n<table>\n<tr><th>op</th>");
     for outcome in OUTCOMES {
         table.push_str(&format!("<th>{}</th>", outcome.name()));
     }
     table.push_str("<th>most common codes</th></tr>\n");
     for op in ops {
-        table.push_str(&format!("<tr><td>{}</td>", op.name()));
+        table.push_str(&format!("<tr><td>{}</td>", escape(op)));
         for outcome in OUTCOMES {
-            let n = scores_of(graded, *op).filter(|s| s.outcome == outcome).count();
+            let n = scores_of(graded, op).filter(|s| s.outcome == outcome).count();
             let class = if n > 0 { outcome.name() } else { "" };
             table.push_str(&format!("<td class=\"num {class}\">{n}</td>"));
         }
-        let top: Vec<String> = code_counts(graded, *op)
+        let top: Vec<String> = code_counts(graded, op)
             .iter()
             .take(TOP_CODES)
             .map(|(code, n)| format!("<code>{}</code> × {n}", escape(code)))
@@ -201,16 +200,16 @@ fn outcomes_table(graded: &[Graded], ops: &[OpKind]) -> String {
 }
 
 /// Per op, every code found with how many submissions have it and what it means.
-fn common_codes(graded: &[Graded], ops: &[OpKind]) -> String {
+fn common_codes(graded: &[Graded], ops: &[&str]) -> String {
     let mut out = String::from("<h2>What went wrong, per op</h2>\n");
     let mut any = false;
     for op in ops {
-        let counts = code_counts(graded, *op);
+        let counts = code_counts(graded, op);
         if counts.is_empty() {
             continue;
         }
         any = true;
-        out.push_str(&format!("<h3>{}</h3>\n", op.name()));
+        out.push_str(&format!("<h3>{}</h3>\n", escape(op)));
         for (code, n) in counts {
             out.push_str(&format!(
                 "<p>{n} submission{}:</p>\n{}",
@@ -226,10 +225,10 @@ fn common_codes(graded: &[Graded], ops: &[OpKind]) -> String {
 }
 
 /// Each submission with its score, its outcome per op and why it lost points.
-fn submissions_table(graded: &[Graded], ops: &[OpKind], pages: &[String]) -> String {
+fn submissions_table(graded: &[Graded], ops: &[&str], pages: &[String]) -> String {
     let mut table = String::from("<h2>Submissions</h2>\n<table>\n<tr><th>submission</th><th>score</th>");
     for op in ops {
-        table.push_str(&format!("<th>{}</th>", op.name()));
+        table.push_str(&format!("<th>{}</th>", escape(op)));
     }
     table.push_str("<th>why</th></tr>\n");
     for (g, page) in graded.iter().zip(pages) {
@@ -252,15 +251,18 @@ fn submissions_table(graded: &[Graded], ops: &[OpKind], pages: &[String]) -> Str
 }
 
 /// `op`'s score in each submission that has one.
-fn scores_of(graded: &[Graded], op: OpKind) -> impl Iterator<Item = &crate::verify::report::score::OpScore> {
+fn scores_of<'a>(
+    graded: &'a [Graded],
+    op: &'a str,
+) -> impl Iterator<Item = &'a crate::verify::report::score::OpScore> {
     graded
         .iter()
-        .filter_map(move |g| g.card.ops.iter().find(|s| s.op == op.name()))
+        .filter_map(move |g| g.card.ops.iter().find(|s| s.op == op))
 }
 
 /// `op`'s codes with the number of submissions that have each, most common first (ties by
 /// code).
-fn code_counts(graded: &[Graded], op: OpKind) -> Vec<(String, usize)> {
+fn code_counts(graded: &[Graded], op: &str) -> Vec<(String, usize)> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for score in scores_of(graded, op) {
         for code in &score.codes {

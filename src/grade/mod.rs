@@ -6,6 +6,11 @@
 //! cannot start is that submission's failure (score 0, the reason in its row), and grading goes
 //! on. `--shard i/n` grades the i-th of n equal parts of the submissions in name order, so a CI
 //! matrix of n jobs grades a class once. The results are written by [`output`].
+//!
+//! The ops are the built-in ones (checked against the reference backprop) or ones a spec
+//! describes ([`GradedOp::Program`]: checked against finite differences of the submission's own
+//! forward, or, with a reference program, against an instructor's solution asked the same
+//! requests, one solution process per submission).
 
 mod budget;
 pub mod files;
@@ -24,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::protocol::lines::printable;
 use crate::sweep::Shard;
 use crate::verify::exec::{ProcessLimits, Program, Restarting};
+use crate::verify::program_ops::{self, ProgramOp};
 use crate::verify::report::score::{OpScore, Points, Scorecard};
 use crate::verify::{self, Config, Report};
 
@@ -37,7 +43,11 @@ pub struct GradeJob {
     /// The command, run through `sh -c` in each submission's folder.
     pub command: String,
     /// The ops to verify, in order.
-    pub ops: Vec<OpKind>,
+    pub ops: Vec<GradedOp>,
+    /// The instructor's solution for the ops a spec describes, run through `sh -c` in the
+    /// grader's folder; checked beforehand (see `gradverify grade --reference`). Without it,
+    /// those ops are checked against finite differences of each submission's own forward.
+    pub reference: Option<String>,
     /// Cases per op and their seed, the same for every submission.
     pub config: Config,
     /// How long to wait for each answer.
@@ -52,6 +62,32 @@ pub struct GradeJob {
     pub jobs: usize,
     /// Which part of the class.
     pub shard: Shard,
+}
+
+/// An op a class is graded on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GradedOp {
+    /// A built-in op, checked against the reference backprop.
+    BuiltIn(OpKind),
+    /// An op a spec describes, checked over `docs/protocol-program-ops.md`.
+    Program(ProgramOp),
+}
+
+impl GradedOp {
+    /// Its name in tables, points and reports.
+    pub fn name(&self) -> &str {
+        match self {
+            GradedOp::BuiltIn(kind) => kind.name(),
+            GradedOp::Program(op) => &op.name,
+        }
+    }
+}
+
+impl GradeJob {
+    /// The ops' names, in order.
+    pub fn op_names(&self) -> Vec<&str> {
+        self.ops.iter().map(GradedOp::name).collect()
+    }
 }
 
 /// One submission, graded.
@@ -147,7 +183,7 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
         let ops = job
             .ops
             .iter()
-            .map(|&kind| OpScore::not_run(kind, &job.points, why))
+            .map(|op| OpScore::not_run(op.name(), &job.points, why))
             .collect();
         finish(ops, Vec::new(), Some(why.to_owned()), &[])
     };
@@ -161,12 +197,13 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
         Err(e) => return not_run(&format!("the command could not start: {e}")),
     };
     let mut subject = Budgeted::new(&job.command, subject, job.budget);
+    let mut solution = Solution::NotStarted;
     let (mut ops, mut reports, mut fault) = (Vec::new(), Vec::new(), None);
-    for &kind in &job.ops {
+    for op in &job.ops {
         if subject.out_of_time() {
             let spent = subject.budget_spent();
             ops.push(OpScore::not_run(
-                kind,
+                op.name(),
                 &job.points,
                 &format!("{spent} before this op"),
             ));
@@ -174,11 +211,21 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
             continue;
         }
         subject.begin_op();
-        let report = verify::verify(kind, &mut subject, job.config);
+        let report = match op {
+            GradedOp::BuiltIn(kind) => verify::verify(*kind, &mut subject, job.config),
+            GradedOp::Program(op) => match solution.get(job) {
+                Ok(Some(reference)) => {
+                    reference.begin_op();
+                    program_ops::against_reference(op, &mut subject, reference, &job.command, job.config)
+                }
+                Ok(None) => program_ops::check(op, &mut subject, &job.command, job.config),
+                Err(why) => return not_run(&why),
+            },
+        };
         if let Some(why) = subject.not_started() {
             return not_run(why);
         }
-        let mut score = OpScore::of(&report, kind, &job.points);
+        let mut score = OpScore::of(&report, op.name(), &job.points);
         if subject.take_refused() {
             let spent = subject.budget_spent();
             score = score.out_of_time(&format!("{spent} while this op was checked"));
@@ -188,6 +235,38 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
         reports.push(report);
     }
     finish(ops, reports, fault, &subject.stderr_tail())
+}
+
+/// The instructor's solution beside one submission, started when its first op needs it.
+enum Solution {
+    NotStarted,
+    Running(Box<Restarting>),
+    /// The job has no reference: finite differences are the oracle.
+    None,
+}
+
+impl Solution {
+    /// The running solution (`None` when the job has no reference), or why it could not start.
+    fn get(&mut self, job: &GradeJob) -> std::result::Result<Option<&mut Restarting>, String> {
+        if let Solution::NotStarted = self {
+            *self = match &job.reference {
+                None => Solution::None,
+                Some(command) => {
+                    let program = Program {
+                        limits: job.limits.clone(),
+                        ..Program::new(command, job.timeout)
+                    };
+                    let started = Restarting::start(program)
+                        .map_err(|e| format!("the reference `{command}` could not start: {e}"))?;
+                    Solution::Running(Box::new(started))
+                }
+            };
+        }
+        Ok(match self {
+            Solution::Running(reference) => Some(reference),
+            _ => None,
+        })
+    }
 }
 
 /// The last part of a path, as a submission's name, its control characters escaped (a folder

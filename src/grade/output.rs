@@ -11,7 +11,6 @@ use std::path::Path;
 use serde_json::json;
 
 use super::{Graded, files};
-use crate::catalogue::OpKind;
 use crate::error::{Error, Result};
 use crate::verify::Report;
 use crate::verify::report::score::{Outcome, Scorecard};
@@ -47,25 +46,24 @@ pub fn codes(card: &Scorecard) -> String {
 
 /// The table for the terminal: a row per submission with its score, each op's outcome and the
 /// reason (cut at [`TABLE_REASON_CHARS`] characters).
-pub fn table(graded: &[Graded], ops: &[OpKind]) -> String {
+pub fn table(graded: &[Graded], ops: &[&str]) -> String {
     let width = graded
         .iter()
         .map(|g| g.card.name.chars().count())
         .chain(["submission".len()])
         .max()
         .unwrap_or_default();
+    // Each op's column is as wide as its name, and at least as wide as `not_implemented`.
+    let columns: Vec<usize> = ops.iter().map(|op| op.chars().count().max(15)).collect();
     let mut out = format!("{:<width$}  {:>9}", "submission", "score");
-    for op in ops {
-        out.push_str(&format!("  {:<15}", op.name()));
+    for (op, column) in ops.iter().zip(&columns) {
+        out.push_str(&format!("  {op:<column$}"));
     }
     out.push_str("  reason\n");
     for g in graded {
         let score = format!("{}/{}", g.card.score(), g.card.max_score());
-        let ops: String = g
-            .card
-            .ops
-            .iter()
-            .map(|o| format!("  {:<15}", o.outcome.name()))
+        let ops: String = (g.card.ops.iter().zip(&columns))
+            .map(|(o, column)| format!("  {:<column$}", o.outcome.name()))
             .collect();
         let reason = reason(&g.card);
         let mut cut: String = reason.chars().take(TABLE_REASON_CHARS).collect();
@@ -80,10 +78,10 @@ pub fn table(graded: &[Graded], ops: &[OpKind]) -> String {
 }
 
 /// The CSV: a header, then one row per submission.
-pub fn csv(graded: &[Graded], ops: &[OpKind]) -> Result<Vec<u8>> {
+pub fn csv(graded: &[Graded], ops: &[&str]) -> Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["submission", "score", "max_score"];
-    header.extend(ops.iter().map(|k| k.name()));
+    header.extend(ops);
     header.extend(["codes", "reason"]);
     let failed = |e: csv::Error| Error::Output {
         path: "the CSV".into(),
@@ -180,16 +178,12 @@ mod tests {
         };
         let ops = match fault {
             None => vec![
-                OpScore::of(
-                    &Report::new("cmd", "linear", 3),
-                    crate::verify::ops::linear::KIND,
-                    &points,
-                ),
-                OpScore::of(&unsupported, crate::verify::ops::relu::KIND, &points),
+                OpScore::of(&Report::new("cmd", "linear", 3), "linear", &points),
+                OpScore::of(&unsupported, "relu", &points),
             ],
             Some(why) => vec![
-                OpScore::not_run(crate::verify::ops::linear::KIND, &points, why),
-                OpScore::not_run(crate::verify::ops::relu::KIND, &points, why),
+                OpScore::not_run("linear", &points, why),
+                OpScore::not_run("relu", &points, why),
             ],
         };
         Graded {
@@ -207,24 +201,14 @@ mod tests {
     #[test]
     fn a_row_per_submission_with_outcomes_and_reasons_quoted_as_csv_needs() {
         let class = [graded("alice, jr", None), graded("bob", Some("could not start"))];
-        let text = String::from_utf8(
-            csv(
-                &class,
-                &[crate::verify::ops::linear::KIND, crate::verify::ops::relu::KIND],
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let text = String::from_utf8(csv(&class, &["linear", "relu"]).unwrap()).unwrap();
         assert_eq!(
             text,
             "submission,score,max_score,linear,relu,codes,reason\n\
              \"alice, jr\",2,3,pass,not_implemented,,\"relu: not implemented (the program answered \"\"unsupported op\"\")\"\n\
              bob,0,3,not_run,not_run,,could not start\n"
         );
-        let table = table(
-            &class,
-            &[crate::verify::ops::linear::KIND, crate::verify::ops::relu::KIND],
-        );
+        let table = table(&class, &["linear", "relu"]);
         assert!(
             table
                 .lines()

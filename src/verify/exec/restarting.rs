@@ -1,4 +1,4 @@
-//! A program restarted when it dies, so that one crash or hang costs the case at hand and not
+//! A program (over protocol v1 or the ops protocol) restarted when it dies, so that one crash or hang costs the case at hand and not
 //! every later one: when the program has exited, crashed or stopped answering, the next request
 //! starts it again, up to [`RESTARTS_PER_OP`] times an op ([`Restarting::begin_op`] counts
 //! afresh); after that the op's remaining requests fail at once with
@@ -7,9 +7,12 @@
 
 use std::io;
 
+use serde_json::Value;
+
 use super::fault::ProcessFault;
 use super::{ExecSubject, Program};
 use crate::catalogue::{Answer, Request};
+use crate::verify::program_ops::Exchange;
 use crate::verify::{Backward, Fault};
 
 /// How often one op may restart the program.
@@ -97,6 +100,13 @@ impl Backward for Restarting {
 
     fn has_answered(&self) -> bool {
         self.answered_before || self.current.has_answered()
+    }
+}
+
+impl Exchange for Restarting {
+    fn exchange(&mut self, request: Value) -> Result<Value, Fault> {
+        self.revive()?;
+        self.current.exchange(request)
     }
 }
 

@@ -27,12 +27,8 @@ mod tests {
         let card = Scorecard {
             name: "s".to_owned(),
             ops: vec![
-                OpScore::of(
-                    &Report::new("s", "linear", 3),
-                    crate::verify::ops::linear::KIND,
-                    &points,
-                ),
-                OpScore::not_run(crate::verify::ops::relu::KIND, &points, "no time"),
+                OpScore::of(&Report::new("s", "linear", 3), "linear", &points),
+                OpScore::not_run("relu", &points, "no time"),
             ],
             fault: None,
             output: String::new(),

@@ -50,12 +50,8 @@ mod tests {
         let card = Scorecard {
             name: "python3 s.py".to_owned(),
             ops: vec![
-                OpScore::of(
-                    &Report::new("python3 s.py", "linear", 5),
-                    crate::verify::ops::linear::KIND,
-                    &points,
-                ),
-                OpScore::of(&unsupported, crate::verify::ops::relu::KIND, &points),
+                OpScore::of(&Report::new("python3 s.py", "linear", 5), "linear", &points),
+                OpScore::of(&unsupported, "relu", &points),
             ],
             fault: None,
             output: "1 of 2 ops pass, score 3 / 4".to_owned(),

@@ -138,13 +138,9 @@ mod tests {
         let card = Scorecard {
             name: "alice <a&b>".to_owned(),
             ops: vec![
-                OpScore::of(
-                    &Report::new("s", "linear", 5),
-                    crate::verify::ops::linear::KIND,
-                    &points,
-                ),
-                OpScore::of(&unsupported, crate::verify::ops::relu::KIND, &points),
-                OpScore::not_run(crate::verify::ops::mlp::KIND, &points, "could not start"),
+                OpScore::of(&Report::new("s", "linear", 5), "linear", &points),
+                OpScore::of(&unsupported, "relu", &points),
+                OpScore::not_run("mlp", &points, "could not start"),
             ],
             fault: None,
             output: String::new(),

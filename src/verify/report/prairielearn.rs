@@ -81,7 +81,7 @@ mod tests {
                 implemented: false,
                 ..Report::new("python3 s.py", "relu", 5)
             },
-            crate::verify::ops::relu::KIND,
+            "relu",
             &points,
         );
         if long {
@@ -90,11 +90,7 @@ mod tests {
         Scorecard {
             name: "python3 s.py".to_owned(),
             ops: vec![
-                OpScore::of(
-                    &Report::new("python3 s.py", "linear", 5),
-                    crate::verify::ops::linear::KIND,
-                    &points,
-                ),
+                OpScore::of(&Report::new("python3 s.py", "linear", 5), "linear", &points),
                 failing,
             ],
             fault: None,
@@ -133,11 +129,7 @@ mod tests {
         let points = Points::default();
         let card = Scorecard {
             name: "s".to_owned(),
-            ops: vec![OpScore::not_run(
-                crate::verify::ops::relu::KIND,
-                &points,
-                "cannot start",
-            )],
+            ops: vec![OpScore::not_run("relu", &points, "cannot start")],
             fault: Some("the command could not start (exit status: 127)".to_owned()),
             output: String::new(),
         };

@@ -12,17 +12,17 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::catalogue::OpKind;
 use crate::compare::Verdict;
 use crate::error::{Error, Result};
 
 use super::model::{Fault, Finding, Problem, Report};
 use super::text;
 
-/// Points per op; an op not named is worth [`Points::DEFAULT`].
+/// Points per op, keyed by the op's name (a built-in op or one a spec describes); an op not
+/// named is worth [`Points::DEFAULT`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Points {
-    named: Vec<(OpKind, f64)>,
+    named: Vec<(String, f64)>,
 }
 
 impl Points {
@@ -30,35 +30,37 @@ impl Points {
     pub const DEFAULT: f64 = 1.0;
 
     /// What `op` is worth.
-    pub fn of(&self, op: OpKind) -> f64 {
+    pub fn of(&self, op: &str) -> f64 {
         self.named
             .iter()
-            .find(|(k, _)| *k == op)
+            .find(|(name, _)| name == op)
             .map_or(Points::DEFAULT, |&(_, p)| p)
     }
 
-    /// An error naming the first op given points that is not among the `checked` ones (its
-    /// points would silently count for nothing).
-    pub fn only_for(&self, checked: &[OpKind]) -> Result<()> {
-        match self.named.iter().find(|(k, _)| !checked.contains(k)) {
+    /// An error naming the first op given points that is not among the `checked` ones (a typo,
+    /// or an op not checked: its points would silently count for nothing).
+    pub fn only_for(&self, checked: &[&str]) -> Result<()> {
+        match self
+            .named
+            .iter()
+            .find(|(name, _)| !checked.contains(&name.as_str()))
+        {
             None => Ok(()),
-            Some((k, _)) => Err(Error::Config {
+            Some((name, _)) => Err(Error::Config {
                 arg: "points".into(),
-                value: k.name().into(),
-                expected: format!(
-                    "points only for the ops checked ({})",
-                    checked.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
-                ),
+                value: name.clone(),
+                expected: format!("points only for the ops checked ({})", checked.join(", ")),
             }),
         }
     }
 }
 
-/// `linear=2,relu=1,…`: each op at most once, points finite and ≥ 0.
 /// The most points one op may carry: any sum of them over a course's ops stays a finite,
 /// exactly printed number (`1e308` twice would be infinite, and JSON has no infinity).
 pub const MAX_POINTS: f64 = 1e6;
 
+/// `linear=2,relu=1,…`: each op at most once, points finite and from 0 to [`MAX_POINTS`]; which
+/// names are ops is [`Points::only_for`]'s to say, once the ops checked are known.
 impl FromStr for Points {
     type Err = Error;
     fn from_str(s: &str) -> Result<Points> {
@@ -67,12 +69,15 @@ impl FromStr for Points {
             value: value.into(),
             expected: expected.into(),
         };
-        let mut named: Vec<(OpKind, f64)> = Vec::new();
+        let mut named: Vec<(String, f64)> = Vec::new();
         for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             let (op, points) = item
                 .split_once('=')
                 .ok_or_else(|| bad(item, "OP=POINTS, e.g. linear=2"))?;
-            let op: OpKind = op.trim().parse()?;
+            let op = op.trim();
+            if op.is_empty() {
+                return Err(bad(item, "OP=POINTS with an op's name, e.g. linear=2"));
+            }
             let points = points
                 .trim()
                 .parse::<f64>()
@@ -82,7 +87,7 @@ impl FromStr for Points {
             if named.iter().any(|(k, _)| *k == op) {
                 return Err(bad(item, "each op at most once"));
             }
-            named.push((op, points));
+            named.push((op.to_owned(), points));
         }
         Ok(Points { named })
     }
@@ -143,9 +148,9 @@ pub struct OpScore {
 }
 
 impl OpScore {
-    /// The score of one op's report.
-    pub fn of(report: &Report, kind: OpKind, points: &Points) -> OpScore {
-        let max_score = points.of(kind);
+    /// The score of the report of the op named `op`.
+    pub fn of(report: &Report, op: &str, points: &Points) -> OpScore {
+        let max_score = points.of(op);
         let outcome = match report.verdict() {
             _ if !report.implemented => Outcome::NotImplemented,
             Verdict::Pass => Outcome::Pass,
@@ -153,7 +158,7 @@ impl OpScore {
             Verdict::Inconclusive => Outcome::Inconclusive,
         };
         OpScore {
-            op: kind.name().to_owned(),
+            op: op.to_owned(),
             outcome,
             score: if outcome == Outcome::Pass { max_score } else { 0.0 },
             max_score,
@@ -176,15 +181,15 @@ impl OpScore {
     }
 
     /// An op that was not checked, for `why`.
-    pub fn not_run(kind: OpKind, points: &Points, why: &str) -> OpScore {
+    pub fn not_run(op: &str, points: &Points, why: &str) -> OpScore {
         OpScore {
-            op: kind.name().to_owned(),
+            op: op.to_owned(),
             outcome: Outcome::NotRun,
             score: 0.0,
-            max_score: points.of(kind),
+            max_score: points.of(op),
             reason: Some(why.to_owned()),
             codes: Vec::new(),
-            text: format!("{}: NOT RUN: {why}", kind.name()),
+            text: format!("{op}: NOT RUN: {why}"),
         }
     }
 }
@@ -263,21 +268,21 @@ pub struct Scorecard {
 }
 
 impl Scorecard {
-    /// The card of `name`'s reports, one per op of `kinds` in order; its output is the summary
-    /// and, unless every op passed, the program's last lines of standard error.
+    /// The card of `name`'s reports, one per op of `ops` (their names) in order; its output is
+    /// the summary and, unless every op passed, the program's last lines of standard error.
     pub fn of(
         name: &str,
-        kinds: &[OpKind],
+        ops: &[&str],
         reports: &[Report],
         points: &Points,
         stderr_tail: &[String],
     ) -> Scorecard {
         let mut card = Scorecard {
             name: name.to_owned(),
-            ops: kinds
+            ops: ops
                 .iter()
                 .zip(reports)
-                .map(|(&kind, report)| OpScore::of(report, kind, points))
+                .map(|(op, report)| OpScore::of(report, op, points))
                 .collect(),
             fault: None,
             output: String::new(),
@@ -336,9 +341,9 @@ mod tests {
     #[test]
     fn points_parse_with_a_default_of_one_and_clear_errors() {
         let points: Points = "linear=2, relu=0.5".parse().unwrap();
-        assert_eq!(points.of(crate::verify::ops::linear::KIND), 2.0);
-        assert_eq!(points.of(crate::verify::ops::relu::KIND), 0.5);
-        assert_eq!(points.of(crate::verify::ops::mlp::KIND), 1.0);
+        assert_eq!(points.of("linear"), 2.0);
+        assert_eq!(points.of("relu"), 0.5);
+        assert_eq!(points.of("mlp"), 1.0);
         assert_eq!("".parse::<Points>().unwrap(), Points::default());
         for (bad, says) in [
             ("linear", "OP=POINTS"),
@@ -346,21 +351,14 @@ mod tests {
             ("linear=NaN", "from 0 to 1000000"),
             ("linear=1e308,relu=1e308", "from 0 to 1000000"),
             ("linear=2,linear=3", "at most once"),
-            ("conv=2", "one of linear, relu, sqerr, mlp"),
+            ("=2", "an op's name"),
         ] {
             let message = bad.parse::<Points>().unwrap_err().to_string();
             assert!(message.contains(says), "{bad}: {message}");
         }
-        let message = points
-            .only_for(&[crate::verify::ops::linear::KIND])
-            .unwrap_err()
-            .to_string();
+        let message = points.only_for(&["linear"]).unwrap_err().to_string();
         assert!(message.contains("`points` is relu"), "{message}");
-        assert!(
-            points
-                .only_for(&[crate::verify::ops::relu::KIND, crate::verify::ops::linear::KIND])
-                .is_ok()
-        );
+        assert!(points.only_for(&["relu", "linear"]).is_ok());
     }
 
     #[test]
@@ -386,17 +384,13 @@ mod tests {
         report
             .findings
             .push(finding(Problem::WrongValues, Some(Diagnosis::LossFactor(loss))));
-        let score = OpScore::of(&report, crate::verify::ops::mlp::KIND, &Points::default());
+        let score = OpScore::of(&report, "mlp", &Points::default());
         assert_eq!(score.codes, ["loss_factor", "mse_convention"]);
     }
 
     /// A passing linear, a linear with a wrong dL/db and an exit, and a relu not implemented.
     fn passing_failing_and_missing(points: &Points) -> [OpScore; 3] {
-        let pass = OpScore::of(
-            &Report::new("p", "linear", 4),
-            crate::verify::ops::linear::KIND,
-            points,
-        );
+        let pass = OpScore::of(&Report::new("p", "linear", 4), "linear", points);
         let mut wrong = Report::new("p", "linear", 4);
         const BIAS: Bug = Bug {
             code: "bias_not_summed",
@@ -412,12 +406,12 @@ mod tests {
             stderr_tail: vec!["Traceback".to_owned()],
         };
         wrong.findings.push(finding(Problem::Fault(exited), None));
-        let fail = OpScore::of(&wrong, crate::verify::ops::linear::KIND, points);
+        let fail = OpScore::of(&wrong, "linear", points);
         let unsupported = Report {
             implemented: false,
             ..Report::new("p", "relu", 4)
         };
-        let missing = OpScore::of(&unsupported, crate::verify::ops::relu::KIND, points);
+        let missing = OpScore::of(&unsupported, "relu", points);
         [pass, fail, missing]
     }
 
@@ -448,7 +442,7 @@ mod tests {
                 pass,
                 fail,
                 missing,
-                OpScore::not_run(crate::verify::ops::mlp::KIND, &points, "no time left"),
+                OpScore::not_run("mlp", &points, "no time left"),
             ],
             fault: None,
             output: String::new(),
@@ -466,7 +460,7 @@ mod tests {
             reason: "every element lies at a kink".to_owned(),
             try_next: "another seed".to_owned(),
         });
-        let inconclusive = OpScore::of(&unsure, crate::verify::ops::relu::KIND, &points);
+        let inconclusive = OpScore::of(&unsure, "relu", &points);
         assert_eq!(
             (inconclusive.outcome, inconclusive.score),
             (Outcome::Inconclusive, 0.0)
@@ -476,12 +470,7 @@ mod tests {
             Some("dL/da: inconclusive: every element lies at a kink")
         );
 
-        let late = OpScore::of(
-            &Report::new("p", "relu", 4),
-            crate::verify::ops::relu::KIND,
-            &points,
-        )
-        .out_of_time("no time");
+        let late = OpScore::of(&Report::new("p", "relu", 4), "relu", &points).out_of_time("no time");
         assert_eq!(
             (late.outcome, late.score, late.max_score),
             (Outcome::Fail, 0.0, 1.0)

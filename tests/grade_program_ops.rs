@@ -1,0 +1,184 @@
+//! Grading a class on ops a spec describes: `grade DIR --exec CMD --spec examples/ops/ops.json
+//! --reference CMD` on submissions that run the C (or Node) program of `examples/ops/`, each
+//! with a planted bug or none, scored per op against an instructor's solution and against
+//! finite differences of each submission's own forward, into the same table, CSV and
+//! autograders' files as the built-in ops. Skipped with a message where neither `cc` nor `node`
+//! is here.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use super::program_ops::{binary, programs};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The class: a folder per student, each with the bug its program plants (none for alice).
+const CLASS: [(&str, &str); 5] = [
+    ("alice", ""),
+    ("bob", "sign"),
+    ("carol", "forgotten"),
+    ("dave", "upstream"),
+    ("erin", "forward"),
+];
+
+fn write_class(dir: &Path) {
+    for (name, bug) in CLASS {
+        fs::create_dir_all(dir.join(name)).expect("create a submission folder");
+        fs::write(dir.join(name).join("bug"), bug).expect("write the planted bug");
+    }
+}
+
+/// `gradverify grade` of the class in `dir` run from the crate's folder.
+fn grade(dir: &Path, program: &str, more: &[&str]) -> Output {
+    let student = format!("{program} $(cat bug)");
+    Command::new(BIN)
+        .arg("grade")
+        .arg(dir.join("class"))
+        .args(["--exec", &student, "--spec", "examples/ops/ops.json"])
+        .args(["--cases", "4", "--quiet", "--points", "softplus=1,gru_cell=3"])
+        .args(more)
+        .current_dir(ROOT)
+        .output()
+        .expect("run gradverify grade")
+}
+
+fn said(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Each submission's row of the CSV at `path`: its columns by header.
+fn rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("read the CSV");
+    let header = reader.headers().expect("a header").clone();
+    (reader.records())
+        .map(|r| {
+            let record = r.expect("a row");
+            header
+                .iter()
+                .map(str::to_owned)
+                .zip(record.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_class_is_graded_on_a_specs_ops_with_points_against_an_instructors_solution() {
+    for program in programs("grade") {
+        // Submissions run in their own folders: the program by its absolute path.
+        let program = program.replace("examples/", &format!("{ROOT}/examples/"));
+        let dir = std::env::temp_dir().join(format!("gradverify-grade-ops-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        write_class(&dir.join("class"));
+        let (csv, out) = (dir.join("grades.csv"), dir.join("out"));
+        let run = grade(
+            &dir,
+            &program,
+            &[
+                "--reference",
+                &program,
+                "--csv",
+                csv.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(run.status.code(), Some(0), "{program}: {}", said(&run));
+
+        let rows = rows(&csv);
+        let row = |name: &str| rows.iter().find(|r| r["submission"] == name).expect("a row");
+        let outcome = |name: &str| (row(name)["softplus"].clone(), row(name)["gru_cell"].clone());
+        let score = |name: &str| row(name)["score"].parse::<f64>().expect("a score");
+        assert_eq!(outcome("alice"), ("pass".into(), "pass".into()), "{program}");
+        assert_eq!((score("alice"), row("alice")["max_score"].as_str()), (4.0, "4"));
+        assert_eq!(outcome("bob"), ("pass".into(), "fail".into()), "{program}");
+        assert_eq!(score("bob"), 1.0, "gru_cell's 3 points lost");
+        assert!(row("bob")["codes"].contains("gru_cell:sign"), "{:?}", row("bob"));
+        assert_eq!(outcome("carol").1, "fail");
+        assert!(
+            row("carol")["reason"].contains("dL/dh: wrong values"),
+            "{:?}",
+            row("carol")
+        );
+        assert!(
+            !row("carol")["reason"].contains("dL/dx"),
+            "only dL/dh: {:?}",
+            row("carol")
+        );
+        assert_eq!(outcome("dave"), ("fail".into(), "pass".into()));
+        assert!(
+            row("dave")["codes"].contains("softplus:upstream_ignored"),
+            "{:?}",
+            row("dave")
+        );
+        assert_eq!(outcome("erin"), ("fail".into(), "pass".into()));
+        assert!(
+            row("erin")["reason"].contains("the forward's y"),
+            "{:?}",
+            row("erin")
+        );
+
+        // Gradescope's results for bob: a test per op, with its points.
+        let results: Value =
+            serde_json::from_slice(&fs::read(out.join("bob/results.json")).expect("results.json")).unwrap();
+        assert_eq!(results["score"], 1.0);
+        let gru = (results["tests"].as_array().unwrap().iter())
+            .find(|t| t["name"].as_str().unwrap_or_default().contains("gru_cell"))
+            .expect("a test for gru_cell");
+        assert_eq!(
+            (gru["score"].as_f64(), gru["max_score"].as_f64()),
+            (Some(0.0), Some(3.0))
+        );
+
+        // Without a reference, each submission's own forward is the oracle: the same verdicts.
+        let csv_fd = dir.join("fd.csv");
+        let run = grade(&dir, &program, &["--csv", csv_fd.to_str().unwrap()]);
+        assert_eq!(run.status.code(), Some(0), "{program}: {}", said(&run));
+        let by_fd = self::rows(&csv_fd);
+        for (name, _) in CLASS {
+            let fd = by_fd.iter().find(|r| r["submission"] == name).expect("a row");
+            assert_eq!(
+                (&fd["softplus"], &fd["gru_cell"]),
+                (&row(name)["softplus"], &row(name)["gru_cell"]),
+                "{program} {name}"
+            );
+        }
+
+        // A wrong solution grades no one; points for an op the spec lacks are refused.
+        let refused = dir.join("refused.csv");
+        let wrong = format!("{program} sign");
+        let run = grade(
+            &dir,
+            &program,
+            &["--reference", &wrong, "--csv", refused.to_str().unwrap()],
+        );
+        assert_eq!(run.status.code(), Some(2), "{}", said(&run));
+        assert!(
+            said(&run).contains("gradverify grade: argument `--reference`"),
+            "{}",
+            said(&run)
+        );
+        assert!(!refused.exists(), "no one graded");
+        let run = grade(&dir, &program, &["--op", "softplus"]);
+        assert_eq!(
+            run.status.code(),
+            Some(2),
+            "gru_cell has points but is not graded"
+        );
+        assert!(
+            said(&run).contains("argument `points` is gru_cell") && said(&run).contains("(softplus)"),
+            "{}",
+            said(&run)
+        );
+        fs::remove_dir_all(&dir).expect("remove the scratch folder");
+    }
+    let _ = fs::remove_file(binary("grade"));
+}
