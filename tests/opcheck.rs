@@ -124,8 +124,19 @@ fn log10_and_sqrt_at_chosen_points_pass_even_next_to_the_bound() {
         report.notes.iter().any(|n| n.starts_with("dL/dx0: 8 of 8")),
         "{report}"
     );
+    assert!(
+        report
+            .to_string()
+            .starts_with("at points (your forward and backward): pass, 2 given points"),
+        "the cases are the points given, not random ones: {report}"
+    );
     assert_verdict(&at(log10, log10_vjp), Verdict::Pass);
-    assert_verdict(&at(log10, ln_vjp), Verdict::Fail);
+    let wrong = at(log10, ln_vjp);
+    assert_verdict(&wrong, Verdict::Fail);
+    assert!(
+        wrong.to_string().contains("FAIL, 1 problem in 2 given points"),
+        "{wrong}"
+    );
 }
 
 #[test]

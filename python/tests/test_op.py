@@ -129,6 +129,8 @@ def test_explicit_points_are_the_cases_even_next_to_the_bound():
     report = at(np.sqrt, sqrt_backward)
     report.assert_correct()
     assert json.loads(report.to_json())["cases"] == 2, str(report)
+    assert json.loads(report.to_json())["given_points"] is True
+    assert "pass, 2 given points" in str(report), str(report)
     assert "dL/dx0: 8 of 8" in str(report)
     at(np.log10, log10_backward).assert_correct()
     assert at(np.log10, ln_backward_for_log10).verdict == "fail"

@@ -475,7 +475,10 @@ impl<'a> OpCheck<'a> {
             .as_ref()
             .map_or(self.cases.unwrap_or(self.config.cases), Vec::len);
         let seed = self.seed.unwrap_or(self.config.seed);
-        let mut report = Report::new("your forward and backward", &self.name, cases);
+        let mut report = Report {
+            given_points: self.points.is_some(),
+            ..Report::new("your forward and backward", &self.name, cases)
+        };
         let label = shapes_label(&self.shapes);
         if let Some(why) = self.unusable() {
             report.findings.push(unusable_finding(&label, why));

@@ -269,8 +269,11 @@ pub struct Report {
     pub subject: String,
     /// The op, as in the notes.
     pub op: String,
-    /// Random cases run (not counting the shrinking).
+    /// Cases run (not counting the shrinking).
     pub cases: usize,
+    /// The cases are points the user gave (`.points(…)`), not random draws.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub given_points: bool,
     /// False when the program answered "unsupported op".
     pub implemented: bool,
     /// The problems, most fundamental first.
@@ -288,6 +291,7 @@ impl Report {
             subject: subject.into(),
             op: op.into(),
             cases,
+            given_points: false,
             implemented: true,
             findings: Vec::new(),
             inconclusive: Vec::new(),

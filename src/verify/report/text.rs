@@ -18,22 +18,22 @@ impl fmt::Display for Report {
             );
         }
         if self.findings.is_empty() && self.inconclusive.is_empty() {
-            write!(f, "{head}: pass, {} random cases", self.cases)?;
+            write!(f, "{head}: pass, {}", cases(self))?;
         } else if self.findings.is_empty() {
             let n = self.inconclusive.len();
             write!(
                 f,
-                "{head}: INCONCLUSIVE, {n} gradient{} not judged in {} random cases",
+                "{head}: INCONCLUSIVE, {n} gradient{} not judged in {}",
                 if n == 1 { "" } else { "s" },
-                self.cases
+                cases(self)
             )?;
         } else {
             let n = self.findings.len();
             write!(
                 f,
-                "{head}: FAIL, {n} problem{} in {} random cases",
+                "{head}: FAIL, {n} problem{} in {}",
                 if n == 1 { "" } else { "s" },
-                self.cases
+                cases(self)
             )?;
         }
         for finding in &self.findings {
@@ -52,6 +52,15 @@ impl fmt::Display for Report {
             write!(f, "\n  note: {note}")?;
         }
         Ok(())
+    }
+}
+
+/// What the cases were: `40 random cases`, or `2 given points` when the user gave them.
+fn cases(report: &Report) -> String {
+    match (report.given_points, report.cases) {
+        (true, 1) => "1 given point".to_owned(),
+        (true, n) => format!("{n} given points"),
+        (false, n) => format!("{n} random cases"),
     }
 }
 
