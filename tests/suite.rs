@@ -19,6 +19,7 @@ mod golden;
 mod golden_course_ops;
 mod grade;
 mod grade_program_ops;
+mod labels;
 mod layers;
 mod linearity;
 mod local_forward;

@@ -18,5 +18,6 @@ Indices = NDArray[np.int64]
 Forward = Callable[..., ArrayLike]
 # backward(grad_out, *xs) -> one gradient, a tuple of one per input, or (a network) a dict
 Backward = Callable[..., ArrayLike | Sequence[ArrayLike] | Mapping[str, ArrayLike]]
-# check_op's domains={i: "positive" or (a, b)}
-Domain = Literal["positive"] | tuple[float, float]
+# check_op's domains={i: "positive" or (a, b)}, or data never differentiated: {"labels": C}
+# (the integers 0 to C - 1) or "one_hot" (one-hot rows along the last axis)
+Domain = Literal["positive", "one_hot"] | tuple[float, float] | dict[Literal["labels"], int]

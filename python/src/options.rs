@@ -94,15 +94,21 @@ pub(crate) fn domains(
 fn one_domain(input: usize, value: &Bound<'_, PyAny>) -> PyResult<Domain> {
     let expected = || {
         invalid(format!(
-            "domains[{input}] is {}: expected \"positive\" or (a, b) with finite a < b",
+            "domains[{input}] is {}: expected \"positive\", (a, b) with finite a < b, or data never differentiated: {{\"labels\": C}} with C ≥ 1 or \"one_hot\"",
             repr(value)
         ))
     };
     if let Ok(name) = value.extract::<String>() {
-        return if name == "positive" {
-            Ok(Domain::Positive)
-        } else {
-            Err(expected())
+        return match name.as_str() {
+            "positive" => Ok(Domain::Positive),
+            "one_hot" => Ok(Domain::OneHot),
+            _ => Err(expected()),
+        };
+    }
+    if let Ok(labels) = value.extract::<std::collections::HashMap<String, usize>>() {
+        return match (labels.len(), labels.get("labels")) {
+            (1, Some(&classes)) => Domain::Labels(classes).validate().map_err(|_| expected()),
+            _ => Err(expected()),
         };
     }
     match value.extract::<Vec<f64>>().as_deref() {

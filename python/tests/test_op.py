@@ -268,7 +268,9 @@ def test_a_bug_is_shrunk_along_a_shrinkable_axis():
         ({"atol": float("nan")}, r"atol is NaN: expected a finite value ≥ 0"),
         ({"eps": 0.0}, r"eps is 0: expected a finite value > 0"),
         ({"nondet_tol": float("inf")}, r"nondet_tol is inf"),
-        ({"domains": {0: "negative"}}, r"domains\[0\] is 'negative': expected \"positive\" or \(a, b\)"),
+        ({"domains": {0: "negative"}}, r"domains\[0\] is 'negative': expected \"positive\", \(a, b\)"),
+        ({"domains": {1: {"labels": 0}}}, r"domains\[1\] is \{'labels': 0\}: expected .*C ≥ 1"),
+        ({"domains": {1: {"classes": 3}}}, r"domains\[1\] is \{'classes': 3\}"),
         ({"domains": {0: (2.0, 1.0)}}, r"domains\[0\] is \(2.0, 1.0\)"),
         ({"domains": {2: "positive"}}, r"domains names input 2, which does not exist: the op has 2 inputs"),
         ({"domains": ["positive"]}, r"domains is a list of 1 items: expected a dict"),
@@ -298,3 +300,36 @@ def test_an_unknown_option_is_a_type_error():
         gradverify.check_op("sin", [(3,)], np.sin, np.cos, tolerance=1e-3)
     with pytest.raises(TypeError, match="jvp must be a function"):
         gradverify.check_op("sin", [(3,)], np.sin, np.cos, jvp=3)
+
+
+def cross_entropy(z, y):
+    """-log softmax(z)[y] per row; a label that is not a class is refused, so a step is seen."""
+    assert np.all(y == np.round(y)) and np.all((0 <= y) & (y < z.shape[1])), y
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(len(y)), y.astype(int)]
+
+
+def cross_entropy_backward(shift):
+    def backward(grad_out, z, y):
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(len(y)), (y.astype(int) + shift) % z.shape[1]] -= 1.0
+        return grad_out[:, None] * p, np.zeros_like(y)
+
+    return backward
+
+
+def test_label_targets_are_drawn_as_classes_never_stepped_and_a_misread_label_fails():
+    def check(shift):
+        return gradverify.check_op(
+            "cross_entropy", [(5, 4), (5,)], cross_entropy, cross_entropy_backward(shift),
+            domains={1: {"labels": 4}},
+        )
+
+    right = check(0)
+    right.assert_correct()
+    assert "dL/dx1: not compared" in str(right), str(right)
+    wrong = check(1)
+    assert wrong.verdict == "fail", str(wrong)
+    assert "dL/dx0: wrong values" in str(wrong), str(wrong)

@@ -218,12 +218,16 @@ impl<'a> OpCheck<'a> {
         self
     }
 
-    /// Input `input` is drawn in, and stepped inside, `domain` (default [`Domain::Real`]).
+    /// Input `input` is drawn in, and stepped inside, `domain` (default [`Domain::Real`]). Labels
+    /// and one-hot rows are drawn and never stepped: the input is [`no_grad`](Self::no_grad).
     pub fn domain(mut self, input: usize, domain: Domain) -> Self {
         if self.input_exists("domain", input) {
             match domain.unusable() {
                 Some(why) => self.misuse.push(format!(".domain({input}, …): {why}")),
-                None => self.options.domains[input] = domain,
+                None => {
+                    self.options.domains[input] = domain;
+                    self.options.no_grad[input] |= domain.is_discrete();
+                }
             }
         }
         self

@@ -1,4 +1,6 @@
-//! Where an input may be drawn and stepped: the real line, the positive reals, or an interval.
+//! Where an input may be drawn and stepped: the real line, the positive reals, or an interval;
+//! or, for an input that is data and not a variable (a class target, an index), integer labels
+//! or one-hot rows, drawn but never stepped, so never differentiated.
 //!
 //! Random inputs are drawn per domain: standard normal on the real line; `exp(z)`, z standard
 //! normal, on the positive reals (a log-normal: most draws within [0.14, 7.4], none at 0); uniform
@@ -11,6 +13,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 use ndarray_rand::RandomExt;
+use ndarray_rand::rand::Rng;
 use ndarray_rand::rand_distr::{Open01, StandardNormal};
 use rand_chacha::ChaCha8Rng;
 
@@ -30,10 +33,16 @@ pub enum Domain {
     Positive,
     /// a < x < b; draws are uniform.
     Interval(f64, f64),
+    /// The integers 0, 1, …, C − 1 (class labels, indices), drawn uniformly. Never stepped: the
+    /// input is not differentiated.
+    Labels(usize),
+    /// One-hot rows along the last axis (a cross-entropy's targets): each row one 1 at a uniform
+    /// place, 0 elsewhere. Never stepped: the input is not differentiated.
+    OneHot,
 }
 
 impl Domain {
-    /// The domain, or the misuse of an interval that is empty or not finite.
+    /// The domain, or the misuse of an interval that is empty or not finite, or of no labels.
     pub fn validate(self) -> Result<Domain> {
         match self {
             Domain::Interval(a, b) if !(a.is_finite() && b.is_finite() && a < b) => Err(Error::Config {
@@ -41,8 +50,18 @@ impl Domain {
                 value: format!("Interval({a}, {b})"),
                 expected: "finite bounds a < b".to_owned(),
             }),
+            Domain::Labels(0) => Err(Error::Config {
+                arg: "domain".to_owned(),
+                value: "Labels(0)".to_owned(),
+                expected: "at least one class".to_owned(),
+            }),
             _ => Ok(self),
         }
+    }
+
+    /// Labels and one-hot rows: data, drawn but never stepped nor differentiated.
+    pub fn is_discrete(&self) -> bool {
+        matches!(self, Domain::Labels(_) | Domain::OneHot)
     }
 
     /// Why this domain cannot be used, if it cannot.
@@ -59,15 +78,19 @@ impl Domain {
             Domain::Real => v.is_finite(),
             Domain::Positive => v.is_finite() && v >= 0.0,
             Domain::Interval(a, b) => (a..=b).contains(&v),
+            Domain::Labels(c) => v.fract() == 0.0 && (0.0..c as f64).contains(&v),
+            Domain::OneHot => v == 0.0 || v == 1.0,
         }
     }
 
-    /// The distance from `v` to the nearest bound (infinite on the real line).
+    /// The distance from `v` to the nearest bound (infinite on the real line, 0 where no step
+    /// is allowed).
     pub(super) fn room(&self, v: f64) -> f64 {
         match *self {
             Domain::Real => f64::INFINITY,
             Domain::Positive => v,
             Domain::Interval(a, b) => (v - a).min(b - v),
+            Domain::Labels(_) | Domain::OneHot => 0.0,
         }
         .max(0.0)
     }
@@ -80,6 +103,8 @@ impl Domain {
             Domain::Interval(a, b) => {
                 ArrayD::<f64>::random_using(IxDyn(shape), Open01, rng).mapv(|u| a + (b - a) * u)
             }
+            Domain::Labels(c) => ArrayD::from_shape_simple_fn(IxDyn(shape), || rng.random_range(0..c) as f64),
+            Domain::OneHot => one_hot(shape, rng),
         }
     }
 }
@@ -90,8 +115,25 @@ impl std::fmt::Display for Domain {
             Domain::Real => write!(f, "the real line"),
             Domain::Positive => write!(f, "x > 0"),
             Domain::Interval(a, b) => write!(f, "the interval ({a}, {b})"),
+            Domain::Labels(c) => write!(f, "the labels 0 to {}", c.saturating_sub(1)),
+            Domain::OneHot => write!(f, "one-hot rows (0 or 1)"),
         }
     }
+}
+
+/// Rows of one 1 at a uniform place along the last axis (a scalar is the row `[1]`).
+fn one_hot(shape: &[usize], rng: &mut ChaCha8Rng) -> ArrayD<f64> {
+    let mut x = ArrayD::zeros(IxDyn(shape));
+    let Some(&width) = shape.last() else {
+        x.fill(1.0);
+        return x;
+    };
+    if width > 0 {
+        for mut row in x.rows_mut() {
+            row[rng.random_range(0..width)] = 1.0;
+        }
+    }
+    x
 }
 
 /// The step sequence at coordinate `theta` (steps relative to `max(1, |θ|)`, first `eps`),
@@ -118,6 +160,24 @@ mod tests {
         let near = steps(0.125, 0.1 + 1e-4, Domain::Interval(0.1, 10.0).room(0.1 + 1e-4));
         assert!(near.first <= 0.5e-4 * (1.0 + 1e-9), "{near:?}");
         assert_eq!(steps(0.125, 3.0, f64::INFINITY).first, 0.125);
+        let labels = Domain::Labels(3).draw(&[300], &mut rng);
+        assert!(labels.iter().all(|&v| Domain::Labels(3).admits(v)), "{labels}");
+        for c in [0.0, 1.0, 2.0] {
+            assert!(labels.iter().any(|&v| v == c), "every label is drawn: {labels}");
+        }
+        assert!(!Domain::Labels(3).admits(3.0) && !Domain::Labels(3).admits(0.5));
+        let rows = Domain::OneHot.draw(&[50, 4], &mut rng);
+        assert!(
+            rows.rows()
+                .into_iter()
+                .all(|r| r.sum() == 1.0 && r.iter().all(|&v| v == 0.0 || v == 1.0))
+        );
+        assert!(
+            (0..4).all(|j| rows.index_axis(ndarray::Axis(1), j).sum() > 0.0),
+            "every place is drawn: {rows}"
+        );
+        assert_eq!(Domain::Labels(3).room(1.0), 0.0, "labels are never stepped");
+        assert!(Domain::Labels(0).validate().is_err());
         assert_eq!(steps(0.125, 0.0, Domain::Positive.room(0.0)).first, 0.0);
     }
 

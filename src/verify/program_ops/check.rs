@@ -91,7 +91,8 @@ fn probe(op: &ProgramOp, shapes: &[Vec<usize>]) -> Vec<ArrayD<f64>> {
         .map(|(input, shape)| {
             let value = match input.domain() {
                 Ok(Domain::Interval(a, b)) => (a + b) / 2.0,
-                Ok(Domain::Positive) => 1.0,
+                Ok(Domain::Positive | Domain::OneHot) => 1.0,
+                Ok(Domain::Labels(_)) => 0.0,
                 _ => 0.5,
             };
             ArrayD::from_elem(shape.as_slice(), value)

@@ -54,7 +54,8 @@ pub struct InputSpec {
     pub name: String,
     /// Its shape: each axis a dimension letter or a fixed length; `[]` for a scalar.
     pub shape: Vec<Axis>,
-    /// Where it is drawn and stepped: `"real"` (the default), `"positive"` or `[a, b]`.
+    /// Where it is drawn and stepped: `"real"` (the default), `"positive"` or `[a, b]`; or data
+    /// drawn and never stepped: `{"labels": C}` or `"one_hot"` (rows along the last axis).
     #[serde(default)]
     pub domain: DomainSpec,
     /// Whether its gradient is asked for and checked (default true).
@@ -102,6 +103,11 @@ pub enum DomainSpec {
     Named(String),
     /// `[a, b]`: the open interval.
     Interval([f64; 2]),
+    /// `{"labels": C}`: the integers 0 to C − 1, never stepped nor differentiated.
+    Labels {
+        /// How many classes.
+        labels: usize,
+    },
 }
 
 impl SpecFile {
@@ -112,11 +118,15 @@ impl SpecFile {
             value: source.into(),
             expected,
         };
-        let spec: SpecFile = serde_json::from_str(text).map_err(|e| {
+        let mut spec: SpecFile = serde_json::from_str(text).map_err(|e| {
             bad(format!(
                 "a spec as docs/protocol-program-ops.md writes it ({{\"protocol\": \"{PROTOCOL}\", \"ops\": [...]}}): {e}"
             ))
         })?;
+        // Labels and one-hot rows are data: never differentiated, whatever `grad` says.
+        for input in spec.ops.iter_mut().flat_map(|op| op.inputs.iter_mut()) {
+            input.grad &= !input.domain().is_ok_and(|d| d.is_discrete());
+        }
         if spec.protocol != PROTOCOL {
             return Err(bad(format!("protocol \"{PROTOCOL}\", not \"{}\"", spec.protocol)));
         }
@@ -232,9 +242,13 @@ impl InputSpec {
             DomainSpec::Real => Ok(Domain::Real),
             DomainSpec::Named(name) if name == "real" => Ok(Domain::Real),
             DomainSpec::Named(name) if name == "positive" => Ok(Domain::Positive),
+            DomainSpec::Named(name) if name == "one_hot" => Ok(Domain::OneHot),
             DomainSpec::Named(other) => Err(format!(
-                "domain \"{other}\": expected \"real\", \"positive\" or [a, b]"
+                "domain \"{other}\": expected \"real\", \"positive\", [a, b], {{\"labels\": C}} or \"one_hot\""
             )),
+            DomainSpec::Labels { labels } => Domain::Labels(*labels)
+                .validate()
+                .map_err(|_| "domain {\"labels\": 0}: expected at least one class".to_owned()),
             DomainSpec::Interval([a, b]) => Domain::Interval(*a, *b)
                 .validate()
                 .map_err(|_| format!("domain [{a}, {b}]: expected finite bounds a < b")),
@@ -249,6 +263,9 @@ mod tests {
     const SPEC: &str = r#"{"protocol": "gradverify-ops/1", "ops": [
         {"name": "softplus", "dims": {"B": 3, "D": 4},
          "inputs": [{"name": "x", "shape": ["B", "D"]}], "outputs": ["y"]},
+        {"name": "nll", "dims": {"B": 3, "C": 5},
+         "inputs": [{"name": "z", "shape": ["B", "C"]}, {"name": "y", "shape": ["B"], "domain": {"labels": 5}},
+                    {"name": "t", "shape": ["B", "C"], "domain": "one_hot"}], "outputs": ["loss"]},
         {"name": "scale", "dims": {"B": 2},
          "inputs": [{"name": "x", "shape": ["B", 5]}, {"name": "s", "shape": [], "domain": [0.5, 2.0]},
                     {"name": "mask", "shape": ["B", 5], "grad": false}],
@@ -264,7 +281,15 @@ mod tests {
         assert!(!scale.inputs[2].grad);
         assert_eq!(spec.op("softplus").unwrap().shapes(), [vec![3, 4]]);
         let missing = spec.op("gru").unwrap_err().to_string();
-        assert!(missing.contains("softplus, scale"), "{missing}");
+        assert!(missing.contains("softplus, nll, scale"), "{missing}");
+        let nll = spec.op("nll").unwrap();
+        assert_eq!(nll.inputs[1].domain(), Ok(Domain::Labels(5)));
+        assert_eq!(nll.inputs[2].domain(), Ok(Domain::OneHot));
+        assert_eq!(
+            nll.inputs.iter().map(|i| i.grad).collect::<Vec<_>>(),
+            [true, false, false],
+            "labels and one-hot rows are not differentiated"
+        );
     }
 
     #[test]
@@ -288,6 +313,16 @@ mod tests {
             (
                 op(r#""inputs": [{"name": "x", "shape": [2], "domain": [1, 0]}], "outputs": ["y"]"#),
                 "a < b",
+            ),
+            (
+                op(
+                    r#""inputs": [{"name": "x", "shape": [2]}, {"name": "y", "shape": [2], "domain": {"labels": 0}}], "outputs": ["l"]"#,
+                ),
+                "at least one class",
+            ),
+            (
+                op(r#""inputs": [{"name": "y", "shape": [2], "domain": {"labels": 3}}], "outputs": ["l"]"#),
+                "no input",
             ),
             (
                 op(r#""inputs": [{"name": "x", "shape": [2]}], "outputs": ["x"]"#),
