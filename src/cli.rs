@@ -344,13 +344,7 @@ pub fn verify_program_op(
             "gradverify verify: --spec prints --format text or json (the graders' formats are for the built-in ops)".to_owned(),
         ));
     }
-    let text = std::fs::read_to_string(spec).map_err(|e| {
-        Usage(format!(
-            "gradverify verify: argument `spec`: cannot read {}: {e}",
-            spec.display()
-        ))
-    })?;
-    let specs = SpecFile::parse(&text, &spec.display().to_string())?;
+    let specs = SpecFile::read(spec)?;
     let op = specs.op(op)?;
     let command = &program.command;
     let mut reference = reference.map(|r| checked_reference(r, op, config)).transpose()?;

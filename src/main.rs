@@ -122,7 +122,7 @@ struct VerifyArgs {
     /// gradient, a heat map of expected against got.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Ops the program brings (docs/protocol-program-ops.md): a JSON spec file; with --op, the program's
+    /// Ops the program brings (docs/protocol-program-ops.md): a spec file, TOML if named *.toml, else JSON; with --op, the program's
     /// backward of that op is checked against finite differences of its own forward.
     #[arg(long, value_name = "FILE", requires = "op")]
     spec: Option<PathBuf>,

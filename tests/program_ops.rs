@@ -8,6 +8,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use gradverify::verify::program_ops::SpecFile;
+
 const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
 
 /// The verdict and, per finding, its subject's label and diagnosis code.
@@ -18,16 +20,21 @@ fn check(command: &str, op: &str) -> (String, Vec<(String, Option<String>)>) {
 
 /// [`check`] with more arguments, and what was said on standard error.
 fn check_with(command: &str, op: &str, more: &[&str]) -> (String, Vec<(String, Option<String>)>, String) {
+    verify_op(command, op, Some("examples/ops/ops.json"), more)
+}
+
+/// `verify --exec command --op op` with `--spec spec` (without, the program describes its ops)
+/// and `more`: the verdict (`usage` for exit 2), per finding its subject's label and diagnosis
+/// code, and what was said on standard error.
+fn verify_op(
+    command: &str,
+    op: &str,
+    spec: Option<&str>,
+    more: &[&str],
+) -> (String, Vec<(String, Option<String>)>, String) {
     let out = Command::new(BIN)
-        .args([
-            "verify",
-            "--exec",
-            command,
-            "--spec",
-            "examples/ops/ops.json",
-            "--op",
-            op,
-        ])
+        .args(["verify", "--exec", command, "--op", op])
+        .args(spec.map(|file| ["--spec", file]).into_iter().flatten())
         .args(["--cases", "6", "--format", "json"])
         .args(more)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -166,4 +173,36 @@ fn an_instructors_solution_judges_with_the_same_verdicts_and_a_wrong_one_is_refu
         );
     }
     let _ = std::fs::remove_file(binary("reference"));
+}
+
+#[test]
+fn the_toml_spec_is_the_json_spec_and_verify_reads_it_by_its_extension() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let json = SpecFile::read(&root.join("examples/ops/ops.json")).unwrap();
+    let toml = SpecFile::read(&root.join("examples/ops/ops.toml")).unwrap();
+    assert_eq!(toml, json);
+    let wrong = std::env::temp_dir().join(format!("gradverify-ops-{}.toml", std::process::id()));
+    std::fs::write(
+        &wrong,
+        "protocol = \"gradverify-ops/1\"\n[[ops]]\nname = \"f\"\noutputs = [\"y\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["verify", "--exec", "true", "--op", "f", "--spec"])
+        .arg(&wrong)
+        .output()
+        .expect("run gradverify verify");
+    let _ = std::fs::remove_file(&wrong);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(&format!("argument `spec` is {}", wrong.display()))
+            && said.contains("op `f`: missing field `inputs`"),
+        "{said}"
+    );
+    for program in programs("toml") {
+        let (verdict, findings, said) = verify_op(&program, "softplus", Some("examples/ops/ops.toml"), &[]);
+        assert_eq!(verdict, "pass", "{program}: {findings:?} {said}");
+    }
+    let _ = std::fs::remove_file(binary("toml"));
 }
