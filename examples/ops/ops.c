@@ -5,6 +5,8 @@
  * Build and run:
  *   cc -O2 -o /tmp/ops examples/ops/ops.c -lm
  *   gradverify verify --exec /tmp/ops --spec examples/ops/ops.json --op gru_cell
+ * It also answers describe (with the spec of ops.json, so --spec may be left out) and, for
+ * softplus, second_backward (--order 2).
  * A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward,
  * second (softplus's second_backward without its 1 − σ factor).
  * It reads just the JSON the protocol sends (objects, lists, numbers, strings) and every matrix

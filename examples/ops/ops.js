@@ -4,6 +4,8 @@
 //   z = σ(x Wz + h Uz),  r = σ(x Wr + h Ur),  n = tanh(x Wn + (r ⊙ h) Un),
 //   h' = (1 − z) ⊙ n + z ⊙ h.
 // Run: gradverify verify --exec "node examples/ops/ops.js" --spec examples/ops/ops.json --op gru_cell
+// It also answers describe (with the spec of ops.json, so --spec may be left out) and, for
+// softplus, second_backward (--order 2).
 // A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward,
 // second (softplus's second_backward without its 1 − σ factor).
 "use strict";
