@@ -18,7 +18,7 @@ use gradverify::serve as server;
 use gradverify::sweep::{self, Shard};
 use gradverify::timing::TimingTable;
 use gradverify::verify::exec::{ExecSubject, Isolation, ProcessLimits, Program, Restarting};
-use gradverify::verify::program_ops::{self, ProgramOp, SpecFile};
+use gradverify::verify::program_ops::{self, Order, ProgramOp, SpecFile};
 use gradverify::verify::report::score::{Points, Scorecard};
 use gradverify::verify::report::{self, autolab, gradescope, junit, prairielearn};
 use gradverify::verify::{self, Config, Fault, Problem, Report};
@@ -159,15 +159,97 @@ pub fn sweep_program(
     if let Some(fault) = reports.iter().find_map(cannot_start) {
         return Err(Usage(format!("gradverify sweep: `sh -c {command}`: {fault}")));
     }
-    if job.json {
-        print(&format!("{}\n", reports_json(&reports)));
+    Ok(print_sweep(&reports, job.json))
+}
+
+/// A sweep's reports, as one JSON array or as texts and a summary; their overall verdict.
+fn print_sweep(reports: &[Report], json: bool) -> Verdict {
+    if json {
+        print(&format!("{}\n", reports_json(reports)));
     } else {
-        for report in &reports {
+        for report in reports {
             print(&format!("{report}\n"));
         }
-        print(&summary(&reports));
+        print(&summary(reports));
     }
-    Ok(overall(&reports))
+    overall(reports)
+}
+
+/// Ops a program brings, to check: the program, where their spec comes from, the cases and
+/// the order.
+pub struct BroughtJob<'a> {
+    /// The program under test.
+    pub program: &'a Program,
+    /// The spec file (`--spec`); without it, the program's answer to `describe`.
+    pub spec: Option<&'a Path>,
+    pub config: Config,
+    pub order: Order,
+}
+
+/// Every op a program brings (`sweep --exec CMD --spec FILE` or `--described`), each checked
+/// as `verify --op` checks it, in one process: a report each, printed as `sweep --exec` prints.
+pub fn sweep_program_ops(job: &SweepJob, brought: &BroughtJob<'_>) -> Outcome {
+    if job.shard != Shard::WHOLE {
+        return Err(Usage(format!(
+            "gradverify sweep: argument `--shard` is {}/{}, expected 1/1 with --spec or --described (the ops a program brings are checked in one process)",
+            job.shard.part, job.shard.of
+        )));
+    }
+    let command = &brought.program.command;
+    let mut subject = started(brought.program, "verify")?;
+    let specs = brought_specs(brought, &mut subject)?;
+    for op in &specs.ops {
+        second_order_answered(op, &mut subject, brought)?;
+    }
+    let reports: Vec<Report> = (specs.ops.iter())
+        .map(|op| program_ops::check(op, &mut subject, command, brought.config, brought.order))
+        .collect();
+    if let Some(fault) = subject.cannot_start() {
+        return Err(Usage(format!("gradverify sweep: `sh -c {command}`: {fault}")));
+    }
+    Ok(print_sweep(&reports, job.json))
+}
+
+/// The spec of the ops `brought`: its file, or the answer of the program (`subject`) to
+/// `describe`.
+fn brought_specs(brought: &BroughtJob<'_>, subject: &mut ExecSubject) -> Result<SpecFile, Usage> {
+    match brought.spec {
+        Some(path) => Ok(SpecFile::read(path)?),
+        None => described(subject, &brought.program.command),
+    }
+}
+
+/// The spec `subject` (running `command`) answers `describe` with, or an error that says why
+/// there is none and names `--spec`.
+fn described(subject: &mut ExecSubject, command: &str) -> Result<SpecFile, Usage> {
+    let answer = program_ops::wire::describe(subject).map_err(|fault| {
+        Usage(format!(
+            "gradverify: `sh -c {command}` does not describe its ops ({fault}): give their spec with --spec FILE, or answer `describe` as docs/protocol-program-ops.md writes it"
+        ))
+    })?;
+    Ok(SpecFile::from_value(
+        answer,
+        &format!("the answer of `{command}` to describe"),
+    )?)
+}
+
+/// At [`Order::Second`], an error unless `subject` (the program of `brought`) answers
+/// `second_backward` for `op`.
+fn second_order_answered(
+    op: &ProgramOp,
+    subject: &mut ExecSubject,
+    brought: &BroughtJob<'_>,
+) -> Result<(), Usage> {
+    if brought.order == Order::First {
+        return Ok(());
+    }
+    match program_ops::second_order_missing(op, subject) {
+        None => Ok(()),
+        Some(fault) => Err(Usage(format!(
+            "gradverify: argument `--order` is 2, expected a program that answers `second_backward` for {} (docs/protocol-program-ops.md), or --order 1: `sh -c {}` did not ({fault})",
+            op.name, brought.program.command
+        ))),
+    }
 }
 
 /// The fault of a command that could not start at all, if the report found one: said once, as
@@ -331,28 +413,33 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
     Ok(overall(&reports))
 }
 
-/// A program's backward of an op it brings (`--spec FILE --op NAME`), checked against finite
-/// differences of its own forward, its report printed as text or JSON.
+/// A program's backward of an op it brings (`--op NAME`, of `--spec FILE` or of the program's
+/// answer to `describe`), checked against finite differences of its own forward (or against a
+/// `reference` program), its report printed as text or JSON.
 pub fn verify_program_op(
-    program: &Program,
+    brought: &BroughtJob<'_>,
     reference: Option<&Program>,
-    (spec, op): (&Path, &str),
-    config: Config,
+    op: &str,
     format: Format,
 ) -> Outcome {
     if !matches!(format, Format::Text | Format::Json) {
         return Err(Usage(
-            "gradverify verify: --spec prints --format text or json (the graders' formats are for the built-in ops)".to_owned(),
+            "gradverify verify: --op prints --format text or json (the graders' formats are for the built-in ops)".to_owned(),
         ));
     }
-    let specs = read_spec(spec, "verify")?;
+    let command = &brought.program.command;
+    let mut subject = started(brought.program, "verify")?;
+    let specs = brought_specs(brought, &mut subject)?;
     let op = specs.op(op)?;
-    let command = &program.command;
-    let mut reference = (reference.map(|r| checked_reference(r, op, config, "verify"))).transpose()?;
-    let mut subject = started(program, "verify")?;
+    second_order_answered(op, &mut subject, brought)?;
+    let mut reference =
+        (reference.map(|r| checked_reference(r, op, brought.config, "verify"))).transpose()?;
+    let (config, order) = (brought.config, brought.order);
     let report = match &mut reference {
-        Some(reference) => program_ops::against_reference(op, &mut subject, reference, command, config),
-        None => program_ops::check(op, &mut subject, command, config),
+        Some(reference) => {
+            program_ops::against_reference(op, &mut subject, reference, command, config, order)
+        }
+        None => program_ops::check(op, &mut subject, command, config, order),
     };
     if let Some(fault) = subject.cannot_start() {
         return Err(Usage(format!("gradverify verify: `sh -c {command}`: {fault}")));
@@ -364,21 +451,10 @@ pub fn verify_program_op(
     Ok(overall(std::slice::from_ref(&report)))
 }
 
-/// The spec file at `path`, read and checked, for the subcommand `command`.
-fn read_spec(path: &Path, command: &str) -> Result<SpecFile, Usage> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Usage(format!(
-            "gradverify {command}: argument `spec`: cannot read {}: {e}",
-            path.display()
-        ))
-    })?;
-    Ok(SpecFile::parse(&text, &path.display().to_string())?)
-}
-
 /// The ops of the spec at `path` that `names` names (every one of them when `names` is empty),
 /// in `names`' order, to grade.
 pub fn spec_ops(path: &Path, names: &[String]) -> Result<Vec<GradedOp>, Usage> {
-    let specs = read_spec(path, "grade")?;
+    let specs = SpecFile::read(path)?;
     if names.is_empty() {
         return Ok(specs.ops.into_iter().map(GradedOp::Program).collect());
     }
@@ -408,7 +484,7 @@ fn checked_reference(
 ) -> Result<ExecSubject, Usage> {
     let command = &reference.command;
     let mut subject = started(reference, subcommand)?;
-    let report = program_ops::check(op, &mut subject, command, config);
+    let report = program_ops::check(op, &mut subject, command, config, Order::First);
     if let Some(fault) = subject.cannot_start() {
         return Err(Usage(format!(
             "gradverify {subcommand}: --reference `sh -c {command}`: {fault}"

@@ -14,6 +14,7 @@ use gradverify::grade::GradedOp;
 use gradverify::sweep::Shard;
 use gradverify::verify::Config;
 use gradverify::verify::exec::{ProcessLimits, Program};
+use gradverify::verify::program_ops::Order;
 use gradverify::verify::report::score::Points;
 
 /// Cases an op in the default run: enough to cover every op at many shapes in a few seconds.
@@ -63,10 +64,12 @@ enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("brought").args(["spec", "described"]))]
 struct SweepArgs {
-    /// How many random cases (op or network × shape × values).
-    #[arg(long, default_value_t = default_cases(), value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
-    cases: u64,
+    /// How many random cases (op or network × shape × values); by default 100 an op (1500), or
+    /// with --spec or --described 40 an op.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    cases: Option<u64>,
     /// The seed every case is drawn from.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -85,6 +88,16 @@ struct SweepArgs {
     /// Sweep this program's backward (run through `sh -c`, one process per thread) instead of the reference.
     #[arg(long, value_name = "CMD", value_parser = parse_command)]
     exec: Option<String>,
+    /// With --exec: sweep every op of this spec (docs/protocol-program-ops.md; TOML if named
+    /// *.toml, else JSON), each checked as `verify --op` checks it, instead of the built-in ops.
+    #[arg(long, value_name = "FILE", requires = "exec")]
+    spec: Option<PathBuf>,
+    /// With --exec: sweep every op the program describes (its answer to `describe`).
+    #[arg(long, requires = "exec")]
+    described: bool,
+    /// With --spec or --described: 2 also checks each op's `second_backward`.
+    #[arg(long, default_value = "1", value_parser = parse_order, requires = "brought")]
+    order: Order,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -123,18 +136,23 @@ struct VerifyArgs {
     /// gradient, a heat map of expected against got.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Ops the program brings (docs/protocol-program-ops.md): a JSON spec file; with --op, the program's
+    /// Ops the program brings (docs/protocol-program-ops.md): a spec file, TOML if named *.toml, else JSON; with --op, the program's
     /// backward of that op is checked against finite differences of its own forward.
     #[arg(long, value_name = "FILE", requires = "op")]
     spec: Option<PathBuf>,
-    /// The op of --spec to check.
-    #[arg(long, value_name = "NAME", requires = "spec")]
+    /// An op the program brings, to check: of --spec, or without it of the spec the program
+    /// answers `describe` with.
+    #[arg(long, value_name = "NAME")]
     op: Option<String>,
-    /// With --spec: an instructor's solution, run through `sh -c` and asked the same requests;
+    /// With --op: an instructor's solution, run through `sh -c` and asked the same requests;
     /// checked once by finite differences, then its gradients and forward are the oracle (to
     /// 1e-8 relative).
-    #[arg(long, value_name = "CMD", requires = "spec", value_parser = parse_command)]
+    #[arg(long, value_name = "CMD", requires = "op", value_parser = parse_command)]
     reference: Option<String>,
+    /// With --op: 1 checks the backward, 2 also the program's `second_backward` (the backward's
+    /// derivative along a direction) against finite differences of its backward.
+    #[arg(long, default_value = "1", value_parser = parse_order, requires = "op")]
+    order: Order,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -223,6 +241,16 @@ struct ProgramArgs {
     limits: ProcessLimits,
 }
 
+fn parse_order(s: &str) -> Result<Order, String> {
+    match s {
+        "1" => Ok(Order::First),
+        "2" => Ok(Order::Second),
+        _ => Err(format!(
+            "`{s}` is not an order: expected 1 (the backward) or 2 (also `second_backward`)"
+        )),
+    }
+}
+
 fn parse_op(s: &str) -> Result<OpKind, String> {
     s.parse::<OpKind>().map_err(|e| e.to_string())
 }
@@ -273,19 +301,35 @@ fn run(arguments: Cli) -> cli::Outcome {
     match arguments.command {
         None => cli::main_job(default_cases()),
         Some(Command::Sweep(a)) => {
+            let brought = a.spec.is_some() || a.described;
+            let cases = (a.cases).unwrap_or_else(|| match brought {
+                true => Config::default().cases as u64,
+                false => default_cases(),
+            });
             let job = cli::SweepJob {
-                cases: a.cases,
+                cases,
                 seed: a.seed,
                 shard: a.shard,
                 json: a.json,
                 quiet: a.quiet,
             };
+            let config = a.program.config(cases as usize, a.seed);
             cli::with_threads(a.threads, || match &a.exec {
                 None => cli::sweep(&job),
+                Some(command) if brought => {
+                    let program = a.program.program(command);
+                    let brought = cli::BroughtJob {
+                        program: &program,
+                        spec: a.spec.as_deref(),
+                        config,
+                        order: a.order,
+                    };
+                    cli::sweep_program_ops(&job, &brought)
+                }
                 Some(command) => cli::sweep_program(
                     &job,
                     command,
-                    a.program.config(a.cases as usize, a.seed),
+                    config,
                     &a.program.ops,
                     a.program.timeout(),
                     &a.program.limits,
@@ -297,19 +341,16 @@ fn run(arguments: Cli) -> cli::Outcome {
             let config = a.program.config(a.cases as usize, a.seed);
             let names: Vec<&str> = a.program.ops.iter().map(|k| k.name()).collect();
             a.points.only_for(&names)?;
-            if let (Some(spec), Some(op)) = (&a.spec, &a.op) {
-                let program = |command: &str| Program {
-                    limits: a.program.limits.clone(),
-                    ..Program::new(command, a.program.timeout())
-                };
-                let reference = a.reference.as_deref().map(program);
-                return cli::verify_program_op(
-                    &program(&a.exec),
-                    reference.as_ref(),
-                    (spec, op),
+            if let Some(op) = &a.op {
+                let program = a.program.program(&a.exec);
+                let reference = (a.reference.as_deref()).map(|command| a.program.program(command));
+                let brought = cli::BroughtJob {
+                    program: &program,
+                    spec: a.spec.as_deref(),
                     config,
-                    a.format,
-                );
+                    order: a.order,
+                };
+                return cli::verify_program_op(&brought, reference.as_ref(), op, a.format);
             }
             let job = cli::VerifyJob {
                 command: &a.exec,
@@ -359,6 +400,14 @@ fn run(arguments: Cli) -> cli::Outcome {
 impl ProgramArgs {
     fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs_f64(self.timeout)
+    }
+
+    /// `command`, to run with these limits and time-out.
+    fn program(&self, command: &str) -> Program {
+        Program {
+            limits: self.limits.clone(),
+            ..Program::new(command, self.timeout())
+        }
     }
 
     /// The verifier's configuration: these cases and seed, and the tolerances given.

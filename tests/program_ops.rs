@@ -8,6 +8,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use gradverify::verify::exec::Program;
+use gradverify::verify::program_ops::{SpecFile, wire};
+
 const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
 
 /// The verdict and, per finding, its subject's label and diagnosis code.
@@ -18,16 +21,21 @@ fn check(command: &str, op: &str) -> (String, Vec<(String, Option<String>)>) {
 
 /// [`check`] with more arguments, and what was said on standard error.
 fn check_with(command: &str, op: &str, more: &[&str]) -> (String, Vec<(String, Option<String>)>, String) {
+    verify_op(command, op, Some("examples/ops/ops.json"), more)
+}
+
+/// `verify --exec command --op op` with `--spec spec` (without, the program describes its ops)
+/// and `more`: the verdict (`usage` for exit 2), per finding its subject's label and diagnosis
+/// code, and what was said on standard error.
+fn verify_op(
+    command: &str,
+    op: &str,
+    spec: Option<&str>,
+    more: &[&str],
+) -> (String, Vec<(String, Option<String>)>, String) {
     let out = Command::new(BIN)
-        .args([
-            "verify",
-            "--exec",
-            command,
-            "--spec",
-            "examples/ops/ops.json",
-            "--op",
-            op,
-        ])
+        .args(["verify", "--exec", command, "--op", op])
+        .args(spec.map(|file| ["--spec", file]).into_iter().flatten())
         .args(["--cases", "6", "--format", "json"])
         .args(more)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -166,4 +174,161 @@ fn an_instructors_solution_judges_with_the_same_verdicts_and_a_wrong_one_is_refu
         );
     }
     let _ = std::fs::remove_file(binary("reference"));
+}
+
+#[test]
+fn the_toml_spec_is_the_json_spec_and_verify_reads_it_by_its_extension() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let json = SpecFile::read(&root.join("examples/ops/ops.json")).unwrap();
+    let toml = SpecFile::read(&root.join("examples/ops/ops.toml")).unwrap();
+    assert_eq!(toml, json);
+    let wrong = std::env::temp_dir().join(format!("gradverify-ops-{}.toml", std::process::id()));
+    std::fs::write(
+        &wrong,
+        "protocol = \"gradverify-ops/1\"\n[[ops]]\nname = \"f\"\noutputs = [\"y\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["verify", "--exec", "true", "--op", "f", "--spec"])
+        .arg(&wrong)
+        .output()
+        .expect("run gradverify verify");
+    let _ = std::fs::remove_file(&wrong);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(&format!("argument `spec` is {}", wrong.display()))
+            && said.contains("op `f`: missing field `inputs`"),
+        "{said}"
+    );
+    for program in programs("toml") {
+        let (verdict, findings, said) = verify_op(&program, "softplus", Some("examples/ops/ops.toml"), &[]);
+        assert_eq!(verdict, "pass", "{program}: {findings:?} {said}");
+    }
+    let _ = std::fs::remove_file(binary("toml"));
+}
+
+/// The JSON of `args` run as `gradverify ARGS --format json` (`sweep` takes `--json`), its exit
+/// status and what was said on standard error.
+fn run(args: &[&str]) -> (Value, Option<i32>, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run gradverify");
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (json, out.status.code(), said)
+}
+
+#[test]
+fn each_program_describes_the_spec_of_ops_json_and_verify_asks_it_without_spec() {
+    let ops_json =
+        SpecFile::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ops/ops.json")).unwrap();
+    for program in programs("describe") {
+        let mut subject = Program::new(&program, std::time::Duration::from_secs(10))
+            .start()
+            .expect("start the program");
+        let answer = wire::describe(&mut subject).expect("an answer to describe");
+        drop(subject);
+        assert_eq!(
+            SpecFile::from_value(answer, &program).unwrap(),
+            ops_json,
+            "{program}"
+        );
+        for op in ["softplus", "gru_cell"] {
+            let (verdict, findings, said) = verify_op(&program, op, None, &[]);
+            assert_eq!(verdict, "pass", "{program} {op}: {findings:?} {said}");
+        }
+        let (_, findings, _) = verify_op(&format!("{program} forgotten"), "gru_cell", None, &[]);
+        assert_eq!(
+            findings,
+            [("h".to_owned(), None)],
+            "{program} forgotten, described"
+        );
+        let (verdict, _, said) = verify_op(&program, "gru", None, &[]);
+        assert_eq!(verdict, "usage", "{said}");
+        assert!(
+            said.contains("argument `op` is gru") && said.contains("softplus, gru_cell"),
+            "{said}"
+        );
+    }
+    let _ = std::fs::remove_file(binary("describe"));
+    // A program that cannot describe: one that exits, one that answers describe with an error.
+    let refusing = r#"read line; echo '{"id": 1, "error": "unknown call"}'"#;
+    for (program, why) in [("true", "exited"), (refusing, "unknown call")] {
+        let (verdict, _, said) = verify_op(program, "softplus", None, &[]);
+        assert_eq!(verdict, "usage", "{said}");
+        assert!(
+            said.contains("does not describe its ops") && said.contains(why) && said.contains("--spec FILE"),
+            "{said}"
+        );
+    }
+    let wrong = r#"read line; echo '{"id": 1, "protocol": "gradverify-ops/1", "ops": [{"name": "f"}]}'"#;
+    let (verdict, _, said) = verify_op(wrong, "f", None, &[]);
+    assert_eq!(verdict, "usage", "{said}");
+    assert!(
+        said.contains("argument `spec` is the answer of") && said.contains("op `f`: missing field `inputs`"),
+        "{said}"
+    );
+}
+
+#[test]
+fn order_2_checks_second_backward_and_a_program_without_it_is_told_so() {
+    for program in programs("order") {
+        let second = ["--order", "2"];
+        let (verdict, findings, said) = check_with(&program, "softplus", &second);
+        assert_eq!(verdict, "pass", "{program}: {findings:?} {said}");
+        // The 1 − σ factor dropped: the backward is right, its derivative is not.
+        let (verdict, findings, _) = check_with(&format!("{program} second"), "softplus", &second);
+        assert_eq!(verdict, "fail", "{program} second: {findings:?}");
+        assert_eq!(
+            findings,
+            [("x (second order)".to_owned(), None)],
+            "{program} second"
+        );
+        let (verdict, _, _) = check_with(&format!("{program} second"), "softplus", &[]);
+        assert_eq!(
+            verdict, "pass",
+            "{program} second: order 1 does not ask second_backward"
+        );
+        let (verdict, _, said) = check_with(&program, "gru_cell", &second);
+        assert_eq!(verdict, "usage", "{said}");
+        assert!(
+            said.contains("argument `--order` is 2")
+                && said.contains("`second_backward` for gru_cell")
+                && said.contains("\"unsupported op\""),
+            "{said}"
+        );
+    }
+    let _ = std::fs::remove_file(binary("order"));
+}
+
+#[test]
+fn sweep_checks_every_op_of_the_spec_or_of_the_description_with_a_report_each() {
+    for program in programs("sweep") {
+        for source in [&["--spec", "examples/ops/ops.toml"][..], &["--described"]] {
+            let mut args = vec!["sweep", "--exec", &program, "--cases", "4", "--json"];
+            args.extend(source);
+            let (json, status, said) = run(&args);
+            assert_eq!(status, Some(0), "{program} {source:?}: {said}");
+            let ops: Vec<&str> = (json.as_array().into_iter().flatten())
+                .map(|r| r["op"].as_str().unwrap_or_default())
+                .collect();
+            assert_eq!(ops, ["softplus", "gru_cell"], "{program} {source:?}: {json}");
+        }
+        let sign = format!("{program} sign");
+        let (json, status, _) = run(&["sweep", "--exec", &sign, "--described", "--cases", "4", "--json"]);
+        assert_eq!(status, Some(1), "{program} sign");
+        let verdicts: Vec<&str> = (json.as_array().into_iter().flatten())
+            .map(|r| r["verdict"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(verdicts, ["pass", "fail"], "{program} sign: {json}");
+    }
+    let _ = std::fs::remove_file(binary("sweep"));
+    let (_, status, said) = run(&["sweep", "--exec", "true", "--described", "--shard", "1/2"]);
+    assert_eq!(status, Some(2), "{said}");
+    assert!(said.contains("argument `--shard` is 1/2"), "{said}");
+    let (_, status, said) = run(&["sweep", "--exec", "true", "--order", "2"]);
+    assert_eq!(status, Some(2), "--order without --spec or --described: {said}");
 }

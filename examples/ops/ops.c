@@ -5,7 +5,10 @@
  * Build and run:
  *   cc -O2 -o /tmp/ops examples/ops/ops.c -lm
  *   gradverify verify --exec /tmp/ops --spec examples/ops/ops.json --op gru_cell
- * A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward.
+ * It also answers describe (with the spec of ops.json, so --spec may be left out) and, for
+ * softplus, second_backward (--order 2).
+ * A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward,
+ * second (softplus's second_backward without its 1 − σ factor).
  * It reads just the JSON the protocol sends (objects, lists, numbers, strings) and every matrix
  * is a list of rows. */
 #include <math.h>
@@ -176,6 +179,21 @@ static void softplus_backward(const Json *inputs, const Json *cotangents) {
     free(g.v);
 }
 
+/* d/dt [v ⊙ σ(x + t d)] at t = 0 = v ⊙ σ(x)(1 − σ(x)) ⊙ d (the "second" bug: v ⊙ σ(x) ⊙ d). */
+static void softplus_second_backward(const Json *inputs, const Json *cotangents, const Json *directions) {
+    Mat x = from_json(get(inputs, "x")), v = from_json(get(cotangents, "y")), d = from_json(get(directions, "x"));
+    for (int i = 0; i < x.rows * x.cols; i++) {
+        double s = sigmoid(x.v[i]);
+        x.v[i] = v.v[i] * s * (strcmp(bug, "second") == 0 ? 1.0 : 1.0 - s) * d.v[i];
+    }
+    printf("{\"x\":");
+    print_mat(x);
+    putchar('}');
+    free(x.v);
+    free(v.v);
+    free(d.v);
+}
+
 typedef struct { Mat x, h, Wz, Uz, Wr, Ur, Wn, Un, z, r, rh, n; } Gru;
 
 static Mat gate(Mat x, Mat W, Mat h, Mat U, double (*f)(double)) {
@@ -251,12 +269,30 @@ static void gru_backward(const Json *inputs, const Json *cotangents) {
     gru_free(&g);
 }
 
+/* The answer to describe: the spec of examples/ops/ops.json. */
+static const char *SPEC =
+    "\"protocol\":\"gradverify-ops/1\",\"ops\":["
+    "{\"name\":\"softplus\",\"dims\":{\"B\":3,\"D\":4},"
+    "\"inputs\":[{\"name\":\"x\",\"shape\":[\"B\",\"D\"]}],\"outputs\":[\"y\"]},"
+    "{\"name\":\"gru_cell\",\"dims\":{\"B\":2,\"I\":3,\"H\":4},\"inputs\":["
+    "{\"name\":\"x\",\"shape\":[\"B\",\"I\"]},{\"name\":\"h\",\"shape\":[\"B\",\"H\"]},"
+    "{\"name\":\"Wz\",\"shape\":[\"I\",\"H\"]},{\"name\":\"Uz\",\"shape\":[\"H\",\"H\"]},"
+    "{\"name\":\"Wr\",\"shape\":[\"I\",\"H\"]},{\"name\":\"Ur\",\"shape\":[\"H\",\"H\"]},"
+    "{\"name\":\"Wn\",\"shape\":[\"I\",\"H\"]},{\"name\":\"Un\",\"shape\":[\"H\",\"H\"]}],"
+    "\"outputs\":[\"h_next\"]}]";
+
+static int is_call(const Json *call, const char *name) {
+    return call && call->kind == 's' && strcmp(call->text, name) == 0;
+}
+
 static void answer(const Json *request) {
     const Json *call = get(request, "call"), *op = get(request, "op");
     const char *name = op && op->kind == 's' ? op->text : "";
     int softplus = strcmp(name, "softplus") == 0, gru_cell = strcmp(name, "gru_cell") == 0;
     printf("{\"id\":%.0f,", get(request, "id") ? get(request, "id")->number : 0.0);
-    if (!softplus && !gru_cell) {
+    if (is_call(call, "describe")) {
+        printf("%s}\n", SPEC);
+    } else if (!softplus && !gru_cell) {
         printf("\"error\":\"unsupported op\"}\n");
     } else if (call && strcmp(call->text, "forward") == 0) {
         const Json *points = get(request, "points");
@@ -271,6 +307,12 @@ static void answer(const Json *request) {
         softplus ? softplus_backward(get(request, "inputs"), get(request, "cotangents"))
                  : gru_backward(get(request, "inputs"), get(request, "cotangents"));
         printf("}\n");
+    } else if (is_call(call, "second_backward") && softplus) {
+        printf("\"grads\":");
+        softplus_second_backward(get(request, "inputs"), get(request, "cotangents"), get(request, "directions"));
+        printf("}\n");
+    } else if (is_call(call, "second_backward")) {
+        printf("\"error\":\"unsupported op\"}\n");
     } else {
         printf("\"error\":\"unknown call\"}\n");
     }

@@ -4,7 +4,10 @@
 //   z = σ(x Wz + h Uz),  r = σ(x Wr + h Ur),  n = tanh(x Wn + (r ⊙ h) Un),
 //   h' = (1 − z) ⊙ n + z ⊙ h.
 // Run: gradverify verify --exec "node examples/ops/ops.js" --spec examples/ops/ops.json --op gru_cell
-// A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward.
+// It also answers describe (with the spec of ops.json, so --spec may be left out) and, for
+// softplus, second_backward (--order 2).
+// A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward,
+// second (softplus's second_backward without its 1 − σ factor).
 "use strict";
 const readline = require("readline");
 const bug = process.argv[2] || "";
@@ -32,6 +35,12 @@ function softplusBackward({ x }, { y: g }) {
     dx = accumulated;
   }
   return { x: dx };
+}
+
+// d/dt [v ⊙ σ(x + t d)] at t = 0 = v ⊙ σ(x)(1 − σ(x)) ⊙ d (the "second" bug: v ⊙ σ(x) ⊙ d).
+function softplusSecondBackward({ x }, { y: v }, { x: d }) {
+  const curvature = (u) => sigmoid(u) * (bug === "second" ? 1 : 1 - sigmoid(u));
+  return { x: map(x, (u, i, j) => v[i][j] * curvature(u) * d[i][j]) };
 }
 
 function gates({ x, h, Wz, Uz, Wr, Ur, Wn, Un }) {
@@ -72,16 +81,40 @@ function gruBackward(inputs, { h_next: g }) {
 }
 
 const OPS = {
-  softplus: { forward: softplus, backward: softplusBackward },
+  softplus: { forward: softplus, backward: softplusBackward, secondBackward: softplusSecondBackward },
   gru_cell: { forward: gru, backward: gruBackward },
+};
+
+// The answer to describe: the spec of examples/ops/ops.json.
+const matrix = (name, rows, cols) => ({ name, shape: [rows, cols] });
+const SPEC = {
+  protocol: "gradverify-ops/1",
+  ops: [
+    { name: "softplus", dims: { B: 3, D: 4 }, inputs: [matrix("x", "B", "D")], outputs: ["y"] },
+    {
+      name: "gru_cell",
+      dims: { B: 2, I: 3, H: 4 },
+      inputs: [
+        matrix("x", "B", "I"), matrix("h", "B", "H"),
+        matrix("Wz", "I", "H"), matrix("Uz", "H", "H"),
+        matrix("Wr", "I", "H"), matrix("Ur", "H", "H"),
+        matrix("Wn", "I", "H"), matrix("Un", "H", "H"),
+      ],
+      outputs: ["h_next"],
+    },
+  ],
 };
 
 function answer(request) {
   const op = OPS[request.op];
-  if (request.call === "describe") return { error: "unsupported call" };
+  if (request.call === "describe") return SPEC;
   if (!op) return { error: "unsupported op" };
   if (request.call === "forward") return { outputs: request.points.map(op.forward) };
   if (request.call === "backward") return { grads: op.backward(request.inputs, request.cotangents) };
+  if (request.call === "second_backward") {
+    if (!op.secondBackward) return { error: "unsupported op" };
+    return { grads: op.secondBackward(request.inputs, request.cotangents, request.directions) };
+  }
   return { error: `unknown call ${request.call}` };
 }
 

@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::protocol::lines::printable;
 use crate::sweep::Shard;
 use crate::verify::exec::{ProcessLimits, Program, Restarting};
-use crate::verify::program_ops::{self, ProgramOp};
+use crate::verify::program_ops::{self, Order, ProgramOp};
 use crate::verify::report::score::{OpScore, Points, Scorecard};
 use crate::verify::{self, Config, Report};
 
@@ -216,9 +216,16 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
             GradedOp::Program(op) => match solution.get(job) {
                 Ok(Some(reference)) => {
                     reference.begin_op();
-                    program_ops::against_reference(op, &mut subject, reference, &job.command, job.config)
+                    program_ops::against_reference(
+                        op,
+                        &mut subject,
+                        reference,
+                        &job.command,
+                        job.config,
+                        Order::First,
+                    )
                 }
-                Ok(None) => program_ops::check(op, &mut subject, &job.command, job.config),
+                Ok(None) => program_ops::check(op, &mut subject, &job.command, job.config, Order::First),
                 Err(why) => return not_run(&why),
             },
         };

@@ -3,7 +3,9 @@
 //! oracle of its backward, with the spec's domains, `grad: false` inputs left out, the batch
 //! axis shrunk, and every diagnosis of a custom op. An op the program answers `unsupported op`
 //! for is not implemented, as a built-in op is. With a reference program (an instructor's
-//! solution) the oracle is its answers to the same requests instead of finite differences.
+//! solution) the oracle is its answers to the same requests instead of finite differences. At
+//! [`Order::Second`] the program's `second_backward` (the backward's derivative along a
+//! direction) is checked too, against finite differences of its backward.
 
 use std::cell::RefCell;
 
@@ -14,10 +16,27 @@ use super::wire::{self, Exchange};
 use crate::verify::custom::{Domain, OpCheck};
 use crate::verify::{Config, Fault, Report};
 
-/// `program`'s backward of `op`, checked against finite differences of its own forward over
-/// `config`'s cases; `label` names the program in the report.
-pub fn check(op: &ProgramOp, program: &mut dyn Exchange, label: &str, config: Config) -> Report {
-    check_with(op, program, None, label, config)
+/// Which derivatives of the program are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// The backward, against finite differences of the forward.
+    #[default]
+    First,
+    /// The backward, and `second_backward` against finite differences of the backward.
+    Second,
+}
+
+/// `program`'s backward of `op` (and at [`Order::Second`] its `second_backward`), checked
+/// against finite differences of its own forward over `config`'s cases; `label` names the
+/// program in the report.
+pub fn check(
+    op: &ProgramOp,
+    program: &mut dyn Exchange,
+    label: &str,
+    config: Config,
+    order: Order,
+) -> Report {
+    check_with(op, program, None, label, config, order)
 }
 
 /// `program`'s backward and forward of `op`, checked against a `reference` program's (an
@@ -29,8 +48,9 @@ pub fn against_reference(
     reference: &mut dyn Exchange,
     label: &str,
     config: Config,
+    order: Order,
 ) -> Report {
-    check_with(op, program, Some(reference), label, config)
+    check_with(op, program, Some(reference), label, config, order)
 }
 
 fn check_with(
@@ -39,6 +59,7 @@ fn check_with(
     reference: Option<&mut dyn Exchange>,
     label: &str,
     config: Config,
+    order: Order,
 ) -> Report {
     let shapes = op.shapes();
     if let Err(Fault::Unsupported) = wire::forward(program, op, &[probe(op, &shapes)]) {
@@ -68,6 +89,11 @@ fn check_with(
             |x: &[ArrayD<f64>], v: &[ArrayD<f64>]| wire::backward(*reference.borrow_mut(), op, x, v),
         );
     }
+    if order == Order::Second {
+        check = check.try_second_order(|x: &[ArrayD<f64>], v: &[ArrayD<f64>], d: &[ArrayD<f64>]| {
+            wire::second_backward(*program.borrow_mut(), op, x, v, d)
+        });
+    }
     for (k, input) in op.inputs.iter().enumerate() {
         if let Ok(domain) = input.domain() {
             check = check.domain(k, domain);
@@ -83,6 +109,19 @@ fn check_with(
         subject: label.to_owned(),
         ..check.run()
     }
+}
+
+/// Why `program` cannot answer `second_backward` for `op`, if it cannot (`unsupported op`, an
+/// error, a fault), asked once at a point inside every domain; `None` too where it has no
+/// forward of `op` at all, which [`check`] reports.
+pub fn second_order_missing(op: &ProgramOp, program: &mut dyn Exchange) -> Option<Fault> {
+    let point = probe(op, &op.shapes());
+    let mut outputs = wire::forward(program, op, std::slice::from_ref(&point)).ok()?;
+    let cotangents: Vec<ArrayD<f64>> = (outputs.pop().unwrap_or_default().iter())
+        .map(|y| ArrayD::ones(y.raw_dim()))
+        .collect();
+    let directions: Vec<ArrayD<f64>> = point.iter().map(|x| ArrayD::ones(x.raw_dim())).collect();
+    wire::second_backward(program, op, &point, &cotangents, &directions).err()
 }
 
 /// A point inside every input's domain, to ask whether the program has the op at all.

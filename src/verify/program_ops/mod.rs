@@ -3,13 +3,14 @@
 //! `docs/protocol-program-ops.md` by finite differences of the program's own forward.
 //!
 //! The op is described by a spec ([`spec`]: inputs with shapes and domains, outputs,
-//! attributes) from a file or from the program's answer to `describe`; the requests and their
-//! answers are [`wire`]'s; [`check`] runs [`OpCheck`](crate::check::OpCheck) on them.
+//! attributes) from a file (JSON or TOML) or from the program's answer to `describe`; the
+//! requests (`forward`, `backward`, `second_backward`, `describe`) and their answers are
+//! [`wire`]'s; [`check`] runs [`OpCheck`](crate::check::OpCheck) on them.
 
 pub mod check;
 pub mod spec;
 pub mod wire;
 
-pub use check::{against_reference, check};
+pub use check::{Order, against_reference, check, second_order_missing};
 pub use spec::{PROTOCOL, ProgramOp, SpecFile};
 pub use wire::Exchange;

@@ -1,12 +1,15 @@
-//! The spec of an op a program brings, read from a file (`--spec ops.json`, shipped with an
-//! assignment) or from the program's answer to `describe`: its name, its dimension letters with
+//! The spec of an op a program brings, read from a file (`--spec ops.json` or `--spec ops.toml`,
+//! shipped with an assignment) or from the program's answer to `describe`: its name, its dimension letters with
 //! their lengths, its inputs (name, shape in those letters or in fixed lengths, domain, whether
 //! it is differentiated), its outputs' names and its attributes, as `docs/protocol-program-ops.md`
 //! writes them.
 //!
-//! Every mistake in a spec is an error that names the op, the field and what was expected.
+//! A TOML spec is read into the same JSON value a JSON spec is (its tables in the written
+//! order) and checked by the same path, so both say every mistake alike: an error that names the
+//! argument `spec`, the file, the op, the field and what was expected.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -111,16 +114,48 @@ pub enum DomainSpec {
 }
 
 impl SpecFile {
+    /// The spec in the file at `path`: TOML if its name ends in `.toml`, JSON otherwise.
+    pub fn read(path: &Path) -> Result<SpecFile> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            arg: "spec".into(),
+            value: source.clone(),
+            expected: format!("a readable spec file ({e})"),
+        })?;
+        if path.extension().is_some_and(|e| e == "toml") {
+            SpecFile::parse_toml(&text, &source)
+        } else {
+            SpecFile::parse(&text, &source)
+        }
+    }
+
     /// The spec in `text` (JSON), checked; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<SpecFile> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| unreadable(source, &format!("JSON ({e})")))?;
+        SpecFile::from_value(value, source)
+    }
+
+    /// The spec in `text` (TOML: `protocol = "gradverify-ops/1"` and an `[[ops]]` table per
+    /// op), checked as a JSON spec is; `source` names it in errors.
+    pub fn parse_toml(text: &str, source: &str) -> Result<SpecFile> {
+        let value: Value = toml::from_str(text)
+            .map_err(|e| unreadable(source, &format!("TOML ({})", e.to_string().trim_end())))?;
+        SpecFile::from_value(value, source)
+    }
+
+    /// The spec in `value` (a parsed file, or a program's answer to `describe`), checked;
+    /// `source` names it in errors.
+    pub fn from_value(value: Value, source: &str) -> Result<SpecFile> {
         let bad = |expected: String| Error::Config {
             arg: "spec".into(),
             value: source.into(),
             expected,
         };
-        let mut spec: SpecFile = serde_json::from_str(text).map_err(|e| {
+        let mut spec: SpecFile = serde_json::from_value(value.clone()).map_err(|e| {
             bad(format!(
-                "a spec as docs/protocol-program-ops.md writes it ({{\"protocol\": \"{PROTOCOL}\", \"ops\": [...]}}): {e}"
+                "a spec as docs/protocol-program-ops.md writes it ({{\"protocol\": \"{PROTOCOL}\", \"ops\": [...]}}): {}{e}",
+                failing_op(&value)
             ))
         })?;
         // Labels and one-hot rows are data: never differentiated, whatever `grad` says.
@@ -155,6 +190,28 @@ impl SpecFile {
                 ),
             })
     }
+}
+
+/// A spec's text that is not JSON or TOML at all.
+fn unreadable(source: &str, why: &str) -> Error {
+    Error::Config {
+        arg: "spec".into(),
+        value: source.into(),
+        expected: format!("a spec in {why}"),
+    }
+}
+
+/// `op `NAME`: ` for the first op of `value` that is not an op as written (`ops[K]` where it
+/// has no name), to say where a field is wrong; empty where every op is one.
+fn failing_op(value: &Value) -> String {
+    let ops = value.get("ops").and_then(Value::as_array).into_iter().flatten();
+    (ops.enumerate())
+        .find(|(_, op)| serde_json::from_value::<ProgramOp>((*op).clone()).is_err())
+        .map(|(k, op)| match op.get("name").and_then(Value::as_str) {
+            Some(name) => format!("op `{name}`: "),
+            None => format!("ops[{k}]: "),
+        })
+        .unwrap_or_default()
 }
 
 impl ProgramOp {
@@ -290,6 +347,94 @@ mod tests {
             [true, false, false],
             "labels and one-hot rows are not differentiated"
         );
+    }
+
+    /// [`SPEC`] in TOML, its `dims` written out of alphabetical order.
+    const TOML_SPEC: &str = r#"
+        protocol = "gradverify-ops/1"
+        [[ops]]
+        name = "softplus"
+        dims = { B = 3, D = 4 }
+        inputs = [{ name = "x", shape = ["B", "D"] }]
+        outputs = ["y"]
+        [[ops]]
+        name = "nll"
+        dims = { B = 3, C = 5 }
+        inputs = [
+          { name = "z", shape = ["B", "C"] },
+          { name = "y", shape = ["B"], domain = { labels = 5 } },
+          { name = "t", shape = ["B", "C"], domain = "one_hot" },
+        ]
+        outputs = ["loss"]
+        [[ops]]
+        name = "scale"
+        outputs = ["y"]
+        attrs = { eps = 1e-5 }
+        inputs = [
+          { name = "x", shape = ["B", 5] },
+          { name = "s", shape = [], domain = [0.5, 2.0] },
+          { name = "mask", shape = ["B", 5], grad = false },
+        ]
+        [ops.dims]
+        B = 2
+    "#;
+
+    #[test]
+    fn a_toml_spec_is_the_json_spec_it_writes_with_its_dims_in_the_written_order() {
+        let toml = SpecFile::parse_toml(TOML_SPEC, "ops.toml").unwrap();
+        assert_eq!(toml, SpecFile::parse(SPEC, "ops.json").unwrap());
+        let ordered = r#"protocol = "gradverify-ops/1"
+            [[ops]]
+            name = "f"
+            dims = { Z = 2, A = 3 }
+            inputs = [{ name = "x", shape = ["A", "Z"] }]
+            outputs = ["y"]"#;
+        let spec = SpecFile::parse_toml(ordered, "ops.toml").unwrap();
+        assert_eq!(spec.ops[0].dims, [("Z".to_owned(), 2), ("A".to_owned(), 3)]);
+        assert_eq!(
+            spec.ops[0].batch_axes(),
+            [(0, 1)],
+            "Z, written first, is the batch"
+        );
+    }
+
+    #[test]
+    fn a_toml_mistake_names_the_argument_the_file_the_op_and_the_field() {
+        let error = |text: &str| {
+            SpecFile::parse_toml(text, "course/ops.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        let op = |body: &str| format!("protocol = \"gradverify-ops/1\"\n[[ops]]\nname = \"f\"\n{body}");
+        let cases = [
+            (
+                op("dims = { B = 2.5 }\ninputs = [{ name = \"x\", shape = [\"B\"] }]\noutputs = [\"y\"]"),
+                "op `f`: dimension `B`: its length must be a whole number",
+            ),
+            (
+                op("inputs = [{ name = \"x\", shape = [2] }]\noutputs = [\"y\"]\ncolour = 1"),
+                "op `f`: unknown field `colour`",
+            ),
+            (
+                op("inputs = [{ name = \"x\", shape = [2] }]"),
+                "op `f`: missing field `outputs`",
+            ),
+            (
+                op("inputs = [{ name = \"x\", shape = [\"N\"] }]\noutputs = [\"y\"]"),
+                "op `f`: input `x` uses dimension `N`",
+            ),
+            (
+                "protocol = \"gradverify-ops/1\"\nops = [".to_owned(),
+                "a spec in TOML",
+            ),
+        ];
+        for (text, says) in cases {
+            let message = error(&text);
+            assert!(
+                message.contains("argument `spec` is course/ops.toml") && message.contains(says),
+                "{says}: {message}"
+            );
+        }
     }
 
     #[test]

@@ -1,12 +1,18 @@
 //! The requests of `docs/protocol-program-ops.md` for an op a program brings, and the reading of their
 //! answers: `forward` at a batch of points (one request for a whole round of finite-difference
-//! steps), `backward` at one point with one cotangent per output, and `describe`.
+//! steps), `backward` at one point with one cotangent per output, `second_backward` (the
+//! backward's derivative along one direction per differentiated input, for `--order 2`) and
+//! `describe` (the program's own spec).
 //!
 //! ```text
 //! → {"id": 7, "call": "forward", "op": "softplus", "points": [{"x": [[…]]}, …], "attrs": {}}
 //! ← {"id": 7, "outputs": [{"y": [[…]]}, …]}
 //! → {"id": 8, "call": "backward", "op": "softplus", "inputs": {"x": …}, "cotangents": {"y": …}, "attrs": {}}
 //! ← {"id": 8, "grads": {"x": [[…]]}}
+//! → {"id": 9, "call": "second_backward", "op": "softplus", "inputs": {"x": …}, "cotangents": {"y": …}, "directions": {"x": …}, "attrs": {}}
+//! ← {"id": 9, "grads": {"x": [[…]]}}
+//! → {"id": 10, "call": "describe"}
+//! ← {"id": 10, "protocol": "gradverify-ops/1", "ops": [{"name": "softplus", …}]}
 //! ```
 //!
 //! The transport ([`Exchange`]) numbers the requests, sends them and returns the answer with the
@@ -85,7 +91,13 @@ pub fn backward(
         "cotangents": named(&outputs, cotangents),
         "attrs": op.attrs,
     }))?;
-    let grads = field(&answer, "grads")?;
+    read_grads(op, inputs, &answer)
+}
+
+/// `grads` of `answer`: the gradient of each differentiated input, shaped as it is (zeros for
+/// the others, which are not compared).
+fn read_grads(op: &ProgramOp, inputs: &[ArrayD<f64>], answer: &Value) -> Result<Vec<ArrayD<f64>>, Fault> {
+    let grads = field(answer, "grads")?;
     (op.inputs.iter().zip(inputs))
         .map(|(spec, input)| {
             if !spec.grad {
@@ -100,9 +112,42 @@ pub fn backward(
         .collect()
 }
 
-/// The program's own specs (its answer to `describe`), as JSON to parse as a spec file.
+/// `d/dt VJP(x + t·d, v)` at t = 0 for each differentiated input (zeros for the others), asked
+/// at `inputs` with one cotangent per output and one direction per input (those of inputs with
+/// `grad: false` are not sent).
+pub fn second_backward(
+    program: &mut dyn Exchange,
+    op: &ProgramOp,
+    inputs: &[ArrayD<f64>],
+    cotangents: &[ArrayD<f64>],
+    directions: &[ArrayD<f64>],
+) -> Result<Vec<ArrayD<f64>>, Fault> {
+    let outputs: Vec<&str> = op.outputs.iter().map(String::as_str).collect();
+    let (moved, along): (Vec<&str>, Vec<ArrayD<f64>>) = (op.inputs.iter().zip(directions))
+        .filter(|(spec, _)| spec.grad)
+        .map(|(spec, d)| (spec.name.as_str(), d.clone()))
+        .unzip();
+    let answer = program.exchange(json!({
+        "call": "second_backward",
+        "op": op.name,
+        "inputs": named(&op.inputs_names(), inputs),
+        "cotangents": named(&outputs, cotangents),
+        "directions": named(&moved, &along),
+        "attrs": op.attrs,
+    }))?;
+    read_grads(op, inputs, &answer)
+}
+
+/// The program's own spec: its answer to `describe` without the id, a spec file's object to
+/// read with [`SpecFile::from_value`](super::SpecFile::from_value); an `error` answered is the
+/// fault it is.
 pub fn describe(program: &mut dyn Exchange) -> Result<Value, Fault> {
-    program.exchange(json!({"call": "describe"}))
+    let mut answer = program.exchange(json!({"call": "describe"}))?;
+    field(&answer, "ops")?;
+    if let Some(fields) = answer.as_object_mut() {
+        fields.remove("id");
+    }
+    Ok(answer)
 }
 
 /// `arrays` as an object keyed by `names`.
@@ -189,6 +234,51 @@ mod tests {
         assert_eq!(program.requests.len(), 1);
         assert_eq!(program.requests[0]["points"][0]["x"], json!([1.0, 2.0]));
         assert_eq!(program.requests[0]["attrs"], json!({"mode": 1}));
+    }
+
+    #[test]
+    fn a_second_backward_sends_the_differentiated_directions_and_reads_their_grads() {
+        let mut program = Scripted {
+            answer: |r: &Value| json!({"grads": {"x": r["directions"]["x"].clone()}}),
+            requests: Vec::new(),
+        };
+        let inputs = [
+            ndarray::arr1(&[1.0, 2.0]).into_dyn(),
+            ndarray::arr0(3.0).into_dyn(),
+        ];
+        let cotangents = [ndarray::arr1(&[1.0, 1.0]).into_dyn()];
+        let directions = [
+            ndarray::arr1(&[0.5, -0.5]).into_dyn(),
+            ndarray::arr0(0.0).into_dyn(),
+        ];
+        let grads = second_backward(&mut program, &op(), &inputs, &cotangents, &directions).unwrap();
+        assert_eq!(grads, [directions[0].clone(), ndarray::arr0(0.0).into_dyn()]);
+        let request = &program.requests[0];
+        assert_eq!(request["call"], "second_backward");
+        assert_eq!(
+            request["directions"],
+            json!({"x": [0.5, -0.5]}),
+            "k has grad: false"
+        );
+        assert_eq!(request["cotangents"], json!({"y": [1.0, 1.0]}));
+    }
+
+    #[test]
+    fn a_describe_answer_is_the_spec_without_its_id_and_an_error_is_a_fault() {
+        let describing = |answer: Value| {
+            let mut program = Scripted {
+                answer: move |_: &Value| answer.clone(),
+                requests: Vec::new(),
+            };
+            describe(&mut program)
+        };
+        let spec = describing(json!({"id": 3, "protocol": "gradverify-ops/1", "ops": []})).unwrap();
+        assert_eq!(spec, json!({"protocol": "gradverify-ops/1", "ops": []}));
+        let refused = describing(json!({"id": 3, "error": "unknown call"})).unwrap_err();
+        assert!(
+            matches!(refused, Fault::Protocol(ref m) if m.contains("unknown call")),
+            "{refused:?}"
+        );
     }
 
     #[test]
