@@ -182,7 +182,9 @@ pub struct BroughtJob<'a> {
     pub program: &'a Program,
     /// The spec file (`--spec`); without it, the program's answer to `describe`.
     pub spec: Option<&'a Path>,
+    /// Cases per op and their seed.
     pub config: Config,
+    /// The first order, or the second too (`--order 2`).
     pub order: Order,
 }
 
@@ -383,16 +385,39 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
         }
         reports.push(report);
     }
-    let tail = subject.stderr_tail();
     let names: Vec<&str> = job.kinds.iter().map(|k| k.name()).collect();
-    let card = Scorecard::of(command, &names, &reports, job.points, &tail);
-    if let Some(path) = html {
-        let body = report::html::program(&card, &reports, verify::explain::explanation);
+    let printing = Printing {
+        command,
+        format,
+        points: job.points,
+        html,
+    };
+    print_reports(&printing, &names, &reports, &subject.stderr_tail())
+}
+
+/// How `verify` prints one program's reports.
+struct Printing<'a> {
+    command: &'a str,
+    format: Format,
+    /// What each op is worth, for the graders' formats.
+    points: &'a Points,
+    /// Where to write the page, if anywhere.
+    html: Option<&'a Path>,
+}
+
+/// The reports of one program's ops (`names`, in order), printed as `printing` says with the
+/// program's scores and its last lines of standard error (`tail`), and written as a page;
+/// their overall verdict. Text reports are printed as they come, before this.
+fn print_reports(printing: &Printing<'_>, names: &[&str], reports: &[Report], tail: &[String]) -> Outcome {
+    let command = printing.command;
+    let card = Scorecard::of(command, names, reports, printing.points, tail);
+    if let Some(path) = printing.html {
+        let body = report::html::program(&card, reports, verify::explain::explanation);
         let page = report::html::page(&format!("{command}: gradverify"), &body);
         grade::files::write_fresh(path, page.as_bytes())?;
     }
-    match format {
-        Format::Json => print(&format!("{}\n", reports_json(&reports))),
+    match printing.format {
+        Format::Json => print(&format!("{}\n", reports_json(reports))),
         Format::Gradescope => print(&format!("{:#}\n", gradescope::results(&card))),
         Format::Prairielearn => print(&format!("{:#}\n", prairielearn::results(&card))),
         Format::Autolab => {
@@ -407,25 +432,24 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
                     tail.join("\n  | ")
                 ));
             }
-            print(&summary(&reports));
+            print(&summary(reports));
         }
     }
-    Ok(overall(&reports))
+    Ok(overall(reports))
 }
 
 /// A program's backward of an op it brings (`--op NAME`, of `--spec FILE` or of the program's
 /// answer to `describe`), checked against finite differences of its own forward (or against a
-/// `reference` program), its report printed as text or JSON.
+/// `reference` program), its report printed in any format, as [`verify`] prints.
 pub fn verify_program_op(
     brought: &BroughtJob<'_>,
     reference: Option<&Program>,
     op: &str,
-    format: Format,
+    printing: (Format, &Points, Option<&Path>),
 ) -> Outcome {
-    if !matches!(format, Format::Text | Format::Json) {
-        return Err(Usage(
-            "gradverify verify: --op prints --format text or json (the graders' formats are for the built-in ops)".to_owned(),
-        ));
+    let (format, points, html) = printing;
+    if let Some(path) = html {
+        grade::files::check_file(path)?;
     }
     let command = &brought.program.command;
     let mut subject = started(brought.program, "verify")?;
@@ -442,13 +466,22 @@ pub fn verify_program_op(
         None => program_ops::check(op, &mut subject, command, config, order),
     };
     if let Some(fault) = subject.cannot_start() {
-        return Err(Usage(format!("gradverify verify: `sh -c {command}`: {fault}")));
+        let why = format!("`sh -c {command}`: {fault}");
+        if format == Format::Prairielearn {
+            print(&format!("{:#}\n", prairielearn::ungradable(&why)));
+        }
+        return Err(Usage(format!("gradverify verify: {why}")));
     }
-    match format {
-        Format::Json => print(&format!("{}\n", reports_json(std::slice::from_ref(&report)))),
-        _ => print(&format!("{report}\n")),
+    if format == Format::Text {
+        print(&format!("{report}\n"));
     }
-    Ok(overall(std::slice::from_ref(&report)))
+    let printing = Printing {
+        command,
+        format,
+        points,
+        html,
+    };
+    print_reports(&printing, &[&op.name], &[report], &subject.stderr_tail())
 }
 
 /// The ops of the spec at `path` that `names` names (every one of them when `names` is empty),

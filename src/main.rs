@@ -339,9 +339,8 @@ fn run(arguments: Cli) -> cli::Outcome {
         Some(Command::Costs(a)) => cli::costs(a.markdown, a.svg.as_deref(), !a.no_timing),
         Some(Command::Verify(a)) => {
             let config = a.program.config(a.cases as usize, a.seed);
-            let names: Vec<&str> = a.program.ops.iter().map(|k| k.name()).collect();
-            a.points.only_for(&names)?;
             if let Some(op) = &a.op {
+                a.points.only_for(&[op])?;
                 let program = a.program.program(&a.exec);
                 let reference = (a.reference.as_deref()).map(|command| a.program.program(command));
                 let brought = cli::BroughtJob {
@@ -350,8 +349,11 @@ fn run(arguments: Cli) -> cli::Outcome {
                     config,
                     order: a.order,
                 };
-                return cli::verify_program_op(&brought, reference.as_ref(), op, a.format);
+                let printing = (a.format, &a.points, a.html.as_deref());
+                return cli::verify_program_op(&brought, reference.as_ref(), op, printing);
             }
+            let names: Vec<&str> = a.program.ops.iter().map(|k| k.name()).collect();
+            a.points.only_for(&names)?;
             let job = cli::VerifyJob {
                 command: &a.exec,
                 kinds: &a.program.ops,

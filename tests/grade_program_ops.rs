@@ -182,3 +182,83 @@ fn a_class_is_graded_on_a_specs_ops_with_points_against_an_instructors_solution(
     }
     let _ = fs::remove_file(binary("grade"));
 }
+
+/// `verify --op softplus` of `program` in `format`, with softplus worth 2 points.
+fn verify(program: &str, format: &str, more: &[&str]) -> Output {
+    Command::new(BIN)
+        .args([
+            "verify",
+            "--exec",
+            program,
+            "--spec",
+            "examples/ops/ops.toml",
+            "--op",
+            "softplus",
+        ])
+        .args(["--cases", "4", "--points", "softplus=2", "--format", format])
+        .args(more)
+        .current_dir(ROOT)
+        .output()
+        .expect("run gradverify verify")
+}
+
+#[test]
+fn verify_writes_every_graders_format_for_an_op_a_program_brings() {
+    for program in programs("formats") {
+        let results = |program: &str| -> Value {
+            let out = verify(program, "gradescope", &[]);
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", said(&out)))
+        };
+        let right = results(&program);
+        assert_eq!(
+            (right["score"].as_f64(), right["tests"][0]["max_score"].as_f64()),
+            (Some(2.0), Some(2.0))
+        );
+        let wrong = results(&format!("{program} upstream"));
+        assert_eq!(wrong["score"].as_f64(), Some(0.0), "{wrong}");
+        assert!(
+            wrong["tests"][0]["output"].as_str().unwrap().contains("upstream"),
+            "{wrong}"
+        );
+
+        let junit = verify(&format!("{program} upstream"), "junit", &[]);
+        let xml = String::from_utf8_lossy(&junit.stdout);
+        assert_eq!(junit.status.code(), Some(1), "{xml}");
+        assert!(
+            xml.contains("<testcase") && xml.contains("softplus") && xml.contains("<failure"),
+            "{xml}"
+        );
+        let autolab = verify(&program, "autolab", &[]);
+        let last = String::from_utf8_lossy(&autolab.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_owned();
+        let scores: Value = serde_json::from_str(&last).expect("Autolab's last line is JSON");
+        assert_eq!(
+            scores["scores"]["softplus"].as_f64(),
+            Some(2.0),
+            "{}",
+            said(&autolab)
+        );
+
+        let page = std::env::temp_dir().join(format!("gradverify-op-page-{}.html", std::process::id()));
+        let _ = fs::remove_file(&page);
+        let text = verify(
+            &format!("{program} upstream"),
+            "text",
+            &["--html", page.to_str().unwrap()],
+        );
+        assert!(said(&text).contains("0 of 1 ops pass"), "{}", said(&text));
+        let html = fs::read_to_string(&page).expect("the page");
+        assert!(
+            html.contains("softplus") && html.contains("upstream_ignored"),
+            "the page names the op and its diagnosis"
+        );
+        fs::remove_file(&page).expect("remove the page");
+
+        let other = verify(&program, "gradescope", &["--points", "gru_cell=1"]);
+        assert_eq!(other.status.code(), Some(2), "{}", said(&other));
+    }
+    let _ = fs::remove_file(binary("formats"));
+}
