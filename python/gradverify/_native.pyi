@@ -6,7 +6,7 @@ from typing import Literal, TextIO, final
 
 from numpy.typing import ArrayLike
 
-from ._types import Backward, Domain, Forward
+from ._types import Backward, Domain, Forward, SecondOrder
 
 __all__ = [
     "Report",
@@ -67,5 +67,7 @@ def check_op(
     jvp: Forward | None = None,
     fast: bool = False,
     shrinkable: Sequence[tuple[int, int]] = (),
+    second_order: SecondOrder | None = None,
+    aliases: Sequence[tuple[int, int]] = (),
 ) -> Report:
-    """Checks ``backward`` (and ``jvp``) against finite differences of ``forward``."""
+    """Checks ``backward`` (and ``jvp``, ``second_order``) against finite differences of ``forward``."""

@@ -18,6 +18,8 @@ Indices = NDArray[np.int64]
 Forward = Callable[..., ArrayLike]
 # backward(grad_out, *xs) -> one gradient, a tuple of one per input, or (a network) a dict
 Backward = Callable[..., ArrayLike | Sequence[ArrayLike] | Mapping[str, ArrayLike]]
+# second_order(grad_out, directions, *xs) -> one d/dt gradient, or a tuple of one per input
+SecondOrder = Callable[..., ArrayLike | Sequence[ArrayLike]]
 # check_op's domains={i: "positive" or (a, b)}, or data never differentiated: {"labels": C}
 # (the integers 0 to C - 1) or "one_hot" (one-hot rows along the last axis)
 Domain = Literal["positive", "one_hot"] | tuple[float, float] | dict[Literal["labels"], int]

@@ -6,12 +6,21 @@
 //! of the op's own forward, `dL/dx_i ≈ (⟨v, f(x + h e_i)⟩ − ⟨v, f(x − h e_i)⟩) / 2h` for a random
 //! cotangent v, at standard-normal inputs of the given shapes. The keyword options are those of
 //! the Rust `OpCheck` (read and checked in [`options`](crate::options)): `cases`, `seed`,
-//! `domains`, `points`, `rtol`, `atol`, `eps`, `nondet_tol`, `no_grad`, `fast`, `shrinkable`, and
-//! `jvp(tangents, x0, x1, …) -> J u`, forward mode, with `tangents` a tuple of one array per input
-//! (the linear argument first, as in `backward`), checked against finite differences along u and
-//! against the VJP by the dot-product test `⟨J u, v⟩ = ⟨u, Jᵀ v⟩`.
+//! `domains`, `points`, `rtol`, `atol`, `eps`, `nondet_tol`, `no_grad`, `fast`, `shrinkable`,
+//! `aliases`, and two functions:
+//! - `jvp(tangents, x0, x1, …) -> J u`, forward mode, with `tangents` a tuple of one array per
+//!   input (the linear argument first, as in `backward`), checked against finite differences
+//!   along u and against the VJP by the dot-product test `⟨J u, v⟩ = ⟨u, Jᵀ v⟩`;
+//! - `second_order(grad_out, directions, x0, x1, …) -> (d/dt dL/dx0, …)`, the backward's own
+//!   derivative along `directions` (one array per input: `d/dt VJP(x + t·d, v)` at t = 0, a
+//!   double backward), checked against finite differences of the backward along d.
+//!
+//! Inputs drawn as labels (`{"labels": C}`) are passed as int64 arrays; aliased inputs
+//! (`aliases=((i, j),)`), drawn equal, are passed as one array object wherever they are equal,
+//! so a backward that writes one use's gradient into a buffer the other shares is seen.
 
-use gradverify::check::OpCheck;
+use gradverify::check::{Domain, OpCheck};
+use gradverify::verify::Fault;
 use ndarray::ArrayD;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -22,18 +31,18 @@ use crate::options::{self, Options};
 use crate::report::PyReport;
 use crate::student::{Calls, array, callable};
 
-/// Checks `backward` (and `jvp`, if given) against finite differences of `forward` at inputs of
-/// `shapes`.
+/// Checks `backward` (and `jvp` and `second_order`, if given) against finite differences of
+/// `forward` at inputs of `shapes`.
 #[pyfunction]
 #[pyo3(
     signature = (
         name, shapes, forward, backward, *, cases = None, seed = 0, domains = None, points = None,
         rtol = None, atol = None, eps = None, nondet_tol = None, no_grad = Vec::new(), jvp = None,
-        fast = false, shrinkable = Vec::new()
+        fast = false, shrinkable = Vec::new(), second_order = None, aliases = Vec::new()
     ),
     text_signature = "(name, shapes, forward, backward, *, cases=None, seed=0, domains=None, \
         points=None, rtol=None, atol=None, eps=None, nondet_tol=None, no_grad=(), jvp=None, \
-        fast=False, shrinkable=())"
+        fast=False, shrinkable=(), second_order=None, aliases=())"
 )]
 #[allow(
     clippy::too_many_arguments,
@@ -57,11 +66,15 @@ pub(crate) fn check_op(
     jvp: Option<Bound<'_, PyAny>>,
     fast: bool,
     shrinkable: Vec<(i64, i64)>,
+    second_order: Option<Bound<'_, PyAny>>,
+    aliases: Vec<(i64, i64)>,
 ) -> PyResult<PyReport> {
     callable(&forward, "forward")?;
     callable(&backward, "backward")?;
-    if let Some(jvp) = &jvp {
-        callable(jvp, "jvp")?;
+    for (function, what) in [(&jvp, "jvp"), (&second_order, "second_order")] {
+        if let Some(function) = function {
+            callable(function, what)?;
+        }
     }
     let shapes = dimensions(&shapes)?;
     let config = config(cases, seed)?;
@@ -78,45 +91,74 @@ pub(crate) fn check_op(
         no_grad: options::no_grad(&no_grad, &shapes)?,
         fast,
         shrinkable: options::shrinkable(&shrinkable, &shapes)?,
+        aliases: options::aliases(&aliases, &shapes)?,
     };
+    let labels: Vec<bool> = (0..shapes.len())
+        .map(|k| (options.domains.iter()).any(|(i, d)| *i == k && matches!(d, Domain::Labels(_))))
+        .collect();
+    let aliased = options.aliases.clone();
     let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
     let calls = Calls::named(py);
+    // The inputs as NumPy arrays: labels as int64, equal aliases as one object.
+    let inputs = |xs: &[ArrayD<f64>]| {
+        let mut arrays: Vec<Bound<'_, PyAny>> = (xs.iter().zip(&labels))
+            .map(|(x, &label)| if label { calls.integers(x) } else { calls.numpy(x) })
+            .collect();
+        for &(i, j) in &aliased {
+            if xs[i] == xs[j] {
+                arrays[j] = arrays[i].clone();
+            }
+        }
+        arrays
+    };
     let numpy = |xs: &[ArrayD<f64>]| xs.iter().map(|x| calls.numpy(x)).collect::<Vec<_>>();
     let check = OpCheck::try_new(
         name,
         &shapes,
-        |xs| array("forward", &calls.call(&forward, numpy(xs))?, "the output"),
+        |xs| array("forward", &calls.call(&forward, inputs(xs))?, "the output"),
         |xs, g| {
             let names: Vec<String> = (0..xs.len()).map(|k| format!("x{k}")).collect();
             let mut args = vec![("grad_out", calls.numpy(g))];
-            args.extend(names.iter().map(String::as_str).zip(numpy(xs)));
-            let out = calls.backward(&backward, args, None)?;
-            let items: Vec<Bound<'_, PyAny>> = if let Ok(tuple) = out.cast::<PyTuple>() {
-                tuple.iter().collect()
-            } else if let Ok(list) = out.cast::<PyList>() {
-                list.iter().collect()
-            } else {
-                vec![out]
-            };
-            items
-                .iter()
-                .enumerate()
-                .map(|(k, item)| array("backward", item, &format!("dL/dx{k}")))
-                .collect()
+            args.extend(names.iter().map(String::as_str).zip(inputs(xs)));
+            gradients("backward", "dL/dx", &calls.backward(&backward, args, None)?)
         },
     )
     .config(config);
+    let check = match &second_order {
+        Some(second_order) => check.try_second_order(|xs, vs, ds| {
+            let directions = PyTuple::new(calls.py(), numpy(ds)).expect("internal: a tuple of arrays");
+            let mut args = vec![calls.numpy(&vs[0]), directions.into_any()];
+            args.extend(inputs(xs));
+            gradients("second_order", "d/dt dL/dx", &calls.call(second_order, args)?)
+        }),
+        None => check,
+    };
     let check = match &jvp {
         Some(jvp) => check.try_jvp(|xs: &[ArrayD<f64>], us: &[ArrayD<f64>]| {
             let tangents = PyTuple::new(calls.py(), numpy(us)).expect("internal: a tuple of arrays");
             let mut args = vec![tangents.into_any()];
-            args.extend(numpy(xs));
+            args.extend(inputs(xs));
             array("jvp", &calls.call(jvp, args)?, "the output tangent")
         }),
         None => check,
     };
     let report = options.apply(check).run();
     calls.finish(report, "your forward and backward".to_owned())
+}
+
+/// What `function` returned, one array per input (a tuple, a list, or one array for one input),
+/// each named `what` and its index in messages.
+fn gradients(function: &str, what: &str, out: &Bound<'_, PyAny>) -> Result<Vec<ArrayD<f64>>, Fault> {
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(tuple) = out.cast::<PyTuple>() {
+        tuple.iter().collect()
+    } else if let Ok(list) = out.cast::<PyList>() {
+        list.iter().collect()
+    } else {
+        vec![out.clone()]
+    };
+    (items.iter().enumerate())
+        .map(|(k, item)| array(function, item, &format!("{what}{k}")))
+        .collect()
 }
 
 /// The shapes as dimensions, each at least 1.

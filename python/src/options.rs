@@ -7,10 +7,12 @@
 //!
 //! ```text
 //! domains={i: "positive" | (a, b)}   input i drawn in x > 0 or a < x < b, steps kept inside
+//!   or {i: {"labels": C} | "one_hot"}  data: class labels or one-hot rows, never stepped
 //! points=[(x0, x1, …), …]            explicit inputs, shaped as `shapes`, inside their domains
 //! rtol, atol, nondet_tol ≥ 0; eps > 0; all finite
 //! no_grad=(i, …)                     inputs not differentiated; not every input
 //! shrinkable=((i, axis), …)          axes a failing case may shrink along
+//! aliases=((i, j), …)                inputs that are the same array, used twice
 //! ```
 //!
 //! The forward-mode `jvp` is a function and is wired in by `op`, which calls it. The rules are
@@ -36,6 +38,7 @@ pub(crate) struct Options {
     pub(crate) no_grad: Vec<usize>,
     pub(crate) fast: bool,
     pub(crate) shrinkable: Vec<(usize, usize)>,
+    pub(crate) aliases: Vec<(usize, usize)>,
 }
 
 impl Options {
@@ -64,6 +67,9 @@ impl Options {
         }
         for (input, axis) in self.shrinkable {
             check = check.shrinkable(input, axis);
+        }
+        for (first, second) in self.aliases {
+            check = check.alias(first, second);
         }
         if self.fast { check.fast() } else { check }
     }
@@ -224,6 +230,28 @@ pub(crate) fn no_grad(inputs: &[i64], shapes: &[Vec<usize>]) -> PyResult<Vec<usi
         )));
     }
     Ok(inputs)
+}
+
+/// `aliases`: `(i, j)` pairs of two different inputs of one shape, the same array used twice.
+pub(crate) fn aliases(pairs: &[(i64, i64)], shapes: &[Vec<usize>]) -> PyResult<Vec<(usize, usize)>> {
+    pairs
+        .iter()
+        .map(|&(i, j)| {
+            let (a, b) = (input("aliases", i, shapes)?, input("aliases", j, shapes)?);
+            if a == b {
+                return Err(invalid(format!(
+                    "aliases has ({i}, {j}): an input is always the same array as itself; expected two different inputs"
+                )));
+            }
+            if shapes[a] != shapes[b] {
+                return Err(invalid(format!(
+                    "aliases has ({i}, {j}): shapes[{i}] is {:?} and shapes[{j}] is {:?}; the same array has one shape",
+                    shapes[a], shapes[b]
+                )));
+            }
+            Ok((a, b))
+        })
+        .collect()
 }
 
 /// `shrinkable`: `(input, axis)` pairs naming an axis of that input.
