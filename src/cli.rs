@@ -373,12 +373,7 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
         subject.begin_op();
         let report = verify::verify(kind, &mut subject, job.config);
         if let Some(fault) = subject.cannot_start() {
-            let why = format!("`sh -c {command}`: {fault}");
-            if format == Format::Prairielearn {
-                // Not the student's fault to lose an attempt over: PrairieLearn's ungradable.
-                print(&format!("{:#}\n", prairielearn::ungradable(&why)));
-            }
-            return Err(Usage(format!("gradverify verify: {why}")));
+            return Err(could_not_start(command, fault, format));
         }
         if format == Format::Text {
             print(&format!("{report}\n"));
@@ -393,6 +388,16 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
         html,
     };
     print_reports(&printing, &names, &reports, &subject.stderr_tail())
+}
+
+/// `verify`'s usage error for a command that could not start (`fault`), after PrairieLearn's
+/// "ungradable" results when that is the format: not the student's fault to lose an attempt over.
+fn could_not_start(command: &str, fault: &dyn std::fmt::Display, format: Format) -> Usage {
+    let why = format!("`sh -c {command}`: {fault}");
+    if format == Format::Prairielearn {
+        print(&format!("{:#}\n", prairielearn::ungradable(&why)));
+    }
+    Usage(format!("gradverify verify: {why}"))
 }
 
 /// How `verify` prints one program's reports.
@@ -466,11 +471,7 @@ pub fn verify_program_op(
         None => program_ops::check(op, &mut subject, command, config, order),
     };
     if let Some(fault) = subject.cannot_start() {
-        let why = format!("`sh -c {command}`: {fault}");
-        if format == Format::Prairielearn {
-            print(&format!("{:#}\n", prairielearn::ungradable(&why)));
-        }
-        return Err(Usage(format!("gradverify verify: {why}")));
+        return Err(could_not_start(command, fault, format));
     }
     if format == Format::Text {
         print(&format!("{report}\n"));
