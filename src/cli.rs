@@ -198,7 +198,7 @@ pub fn sweep_program_ops(job: &SweepJob, brought: &BroughtJob<'_>) -> Outcome {
         )));
     }
     let command = &brought.program.command;
-    let mut subject = started(brought.program, "verify")?;
+    let mut subject = started(brought.program, "sweep")?;
     let specs = brought_specs(brought, &mut subject)?;
     for op in &specs.ops {
         second_order_answered(op, &mut subject, brought)?;
@@ -351,15 +351,12 @@ pub struct VerifyJob<'a> {
     pub timeout: Duration,
     /// The program's resource limits and sandbox.
     pub limits: &'a ProcessLimits,
-    /// What each op is worth, for the graders' formats.
-    pub points: &'a Points,
 }
 
-/// A program's backward of each op, with its reports printed in `format`, and written as a
-/// page to `html` if given.
-pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outcome {
+/// A program's backward of each op, its reports printed and written as `printing` says.
+pub fn verify(job: &VerifyJob<'_>, printing: &Printing<'_>) -> Outcome {
     let command = job.command;
-    if let Some(path) = html {
+    if let Some(path) = printing.html {
         grade::files::check_file(path)?;
     }
     let program = Program {
@@ -373,21 +370,15 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
         subject.begin_op();
         let report = verify::verify(kind, &mut subject, job.config);
         if let Some(fault) = subject.cannot_start() {
-            return Err(could_not_start(command, fault, format));
+            return Err(could_not_start(command, fault, printing.format));
         }
-        if format == Format::Text {
+        if printing.format == Format::Text {
             print(&format!("{report}\n"));
         }
         reports.push(report);
     }
     let names: Vec<&str> = job.kinds.iter().map(|k| k.name()).collect();
-    let printing = Printing {
-        command,
-        format,
-        points: job.points,
-        html,
-    };
-    print_reports(&printing, &names, &reports, &subject.stderr_tail())
+    print_reports(command, printing, &names, &reports, &subject.stderr_tail())
 }
 
 /// `verify`'s usage error for a command that could not start (`fault`), after PrairieLearn's
@@ -401,20 +392,25 @@ fn could_not_start(command: &str, fault: &dyn std::fmt::Display, format: Format)
 }
 
 /// How `verify` prints one program's reports.
-struct Printing<'a> {
-    command: &'a str,
-    format: Format,
+pub struct Printing<'a> {
+    /// The format of standard output.
+    pub format: Format,
     /// What each op is worth, for the graders' formats.
-    points: &'a Points,
+    pub points: &'a Points,
     /// Where to write the page, if anywhere.
-    html: Option<&'a Path>,
+    pub html: Option<&'a Path>,
 }
 
-/// The reports of one program's ops (`names`, in order), printed as `printing` says with the
+/// The reports of `command`'s ops (`names`, in order), printed as `printing` says with the
 /// program's scores and its last lines of standard error (`tail`), and written as a page;
 /// their overall verdict. Text reports are printed as they come, before this.
-fn print_reports(printing: &Printing<'_>, names: &[&str], reports: &[Report], tail: &[String]) -> Outcome {
-    let command = printing.command;
+fn print_reports(
+    command: &str,
+    printing: &Printing<'_>,
+    names: &[&str],
+    reports: &[Report],
+    tail: &[String],
+) -> Outcome {
     let card = Scorecard::of(command, names, reports, printing.points, tail);
     if let Some(path) = printing.html {
         let body = report::html::program(&card, reports, verify::explain::explanation);
@@ -450,10 +446,9 @@ pub fn verify_program_op(
     brought: &BroughtJob<'_>,
     reference: Option<&Program>,
     op: &str,
-    printing: (Format, &Points, Option<&Path>),
+    printing: &Printing<'_>,
 ) -> Outcome {
-    let (format, points, html) = printing;
-    if let Some(path) = html {
+    if let Some(path) = printing.html {
         grade::files::check_file(path)?;
     }
     let command = &brought.program.command;
@@ -471,18 +466,12 @@ pub fn verify_program_op(
         None => program_ops::check(op, &mut subject, command, config, order),
     };
     if let Some(fault) = subject.cannot_start() {
-        return Err(could_not_start(command, fault, format));
+        return Err(could_not_start(command, fault, printing.format));
     }
-    if format == Format::Text {
+    if printing.format == Format::Text {
         print(&format!("{report}\n"));
     }
-    let printing = Printing {
-        command,
-        format,
-        points,
-        html,
-    };
-    print_reports(&printing, &[&op.name], &[report], &subject.stderr_tail())
+    print_reports(command, printing, &[&op.name], &[report], &subject.stderr_tail())
 }
 
 /// The ops of the spec at `path` that `names` names (every one of them when `names` is empty),
@@ -576,11 +565,7 @@ pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
     }
     let submissions = grade::submissions(&job.dir, job.shard)?;
     // A wrong solution would fail the whole class: it is checked once, before anyone is graded.
-    if let Some(command) = &job.reference {
-        let reference = Program {
-            limits: job.limits.clone(),
-            ..Program::new(command, job.timeout)
-        };
+    if let Some(reference) = job.reference_program() {
         for op in &job.ops {
             if let GradedOp::Program(op) = op {
                 checked_reference(&reference, op, job.config, "grade")?;

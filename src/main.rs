@@ -339,6 +339,11 @@ fn run(arguments: Cli) -> cli::Outcome {
         Some(Command::Costs(a)) => cli::costs(a.markdown, a.svg.as_deref(), !a.no_timing),
         Some(Command::Verify(a)) => {
             let config = a.program.config(a.cases as usize, a.seed);
+            let printing = cli::Printing {
+                format: a.format,
+                points: &a.points,
+                html: a.html.as_deref(),
+            };
             if let Some(op) = &a.op {
                 a.points.only_for(&[op])?;
                 let program = a.program.program(&a.exec);
@@ -349,8 +354,7 @@ fn run(arguments: Cli) -> cli::Outcome {
                     config,
                     order: a.order,
                 };
-                let printing = (a.format, &a.points, a.html.as_deref());
-                return cli::verify_program_op(&brought, reference.as_ref(), op, printing);
+                return cli::verify_program_op(&brought, reference.as_ref(), op, &printing);
             }
             let names: Vec<&str> = a.program.ops.iter().map(|k| k.name()).collect();
             a.points.only_for(&names)?;
@@ -360,9 +364,8 @@ fn run(arguments: Cli) -> cli::Outcome {
                 config,
                 timeout: a.program.timeout(),
                 limits: &a.program.limits,
-                points: &a.points,
             };
-            cli::verify(&job, a.format, a.html.as_deref())
+            cli::verify(&job, &printing)
         }
         Some(Command::Grade(a)) => {
             let ops = match &a.spec {

@@ -3,6 +3,7 @@
 //! or the wrong id, or has not written an op fails with a message that says which, and the
 //! verifier neither hangs nor panics.
 
+use crate::common::text;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -18,14 +19,6 @@ fn verify_cli(args: &[&str]) -> Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run gradverify verify")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A shell program that answers every request with `reply`, in which `$id` is the request's id.

@@ -4,6 +4,7 @@
 //! and each submission's Gradescope `results.json` (parsed); and `verify --format
 //! gradescope|junit` with `--points` on a right and a wrong program.
 
+use crate::common::text;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -96,14 +97,6 @@ fn write_class(dir: &Path, class: &[(&str, Option<String>)]) {
 
 fn gradverify(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run gradverify")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The first element inside `suite`'s testcase `op` (none for a pass).

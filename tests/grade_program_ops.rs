@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::grade::csv_rows;
 use super::program_ops::{binary, programs};
+use crate::common::text;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -47,14 +48,6 @@ fn grade(dir: &Path, program: &str, more: &[&str]) -> Output {
         .expect("run gradverify grade")
 }
 
-fn said(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn a_class_is_graded_on_a_specs_ops_with_points_against_an_instructors_solution() {
     for program in programs("grade") {
@@ -76,7 +69,7 @@ fn a_class_is_graded_on_a_specs_ops_with_points_against_an_instructors_solution(
                 out.to_str().unwrap(),
             ],
         );
-        assert_eq!(run.status.code(), Some(0), "{program}: {}", said(&run));
+        assert_eq!(run.status.code(), Some(0), "{program}: {}", text(&run));
 
         let rows = csv_rows(&csv);
         let row = |name: &str| rows.iter().find(|r| r["submission"] == name).expect("a row");
@@ -126,7 +119,7 @@ fn a_class_is_graded_on_a_specs_ops_with_points_against_an_instructors_solution(
         // Without a reference, each submission's own forward is the oracle: the same verdicts.
         let csv_fd = dir.join("fd.csv");
         let run = grade(&dir, &program, &["--csv", csv_fd.to_str().unwrap()]);
-        assert_eq!(run.status.code(), Some(0), "{program}: {}", said(&run));
+        assert_eq!(run.status.code(), Some(0), "{program}: {}", text(&run));
         let by_fd = csv_rows(&csv_fd);
         for (name, _) in CLASS {
             let fd = by_fd.iter().find(|r| r["submission"] == name).expect("a row");
@@ -145,11 +138,11 @@ fn a_class_is_graded_on_a_specs_ops_with_points_against_an_instructors_solution(
             &program,
             &["--reference", &wrong, "--csv", refused.to_str().unwrap()],
         );
-        assert_eq!(run.status.code(), Some(2), "{}", said(&run));
+        assert_eq!(run.status.code(), Some(2), "{}", text(&run));
         assert!(
-            said(&run).contains("gradverify grade: argument `--reference`"),
+            text(&run).contains("gradverify grade: argument `--reference`"),
             "{}",
-            said(&run)
+            text(&run)
         );
         assert!(!refused.exists(), "no one graded");
         let run = grade(&dir, &program, &["--op", "softplus"]);
@@ -159,9 +152,9 @@ fn a_class_is_graded_on_a_specs_ops_with_points_against_an_instructors_solution(
             "gru_cell has points but is not graded"
         );
         assert!(
-            said(&run).contains("argument `points` is gru_cell") && said(&run).contains("(softplus)"),
+            text(&run).contains("argument `points` is gru_cell") && text(&run).contains("(softplus)"),
             "{}",
-            said(&run)
+            text(&run)
         );
         fs::remove_dir_all(&dir).expect("remove the scratch folder");
     }
@@ -192,7 +185,7 @@ fn verify_writes_every_graders_format_for_an_op_a_program_brings() {
     for program in programs("formats") {
         let results = |program: &str| -> Value {
             let out = verify(program, "gradescope", &[]);
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", said(&out)))
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
         };
         let right = results(&program);
         assert_eq!(
@@ -224,17 +217,17 @@ fn verify_writes_every_graders_format_for_an_op_a_program_brings() {
             scores["scores"]["softplus"].as_f64(),
             Some(2.0),
             "{}",
-            said(&autolab)
+            text(&autolab)
         );
 
         let page = std::env::temp_dir().join(format!("gradverify-op-page-{}.html", std::process::id()));
         let _ = fs::remove_file(&page);
-        let text = verify(
+        let page_run = verify(
             &format!("{program} upstream"),
             "text",
             &["--html", page.to_str().unwrap()],
         );
-        assert!(said(&text).contains("0 of 1 ops pass"), "{}", said(&text));
+        assert!(text(&page_run).contains("0 of 1 ops pass"), "{}", text(&page_run));
         let html = fs::read_to_string(&page).expect("the page");
         assert!(
             html.contains("softplus") && html.contains("upstream_ignored"),
@@ -243,7 +236,7 @@ fn verify_writes_every_graders_format_for_an_op_a_program_brings() {
         fs::remove_file(&page).expect("remove the page");
 
         let other = verify(&program, "gradescope", &["--points", "gru_cell=1"]);
-        assert_eq!(other.status.code(), Some(2), "{}", said(&other));
+        assert_eq!(other.status.code(), Some(2), "{}", text(&other));
     }
     let _ = fs::remove_file(binary("formats"));
 }

@@ -8,6 +8,7 @@
 //! smallest *unambiguous* example as the finding's `smallest_shape`) and the tolerances
 //! (`--rtol`, `--atol`) are asserted.
 
+use crate::common::text;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -29,14 +30,6 @@ fn verify(program: &str, ops: &str, args: &[&str]) -> Output {
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .expect("run gradverify verify")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[track_caller]

@@ -88,6 +88,17 @@ impl GradeJob {
     pub fn op_names(&self) -> Vec<&str> {
         self.ops.iter().map(GradedOp::name).collect()
     }
+
+    /// The instructor's solution as a program (run in the grader's folder, with the
+    /// submissions' limits), when the job has one and an op a spec describes needs it.
+    pub fn reference_program(&self) -> Option<Program> {
+        let needed = self.ops.iter().any(|op| matches!(op, GradedOp::Program(_)));
+        let command = self.reference.as_deref().filter(|_| needed)?;
+        Some(Program {
+            limits: self.limits.clone(),
+            ..Program::new(command, self.timeout)
+        })
+    }
 }
 
 /// One submission, graded.
@@ -196,8 +207,14 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
         Ok(subject) => subject,
         Err(e) => return not_run(&format!("the command could not start: {e}")),
     };
+    let mut solution = match job.reference_program().map(Restarting::start).transpose() {
+        Ok(solution) => solution,
+        Err(e) => {
+            let command = job.reference.as_deref().unwrap_or_default();
+            return not_run(&format!("the reference `{command}` could not start: {e}"));
+        }
+    };
     let mut subject = Budgeted::new(&job.command, subject, job.budget);
-    let mut solution = Solution::NotStarted;
     let (mut ops, mut reports, mut fault) = (Vec::new(), Vec::new(), None);
     for op in &job.ops {
         if subject.out_of_time() {
@@ -213,8 +230,8 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
         subject.begin_op();
         let report = match op {
             GradedOp::BuiltIn(kind) => verify::verify(*kind, &mut subject, job.config),
-            GradedOp::Program(op) => match solution.get(job) {
-                Ok(Some(reference)) => {
+            GradedOp::Program(op) => match solution.as_mut() {
+                Some(reference) => {
                     reference.begin_op();
                     program_ops::against_reference(
                         op,
@@ -225,8 +242,7 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
                         Order::First,
                     )
                 }
-                Ok(None) => program_ops::check(op, &mut subject, &job.command, job.config, Order::First),
-                Err(why) => return not_run(&why),
+                None => program_ops::check(op, &mut subject, &job.command, job.config, Order::First),
             },
         };
         if let Some(why) = subject.not_started() {
@@ -242,38 +258,6 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
         reports.push(report);
     }
     finish(ops, reports, fault, &subject.stderr_tail())
-}
-
-/// The instructor's solution beside one submission, started when its first op needs it.
-enum Solution {
-    NotStarted,
-    Running(Box<Restarting>),
-    /// The job has no reference: finite differences are the oracle.
-    None,
-}
-
-impl Solution {
-    /// The running solution (`None` when the job has no reference), or why it could not start.
-    fn get(&mut self, job: &GradeJob) -> std::result::Result<Option<&mut Restarting>, String> {
-        if let Solution::NotStarted = self {
-            *self = match &job.reference {
-                None => Solution::None,
-                Some(command) => {
-                    let program = Program {
-                        limits: job.limits.clone(),
-                        ..Program::new(command, job.timeout)
-                    };
-                    let started = Restarting::start(program)
-                        .map_err(|e| format!("the reference `{command}` could not start: {e}"))?;
-                    Solution::Running(Box::new(started))
-                }
-            };
-        }
-        Ok(match self {
-            Solution::Running(reference) => Some(reference),
-            _ => None,
-        })
-    }
 }
 
 /// The last part of a path, as a submission's name, its control characters escaped (a folder

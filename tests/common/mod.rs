@@ -1,4 +1,5 @@
-//! Shared test helpers: proptest strategies (shape first, then data) and oracle assertions.
+//! Shared test helpers: proptest strategies (shape first, then data), oracle assertions, and
+//! what a command said.
 #![allow(dead_code)] // the property tests use the helpers they need
 
 use gradverify::compare::{Comparison, Verdict};
@@ -170,4 +171,13 @@ impl<O: Op> Op for Wrong<O> {
     fn smooth_between(&self, lo: &[ArrayViewD<'_, f64>], hi: &[ArrayViewD<'_, f64>]) -> bool {
         self.inner.smooth_between(lo, hi)
     }
+}
+
+/// What a finished command said: its standard output, then its standard error.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
