@@ -20,6 +20,7 @@ use super::estimates::{against_estimates, contracted, problem, shaped};
 use super::jvp::{self, DotTest};
 use super::options::Options;
 use super::reference::{against_reference, forward_name};
+use super::steps::STEPS_PER_CALL;
 use crate::catalogue::Answer;
 use crate::compare::{self, Comparison};
 use crate::oracle::richardson::{Estimate, FIRST_LOOK_STEP, Sequence};
@@ -234,7 +235,8 @@ impl Closures<'_> {
 
     /// Runs the Richardson sequences of elements `(flat, sequence)` of input `k` to their end, in
     /// lock-step over a block of elements, so that with a batch forward each round of the block's
-    /// steps is one call ([`block_len`]).
+    /// steps is one call ([`block_len`]); with a forward that answers steps, each round of up to
+    /// [`STEPS_PER_CALL`] elements is one call of a few numbers per element ([`super::steps`]).
     fn in_lock_step(
         &self,
         point: &mut [ArrayD<f64>],
@@ -243,7 +245,11 @@ impl Closures<'_> {
         moved: &dyn Fn(usize) -> String,
         cotangents: &[ArrayD<f64>],
     ) -> Result<(), String> {
-        let block = self.forward_batch.as_ref().map_or(1, |_| block_len(point));
+        let block = match (&self.forward_steps, &self.forward_batch) {
+            (Some(_), _) => STEPS_PER_CALL,
+            (None, Some(_)) => block_len(point),
+            (None, None) => 1,
+        };
         for block in sequences.chunks_mut(block) {
             loop {
                 // The coordinate values each unsettled sequence of the block asks for next.
@@ -255,9 +261,16 @@ impl Closures<'_> {
                 if asked.is_empty() {
                     break;
                 }
-                let outputs = self.forwards_moving(point, k, &asked, moved, cotangents)?;
-                for (member, pair) in members.into_iter().zip(outputs.chunks(2)) {
-                    block[member].1.feed(contracted(&pair[0], &pair[1], cotangents));
+                let samples = match &self.forward_steps {
+                    Some(steps) => self.stepped_samples(steps, point, k, &asked, cotangents)?,
+                    None => (self
+                        .forwards_moving(point, k, &asked, moved, cotangents)?
+                        .chunks(2))
+                    .map(|pair| contracted(&pair[0], &pair[1], cotangents))
+                    .collect(),
+                };
+                for (member, sample) in members.into_iter().zip(samples) {
+                    block[member].1.feed(sample);
                 }
             }
         }
