@@ -1,6 +1,7 @@
 //! An op a program brings, checked by [`OpCheck`]'s whole machinery over the wire: the
-//! program's forward (asked for a whole round of finite-difference steps per request) is the
-//! oracle of its backward, with the spec's domains, `grad: false` inputs left out, the batch
+//! program's forward (asked for a whole round of finite-difference steps per request: as compact
+//! steps from the case's point where the program answers `forward_steps` at a probe, else as
+//! whole points) is the oracle of its backward, with the spec's domains, `grad: false` inputs left out, the batch
 //! axis shrunk, and every diagnosis of a custom op. An op the program answers `unsupported op`
 //! for is not implemented, as a built-in op is. With a reference program (an instructor's
 //! solution) the oracle is its answers to the same requests instead of finite differences.
@@ -11,7 +12,7 @@ use ndarray::ArrayD;
 
 use super::spec::ProgramOp;
 use super::wire::{self, Exchange};
-use crate::verify::custom::{Domain, OpCheck};
+use crate::verify::custom::{Domain, OpCheck, Step, StepDifference};
 use crate::verify::{Config, Fault, Report};
 
 /// `program`'s backward of `op`, checked against finite differences of its own forward over
@@ -41,12 +42,16 @@ fn check_with(
     config: Config,
 ) -> Report {
     let shapes = op.shapes();
-    if let Err(Fault::Unsupported) = wire::forward(program, op, &[probe(op, &shapes)]) {
+    let point = probe(op, &shapes);
+    let probed = wire::forward(program, op, std::slice::from_ref(&point));
+    if let Err(Fault::Unsupported) = probed {
         return Report {
             implemented: false,
             ..Report::new(label, &op.name, 0)
         };
     }
+    let compact = (probed.ok().and_then(|mut outs| outs.pop()))
+        .map(|outputs| answers_steps(program, op, &point, &outputs));
     let program = RefCell::new(program);
     let reference = reference.map(RefCell::new);
     let shape_refs: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
@@ -59,6 +64,18 @@ fn check_with(
         .forward_batch(|points: &[Vec<ArrayD<f64>>]| wire::forward(*program.borrow_mut(), op, points))
         .names(&op.inputs_names())
         .config(config);
+    match compact {
+        Some(Ok(true)) => {
+            check = check.forward_steps(|base: &[ArrayD<f64>], v: &[ArrayD<f64>], steps: &[Step]| {
+                wire::forward_steps(*program.borrow_mut(), op, base, v, steps)
+            });
+        }
+        Some(Err(fault)) => {
+            check = check
+                .forward_steps(move |_: &[ArrayD<f64>], _: &[ArrayD<f64>], _: &[Step]| Err(fault.clone()))
+        }
+        Some(Ok(false)) | None => {}
+    }
     if let Some(reference) = &reference {
         check = check.reference(
             |x: &[ArrayD<f64>]| {
@@ -98,3 +115,59 @@ fn probe(op: &ProgramOp, shapes: &[Vec<usize>]) -> Vec<ArrayD<f64>> {
         })
         .collect()
 }
+
+/// The largest difference between a probe step's `forward_steps` answer and the same step from
+/// two whole forwards, relative to the step's magnitude: a program printing fewer than 17
+/// digits (down to 7) still agrees.
+const STEPS_AGREE: f64 = 1e-6;
+
+/// Whether the program answers `forward_steps` (the opt-in of compact steps), asked one step at
+/// the probe `point` (where the forward gave `outputs`) with cotangents of ones: `false` where it
+/// answers `error`; where it answers, the difference must agree with the one its forward's
+/// outputs give at the same two points, or it is a fault (of every case), as any other fault
+/// of the probe is.
+fn answers_steps(
+    program: &mut dyn Exchange,
+    op: &ProgramOp,
+    point: &[ArrayD<f64>],
+    outputs: &[ArrayD<f64>],
+) -> Result<bool, Fault> {
+    let cotangents: Vec<ArrayD<f64>> = outputs.iter().map(|o| ArrayD::ones(o.raw_dim())).collect();
+    let Some(k) = op.inputs.iter().position(|input| input.grad) else {
+        return Ok(false);
+    };
+    let theta = point[k].iter().next().copied().unwrap_or_default();
+    let h = match op.inputs[k].domain() {
+        Ok(Domain::Interval(a, b)) => PROBE_STEP.min((b - a) / 4.0),
+        _ => PROBE_STEP,
+    };
+    let step = Step {
+        input: k,
+        flat: 0,
+        plus: theta + h,
+        minus: theta - h,
+    };
+    let probe_fault = |fault: Fault| Fault::Failed(format!("forward_steps, at its probe: {fault}"));
+    let Some(answered) =
+        wire::answers_steps(program, op, point, &cotangents, &[step]).map_err(probe_fault)?
+    else {
+        return Ok(false);
+    };
+    let moved = [
+        StepDifference::moved(point, &step, step.plus),
+        StepDifference::moved(point, &step, step.minus),
+    ];
+    let whole = wire::forward(program, op, &moved).map_err(probe_fault)?;
+    let expected = StepDifference::between(&whole[0], &whole[1], &cotangents);
+    let got = answered[0];
+    if (got.difference - expected.difference).abs() > STEPS_AGREE * expected.magnitude {
+        return Err(Fault::Protocol(format!(
+            "forward_steps answered the difference {} for {}[0] moved to {} and {}, where the forward's outputs there give {}: it must be the forward's (docs/protocol-program-ops.md)",
+            got.difference, op.inputs[k].name, step.plus, step.minus, expected.difference
+        )));
+    }
+    Ok(true)
+}
+
+/// The probe step of [`answers_steps`], inside every domain's probe point's room.
+const PROBE_STEP: f64 = 1e-3;
