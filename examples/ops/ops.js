@@ -4,10 +4,13 @@
 //   z = σ(x Wz + h Uz),  r = σ(x Wr + h Ur),  n = tanh(x Wn + (r ⊙ h) Un),
 //   h' = (1 − z) ⊙ n + z ⊙ h.
 // Run: gradverify verify --exec "node examples/ops/ops.js" --spec examples/ops/ops.json --op gru_cell
-// A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward.
+// A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward
+// (any other word, "right" say, plants none); a second argument "full" leaves forward_steps
+// unanswered (an error), so that the verifier sends whole points instead.
 "use strict";
 const readline = require("readline");
 const bug = process.argv[2] || "";
+const wholePointsOnly = process.argv[3] === "full";
 
 const zeros = (r, c) => Array.from({ length: r }, () => new Array(c).fill(0));
 const map = (a, f) => a.map((row, i) => row.map((v, j) => f(v, i, j)));
@@ -76,12 +79,57 @@ const OPS = {
   gru_cell: { forward: gru, backward: gruBackward },
 };
 
+// forward_steps: each step moves one element of the base point to plus and to minus; the answer
+// is the term-wise  Σ v_j (up_j − down_j)  and  Σ |v_j| (|up_j| + |down_j|)  over the outputs that
+// changed, v the cotangents.
+const count = (a) => (Array.isArray(a) ? a.length * count(a[0]) : 1);
+const flatten = (a) => (Array.isArray(a) ? a.flat(Infinity) : [a]);
+
+// The innermost list holding element `flat` (row-major) of a nested list, and its index there.
+function locate(a, flat) {
+  while (Array.isArray(a[0])) {
+    const size = count(a[0]);
+    a = a[Math.floor(flat / size)];
+    flat %= size;
+  }
+  return [a, flat];
+}
+
+function forwardSteps(op, { inputs, cotangents, steps }) {
+  const valid = steps.every(([name, flat]) => Array.isArray(inputs[name]) && flat >= 0 && flat < count(inputs[name]));
+  if (!valid) return { error: "forward_steps: a step names no input or element of the op" };
+  const differences = steps.map(([name, flat, plus, minus]) => {
+    const [list, at] = locate(inputs[name], flat);
+    const theta = list[at];
+    list[at] = plus;
+    const up = op.forward(inputs);
+    list[at] = minus;
+    const down = op.forward(inputs);
+    list[at] = theta;
+    let [difference, magnitude] = [0, 0];
+    for (const key of Object.keys(up)) {
+      const [u, d, v] = [flatten(up[key]), flatten(down[key]), flatten(cotangents[key])];
+      let [ds, dm] = [0, 0];
+      u.forEach((uj, j) => {
+        if (uj !== d[j]) {
+          ds += v[j] * (uj - d[j]);
+          dm += Math.abs(v[j]) * (Math.abs(uj) + Math.abs(d[j]));
+        }
+      });
+      [difference, magnitude] = [difference + ds, magnitude + dm];
+    }
+    return [difference, magnitude];
+  });
+  return { differences };
+}
+
 function answer(request) {
   const op = OPS[request.op];
   if (request.call === "describe") return { error: "unsupported call" };
   if (!op) return { error: "unsupported op" };
   if (request.call === "forward") return { outputs: request.points.map(op.forward) };
   if (request.call === "backward") return { grads: op.backward(request.inputs, request.cotangents) };
+  if (request.call === "forward_steps" && !wholePointsOnly) return forwardSteps(op, request);
   return { error: `unknown call ${request.call}` };
 }
 
