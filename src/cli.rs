@@ -336,7 +336,7 @@ pub fn verify_program_op(
     program: &Program,
     reference: Option<&Program>,
     (spec, op): (&Path, &str),
-    config: Config,
+    (config, fast): (Config, bool),
     format: Format,
 ) -> Outcome {
     if !matches!(format, Format::Text | Format::Json) {
@@ -357,6 +357,7 @@ pub fn verify_program_op(
     let mut subject = started(program)?;
     let report = match &mut reference {
         Some(reference) => program_ops::against_reference(op, &mut subject, reference, command, config),
+        None if fast => program_ops::check_fast(op, &mut subject, command, config),
         None => program_ops::check(op, &mut subject, command, config),
     };
     if let Some(fault) = subject.cannot_start() {

@@ -134,6 +134,11 @@ struct VerifyArgs {
     /// 1e-8 relative).
     #[arg(long, value_name = "CMD", requires = "spec", value_parser = parse_command)]
     reference: Option<String>,
+    /// With --spec: fast mode, one random projection of each gradient per case against one
+    /// directional finite difference of the forward, instead of every element (a wrong element
+    /// can be missed: see `OpCheck::fast`); not with --reference.
+    #[arg(long, requires = "spec", conflicts_with = "reference")]
+    fast: bool,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -291,7 +296,7 @@ fn run(arguments: Cli) -> cli::Outcome {
                     &program(&a.exec),
                     reference.as_ref(),
                     (spec, op),
-                    config,
+                    (config, a.fast),
                     a.format,
                 );
             }

@@ -206,6 +206,26 @@ fn compact_steps_give_the_same_reports_as_whole_points_and_an_error_answer_falls
 }
 
 #[test]
+fn fast_mode_over_the_wire_passes_right_programs_and_fails_wrong_ones() {
+    let fast = ["--fast"];
+    for program in programs("fast") {
+        for op in ["softplus", "gru_cell"] {
+            let (verdict, findings, said) = check_with(&program, op, &fast);
+            assert_eq!(verdict, "pass", "{program} {op}: {findings:?} {said}");
+        }
+        let (verdict, findings, _) = check_with(&format!("{program} sign"), "gru_cell", &fast);
+        assert_eq!(verdict, "fail", "{program} sign: {findings:?}");
+        assert!(findings.iter().any(|(what, _)| what == "Wz"), "{findings:?}");
+        let (verdict, findings, _) = check_with(&format!("{program} upstream"), "softplus", &fast);
+        assert_eq!(verdict, "fail", "{program} upstream: {findings:?}");
+        let (verdict, _, said) = check_with(&program, "softplus", &["--fast", "--reference", &program]);
+        assert_eq!(verdict, "usage", "{said}");
+        assert!(said.contains("--fast") && said.contains("--reference"), "{said}");
+    }
+    let _ = std::fs::remove_file(binary("fast"));
+}
+
+#[test]
 fn an_instructors_solution_judges_with_the_same_verdicts_and_a_wrong_one_is_refused() {
     for program in programs("reference") {
         let reference = ["--reference", program.as_str()];

@@ -10,6 +10,6 @@ pub mod check;
 pub mod spec;
 pub mod wire;
 
-pub use check::{against_reference, check};
+pub use check::{against_reference, check, check_fast};
 pub use spec::{PROTOCOL, ProgramOp, SpecFile};
 pub use wire::Exchange;
