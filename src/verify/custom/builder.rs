@@ -52,6 +52,7 @@ const MAX_ELEMENTS: usize = 1 << 24;
 /// | `.second_order(h)` | off | `gradgradcheck` | `order=2` | `h(x, v, d) = d/dt VJP(x + t·d, v)` against FD of the backward |
 /// | `OpCheck::multi` | one output | tuple outputs | pytree outputs | several outputs |
 /// | `.fast()` | off | `fast_mode` | — | one random projection per input and case |
+/// | `.forward_batch(f)`, `.forward_steps(f)` | one point per call | — | — | a round of steps per call: whole points, or steps from the case's point |
 /// | `.reference(f, b)` | finite differences | — | — | an instructor's solution as the oracle, to 1e-8 |
 /// | `.shrinkable(i, axis)` | none | — | — | a failing case shrinks along that axis |
 /// | `.cases(n)`, `.seed(s)`, `.config(c)` | 40, 0 | — | — | random cases; the setters win over `config` |

@@ -180,3 +180,106 @@ fn answers_steps(
 
 /// The probe step of [`answers_steps`], inside every domain's probe point's room.
 const PROBE_STEP: f64 = 1e-3;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::verify::program_ops::SpecFile;
+
+    /// softplus over the wire, in-process: its `forward_steps` answered with an error (`None`),
+    /// or off by `Some(wrong_by)`.
+    struct Softplus {
+        steps: Option<f64>,
+    }
+
+    fn softplus(x: &Value) -> Value {
+        let row = |r: &Value| -> Value {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap().exp().ln_1p())
+                .collect()
+        };
+        x.as_array().unwrap().iter().map(row).collect()
+    }
+
+    fn sigmoid_times(x: &Value, g: &Value) -> Value {
+        let pairs = |(a, b): (&Value, &Value)| {
+            let a = a.as_f64().unwrap();
+            json!(b.as_f64().unwrap() / (1.0 + (-a).exp()))
+        };
+        (x.as_array().unwrap().iter().zip(g.as_array().unwrap()))
+            .map(|(r, s)| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .zip(s.as_array().unwrap())
+                    .map(pairs)
+                    .collect::<Value>()
+            })
+            .collect()
+    }
+
+    impl Exchange for Softplus {
+        fn exchange(&mut self, request: Value) -> Result<Value, Fault> {
+            Ok(match request["call"].as_str() {
+                Some("forward") => {
+                    let outputs: Vec<Value> = (request["points"].as_array().unwrap().iter())
+                        .map(|p| json!({"y": softplus(&p["x"])}))
+                        .collect();
+                    json!({"outputs": outputs})
+                }
+                Some("backward") => {
+                    json!({"grads": {"x": sigmoid_times(&request["inputs"]["x"], &request["cotangents"]["y"])}})
+                }
+                Some("forward_steps") => match self.steps {
+                    None => json!({"error": "unknown call forward_steps"}),
+                    Some(wrong_by) => steps_answer(&request, wrong_by),
+                },
+                _ => json!({"error": "unknown call"}),
+            })
+        }
+    }
+
+    /// softplus's `forward_steps` answer, each difference off by `wrong_by`: only the moved
+    /// element's output changes.
+    fn steps_answer(request: &Value, wrong_by: f64) -> Value {
+        let flat_numbers = |value: &Value| -> Vec<f64> {
+            let rows = value.as_array().unwrap().iter();
+            rows.flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
+                .collect()
+        };
+        let v = flat_numbers(&request["cotangents"]["y"]);
+        let at = |value: &Value| value.as_f64().unwrap().exp().ln_1p();
+        let differences: Vec<Value> = (request["steps"].as_array().unwrap().iter())
+            .map(|s| {
+                let (up, down, vj) = (at(&s[2]), at(&s[3]), v[s[1].as_u64().unwrap() as usize]);
+                json!([vj * (up - down) + wrong_by, vj.abs() * (up.abs() + down.abs())])
+            })
+            .collect();
+        json!({"differences": differences})
+    }
+
+    fn op() -> ProgramOp {
+        let text = r#"{"protocol": "gradverify-ops/1", "ops": [{"name": "softplus", "dims": {"B": 2, "D": 3},
+            "inputs": [{"name": "x", "shape": ["B", "D"]}], "outputs": ["y"]}]}"#;
+        SpecFile::parse(text, "test").unwrap().ops.remove(0)
+    }
+
+    #[test]
+    fn steps_answered_give_the_report_of_whole_points_and_steps_that_disagree_are_a_fault() {
+        let config = Config::default().cases(3);
+        let report = |steps| check(&op(), &mut Softplus { steps }, "softplus", config);
+        let whole = report(None);
+        assert!(whole.passed(), "{whole}");
+        assert_eq!(report(Some(0.0)), whole);
+        let disagreeing = report(Some(1e-3)).to_string();
+        assert!(
+            disagreeing.contains("forward_steps answered the difference")
+                && disagreeing.contains("it must be the forward's"),
+            "{disagreeing}"
+        );
+    }
+}
