@@ -14,16 +14,16 @@ use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 
-use super::closures::Closures;
+use super::closures::{Closures, call};
 use super::domain;
 use super::estimates::{against_estimates, contracted, problem, shaped};
 use super::jvp::{self, DotTest};
 use super::options::Options;
 use super::reference::{against_reference, forward_name};
-use super::steps::STEPS_PER_CALL;
+use super::steps::{ForwardSteps, STEPS_PER_CALL, Step};
 use crate::catalogue::Answer;
 use crate::compare::{self, Comparison};
-use crate::oracle::richardson::{Estimate, FIRST_LOOK_STEP, Sequence};
+use crate::oracle::richardson::{Estimate, FIRST_LOOK_STEP, Sample, Sequence};
 use crate::verify::{CaseRecord, Checked, Fault, Problem, same};
 
 /// What one case leaves behind: its record, the comparison of each gradient (and of the forward
@@ -275,6 +275,41 @@ impl Closures<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The samples of the steps `(flat, [plus, minus])` of input `k` from `base`, in one call of
+    /// the forward that answers steps.
+    pub(super) fn stepped_samples(
+        &self,
+        forward_steps: &ForwardSteps<'_>,
+        base: &[ArrayD<f64>],
+        k: usize,
+        asked: &[(usize, [f64; 2])],
+        cotangents: &[ArrayD<f64>],
+    ) -> Result<Vec<Sample>, String> {
+        let steps: Vec<Step> = (asked.iter())
+            .map(|&(flat, [plus, minus])| Step {
+                input: k,
+                flat,
+                plus,
+                minus,
+            })
+            .collect();
+        let answered = call("the forward", || forward_steps(base, cotangents, &steps))?;
+        if answered.len() != steps.len() {
+            return Err(format!(
+                "the forward answered {} of {} steps",
+                answered.len(),
+                steps.len()
+            ));
+        }
+        Ok((answered.into_iter())
+            .map(|d| Sample {
+                difference: d.difference,
+                magnitude: d.magnitude,
+                smooth: true,
+            })
+            .collect())
     }
 
     /// The forward with element `flat` of input `k` moved to each of its two values, for each

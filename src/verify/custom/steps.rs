@@ -22,9 +22,7 @@
 
 use ndarray::ArrayD;
 
-use super::closures::{Closures, call};
 use crate::oracle::finite_diff::termwise_difference;
-use crate::oracle::richardson::Sample;
 use crate::verify::Fault;
 
 /// One step from the base point: element `flat` (row-major) of input `input` moved to `plus`
@@ -83,40 +81,3 @@ pub(super) type ForwardSteps<'a> =
 /// The most steps one call carries (four numbers each: 8 MiB of f64, as the batch forward's
 /// points).
 pub(super) const STEPS_PER_CALL: usize = 1 << 18;
-
-impl Closures<'_> {
-    /// The samples of the steps `(flat, [plus, minus])` of input `k` from `base`, in one call of
-    /// the forward that answers steps.
-    pub(super) fn stepped_samples(
-        &self,
-        forward_steps: &ForwardSteps<'_>,
-        base: &[ArrayD<f64>],
-        k: usize,
-        asked: &[(usize, [f64; 2])],
-        cotangents: &[ArrayD<f64>],
-    ) -> Result<Vec<Sample>, String> {
-        let steps: Vec<Step> = (asked.iter())
-            .map(|&(flat, [plus, minus])| Step {
-                input: k,
-                flat,
-                plus,
-                minus,
-            })
-            .collect();
-        let answered = call("the forward", || forward_steps(base, cotangents, &steps))?;
-        if answered.len() != steps.len() {
-            return Err(format!(
-                "the forward answered {} of {} steps",
-                answered.len(),
-                steps.len()
-            ));
-        }
-        Ok((answered.into_iter())
-            .map(|d| Sample {
-                difference: d.difference,
-                magnitude: d.magnitude,
-                smooth: true,
-            })
-            .collect())
-    }
-}
