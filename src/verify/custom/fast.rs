@@ -27,7 +27,7 @@ use super::closures::Closures;
 use super::estimates::{against_estimates, contracted};
 use super::options::Options;
 use crate::compare::{self, Comparison, Tolerance};
-use crate::oracle::richardson;
+use crate::oracle::richardson::{self, Sample};
 
 impl Closures<'_> {
     /// The comparison of `g·u` with the directional derivative along u for input `k`.
@@ -68,8 +68,7 @@ impl Closures<'_> {
                 point[k] = &inputs[k] + &(&u * s);
                 point
             };
-            let (up, down) = self.forward_pair(&[along(plus), along(minus)], &moved, cotangents)?;
-            Ok::<_, String>(contracted(&up, &down, cotangents))
+            self.quotient_sample(&[along(plus), along(minus)], &moved, cotangents)
         })?;
         Ok(against_estimates(
             &name,
@@ -83,24 +82,25 @@ impl Closures<'_> {
 }
 
 impl Closures<'_> {
-    /// The forward at the two points of one central quotient: in one call of the batch forward
-    /// where there is one (one round trip to a program, not two), else one call each.
-    fn forward_pair(
+    /// The sample of one central quotient at its two points `[up, down]` under `cotangents`, the
+    /// forward asked in one call of the batch forward where there is one (one round trip to a
+    /// program, not two), else one call each.
+    fn quotient_sample(
         &self,
         points: &[Vec<ArrayD<f64>>; 2],
         moved: &dyn Fn() -> String,
-        like: &[ArrayD<f64>],
-    ) -> Result<(Vec<ArrayD<f64>>, Vec<ArrayD<f64>>), String> {
+        cotangents: &[ArrayD<f64>],
+    ) -> Result<Sample, String> {
         let [up, down] = match &self.forward_batch {
             Some(batch) => {
-                let outputs = self.forward_batch_at(batch, points, &|_| moved(), like)?;
+                let outputs = self.forward_batch_at(batch, points, &|_| moved(), cotangents)?;
                 <[_; 2]>::try_from(outputs).map_err(|_| "internal: two outputs for two points".to_owned())?
             }
             None => [
-                self.forward_at(&points[0], moved, like)?,
-                self.forward_at(&points[1], moved, like)?,
+                self.forward_at(&points[0], moved, cotangents)?,
+                self.forward_at(&points[1], moved, cotangents)?,
             ],
         };
-        Ok((up, down))
+        Ok(contracted(&up, &down, cotangents))
     }
 }
