@@ -186,6 +186,8 @@ pub struct BroughtJob<'a> {
     pub config: Config,
     /// The first order, or the second too (`--order 2`).
     pub order: Order,
+    /// Fast mode (`verify --op NAME --fast`): one random projection per input and case.
+    pub fast: bool,
 }
 
 /// Every op a program brings (`sweep --exec CMD --spec FILE` or `--described`), each checked
@@ -373,7 +375,12 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
         subject.begin_op();
         let report = verify::verify(kind, &mut subject, job.config);
         if let Some(fault) = subject.cannot_start() {
-            return Err(could_not_start(command, fault, format));
+            let why = format!("`sh -c {command}`: {fault}");
+            if format == Format::Prairielearn {
+                // Not the student's fault to lose an attempt over: PrairieLearn's ungradable.
+                print(&format!("{:#}\n", prairielearn::ungradable(&why)));
+            }
+            return Err(Usage(format!("gradverify verify: {why}")));
         }
         if format == Format::Text {
             print(&format!("{report}\n"));
@@ -388,16 +395,6 @@ pub fn verify(job: &VerifyJob<'_>, format: Format, html: Option<&Path>) -> Outco
         html,
     };
     print_reports(&printing, &names, &reports, &subject.stderr_tail())
-}
-
-/// `verify`'s usage error for a command that could not start (`fault`), after PrairieLearn's
-/// "ungradable" results when that is the format: not the student's fault to lose an attempt over.
-fn could_not_start(command: &str, fault: &dyn std::fmt::Display, format: Format) -> Usage {
-    let why = format!("`sh -c {command}`: {fault}");
-    if format == Format::Prairielearn {
-        print(&format!("{:#}\n", prairielearn::ungradable(&why)));
-    }
-    Usage(format!("gradverify verify: {why}"))
 }
 
 /// How `verify` prints one program's reports.
@@ -468,10 +465,15 @@ pub fn verify_program_op(
         Some(reference) => {
             program_ops::against_reference(op, &mut subject, reference, command, config, order)
         }
+        None if brought.fast => program_ops::check_fast(op, &mut subject, command, config),
         None => program_ops::check(op, &mut subject, command, config, order),
     };
     if let Some(fault) = subject.cannot_start() {
-        return Err(could_not_start(command, fault, format));
+        let why = format!("`sh -c {command}`: {fault}");
+        if format == Format::Prairielearn {
+            print(&format!("{:#}\n", prairielearn::ungradable(&why)));
+        }
+        return Err(Usage(format!("gradverify verify: {why}")));
     }
     if format == Format::Text {
         print(&format!("{report}\n"));

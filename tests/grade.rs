@@ -116,7 +116,7 @@ fn first_element<'a, 'i>(suite: roxmltree::Node<'a, 'i>, op: &str) -> Option<rox
 }
 
 /// The CSV's rows as maps from column to value.
-pub fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).expect("read the CSV");
     let header = reader.headers().expect("a header").clone();
     reader

@@ -11,7 +11,6 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use super::grade::csv_rows;
 use super::program_ops::{binary, programs};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gradverify");
@@ -55,6 +54,22 @@ fn said(out: &Output) -> String {
     )
 }
 
+/// Each submission's row of the CSV at `path`: its columns by header.
+fn rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("read the CSV");
+    let header = reader.headers().expect("a header").clone();
+    (reader.records())
+        .map(|r| {
+            let record = r.expect("a row");
+            header
+                .iter()
+                .map(str::to_owned)
+                .zip(record.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn a_class_is_graded_on_a_specs_ops_with_points_against_an_instructors_solution() {
     for program in programs("grade") {
@@ -78,7 +93,7 @@ fn a_class_is_graded_on_a_specs_ops_with_points_against_an_instructors_solution(
         );
         assert_eq!(run.status.code(), Some(0), "{program}: {}", said(&run));
 
-        let rows = csv_rows(&csv);
+        let rows = rows(&csv);
         let row = |name: &str| rows.iter().find(|r| r["submission"] == name).expect("a row");
         let outcome = |name: &str| (row(name)["softplus"].clone(), row(name)["gru_cell"].clone());
         let score = |name: &str| row(name)["score"].parse::<f64>().expect("a score");
@@ -127,7 +142,7 @@ fn a_class_is_graded_on_a_specs_ops_with_points_against_an_instructors_solution(
         let csv_fd = dir.join("fd.csv");
         let run = grade(&dir, &program, &["--csv", csv_fd.to_str().unwrap()]);
         assert_eq!(run.status.code(), Some(0), "{program}: {}", said(&run));
-        let by_fd = csv_rows(&csv_fd);
+        let by_fd = self::rows(&csv_fd);
         for (name, _) in CLASS {
             let fd = by_fd.iter().find(|r| r["submission"] == name).expect("a row");
             assert_eq!(
