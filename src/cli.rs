@@ -186,6 +186,8 @@ pub struct BroughtJob<'a> {
     pub config: Config,
     /// The first order, or the second too (`--order 2`).
     pub order: Order,
+    /// Fast mode (`verify --op NAME --fast`): one random projection per input and case.
+    pub fast: bool,
 }
 
 /// Every op a program brings (`sweep --exec CMD --spec FILE` or `--described`), each checked
@@ -463,6 +465,7 @@ pub fn verify_program_op(
         Some(reference) => {
             program_ops::against_reference(op, &mut subject, reference, command, config, order)
         }
+        None if brought.fast => program_ops::check_fast(op, &mut subject, command, config),
         None => program_ops::check(op, &mut subject, command, config, order),
     };
     if let Some(fault) = subject.cannot_start() {

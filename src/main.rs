@@ -149,6 +149,11 @@ struct VerifyArgs {
     /// 1e-8 relative).
     #[arg(long, value_name = "CMD", requires = "op", value_parser = parse_command)]
     reference: Option<String>,
+    /// With --op: fast mode, one random projection of each gradient per case against one
+    /// directional finite difference of the forward, instead of every element (a wrong element
+    /// can be missed: see `OpCheck::fast`); not with --reference nor --order.
+    #[arg(long, requires = "op", conflicts_with_all = ["reference", "order"])]
+    fast: bool,
     /// With --op: 1 checks the backward, 2 also the program's `second_backward` (the backward's
     /// derivative along a direction) against finite differences of its backward.
     #[arg(long, default_value = "1", value_parser = parse_order, requires = "op")]
@@ -323,6 +328,7 @@ fn run(arguments: Cli) -> cli::Outcome {
                         spec: a.spec.as_deref(),
                         config,
                         order: a.order,
+                        fast: false,
                     };
                     cli::sweep_program_ops(&job, &brought)
                 }
@@ -353,6 +359,7 @@ fn run(arguments: Cli) -> cli::Outcome {
                     spec: a.spec.as_deref(),
                     config,
                     order: a.order,
+                    fast: a.fast,
                 };
                 return cli::verify_program_op(&brought, reference.as_ref(), op, &printing);
             }

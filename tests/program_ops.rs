@@ -150,6 +150,89 @@ fn right_programs_pass_and_each_planted_bug_is_caught_as_what_it_is() {
     let _ = std::fs::remove_file(binary("bugs"));
 }
 
+/// The JSON report of `command` on `op` (3 cases) without its subject (the command), and the
+/// requests it was sent, logged by `tee` to `log`.
+fn report_and_requests(command: &str, op: &str, log: &Path) -> (Value, String) {
+    let _ = std::fs::remove_file(log);
+    let logged = format!("tee -a {} | {command}", log.display());
+    let out = Command::new(BIN)
+        .args([
+            "verify",
+            "--exec",
+            &logged,
+            "--spec",
+            "examples/ops/ops.json",
+            "--op",
+            op,
+        ])
+        .args(["--cases", "3", "--format", "json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run gradverify verify");
+    let mut json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{command} {op}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    json[0]["subject"] = Value::Null;
+    let requests = std::fs::read_to_string(log).unwrap_or_default();
+    (json[0].take(), requests)
+}
+
+#[test]
+fn compact_steps_give_the_same_reports_as_whole_points_and_an_error_answer_falls_back() {
+    let log = binary("steps-log");
+    for program in programs("steps") {
+        let checks = [
+            ("right", "softplus"),
+            ("right", "gru_cell"),
+            ("sign", "gru_cell"),
+            ("forgotten", "gru_cell"),
+            ("upstream", "softplus"),
+            ("accumulating", "softplus"),
+            ("forward", "softplus"),
+        ];
+        for (bug, op) in checks {
+            let (compact, steps) = report_and_requests(&format!("{program} {bug}"), op, &log);
+            // "full": forward_steps is answered with an error, and whole points are sent instead.
+            let (whole, points) = report_and_requests(&format!("{program} {bug} full"), op, &log);
+            assert_eq!(compact, whole, "{program} {bug} {op}");
+            let expected = if bug == "right" { "pass" } else { "fail" };
+            assert_eq!(compact["verdict"], expected, "{program} {bug} {op}: {compact}");
+            let asked = |requests: &str| requests.matches(r#""call":"forward_steps""#).count();
+            assert!(asked(&steps) > 1, "{program} {bug} {op}: no steps asked");
+            assert_eq!(asked(&points), 1, "{program} {bug} {op}: only the probe");
+            assert!(
+                steps.len() < points.len(),
+                "{program} {bug} {op}: not fewer bytes"
+            );
+        }
+    }
+    let _ = std::fs::remove_file(log);
+    let _ = std::fs::remove_file(binary("steps"));
+}
+
+#[test]
+fn fast_mode_over_the_wire_passes_right_programs_and_fails_wrong_ones() {
+    let fast = ["--fast"];
+    for program in programs("fast") {
+        for op in ["softplus", "gru_cell"] {
+            let (verdict, findings, said) = check_with(&program, op, &fast);
+            assert_eq!(verdict, "pass", "{program} {op}: {findings:?} {said}");
+        }
+        let (verdict, findings, _) = check_with(&format!("{program} sign"), "gru_cell", &fast);
+        assert_eq!(verdict, "fail", "{program} sign: {findings:?}");
+        assert!(findings.iter().any(|(what, _)| what == "Wz"), "{findings:?}");
+        let (verdict, findings, _) = check_with(&format!("{program} upstream"), "softplus", &fast);
+        assert_eq!(verdict, "fail", "{program} upstream: {findings:?}");
+        let (verdict, _, said) = check_with(&program, "softplus", &["--fast", "--reference", &program]);
+        assert_eq!(verdict, "usage", "{said}");
+        assert!(said.contains("--fast") && said.contains("--reference"), "{said}");
+    }
+    let _ = std::fs::remove_file(binary("fast"));
+}
+
 #[test]
 fn an_instructors_solution_judges_with_the_same_verdicts_and_a_wrong_one_is_refused() {
     for program in programs("reference") {

@@ -8,7 +8,9 @@
  * It also answers describe (with the spec of ops.json, so --spec may be left out) and, for
  * softplus, second_backward (--order 2).
  * A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward,
- * second (softplus's second_backward without its 1 − σ factor).
+ * second (softplus's second_backward without its 1 − σ factor); any other word, "right" say,
+ * plants none. A second argument "full" leaves forward_steps unanswered (an error), so that the
+ * verifier sends whole points instead.
  * It reads just the JSON the protocol sends (objects, lists, numbers, strings) and every matrix
  * is a list of rows. */
 #include <math.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 static const char *bug = "";
+static int whole_points_only = 0; /* "full": forward_steps answers an error */
 
 /* ---- JSON values, parsed by recursive descent ---- */
 typedef struct Json Json;
@@ -152,14 +155,20 @@ static void add_into(Mat a, Mat b) {
 static double sigmoid(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 /* ---- the ops ---- */
-static void softplus_forward(const Json *point) {
-    Mat x = from_json(get(point, "x"));
+static Mat softplus_of(Mat x) {
+    Mat y = mat(x.rows, x.cols);
     double scale = strcmp(bug, "forward") == 0 ? 2.0 : 1.0; /* a wrong forward: ln(1 + e^(2x)) */
-    for (int i = 0; i < x.rows * x.cols; i++) x.v[i] = log1p(exp(scale * x.v[i]));
+    for (int i = 0; i < x.rows * x.cols; i++) y.v[i] = log1p(exp(scale * x.v[i]));
+    return y;
+}
+
+static void softplus_forward(const Json *point) {
+    Mat x = from_json(get(point, "x")), y = softplus_of(x);
     printf("{\"y\":");
-    print_mat(x);
+    print_mat(y);
     putchar('}');
     free(x.v);
+    free(y.v);
 }
 
 static Mat accumulated; /* the "accumulating" bug: a gradient buffer never zeroed */
@@ -203,18 +212,31 @@ static Mat gate(Mat x, Mat W, Mat h, Mat U, double (*f)(double)) {
     return a;
 }
 
+static void gru_gates(Gru *gru) {
+    Gru g = *gru;
+    g.z = gate(g.x, g.Wz, g.h, g.Uz, sigmoid);
+    g.r = gate(g.x, g.Wr, g.h, g.Ur, sigmoid);
+    g.rh = mat(g.h.rows, g.h.cols);
+    for (int i = 0; i < g.h.rows * g.h.cols; i++) g.rh.v[i] = g.r.v[i] * g.h.v[i];
+    g.n = gate(g.x, g.Wn, g.rh, g.Un, tanh);
+    *gru = g;
+}
+
 static Gru gru(const Json *in) {
     Gru g;
     g.x = from_json(get(in, "x")), g.h = from_json(get(in, "h"));
     g.Wz = from_json(get(in, "Wz")), g.Uz = from_json(get(in, "Uz"));
     g.Wr = from_json(get(in, "Wr")), g.Ur = from_json(get(in, "Ur"));
     g.Wn = from_json(get(in, "Wn")), g.Un = from_json(get(in, "Un"));
-    g.z = gate(g.x, g.Wz, g.h, g.Uz, sigmoid);
-    g.r = gate(g.x, g.Wr, g.h, g.Ur, sigmoid);
-    g.rh = mat(g.h.rows, g.h.cols);
-    for (int i = 0; i < g.h.rows * g.h.cols; i++) g.rh.v[i] = g.r.v[i] * g.h.v[i];
-    g.n = gate(g.x, g.Wn, g.rh, g.Un, tanh);
+    gru_gates(&g);
     return g;
+}
+
+static Mat gru_next(const Gru *g) {
+    Mat out = mat(g->h.rows, g->h.cols);
+    for (int i = 0; i < g->h.rows * g->h.cols; i++)
+        out.v[i] = (1 - g->z.v[i]) * g->n.v[i] + g->z.v[i] * g->h.v[i];
+    return out;
 }
 
 static void gru_free(Gru *g) {
@@ -224,8 +246,7 @@ static void gru_free(Gru *g) {
 
 static void gru_forward(const Json *point) {
     Gru g = gru(point);
-    Mat out = mat(g.h.rows, g.h.cols);
-    for (int i = 0; i < g.h.rows * g.h.cols; i++) out.v[i] = (1 - g.z.v[i]) * g.n.v[i] + g.z.v[i] * g.h.v[i];
+    Mat out = gru_next(&g);
     printf("{\"h_next\":");
     print_mat(out);
     putchar('}');
@@ -269,6 +290,68 @@ static void gru_backward(const Json *inputs, const Json *cotangents) {
     gru_free(&g);
 }
 
+/* ---- forward_steps: each step moves one element of the base point to plus and to minus; the
+ * answer is the term-wise  sum_j v_j (up_j - down_j)  and  sum_j |v_j| (|up_j| + |down_j|)  over
+ * the outputs that changed, v the cotangents ---- */
+static const char *SOFTPLUS_INPUTS[] = {"x"};
+static const char *GRU_INPUTS[] = {"x", "h", "Wz", "Uz", "Wr", "Ur", "Wn", "Un"};
+
+static Mat output_at(int softplus, Mat *in) {
+    if (softplus) return softplus_of(in[0]);
+    Gru g = {in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7]};
+    gru_gates(&g);
+    Mat out = gru_next(&g);
+    free(g.z.v), free(g.r.v), free(g.rh.v), free(g.n.v);
+    return out;
+}
+
+static int input_index(const char **names, int count, const Json *name) {
+    for (int i = 0; name && name->kind == 's' && i < count; i++)
+        if (strcmp(names[i], name->text) == 0) return i;
+    return -1;
+}
+
+/* Where step s moves an element, or NULL when it names no input or no element. */
+static double *stepped_element(Mat *in, const char **names, int count, const Json *s) {
+    int i = s && s->count == 4 ? input_index(names, count, s->items[0]) : -1;
+    double flat = i < 0 ? -1 : s->items[1]->number;
+    return flat >= 0 && flat < in[i].rows * in[i].cols ? &in[i].v[(int)flat] : NULL;
+}
+
+static void forward_steps(int softplus, const Json *request) {
+    const char **names = softplus ? SOFTPLUS_INPUTS : GRU_INPUTS;
+    int count = softplus ? 1 : 8;
+    Mat in[8];
+    for (int i = 0; i < count; i++) in[i] = from_json(get(get(request, "inputs"), names[i]));
+    Mat v = from_json(get(get(request, "cotangents"), softplus ? "y" : "h_next"));
+    const Json *steps = get(request, "steps");
+    int valid = steps != NULL;
+    for (int s = 0; valid && s < steps->count; s++) valid = stepped_element(in, names, count, steps->items[s]) != NULL;
+    if (!valid) printf("\"error\":\"forward_steps: a step names no input or element of the op\"}\n");
+    else {
+        printf("\"differences\":[");
+        for (int s = 0; s < steps->count; s++) {
+            double *element = stepped_element(in, names, count, steps->items[s]), theta = *element;
+            *element = steps->items[s]->items[2]->number;
+            Mat up = output_at(softplus, in);
+            *element = steps->items[s]->items[3]->number;
+            Mat down = output_at(softplus, in);
+            *element = theta;
+            double difference = 0, magnitude = 0;
+            for (int j = 0; j < v.rows * v.cols; j++)
+                if (up.v[j] != down.v[j]) {
+                    difference += v.v[j] * (up.v[j] - down.v[j]);
+                    magnitude += fabs(v.v[j]) * (fabs(up.v[j]) + fabs(down.v[j]));
+                }
+            printf(s ? ",[%.17g,%.17g]" : "[%.17g,%.17g]", difference, magnitude);
+            free(up.v), free(down.v);
+        }
+        printf("]}\n");
+    }
+    for (int i = 0; i < count; i++) free(in[i].v);
+    free(v.v);
+}
+
 /* The answer to describe: the spec of examples/ops/ops.json. */
 static const char *SPEC =
     "\"protocol\":\"gradverify-ops/1\",\"ops\":["
@@ -307,6 +390,8 @@ static void answer(const Json *request) {
         softplus ? softplus_backward(get(request, "inputs"), get(request, "cotangents"))
                  : gru_backward(get(request, "inputs"), get(request, "cotangents"));
         printf("}\n");
+    } else if (is_call(call, "forward_steps") && !whole_points_only) {
+        forward_steps(softplus, request);
     } else if (is_call(call, "second_backward") && softplus) {
         printf("\"grads\":");
         softplus_second_backward(get(request, "inputs"), get(request, "cotangents"), get(request, "directions"));
@@ -323,6 +408,7 @@ int main(int argc, char **argv) {
     char *line = NULL;
     size_t size = 0;
     if (argc > 1) bug = argv[1];
+    if (argc > 2) whole_points_only = strcmp(argv[2], "full") == 0;
     while (getline(&line, &size, stdin) > 0) {
         const char *p = line;
         Json *request = parse(&p);

@@ -7,10 +7,13 @@
 // It also answers describe (with the spec of ops.json, so --spec may be left out) and, for
 // softplus, second_backward (--order 2).
 // A first argument plants a bug, for the tests: sign, forgotten, upstream, accumulating, forward,
-// second (softplus's second_backward without its 1 − σ factor).
+// second (softplus's second_backward without its 1 − σ factor); any other word, "right" say,
+// plants none. A second argument "full" leaves forward_steps unanswered (an error), so that the
+// verifier sends whole points instead.
 "use strict";
 const readline = require("readline");
 const bug = process.argv[2] || "";
+const wholePointsOnly = process.argv[3] === "full";
 
 const zeros = (r, c) => Array.from({ length: r }, () => new Array(c).fill(0));
 const map = (a, f) => a.map((row, i) => row.map((v, j) => f(v, i, j)));
@@ -85,6 +88,49 @@ const OPS = {
   gru_cell: { forward: gru, backward: gruBackward },
 };
 
+// forward_steps: each step moves one element of the base point to plus and to minus; the answer
+// is the term-wise  Σ v_j (up_j − down_j)  and  Σ |v_j| (|up_j| + |down_j|)  over the outputs that
+// changed, v the cotangents.
+const count = (a) => (Array.isArray(a) ? a.length * count(a[0]) : 1);
+const flatten = (a) => (Array.isArray(a) ? a.flat(Infinity) : [a]);
+
+// The innermost list holding element `flat` (row-major) of a nested list, and its index there.
+function locate(a, flat) {
+  while (Array.isArray(a[0])) {
+    const size = count(a[0]);
+    a = a[Math.floor(flat / size)];
+    flat %= size;
+  }
+  return [a, flat];
+}
+
+function forwardSteps(op, { inputs, cotangents, steps }) {
+  const valid = steps.every(([name, flat]) => Array.isArray(inputs[name]) && flat >= 0 && flat < count(inputs[name]));
+  if (!valid) return { error: "forward_steps: a step names no input or element of the op" };
+  const differences = steps.map(([name, flat, plus, minus]) => {
+    const [list, at] = locate(inputs[name], flat);
+    const theta = list[at];
+    list[at] = plus;
+    const up = op.forward(inputs);
+    list[at] = minus;
+    const down = op.forward(inputs);
+    list[at] = theta;
+    let [difference, magnitude] = [0, 0];
+    for (const key of Object.keys(up)) {
+      const [u, d, v] = [flatten(up[key]), flatten(down[key]), flatten(cotangents[key])];
+      let [ds, dm] = [0, 0];
+      u.forEach((uj, j) => {
+        if (uj !== d[j]) {
+          ds += v[j] * (uj - d[j]);
+          dm += Math.abs(v[j]) * (Math.abs(uj) + Math.abs(d[j]));
+        }
+      });
+      [difference, magnitude] = [difference + ds, magnitude + dm];
+    }
+    return [difference, magnitude];
+  });
+  return { differences };
+}
 // The answer to describe: the spec of examples/ops/ops.json.
 const matrix = (name, rows, cols) => ({ name, shape: [rows, cols] });
 const SPEC = {
@@ -111,6 +157,7 @@ function answer(request) {
   if (!op) return { error: "unsupported op" };
   if (request.call === "forward") return { outputs: request.points.map(op.forward) };
   if (request.call === "backward") return { grads: op.backward(request.inputs, request.cotangents) };
+  if (request.call === "forward_steps" && !wholePointsOnly) return forwardSteps(op, request);
   if (request.call === "second_backward") {
     if (!op.secondBackward) return { error: "unsupported op" };
     return { grads: op.secondBackward(request.inputs, request.cotangents, request.directions) };

@@ -31,7 +31,7 @@
 
 use ndarray::{Array1, Array2, ArrayD, ArrayViewD};
 
-pub use super::custom::{Domain, OpCheck, Tangents, jacobian_from_vjp, op, op_with};
+pub use super::custom::{Domain, OpCheck, Step, StepDifference, Tangents, jacobian_from_vjp, op, op_with};
 use super::ops;
 pub use super::ops::linear::linear_subject;
 pub use super::ops::mlp::{NetworkGrads, network_subject};

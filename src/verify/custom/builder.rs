@@ -52,6 +52,7 @@ const MAX_ELEMENTS: usize = 1 << 24;
 /// | `.second_order(h)` | off | `gradgradcheck` | `order=2` | `h(x, v, d) = d/dt VJP(x + t·d, v)` against FD of the backward |
 /// | `OpCheck::multi` | one output | tuple outputs | pytree outputs | several outputs |
 /// | `.fast()` | off | `fast_mode` | — | one random projection per input and case |
+/// | `.forward_batch(f)`, `.forward_steps(f)` | one point per call | — | — | a round of steps per call: whole points, or steps from the case's point |
 /// | `.reference(f, b)` | finite differences | — | — | an instructor's solution as the oracle, to 1e-8 |
 /// | `.shrinkable(i, axis)` | none | — | — | a failing case shrinks along that axis |
 /// | `.cases(n)`, `.seed(s)`, `.config(c)` | 40, 0 | — | — | random cases; the setters win over `config` |
@@ -176,6 +177,7 @@ impl<'a> OpCheck<'a> {
                 backward,
                 jvp: None,
                 forward_batch: None,
+                forward_steps: None,
                 multi,
                 reference: None,
             },
@@ -401,6 +403,23 @@ impl<'a> OpCheck<'a> {
         F: Fn(&[Vec<ArrayD<f64>>]) -> Result<Vec<Vec<ArrayD<f64>>>, Fault> + 'a,
     {
         self.op.forward_batch = Some(Box::new(batch));
+        self
+    }
+
+    /// A forward that answers compact steps: `forward_steps(base, cotangents, steps) -> one
+    /// difference per step` ([`Step`](super::Step), [`StepDifference`](super::StepDifference):
+    /// for each step, the term-wise `Σ vⱼ (f(plus)ⱼ − f(minus)ⱼ)` and its magnitude, the base
+    /// point moved at one element). The element-by-element estimates (the first look and the
+    /// Richardson rounds) then ask it, a whole round of steps per call, instead of sending
+    /// whole points: O(n) numbers per check instead of O(n²) for a program over the wire. The
+    /// case's own forward, the forward mode, the fast mode, the Taylor second opinion and
+    /// aliased inputs still use the forward (or [`forward_batch`](Self::forward_batch)).
+    pub fn forward_steps<F>(mut self, steps: F) -> Self
+    where
+        F: Fn(&[ArrayD<f64>], &[ArrayD<f64>], &[super::Step]) -> Result<Vec<super::StepDifference>, Fault>
+            + 'a,
+    {
+        self.op.forward_steps = Some(Box::new(steps));
         self
     }
 
@@ -888,6 +907,52 @@ mod tests {
             .run();
         assert!(
             short.to_string().contains("the forward answered 0 of a batch of"),
+            "{short}"
+        );
+    }
+
+    /// `forward` answering steps in-process, counting its calls and steps.
+    fn answering_steps<'f>(
+        forward: &'f dyn Fn(&Arrays) -> ArrayD<f64>,
+        calls: &'f std::cell::Cell<usize>,
+    ) -> impl Fn(&Arrays, &Arrays, &[super::super::Step]) -> Result<Vec<super::super::StepDifference>, Fault> + 'f
+    {
+        use super::super::StepDifference;
+        move |base, cotangents, steps| {
+            calls.set(calls.get() + 1);
+            let at = |step, value| vec![forward(&StepDifference::moved(base, step, value))];
+            Ok((steps.iter())
+                .map(|s| StepDifference::between(&at(s, s.plus), &at(s, s.minus), cotangents))
+                .collect())
+        }
+    }
+
+    #[test]
+    fn a_forward_answering_steps_gives_the_same_report_in_a_few_calls() {
+        let calls = std::cell::Cell::new(0);
+        let right = |x: &Arrays, v: &ArrayD<f64>| vec![v * &x[0].mapv(f64::cos)];
+        let wrong = |x: &Arrays, v: &ArrayD<f64>| vec![v * &x[0].mapv(f64::sin)];
+        for backward in [right, wrong] {
+            let whole_points = OpCheck::new("sin", &[&[3, 4]], sin, backward).cases(3).run();
+            let steps = OpCheck::new("sin", &[&[3, 4]], sin, backward)
+                .forward_steps(answering_steps(&sin, &calls))
+                .cases(3)
+                .run();
+            assert_eq!(steps, whole_points);
+        }
+        // A call per round of steps, every element of a case in it: the first look's two rounds
+        // (and a few more) per right case, a round per step of the whole sequence per wrong one.
+        assert!(
+            calls.get() > 0 && calls.get() <= 3 * 2 + 60,
+            "{} calls",
+            calls.get()
+        );
+        let short = OpCheck::new("sin", &[&[2]], sin, right)
+            .forward_steps(|_: &Arrays, _: &Arrays, _: &[super::super::Step]| Ok(Vec::new()))
+            .cases(1)
+            .run();
+        assert!(
+            short.to_string().contains("the forward answered 0 of 2 steps"),
             "{short}"
         );
     }

@@ -14,15 +14,16 @@ use ndarray_rand::RandomExt;
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 
-use super::closures::Closures;
+use super::closures::{Closures, call};
 use super::domain;
 use super::estimates::{against_estimates, contracted, problem, shaped};
 use super::jvp::{self, DotTest};
 use super::options::Options;
 use super::reference::{against_reference, forward_name};
+use super::steps::{ForwardSteps, STEPS_PER_CALL, Step};
 use crate::catalogue::Answer;
 use crate::compare::{self, Comparison};
-use crate::oracle::richardson::{Estimate, FIRST_LOOK_STEP, Sequence};
+use crate::oracle::richardson::{Estimate, FIRST_LOOK_STEP, Sample, Sequence};
 use crate::verify::{CaseRecord, Checked, Fault, Problem, same};
 
 /// What one case leaves behind: its record, the comparison of each gradient (and of the forward
@@ -234,7 +235,8 @@ impl Closures<'_> {
 
     /// Runs the Richardson sequences of elements `(flat, sequence)` of input `k` to their end, in
     /// lock-step over a block of elements, so that with a batch forward each round of the block's
-    /// steps is one call ([`block_len`]).
+    /// steps is one call ([`block_len`]); with a forward that answers steps, each round of up to
+    /// [`STEPS_PER_CALL`] elements is one call of a few numbers per element ([`super::steps`]).
     fn in_lock_step(
         &self,
         point: &mut [ArrayD<f64>],
@@ -243,7 +245,11 @@ impl Closures<'_> {
         moved: &dyn Fn(usize) -> String,
         cotangents: &[ArrayD<f64>],
     ) -> Result<(), String> {
-        let block = self.forward_batch.as_ref().map_or(1, |_| block_len(point));
+        let block = match (&self.forward_steps, &self.forward_batch) {
+            (Some(_), _) => STEPS_PER_CALL,
+            (None, Some(_)) => block_len(point),
+            (None, None) => 1,
+        };
         for block in sequences.chunks_mut(block) {
             loop {
                 // The coordinate values each unsettled sequence of the block asks for next.
@@ -255,13 +261,55 @@ impl Closures<'_> {
                 if asked.is_empty() {
                     break;
                 }
-                let outputs = self.forwards_moving(point, k, &asked, moved, cotangents)?;
-                for (member, pair) in members.into_iter().zip(outputs.chunks(2)) {
-                    block[member].1.feed(contracted(&pair[0], &pair[1], cotangents));
+                let samples = match &self.forward_steps {
+                    Some(steps) => self.stepped_samples(steps, point, k, &asked, cotangents)?,
+                    None => (self
+                        .forwards_moving(point, k, &asked, moved, cotangents)?
+                        .chunks(2))
+                    .map(|pair| contracted(&pair[0], &pair[1], cotangents))
+                    .collect(),
+                };
+                for (member, sample) in members.into_iter().zip(samples) {
+                    block[member].1.feed(sample);
                 }
             }
         }
         Ok(())
+    }
+
+    /// The samples of the steps `(flat, [plus, minus])` of input `k` from `base`, in one call of
+    /// the forward that answers steps.
+    pub(super) fn stepped_samples(
+        &self,
+        forward_steps: &ForwardSteps<'_>,
+        base: &[ArrayD<f64>],
+        k: usize,
+        asked: &[(usize, [f64; 2])],
+        cotangents: &[ArrayD<f64>],
+    ) -> Result<Vec<Sample>, String> {
+        let steps: Vec<Step> = (asked.iter())
+            .map(|&(flat, [plus, minus])| Step {
+                input: k,
+                flat,
+                plus,
+                minus,
+            })
+            .collect();
+        let answered = call("the forward", || forward_steps(base, cotangents, &steps))?;
+        if answered.len() != steps.len() {
+            return Err(format!(
+                "the forward answered {} of {} steps",
+                answered.len(),
+                steps.len()
+            ));
+        }
+        Ok((answered.into_iter())
+            .map(|d| Sample {
+                difference: d.difference,
+                magnitude: d.magnitude,
+                smooth: true,
+            })
+            .collect())
     }
 
     /// The forward with element `flat` of input `k` moved to each of its two values, for each

@@ -8,6 +8,7 @@
 
 use ndarray::ArrayD;
 
+use super::steps::ForwardSteps;
 use crate::verify::Fault;
 use crate::verify::check::catching_panics;
 
@@ -48,6 +49,9 @@ pub(super) struct Closures<'a> {
     /// The forward at many points at once, where one call costs more than its work (a round
     /// trip to a program): finite differences then ask for a whole round of steps at once.
     pub(super) forward_batch: Option<ForwardBatch<'a>>,
+    /// The forward answering compact steps from the case's point ([`super::steps`]), used by
+    /// the element-by-element estimates before the batch forward.
+    pub(super) forward_steps: Option<ForwardSteps<'a>>,
     /// Several outputs (names the outputs `y0`, `y1`, … in messages).
     pub(super) multi: bool,
     /// The oracle instead of finite differences, where there is one.

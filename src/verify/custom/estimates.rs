@@ -10,8 +10,8 @@ use ndarray::{ArrayD, IxDyn, Zip};
 
 use super::domain;
 use super::options::Options;
+use super::steps::StepDifference;
 use crate::compare::{self, Abs, Comparison, Tolerance};
-use crate::oracle::finite_diff::termwise_difference;
 use crate::oracle::richardson::{self, Estimate, Sample};
 use crate::verify::Problem;
 
@@ -65,14 +65,12 @@ pub(super) fn shaped(shape: &[usize], estimates: &[Estimate]) -> (ArrayD<f64>, A
     )
 }
 
-/// The sample `Σ_outputs Σⱼ vⱼ (upⱼ − downⱼ)`, term by term.
+/// The sample `Σ_outputs Σⱼ vⱼ (upⱼ − downⱼ)`, term by term ([`StepDifference::between`]).
 pub(super) fn contracted(up: &[ArrayD<f64>], down: &[ArrayD<f64>], cotangents: &[ArrayD<f64>]) -> Sample {
-    let (difference, magnitude) = up
-        .iter()
-        .zip(down)
-        .zip(cotangents)
-        .map(|((u, d), v)| termwise_difference(u.view(), d.view(), v.view()))
-        .fold((0.0, 0.0), |(s, m), (ds, dm)| (s + ds, m + dm));
+    let StepDifference {
+        difference,
+        magnitude,
+    } = StepDifference::between(up, down, cotangents);
     Sample {
         difference,
         magnitude,

@@ -5,7 +5,8 @@
 //! case's cotangents v: the directional derivative `d/ds ⟨v, f(x + s u)⟩` at s = 0 from the
 //! Richardson sequence along u (steps kept inside the input's domain), against the gradient
 //! under test projected on u, `g·u`. One sequence costs about as many forwards as one element of
-//! the full check, whatever the input's size.
+//! the full check, whatever the input's size; with a batch forward, each central quotient's two
+//! points are one call.
 //!
 //! **What it can miss**, per projection, with τ the effective tolerance (`rtol` plus the
 //! estimate's bound, relative): an error `e_k` in one element is missed only when `|g·u|` exceeds
@@ -26,7 +27,7 @@ use super::closures::Closures;
 use super::estimates::{against_estimates, contracted};
 use super::options::Options;
 use crate::compare::{self, Comparison, Tolerance};
-use crate::oracle::richardson;
+use crate::oracle::richardson::{self, Sample};
 
 impl Closures<'_> {
     /// The comparison of `g·u` with the directional derivative along u for input `k`.
@@ -61,14 +62,13 @@ impl Closures<'_> {
             .fold(f64::INFINITY, |m, &x| m.min(domain.room(x)));
         let steps = super::domain::steps(options.eps, 0.0, room);
         let moved = || format!("{name} (along a random direction)");
-        let mut point = inputs.to_vec();
         let estimate = richardson::estimate(0.0, steps, |plus, minus| {
-            let mut at = |s: f64| {
+            let along = |s: f64| {
+                let mut point = inputs.to_vec();
                 point[k] = &inputs[k] + &(&u * s);
-                self.forward_at(&point, &moved, cotangents)
+                point
             };
-            let (up, down) = (at(plus)?, at(minus)?);
-            Ok::<_, String>(contracted(&up, &down, cotangents))
+            self.quotient_sample(&[along(plus), along(minus)], &moved, cotangents)
         })?;
         Ok(against_estimates(
             &name,
@@ -78,5 +78,29 @@ impl Closures<'_> {
             &arr0(projected).into_dyn(),
             options,
         ))
+    }
+}
+
+impl Closures<'_> {
+    /// The sample of one central quotient at its two points `[up, down]` under `cotangents`, the
+    /// forward asked in one call of the batch forward where there is one (one round trip to a
+    /// program, not two), else one call each.
+    fn quotient_sample(
+        &self,
+        points: &[Vec<ArrayD<f64>>; 2],
+        moved: &dyn Fn() -> String,
+        cotangents: &[ArrayD<f64>],
+    ) -> Result<Sample, String> {
+        let [up, down] = match &self.forward_batch {
+            Some(batch) => {
+                let outputs = self.forward_batch_at(batch, points, &|_| moved(), cotangents)?;
+                <[_; 2]>::try_from(outputs).map_err(|_| "internal: two outputs for two points".to_owned())?
+            }
+            None => [
+                self.forward_at(&points[0], moved, cotangents)?,
+                self.forward_at(&points[1], moved, cotangents)?,
+            ],
+        };
+        Ok(contracted(&up, &down, cotangents))
     }
 }

@@ -49,12 +49,14 @@ mod reference;
 mod second_opinion;
 pub mod second_order;
 mod shrink;
+mod steps;
 mod tally;
 pub mod validate;
 
 pub use builder::{OpCheck, Tangents};
 pub use domain::Domain;
 pub use jacobian::jacobian_from_vjp;
+pub use steps::{Step, StepDifference};
 
 use ndarray::ArrayD;
 

@@ -11,6 +11,6 @@ pub mod check;
 pub mod spec;
 pub mod wire;
 
-pub use check::{Order, against_reference, check, second_order_missing};
+pub use check::{Order, against_reference, check, check_fast, second_order_missing};
 pub use spec::{PROTOCOL, ProgramOp, SpecFile};
 pub use wire::Exchange;

@@ -1,12 +1,17 @@
 //! The requests of `docs/protocol-program-ops.md` for an op a program brings, and the reading of their
 //! answers: `forward` at a batch of points (one request for a whole round of finite-difference
-//! steps), `backward` at one point with one cotangent per output, `second_backward` (the
-//! backward's derivative along one direction per differentiated input, for `--order 2`) and
-//! `describe` (the program's own spec).
+//! steps), `forward_steps` (the same round as steps from one point, each answered with the
+//! term-wise difference `Σ vⱼ (f(plus)ⱼ − f(minus)ⱼ)` and its magnitude `Σ |vⱼ| (|f(plus)ⱼ| +
+//! |f(minus)ⱼ|)` over the terms that changed), `backward` at one point with one cotangent per
+//! output, `second_backward` (the backward's derivative along one direction per differentiated
+//! input, for `--order 2`) and `describe` (the program's own spec).
 //!
 //! ```text
 //! → {"id": 7, "call": "forward", "op": "softplus", "points": [{"x": [[…]]}, …], "attrs": {}}
 //! ← {"id": 7, "outputs": [{"y": [[…]]}, …]}
+//! → {"id": 11, "call": "forward_steps", "op": "softplus", "inputs": {"x": …}, "cotangents": {"y": …},
+//!    "steps": [["x", 17, 0.3003, 0.2997], …], "attrs": {}}
+//! ← {"id": 11, "differences": [[1.4e-4, 2.6], …]}
 //! → {"id": 8, "call": "backward", "op": "softplus", "inputs": {"x": …}, "cotangents": {"y": …}, "attrs": {}}
 //! ← {"id": 8, "grads": {"x": [[…]]}}
 //! → {"id": 9, "call": "second_backward", "op": "softplus", "inputs": {"x": …}, "cotangents": {"y": …}, "directions": {"x": …}, "attrs": {}}
@@ -26,9 +31,13 @@ use serde_json::{Map, Value, json};
 use super::spec::ProgramOp;
 use crate::json;
 use crate::verify::Fault;
+use crate::verify::custom::{Step, StepDifference};
 
 /// What a program answers `error` with for an op it has not written.
 pub const UNSUPPORTED: &str = "unsupported op";
+
+/// How a fault from the program's own `error` answer begins.
+const ANSWERED_ERROR: &str = "the program answered with an error: ";
 
 /// A program that answers requests: `request` (an object without its id) is sent and the
 /// object answered to it returned, or the fault that kept it from answering.
@@ -112,6 +121,75 @@ fn read_grads(op: &ProgramOp, inputs: &[ArrayD<f64>], answer: &Value) -> Result<
         .collect()
 }
 
+/// The term-wise difference of the op's outputs for each of `steps` from `base`, under
+/// `cotangents` (one per output): a `forward_steps` request, the base point and the cotangents
+/// sent once and each step as `[input name, flat index, plus, minus]`, answered with one `[difference,
+/// magnitude]` per step.
+pub fn forward_steps(
+    program: &mut dyn Exchange,
+    op: &ProgramOp,
+    base: &[ArrayD<f64>],
+    cotangents: &[ArrayD<f64>],
+    steps: &[Step],
+) -> Result<Vec<StepDifference>, Fault> {
+    let names = op.inputs_names();
+    let outputs: Vec<&str> = op.outputs.iter().map(String::as_str).collect();
+    let steps_json: Vec<Value> = (steps.iter())
+        .map(|s| json!([names.get(s.input), s.flat, s.plus, s.minus]))
+        .collect();
+    let answer = program.exchange(json!({
+        "call": "forward_steps",
+        "op": op.name,
+        "inputs": named(&names, base),
+        "cotangents": named(&outputs, cotangents),
+        "steps": steps_json,
+        "attrs": op.attrs,
+    }))?;
+    let differences = field(&answer, "differences")?
+        .as_array()
+        .ok_or_else(|| protocol("`differences` is not a list (one [difference, magnitude] per step)"))?;
+    if differences.len() != steps.len() {
+        return Err(protocol(&format!(
+            "`differences` has {} entries for {} steps",
+            differences.len(),
+            steps.len()
+        )));
+    }
+    (differences.iter().enumerate())
+        .map(|(s, pair)| {
+            let what = format!("differences[{s}]");
+            let not_a_pair = || protocol(&format!("`{what}` is {pair}, not [difference, magnitude]"));
+            let [d, m] = pair.as_array().map(Vec::as_slice).ok_or_else(not_a_pair)? else {
+                return Err(not_a_pair());
+            };
+            let read = |v: &Value| json::number(v, &what).map_err(|e| protocol(&format!("the answer's {e}")));
+            Ok(StepDifference {
+                difference: read(d)?,
+                magnitude: read(m)?,
+            })
+        })
+        .collect()
+}
+
+/// Whether the program answers `forward_steps`: `false` when it answers the request with an
+/// `error` (a program that has not written it), its differences when it answers them, and
+/// every other fault as it is.
+pub fn answers_steps(
+    program: &mut dyn Exchange,
+    op: &ProgramOp,
+    base: &[ArrayD<f64>],
+    cotangents: &[ArrayD<f64>],
+    steps: &[Step],
+) -> Result<Option<Vec<StepDifference>>, Fault> {
+    match forward_steps(program, op, base, cotangents, steps) {
+        Ok(differences) => Ok(Some(differences)),
+        Err(Fault::Unsupported) => Ok(None),
+        Err(Fault::Protocol(message)) if message.starts_with(ANSWERED_ERROR) => Ok(None),
+        Err(fault) => Err(fault),
+    }
+}
+
+/// The program's own specs (its answer to `describe`), as JSON to parse as a spec file.
 /// `d/dt VJP(x + t·d, v)` at t = 0 for each differentiated input (zeros for the others), asked
 /// at `inputs` with one cotangent per output and one direction per input (those of inputs with
 /// `grad: false` are not sent).
@@ -163,8 +241,8 @@ fn field<'a>(answer: &'a Value, key: &str) -> Result<&'a Value, Fault> {
     if let Some(error) = answer.get("error") {
         return Err(match error.as_str() {
             Some(UNSUPPORTED) => Fault::Unsupported,
-            Some(text) => protocol(&format!("the program answered with an error: {text}")),
-            None => protocol(&format!("the program answered with an error: {error}")),
+            Some(text) => protocol(&format!("{ANSWERED_ERROR}{text}")),
+            None => protocol(&format!("{ANSWERED_ERROR}{error}")),
         });
     }
     answer
@@ -278,6 +356,73 @@ mod tests {
         assert!(
             matches!(refused, Fault::Protocol(ref m) if m.contains("unknown call")),
             "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn steps_carry_the_point_once_and_each_answer_is_a_difference_and_its_magnitude() {
+        let mut program = Scripted {
+            answer: |r: &Value| {
+                let differences: Vec<Value> = (r["steps"].as_array().unwrap().iter())
+                    .map(|s| json!([s[2].as_f64().unwrap() - s[3].as_f64().unwrap(), 2.0]))
+                    .collect();
+                json!({"differences": differences})
+            },
+            requests: Vec::new(),
+        };
+        let base = [
+            ndarray::arr1(&[1.0, 2.0]).into_dyn(),
+            ndarray::arr0(3.0).into_dyn(),
+        ];
+        let cotangents = [ndarray::arr1(&[0.5]).into_dyn()];
+        let step = |flat, plus, minus| Step {
+            input: 0,
+            flat,
+            plus,
+            minus,
+        };
+        let steps = [step(0, 1.25, 0.75), step(1, 2.5, 1.5)];
+        let answered = forward_steps(&mut program, &op(), &base, &cotangents, &steps).unwrap();
+        let expected = |difference| StepDifference {
+            difference,
+            magnitude: 2.0,
+        };
+        assert_eq!(answered, [expected(0.5), expected(1.0)]);
+        let request = &program.requests[0];
+        assert_eq!(request["call"], "forward_steps");
+        assert_eq!(request["inputs"], json!({"x": [1.0, 2.0], "k": 3.0}));
+        assert_eq!(request["cotangents"], json!({"y": [0.5]}));
+        assert_eq!(
+            request["steps"],
+            json!([["x", 0, 1.25, 0.75], ["x", 1, 2.5, 1.5]])
+        );
+        assert_eq!(request["attrs"], json!({"mode": 1}));
+
+        let answering = |answer: Value| {
+            let mut program = Scripted {
+                answer: move |_: &Value| answer.clone(),
+                requests: Vec::new(),
+            };
+            answers_steps(&mut program, &op(), &base, &cotangents, &steps)
+        };
+        assert_eq!(
+            answering(json!({"error": "unknown call forward_steps"})),
+            Ok(None)
+        );
+        let short = answering(json!({"differences": [[1.0, 2.0]]})).unwrap_err();
+        assert!(
+            matches!(short, Fault::Protocol(ref m) if m.contains("1 entries for 2 steps")),
+            "{short:?}"
+        );
+        let scalar = answering(json!({"differences": [1.0, [1.0, 2.0]]})).unwrap_err();
+        assert!(
+            matches!(scalar, Fault::Protocol(ref m) if m.contains("`differences[0]` is 1.0")),
+            "{scalar:?}"
+        );
+        let text = answering(json!({"differences": [[1.0, 2.0], ["a", 2.0]]})).unwrap_err();
+        assert!(
+            matches!(text, Fault::Protocol(ref m) if m.contains("differences[1]")),
+            "{text:?}"
         );
     }
 
