@@ -71,17 +71,23 @@ pub fn programs(tag: &str) -> Vec<String> {
     let mut found = Vec::new();
     let binary = binary(tag);
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ops/ops.c");
-    let compiled = Command::new("cc")
+    // No cc skips the C program; a cc that cannot compile it is a failure, not a skip.
+    match Command::new("cc")
         .args(["-O2", "-o"])
         .arg(&binary)
         .arg(&source)
         .arg("-lm")
-        .status()
-        .is_ok_and(|s| s.success());
-    if compiled {
-        found.push(binary.display().to_string());
-    } else {
-        eprintln!("skipped the C program: no cc here");
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "cc cannot compile examples/ops/ops.c:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            found.push(binary.display().to_string());
+        }
+        Err(_) => eprintln!("skipped the C program: no cc here"),
     }
     if Command::new("node")
         .arg("--version")
