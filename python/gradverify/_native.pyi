@@ -69,5 +69,6 @@ def check_op(
     shrinkable: Sequence[tuple[int, int]] = (),
     second_order: SecondOrder | None = None,
     aliases: Sequence[tuple[int, int]] = (),
+    vectorized: bool = False,
 ) -> Report:
     """Checks ``backward`` (and ``jvp``, ``second_order``) against finite differences of ``forward``."""

@@ -15,13 +15,20 @@
 //!   derivative along `directions` (one array per input: `d/dt VJP(x + t·d, v)` at t = 0, a
 //!   double backward), checked against finite differences of the backward along d.
 //!
+//!
+//! With `vectorized=True` (scipy's word for it), the forward is also called on many points at
+//! once: each input stacked along a new first axis, `forward(X0, X1, …)` with `Xk[p]` the k-th
+//! input of point p, answering the outputs stacked the same way. The finite differences then ask
+//! for a whole round of steps in one call (one NumPy call instead of one per point); the case's
+//! own forward is still called on one point.
+//!
 //! Inputs drawn as labels (`{"labels": C}`) are passed as int64 arrays; aliased inputs
 //! (`aliases=((i, j),)`), drawn equal, are passed as one array object wherever they are equal,
 //! so a backward that writes one use's gradient into a buffer the other shares is seen.
 
 use gradverify::check::{Domain, OpCheck};
 use gradverify::verify::Fault;
-use ndarray::ArrayD;
+use ndarray::{ArrayD, Axis};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -38,11 +45,12 @@ use crate::student::{Calls, array, callable};
     signature = (
         name, shapes, forward, backward, *, cases = None, seed = 0, domains = None, points = None,
         rtol = None, atol = None, eps = None, nondet_tol = None, no_grad = Vec::new(), jvp = None,
-        fast = false, shrinkable = Vec::new(), second_order = None, aliases = Vec::new()
+        fast = false, shrinkable = Vec::new(), second_order = None, aliases = Vec::new(),
+        vectorized = false
     ),
     text_signature = "(name, shapes, forward, backward, *, cases=None, seed=0, domains=None, \
         points=None, rtol=None, atol=None, eps=None, nondet_tol=None, no_grad=(), jvp=None, \
-        fast=False, shrinkable=(), second_order=None, aliases=())"
+        fast=False, shrinkable=(), second_order=None, aliases=(), vectorized=False)"
 )]
 #[allow(
     clippy::too_many_arguments,
@@ -68,6 +76,7 @@ pub(crate) fn check_op(
     shrinkable: Vec<(i64, i64)>,
     second_order: Option<Bound<'_, PyAny>>,
     aliases: Vec<(i64, i64)>,
+    vectorized: bool,
 ) -> PyResult<PyReport> {
     callable(&forward, "forward")?;
     callable(&backward, "backward")?;
@@ -124,6 +133,15 @@ pub(crate) fn check_op(
         },
     )
     .config(config);
+    let check = if vectorized {
+        check.forward_batch(|points: &[Vec<ArrayD<f64>>]| {
+            let stacked: Vec<ArrayD<f64>> = (0..shapes.len()).map(|k| stacked(points, k)).collect();
+            let out = array("forward", &calls.call(&forward, inputs(&stacked))?, "the output")?;
+            unstacked(out, points.len()).map(|outs| outs.into_iter().map(|y| vec![y]).collect())
+        })
+    } else {
+        check
+    };
     let check = match &second_order {
         Some(second_order) => check.try_second_order(|xs, vs, ds| {
             let directions = PyTuple::new(calls.py(), numpy(ds)).expect("internal: a tuple of arrays");
@@ -144,6 +162,23 @@ pub(crate) fn check_op(
     };
     let report = options.apply(check).run();
     calls.finish(report, "your forward and backward".to_owned())
+}
+
+/// Input `k` of every point, stacked along a new first axis.
+fn stacked(points: &[Vec<ArrayD<f64>>], k: usize) -> ArrayD<f64> {
+    let views: Vec<_> = points.iter().map(|point| point[k].view()).collect();
+    ndarray::stack(Axis(0), &views).expect("internal: the points of a batch have one shape per input")
+}
+
+/// A vectorized forward's stacked output, split into one output per point of the `points` asked.
+fn unstacked(out: ArrayD<f64>, points: usize) -> Result<Vec<ArrayD<f64>>, Fault> {
+    if out.shape().first() != Some(&points) {
+        return Err(Fault::Failed(format!(
+            "forward returned an array of shape {:?} for {points} points stacked along a new first axis; with vectorized=True it must return their outputs stacked the same way, first dimension {points} (or pass vectorized=False)",
+            out.shape()
+        )));
+    }
+    Ok(out.outer_iter().map(|y| y.to_owned()).collect())
 }
 
 /// What `function` returned, one array per input (a tuple, a list, or one array for one input),

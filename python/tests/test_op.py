@@ -333,3 +333,59 @@ def test_label_targets_are_drawn_as_classes_never_stepped_and_a_misread_label_fa
     wrong = check(1)
     assert wrong.verdict == "fail", str(wrong)
     assert "dL/dx0: wrong values" in str(wrong), str(wrong)
+
+
+def row_softmax(x):
+    """A softmax along the last axis: one point, or a stack of points along a first axis."""
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def row_softmax_backward(grad_out, x):
+    s = row_softmax(x)
+    return s * (grad_out - (s * grad_out).sum(axis=-1, keepdims=True))
+
+
+class Calls:
+    """A forward that keeps the leading dimension of every input it is given."""
+
+    def __init__(self, forward):
+        self.forward, self.leading = forward, []
+
+    def __call__(self, x):
+        self.leading.append(x.shape[0] if x.ndim == 3 else None)
+        return self.forward(x)
+
+
+def test_a_vectorized_forward_is_called_on_stacks_of_points_with_the_same_verdicts():
+    one_by_one, stacks = Calls(row_softmax), Calls(row_softmax)
+    plain = gradverify.check_op("softmax", [(4, 6)], one_by_one, row_softmax_backward, cases=3)
+    fast = gradverify.check_op(
+        "softmax", [(4, 6)], stacks, row_softmax_backward, cases=3, vectorized=True
+    )
+    assert plain.passed and fast.passed, (plain, fast)
+    assert set(one_by_one.leading) == {None}
+    stacked = [p for p in stacks.leading if p is not None]
+    assert stacked and max(stacked) >= 2 * 24, "a round of steps of every element in one call"
+    assert len(stacks.leading) * 4 < len(one_by_one.leading), (len(stacks.leading), len(one_by_one.leading))
+
+    def wrong(grad_out, x):  # the softmax's Jacobian taken as diagonal
+        s = row_softmax(x)
+        return s * (1.0 - s) * grad_out
+
+    plain = gradverify.check_op("softmax", [(4, 6)], row_softmax, wrong, cases=3)
+    fast = gradverify.check_op("softmax", [(4, 6)], row_softmax, wrong, cases=3, vectorized=True)
+    assert plain.verdict == fast.verdict == "fail"
+    assert json.loads(plain.to_json())["findings"] == json.loads(fast.to_json())["findings"]
+
+
+def test_a_forward_that_does_not_vectorize_is_told_what_vectorized_expects():
+    def first_point_only(x):
+        return row_softmax(x[0] if x.ndim == 3 else x)
+
+    report = gradverify.check_op(
+        "softmax", [(4, 6)], first_point_only, row_softmax_backward, cases=2, vectorized=True
+    )
+    assert report.verdict != "pass"
+    assert "stacked the same way, first dimension" in str(report), str(report)
+    assert "vectorized=False" in str(report)
