@@ -477,16 +477,22 @@ pub fn verify_program_op(
     print_reports(command, printing, &[&op.name], &[report], &subject.stderr_tail())
 }
 
-/// The ops of the spec at `path` that `names` names (every one of them when `names` is empty),
-/// in `names`' order, to grade.
-pub fn spec_ops(path: &Path, names: &[String]) -> Result<Vec<GradedOp>, Usage> {
-    let specs = SpecFile::read(path)?;
+/// The ops of `specs` that `names` names (every one of them when `names` is empty), in
+/// `names`' order, to grade.
+pub fn spec_ops(specs: SpecFile, names: &[String]) -> Result<Vec<GradedOp>, Usage> {
     if names.is_empty() {
         return Ok(specs.ops.into_iter().map(GradedOp::Program).collect());
     }
     (names.iter())
         .map(|name| Ok(GradedOp::Program(specs.op(name)?.clone())))
         .collect()
+}
+
+/// The spec `program` answers `describe` with (`grade --described`: the instructor's solution
+/// describes the ops), or a usage error naming `subcommand`.
+pub fn described_by(program: &Program, subcommand: &str) -> Result<SpecFile, Usage> {
+    let mut subject = started(program, subcommand)?;
+    described(&mut subject, &program.command)
 }
 
 /// `program`, started, or a usage error naming its command (and the subcommand).
@@ -571,7 +577,17 @@ pub fn grade(job: &GradeJob, files: &GradeFiles, quiet: bool) -> Outcome {
     if let Some(reference) = job.reference_program() {
         for op in &job.ops {
             if let GradedOp::Program(op) = op {
-                checked_reference(&reference, op, job.config, "grade")?;
+                let mut solution = checked_reference(&reference, op, job.config, "grade")?;
+                // Nor would a solution without a double backward leave anyone the op's points.
+                let missing = (job.order == Order::Second)
+                    .then(|| program_ops::second_order_missing(op, &mut solution))
+                    .flatten();
+                if let Some(fault) = missing {
+                    return Err(Usage(format!(
+                        "gradverify grade: argument `--order` is 2, but the reference `{}` does not answer `second_backward` for {} ({fault}): grade the others with --op, or --order 1",
+                        reference.command, op.name
+                    )));
+                }
             }
         }
     }

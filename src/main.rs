@@ -14,7 +14,7 @@ use gradverify::grade::GradedOp;
 use gradverify::sweep::Shard;
 use gradverify::verify::Config;
 use gradverify::verify::exec::{ProcessLimits, Program};
-use gradverify::verify::program_ops::Order;
+use gradverify::verify::program_ops::{Order, SpecFile};
 use gradverify::verify::report::score::Points;
 
 /// Cases an op in the default run: enough to cover every op at many shapes in a few seconds.
@@ -163,6 +163,7 @@ struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("brought").args(["spec", "described"]))]
 struct GradeArgs {
     /// The class: one subfolder per submission (folders starting with `.` are skipped).
     #[arg(value_name = "DIR")]
@@ -212,14 +213,23 @@ struct GradeArgs {
     /// submission's own forward, or against --reference.
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
-    /// With --spec: the ops of the spec to grade, comma-separated (all of them by default).
-    #[arg(long = "op", value_name = "NAME", value_delimiter = ',', requires = "spec")]
+    /// With --reference: grade the ops the instructor's solution describes (its answer to
+    /// `describe`), instead of a spec file's; a submission's own description is not asked.
+    #[arg(long, requires = "reference", conflicts_with = "spec")]
+    described: bool,
+    /// With --spec or --described: the ops to grade, comma-separated (all of them by default).
+    #[arg(long = "op", value_name = "NAME", value_delimiter = ',', requires = "brought")]
     spec_ops: Vec<String>,
-    /// With --spec: an instructor's solution, run through `sh -c` in this folder and asked the
-    /// same requests; checked once by finite differences before grading (a wrong one grades no
-    /// one), then its gradients and forward are the oracle (to 1e-8 relative).
-    #[arg(long, value_name = "CMD", requires = "spec", value_parser = parse_command)]
+    /// With --spec or --described: an instructor's solution, run through `sh -c` in this folder
+    /// and asked the same requests; checked once by finite differences before grading (a wrong
+    /// one grades no one), then its gradients and forward are the oracle (to 1e-8 relative).
+    #[arg(long, value_name = "CMD", requires = "brought", value_parser = parse_command)]
     reference: Option<String>,
+    /// With --spec or --described: 2 also grades each op's `second_backward` (the backward's
+    /// derivative along a direction) against finite differences of the submission's backward;
+    /// a submission that does not answer it fails the op.
+    #[arg(long, default_value = "1", value_parser = parse_order, requires = "brought")]
+    order: Order,
     #[command(flatten)]
     program: ProgramArgs,
 }
@@ -375,9 +385,13 @@ fn run(arguments: Cli) -> cli::Outcome {
             cli::verify(&job, &printing)
         }
         Some(Command::Grade(a)) => {
-            let ops = match &a.spec {
-                Some(spec) => cli::spec_ops(spec, &a.spec_ops)?,
-                None => a.program.ops.iter().map(|&k| GradedOp::BuiltIn(k)).collect(),
+            let ops = match (&a.spec, &a.reference) {
+                (Some(spec), _) => cli::spec_ops(SpecFile::read(spec)?, &a.spec_ops)?,
+                (None, Some(reference)) if a.described => {
+                    let specs = cli::described_by(&a.program.program(reference), "grade")?;
+                    cli::spec_ops(specs, &a.spec_ops)?
+                }
+                _ => a.program.ops.iter().map(|&k| GradedOp::BuiltIn(k)).collect(),
             };
             let names: Vec<&str> = ops.iter().map(GradedOp::name).collect();
             a.points.only_for(&names)?;
@@ -390,6 +404,7 @@ fn run(arguments: Cli) -> cli::Outcome {
                 ops,
                 reference: a.reference,
                 config,
+                order: a.order,
                 budget: std::time::Duration::from_secs_f64(a.budget_seconds),
                 points: a.points,
                 jobs: a.jobs.map_or_else(cli::cores, |j| j as usize),

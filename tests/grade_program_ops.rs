@@ -240,3 +240,126 @@ fn verify_writes_every_graders_format_for_an_op_a_program_brings() {
     }
     let _ = fs::remove_file(binary("formats"));
 }
+
+/// `gradverify grade` of the class in `dir`, the ops given by `source` (a spec or
+/// `--described`), run from the crate's folder.
+fn grade_ops(dir: &Path, program: &str, more: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("grade")
+        .arg(dir.join("class"))
+        .args([
+            "--exec",
+            &format!("{program} $(cat bug)"),
+            "--cases",
+            "4",
+            "--quiet",
+        ])
+        .args(more)
+        .current_dir(ROOT)
+        .output()
+        .expect("run gradverify grade")
+}
+
+#[test]
+fn the_instructors_description_gives_the_ops_and_order_2_grades_the_double_backward() {
+    for program in programs("grade-described") {
+        let program = program.replace("examples/", &format!("{ROOT}/examples/"));
+        let dir = std::env::temp_dir().join(format!("gradverify-grade-described-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        write_class(&dir.join("class"));
+        fs::create_dir_all(dir.join("class/frank")).expect("create a submission folder");
+        fs::write(dir.join("class/frank/bug"), "second").expect("write the planted bug");
+
+        // The ops the solution describes are the spec's: the same verdicts as with --spec.
+        let (by_spec, by_description) = (dir.join("spec.csv"), dir.join("described.csv"));
+        for (source, csv) in [
+            (["--spec", "examples/ops/ops.json"], &by_spec),
+            (["--described", ""], &by_description),
+        ] {
+            let mut args = vec!["--reference", &program, "--csv", csv.to_str().unwrap()];
+            args.extend(source.iter().filter(|a| !a.is_empty()));
+            let run = grade_ops(&dir, &program, &args);
+            assert_eq!(run.status.code(), Some(0), "{program} {source:?}: {}", text(&run));
+        }
+        let outcomes = |csv: &Path| -> Vec<(String, String, String)> {
+            (csv_rows(csv).into_iter())
+                .map(|r| {
+                    (
+                        r["submission"].clone(),
+                        r["softplus"].clone(),
+                        r["gru_cell"].clone(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(outcomes(&by_spec), outcomes(&by_description), "{program}");
+        assert_eq!(outcomes(&by_spec).len(), 6, "{program}");
+
+        // Order 2 on softplus: frank's double backward drops its 1 − σ; order 1 passes him.
+        let second = dir.join("second.csv");
+        let run = grade_ops(
+            &dir,
+            &program,
+            &[
+                "--described",
+                "--reference",
+                &program,
+                "--op",
+                "softplus",
+                "--order",
+                "2",
+            ],
+        );
+        assert_eq!(run.status.code(), Some(0), "{program}: {}", text(&run));
+        let run = grade_ops(
+            &dir,
+            &program,
+            &[
+                "--spec",
+                "examples/ops/ops.json",
+                "--op",
+                "softplus",
+                "--order",
+                "2",
+                "--csv",
+                second.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(run.status.code(), Some(0), "{program}: {}", text(&run));
+        let rows = csv_rows(&second);
+        let row = |name: &str| rows.iter().find(|r| r["submission"] == name).expect("a row");
+        assert_eq!(row("alice")["softplus"], "pass", "{:?}", row("alice"));
+        assert_eq!(row("frank")["softplus"], "fail", "{:?}", row("frank"));
+        assert!(
+            row("frank")["reason"].contains("second order"),
+            "{:?}",
+            row("frank")
+        );
+        let frank_first = (csv_rows(&by_spec).into_iter()).find(|r| r["submission"] == "frank");
+        assert_eq!(
+            frank_first.expect("a row")["softplus"],
+            "pass",
+            "order 1 does not ask it"
+        );
+
+        // A solution without gru_cell's double backward would fail everyone's: refused.
+        let run = grade_ops(
+            &dir,
+            &program,
+            &["--described", "--reference", &program, "--order", "2"],
+        );
+        assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+        assert!(
+            text(&run).contains("does not answer `second_backward` for gru_cell"),
+            "{}",
+            text(&run)
+        );
+
+        // --described asks the solution, never a student: without --reference it is refused.
+        let run = grade_ops(&dir, &program, &["--described"]);
+        assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+        assert!(text(&run).contains("--reference"), "{}", text(&run));
+        fs::remove_dir_all(&dir).expect("remove the scratch folder");
+    }
+    let _ = fs::remove_file(binary("grade-described"));
+}

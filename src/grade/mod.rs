@@ -50,6 +50,8 @@ pub struct GradeJob {
     pub reference: Option<String>,
     /// Cases per op and their seed, the same for every submission.
     pub config: Config,
+    /// For the ops a spec describes: the first order, or the second too (`--order 2`).
+    pub order: Order,
     /// How long to wait for each answer.
     pub timeout: Duration,
     /// Each program's resource limits and sandbox.
@@ -239,10 +241,10 @@ fn grade_one(job: &GradeJob, folder: &Path) -> Graded {
                         reference,
                         &job.command,
                         job.config,
-                        Order::First,
+                        job.order,
                     )
                 }
-                None => program_ops::check(op, &mut subject, &job.command, job.config, Order::First),
+                None => program_ops::check(op, &mut subject, &job.command, job.config, job.order),
             },
         };
         if let Some(why) = subject.not_started() {
