@@ -7,7 +7,7 @@
 use crate::common::{cotangent, tensor};
 use gradverify::error::Result;
 use gradverify::ops::local::Whole;
-use gradverify::ops::{BatchNorm, Conv2d, Cost, LayerNorm, LocalForward, Op, Reach};
+use gradverify::ops::{BatchNorm, Conv2d, Cost, LayerNorm, LocalForward, Op, Reach, RnnStep};
 use gradverify::oracle;
 use ndarray::{Array2, ArrayD, ArrayViewD};
 use proptest::prelude::*;
@@ -46,6 +46,21 @@ fn norm_inputs(least: usize) -> impl Strategy<Value = Vec<ArrayD<f64>>> {
     (least..=5usize, least..=5usize)
         .prop_flat_map(|(b, d)| (tensor(vec![b, d]), tensor(vec![d]), tensor(vec![d])))
         .prop_map(|(x, g, b)| vec![x, g, b])
+}
+
+/// rnn_step inputs x (B×D), h (B×H), Wx, Wh, b.
+fn rnn_inputs() -> impl Strategy<Value = Vec<ArrayD<f64>>> {
+    (1..=3usize, 1..=4usize, 1..=4usize)
+        .prop_flat_map(|(b, d, h)| {
+            (
+                tensor(vec![b, d]),
+                tensor(vec![b, h]),
+                tensor(vec![d, h]),
+                tensor(vec![h, h]),
+                tensor(vec![h]),
+            )
+        })
+        .prop_map(|(x, h0, wx, wh, bias)| vec![x, h0, wx, wh, bias])
 }
 
 /// For every element of every input moved by a step: the reach is the whole forward's change.
@@ -101,6 +116,11 @@ proptest! {
     #[test]
     fn layernorm_local_form_is_its_forward(inputs in norm_inputs(2)) {
         local_form_is_the_forward(&LayerNorm::default(), &inputs)?;
+    }
+
+    #[test]
+    fn rnn_step_local_form_is_its_forward(inputs in rnn_inputs()) {
+        local_form_is_the_forward(&RnnStep, &inputs)?;
     }
 }
 

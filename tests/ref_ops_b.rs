@@ -299,3 +299,24 @@ fn a_full_check_of_conv2d_at_n2_c3_8x8_f4_3x3_passes_quickly() {
     eprintln!("conv2d full check N=2 C=3 8×8 F=4 3×3: {elapsed:?}");
     prop_assert_agrees(&report, "conv2d 2×3×8×8").expect("agrees");
 }
+
+#[test]
+fn a_saturated_rnn_step_whose_steps_do_not_move_its_outputs_is_bounded_by_their_rounding() {
+    // tanh(x Wx + h Wh + b) with column 0 of b at 16: tanh is within 1e-13 of 1 there, so every
+    // step of Wx[.., 0] leaves the output exactly unchanged, while the true gradient, through
+    // 1 − tanh², is about 1e-13. The difference 0 is only known to within the output's own
+    // rounding: a VJP of 1e-13 agrees with it, not failed as a rel err of 1.
+    let (b, d, h) = (1, 3, 4);
+    let mut bias = filled(&[h], 5);
+    bias[0] = 16.0;
+    let inputs = vec![
+        filled(&[b, d], 1),
+        filled(&[b, h], 2),
+        filled(&[d, h], 3),
+        filled(&[h, h], 4),
+        bias,
+    ];
+    let report = check(RnnStep, inputs, &filled(&[b, h], 6));
+    let vjp = &report.vs_finite_diff[2];
+    assert!(vjp.is_ok(), "dL/dWx: {vjp:?}");
+}

@@ -11,8 +11,10 @@
 
 use ndarray::{Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Axis};
 
+mod local;
+
 use super::matmul::matmul;
-use super::{Cost, Op, jacobian_road, validate, vjp_road};
+use super::{Cost, LocalForward, Op, jacobian_road, validate, vjp_road};
 use crate::error::Result;
 
 const NAME: &str = "rnn_step";
@@ -226,5 +228,9 @@ impl Op for RnnStep {
                 jacobian: jacobian_road(out_len, lens[k]),
             })
             .fold(Cost::default(), |acc, c| acc + c))
+    }
+
+    fn local<'a>(&'a self, inputs: &[ArrayViewD<'a, f64>]) -> Result<Option<Box<dyn LocalForward + 'a>>> {
+        local::op_local(inputs)
     }
 }

@@ -88,6 +88,19 @@ pub(super) fn unresolved_scalar(changed: f64, up: f64, down: f64, v: f64) -> f64
     }
 }
 
+/// The rounding magnitude of outputs that all have the moved element in their formula (a local
+/// form's reach) when they moved by `changed` in all: their own magnitude `reached = Σ |vⱼ|
+/// (|upⱼ| + |downⱼ|)` if none of them moved (a saturated tanh does not see a step whose effect
+/// is below its ulp), at least [`SUBNORMAL_MAGNITUDE`] unless they are all 0 (nothing to round);
+/// 0 once any moved, their rounding then counted term by term.
+pub(super) fn unresolved_reach(changed: f64, reached: f64) -> f64 {
+    if changed == 0.0 && reached > 0.0 {
+        reached.max(SUBNORMAL_MAGNITUDE)
+    } else {
+        0.0
+    }
+}
+
 /// The least magnitude of a scalar that did not move: below the smallest normal number
 /// rounding is absolute, not relative, so ε times a subnormal magnitude would claim a resolution
 /// no float has (a subnormal loss cannot resolve a subnormal gradient).

@@ -12,7 +12,10 @@
 //! rather than from the op's Jacobian (an O(outputs · inputs) matrix per step): at a point where
 //! the gradient at θ vanishes (a perfect fit) it is still of the order of the gradient at θ ± h,
 //! which is all a rounding bound needs. A scalar output that did not move is bounded by its own
-//! magnitude, as in the tape oracle.
+//! magnitude, as in the tape oracle, and so is a reach none of whose outputs moved where the
+//! reach is the op's own local form: every output of it has the element in its formula, so a
+//! difference of exactly 0 is only known to within their rounding (a tanh saturated to within an
+//! ulp of 1). A [`Whole`] reach is every output, most of which the element may never move.
 //!
 //! **Kinks**: a step is used only where the op is smooth along the element's move from θ − h to
 //! θ and from θ to θ + h ([`LocalForward::smooth`](crate::ops::LocalForward::smooth)).
@@ -20,7 +23,7 @@
 use ndarray::ArrayViewD;
 use rayon::prelude::*;
 
-use super::fd_config::{FdConfig, FdGradient, unresolved_scalar};
+use super::fd_config::{FdConfig, FdGradient, unresolved_reach, unresolved_scalar};
 use super::richardson::{self, Estimate, Sample};
 use crate::error::Result;
 use crate::ops::Op;
@@ -40,12 +43,13 @@ pub fn gradients(
     cotangent: ArrayViewD<'_, f64>,
     config: FdConfig,
 ) -> Result<Vec<FdGradient>> {
-    let local: Box<dyn LocalForward + '_> = match op.local(inputs)? {
-        Some(local) => local,
-        None => Box::new(Whole::new(op, inputs, base.shape())),
+    let (local, structural): (Box<dyn LocalForward + '_>, bool) = match op.local(inputs)? {
+        Some(local) => (local, true),
+        None => (Box::new(Whole::new(op, inputs, base.shape())), false),
     };
     let point = Point {
         local: local.as_ref(),
+        structural,
         base: base.as_standard_layout().iter().copied().collect(),
         cotangent: cotangent.as_standard_layout().iter().copied().collect(),
     };
@@ -57,6 +61,9 @@ pub fn gradients(
 /// The op at the base point, and the objective's weights.
 struct Point<'p> {
     local: &'p dyn LocalForward,
+    /// Whether a reach is the outputs its element is in the formula of (the op's own local
+    /// form), rather than every output ([`Whole`]).
+    structural: bool,
     /// The output at the base point, row-major.
     base: Vec<f64>,
     /// The cotangent v, row-major.
@@ -70,6 +77,8 @@ struct Sums {
     difference: f64,
     /// `Σ |vⱼ| (|upⱼ| + |downⱼ|)` over the same.
     changed: f64,
+    /// `Σ |vⱼ| (|upⱼ| + |downⱼ|)` over the whole reach, changed or not.
+    reached: f64,
     /// `Σ |vⱼ| |upⱼ|` over the outputs θ + h moved from the base, and likewise θ − h.
     moved_up: f64,
     moved_down: f64,
@@ -134,6 +143,7 @@ impl Point<'_> {
             let (v, b) = (self.cotangent[j], self.base[j]);
             s.difference += when(u != d, v * (u - d));
             s.changed += when(u != d, v.abs() * (u.abs() + d.abs()));
+            s.reached += v.abs() * (u.abs() + d.abs());
             s.moved_up += when(u != b, v.abs() * u.abs());
             s.side_up += when(u != b, v * (u - b));
             s.moved_down += when(d != b, v.abs() * d.abs());
@@ -142,9 +152,11 @@ impl Point<'_> {
         s
     }
 
-    /// The tape oracle's bound on a scalar output that did not move ([`unresolved_scalar`]).
+    /// The bound on a reach that did not move: [`unresolved_reach`] for a local form's, else
+    /// the tape oracle's on a scalar output ([`unresolved_scalar`]).
     fn unresolved(&self, s: &Sums, up: &Reach, down: &Reach) -> f64 {
         match (&self.base[..], up.values.first(), down.values.first()) {
+            _ if self.structural => unresolved_reach(s.changed, s.reached),
             ([_], Some(&u), Some(&d)) => unresolved_scalar(s.changed, u, d, self.cotangent[0]),
             _ => 0.0,
         }
