@@ -34,18 +34,15 @@ fn write_class(dir: &Path) {
     }
 }
 
-/// `gradverify grade` of the class in `dir` run from the crate's folder.
+/// `gradverify grade` of the class in `dir` on the ops of `examples/ops/ops.json`, with points.
 fn grade(dir: &Path, program: &str, more: &[&str]) -> Output {
-    let student = format!("{program} $(cat bug)");
-    Command::new(BIN)
-        .arg("grade")
-        .arg(dir.join("class"))
-        .args(["--exec", &student, "--spec", "examples/ops/ops.json"])
-        .args(["--cases", "4", "--quiet", "--points", "softplus=1,gru_cell=3"])
-        .args(more)
-        .current_dir(ROOT)
-        .output()
-        .expect("run gradverify grade")
+    let spec = [
+        "--spec",
+        "examples/ops/ops.json",
+        "--points",
+        "softplus=1,gru_cell=3",
+    ];
+    grade_ops(dir, program, &[&spec[..], more].concat())
 }
 
 #[test]
@@ -241,8 +238,8 @@ fn verify_writes_every_graders_format_for_an_op_a_program_brings() {
     let _ = fs::remove_file(binary("formats"));
 }
 
-/// `gradverify grade` of the class in `dir`, the ops given by `source` (a spec or
-/// `--described`), run from the crate's folder.
+/// `gradverify grade` of the class in `dir` (each student's program given its planted bug), run
+/// from the crate's folder, the ops and their oracle as `more` says.
 fn grade_ops(dir: &Path, program: &str, more: &[&str]) -> Output {
     Command::new(BIN)
         .arg("grade")
@@ -272,12 +269,13 @@ fn the_instructors_description_gives_the_ops_and_order_2_grades_the_double_backw
 
         // The ops the solution describes are the spec's: the same verdicts as with --spec.
         let (by_spec, by_description) = (dir.join("spec.csv"), dir.join("described.csv"));
-        for (source, csv) in [
-            (["--spec", "examples/ops/ops.json"], &by_spec),
-            (["--described", ""], &by_description),
-        ] {
+        let sources: [(&[&str], &Path); 2] = [
+            (&["--spec", "examples/ops/ops.json"], &by_spec),
+            (&["--described"], &by_description),
+        ];
+        for (source, csv) in sources {
             let mut args = vec!["--reference", &program, "--csv", csv.to_str().unwrap()];
-            args.extend(source.iter().filter(|a| !a.is_empty()));
+            args.extend(source);
             let run = grade_ops(&dir, &program, &args);
             assert_eq!(run.status.code(), Some(0), "{program} {source:?}: {}", text(&run));
         }

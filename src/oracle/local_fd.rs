@@ -155,8 +155,10 @@ impl Point<'_> {
     /// The bound on a reach that did not move: [`unresolved_reach`] for a local form's, else
     /// the tape oracle's on a scalar output ([`unresolved_scalar`]).
     fn unresolved(&self, s: &Sums, up: &Reach, down: &Reach) -> f64 {
+        if self.structural {
+            return unresolved_reach(s.changed, s.reached);
+        }
         match (&self.base[..], up.values.first(), down.values.first()) {
-            _ if self.structural => unresolved_reach(s.changed, s.reached),
             ([_], Some(&u), Some(&d)) => unresolved_scalar(s.changed, u, d, self.cotangent[0]),
             _ => 0.0,
         }
