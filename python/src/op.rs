@@ -15,7 +15,6 @@
 //!   derivative along `directions` (one array per input: `d/dt VJP(x + t·d, v)` at t = 0, a
 //!   double backward), checked against finite differences of the backward along d.
 //!
-//!
 //! With `vectorized=True` (scipy's word for it), the forward is also called on many points at
 //! once: each input stacked along a new first axis, `forward(X0, X1, …)` with `Xk[p]` the k-th
 //! input of point p, answering the outputs stacked the same way. The finite differences then ask
